@@ -1,0 +1,24 @@
+// swift-tools-version: 6.0
+// swiftcompress: model compression (pruning, quantization, distillation) from config lists.
+// The core (`SwiftCompress`) depends on the Swift standard library only: no Foundation.
+import PackageDescription
+
+let package = Package(
+    name: "swiftcompress",
+    products: [
+        // `import SwiftCompress` for Swift programs.
+        .library(name: "SwiftCompress", targets: ["SwiftCompress"]),
+        // libswiftcompress.so: the stable C ABI declared in include/swiftcompress.h.
+        .library(name: "swiftcompress", type: .dynamic, targets: ["SwiftCompressC"]),
+        // Prints the explain report of a config list for a module list.
+        .executable(name: "swiftcompress-explain", targets: ["swiftcompress-explain"]),
+    ],
+    targets: [
+        .target(name: "SwiftCompress"),
+        .target(name: "SwiftCompressC", dependencies: ["SwiftCompress"]),
+        .executableTarget(name: "swiftcompress-explain", dependencies: ["SwiftCompress"]),
+        // Benchmarks are programs that print figures (run them in release), not timed tests.
+        .executableTarget(name: "swiftcompress-bench", dependencies: ["SwiftCompress"]),
+        .testTarget(name: "SwiftCompressTests", dependencies: ["SwiftCompress"]),
+    ]
+)

@@ -1,0 +1,370 @@
+/// What a config list does to a model in one mode: the targets to compress, each with its final
+/// settings, and the explain report. Pure: no tensors, no threads, no I/O.
+///
+/// Build one with `Plan(configList:modules:mode:templates:)`; engines take its `targets`.
+public struct Plan: Sendable {
+    public let mode: CompressionMode
+    /// True when the list was read in the legacy (v2) format.
+    public let isLegacy: Bool
+    /// Every configured target, in model order, then in NNI's target order within a module.
+    public let targets: [TargetPlan]
+    /// Module fusions (`fuse_names`, quantization only): each group's first module is the one the
+    /// others are fused into.
+    public let fusions: [[String]]
+    /// Per config: legacy `quant_start_step` (quantization only), nil where not given.
+    public let quantStartSteps: [Int?]
+    /// The explain report: selections, targets, settings and warnings.
+    public let report: ExplainReport
+
+    /// The targets of `module`, in order.
+    public func targets(ofModule module: String) -> [TargetPlan] { targets.filter { $0.moduleName == module } }
+
+    /// The target `name` of `module`, or nil.
+    public func target(module: String, name: String) -> TargetPlan? {
+        targets.first { $0.moduleName == module && $0.targetName == name }
+    }
+}
+
+/// One compression target: a parameter (`weight`, `bias`), an input or an output of a module.
+public struct TargetPlan: Sendable, Equatable {
+    public var moduleName: String
+    public var moduleType: String
+    /// The target's name as NNI 3.0 names it: `weight`, `bias`, `_input_0`, `_input_x`, `_output_0`.
+    public var targetName: String
+    public var kind: TargetKind
+    /// The final settings: the template's keys with shorthand keys and `target_settings` merged in,
+    /// None (`.null`) for unset (the keys and values of NNI 3.0's `canonicalize_settings`).
+    public var settings: ConfigObject
+    /// The index of the config that configured this target.
+    public var configIndex: Int
+}
+
+/// What a target refers to.
+public enum TargetKind: Sendable, Equatable {
+    /// A parameter or buffer of the module, by attribute name.
+    case parameter
+    /// A `forward` input: `position` (0-based, `self` not counted) is known for `_input_<digits>`
+    /// and for `_input_<name>` when the module's forward arguments are known; `name` is the
+    /// argument name when the target was named by it.
+    case input(position: Int?, name: String?)
+    /// An output: `index` for a tensor or a tuple element (`_output_0`), `key` for a dict output.
+    case output(index: Int?, key: String?)
+}
+
+extension Plan {
+    /// Resolves a config list (JSON text) against a module list. See `init(configList:...)`.
+    public init(json text: String, modules: [ModuleInfo], mode: CompressionMode,
+                templates: SettingTemplates = .standard) throws(SwiftCompressError)
+    {
+        let value: ConfigValue
+        do { value = try ConfigValue(json: text) } catch { throw .json(error) }
+        do { try self.init(configList: value, modules: modules, mode: mode, templates: templates) } catch { throw .config(error) }
+    }
+
+    /// Resolves a config list against a module list for `mode`.
+    ///
+    /// - Parameters:
+    ///   - configList: a list of dicts, in the current or the legacy format (detected as NNI does).
+    ///   - modules: the model's modules in `named_modules()` order; names must be unique.
+    ///   - templates: the setting templates (register your own module types on a copy of `.standard`).
+    /// - Throws: `ConfigError` for the first invalid key or value, naming the config index, the key
+    ///   path, what was expected and what was given. Problems that NNI 3.0 ignores or that cannot be
+    ///   wrong in every model (an op_name that names no module, a config that selects nothing,
+    ///   re-configured targets, modules without a template) are not errors: they are warnings in
+    ///   `report`.
+    public init(configList: ConfigValue, modules: [ModuleInfo], mode: CompressionMode,
+                templates: SettingTemplates = .standard) throws(ConfigError)
+    {
+        guard let list = configList.array else {
+            throw ConfigError(configIndex: nil, path: "config_list", expected: "a list of dicts", got: configList.pythonDescription)
+        }
+        var configs: [ConfigObject] = []
+        for (i, c) in list.enumerated() {
+            guard let o = c.object else { throw KeyPath.config(i).error(expected: "a dict", got: c) }
+            configs.append(o)
+        }
+        try self.init(configs: configs, modules: modules, mode: mode, templates: templates)
+    }
+
+    init(configs: [ConfigObject], modules: [ModuleInfo], mode: CompressionMode, templates: SettingTemplates) throws(ConfigError) {
+        var allNames = Set<String>()
+        for (i, m) in modules.enumerated() where !allNames.insert(m.name).inserted {
+            throw ConfigError(configIndex: nil, path: "modules[\(i)].name", expected: "a name not used by an earlier module", got: pythonRepr(m.name))
+        }
+        let legacy = isLegacyList(configs)
+        var translated: [TranslatedConfig] = []
+        for (i, c) in configs.enumerated() {
+            if legacy {
+                translated.append(try translateLegacy(c, index: i, mode: mode))
+            } else {
+                translated.append(TranslatedConfig(index: i, config: c, isExclusion: false, quantStartStep: nil, droppedKeys: []))
+            }
+        }
+        var selectors: [ModuleSelector] = []
+        for t in translated {
+            try validateConfig(t.config, index: t.index, mode: mode)
+            selectors.append(try ModuleSelector(t.config, index: t.index))
+        }
+
+        var warnings: [ExplainReport.Warning] = []
+        var excluded = Set<Int>()
+        for (t, s) in zip(translated, selectors) where t.isExclusion {
+            excluded.formUnion(s.select(modules))
+        }
+
+        var builder = TargetTable(legacy: legacy)
+        var configEntries: [ExplainReport.ConfigEntry] = []
+        var fusions: [[String]] = []
+        for (t, selector) in zip(translated, selectors) {
+            let i = t.index
+            for u in selector.unmatchedNames(in: modules, names: allNames) {
+                let hint = u.suggestions.isEmpty ? "" : "; closest: " + u.suggestions.map(pythonRepr).joined(separator: ", ")
+                warnings.append(.init(kind: .unmatchedOpName, configIndex: i, module: u.name, target: nil,
+                                      message: "config_list[\(i)].\(u.key): \(pythonRepr(u.name)) names no module and is ignored\(hint)"))
+            }
+            for k in t.droppedKeys {
+                warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
+                                      message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
+            }
+            var selected = selector.select(modules)
+            if t.isExclusion {
+                configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
+                continue
+            }
+            selected.removeAll(where: excluded.contains)
+            var skipped: [String] = []
+            var usedShorthand = Set<String>()
+            var configured = 0
+            for mi in selected {
+                let module = modules[mi]
+                guard let template = templates.template(for: module.typeName, mode: mode) else {
+                    skipped.append(module.name)
+                    warnings.append(.init(kind: .missingTemplate, configIndex: i, module: module.name, target: nil,
+                                          message: "config_list[\(i)] selects \(pythonRepr(module.name)) (\(module.typeName)), which has no \(mode.rawValue) template; skipped (narrow the selection, or register a template for \(module.typeName))"))
+                    continue
+                }
+                let resolved = try resolveTargets(config: t.config, index: i, module: module, template: template, mode: mode)
+                usedShorthand.formUnion(resolved.usedShorthand)
+                warnings.append(contentsOf: resolved.warnings)
+                configured += 1
+                builder.add(resolved.targets, module: module, moduleIndex: mi, configIndex: i, warnings: &warnings)
+            }
+            if selected.isEmpty {
+                warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
+                                      message: "config_list[\(i)] selects no module"))
+            } else if configured == 0 {
+                warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
+                                      message: "config_list[\(i)] selects \(selected.count) module(s), none of a type with a \(mode.rawValue) template"))
+            } else {
+                for key in t.config.keys where !commonKeys.contains(key) && key != "fuse_names" && !usedShorthand.contains(key) {
+                    warnings.append(.init(kind: .unusedShorthand, configIndex: i, module: nil, target: nil,
+                                          message: "config_list[\(i)].\(key) reaches no target of the selected modules and is dropped"))
+                }
+            }
+            if mode == .quantization, let groups = t.config["fuse_names"]?.array {
+                let selectedNames = Set(selected.map { modules[$0].name })
+                for (g, group) in groups.enumerated() {
+                    let names = group.array?.compactMap(\.string) ?? []
+                    let p = KeyPath.config(i).key("fuse_names").index(g)
+                    for (k, n) in names.enumerated() where !allNames.contains(n) {
+                        throw p.index(k).error(expected: "the name of a module of the model", got: pythonRepr(n))
+                    }
+                    if let first = names.first, !selectedNames.contains(first) {
+                        throw p.index(0).error(expected: "a module this config selects (the first module of a fusion is the one configured)", got: pythonRepr(first))
+                    }
+                    fusions.append(names)
+                }
+            }
+            configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped, translated: legacy ? t.config : nil))
+        }
+
+        let targets = builder.ordered()
+        if mode == .pruning {
+            try checkFinalPruningSettings(targets)
+            warnings.append(contentsOf: alignWarnings(targets))
+        }
+        self.mode = mode
+        self.isLegacy = legacy
+        self.targets = targets
+        self.fusions = fusions
+        self.quantStartSteps = translated.map(\.quantStartStep)
+        self.report = ExplainReport(mode: mode, isLegacy: legacy, configs: configEntries, targets: targets, warnings: warnings)
+    }
+}
+
+/// The targets configured so far, with NNI's rule for a target reached twice: the first config
+/// wins (current format) — or the later config replaces the module's settings (legacy format).
+struct TargetTable {
+    let legacy: Bool
+    /// module index -> its targets in insertion order
+    var byModule: [Int: [TargetPlan]] = [:]
+
+    init(legacy: Bool) { self.legacy = legacy }
+
+    mutating func add(_ new: [TargetPlan], module: ModuleInfo, moduleIndex: Int, configIndex: Int,
+                      warnings: inout [ExplainReport.Warning])
+    {
+        var existing = byModule[moduleIndex] ?? []
+        if legacy {
+            if let earlier = existing.first?.configIndex {
+                warnings.append(.init(kind: .overwrittenConfiguration, configIndex: configIndex, module: module.name, target: nil,
+                                      message: "config_list[\(configIndex)] replaces the settings config_list[\(earlier)] gave to \(pythonRepr(module.name)) (legacy format: later sub-configs overwrite earlier ones)"))
+            }
+            existing = new
+        } else {
+            for t in new {
+                if let first = existing.first(where: { $0.targetName == t.targetName }) {
+                    warnings.append(.init(kind: .ignoredReconfiguration, configIndex: configIndex, module: module.name, target: t.targetName,
+                                          message: "config_list[\(configIndex)] reaches \(module.name).\(t.targetName), already configured by config_list[\(first.configIndex)]; ignored (each target is configured once)"))
+                } else {
+                    existing.append(t)
+                }
+            }
+        }
+        byModule[moduleIndex] = existing
+    }
+
+    func ordered() -> [TargetPlan] {
+        byModule.keys.sorted().flatMap { byModule[$0] ?? [] }
+    }
+}
+
+struct ResolvedTargets {
+    var targets: [TargetPlan]
+    var usedShorthand: Set<String>
+    var warnings: [ExplainReport.Warning]
+}
+
+let inputPrefix = "_input_"
+let outputPrefix = "_output_"
+
+/// The settings of each target of one module under one config: template, then shorthand keys (only
+/// keys the template target already has), then `target_settings` key by key; then `target_names`
+/// picks the targets (`_input_` -> `_input_0`, `_output_` -> `_output_0`, moved to the end as NNI
+/// does; `_input_<x>` without its own settings takes the `_input_` template).
+func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, template: ConfigObject,
+                    mode: CompressionMode) throws(ConfigError) -> ResolvedTargets
+{
+    let path = KeyPath.config(index)
+    var settings: [String: ConfigObject] = [:]
+    var order: [String] = []
+    var fromShorthand: [String: Set<String>] = [:]
+    for (name, value) in template {
+        var s = value.object ?? ConfigObject()
+        var set = Set<String>()
+        for key in s.keys where !commonKeys.contains(key) && key != "fuse_names" {
+            if let v = config[key] {
+                s[key] = v
+                set.insert(key)
+            }
+        }
+        settings[name] = s
+        fromShorthand[name] = set
+        order.append(name)
+    }
+    if let ts = config["target_settings"]?.object {
+        for (name, value) in ts {
+            let update = value.object ?? ConfigObject()
+            if var s = settings[name] {
+                for (k, v) in update {
+                    s[k] = v
+                    fromShorthand[name]?.remove(k)
+                }
+                settings[name] = s
+            } else {
+                settings[name] = update
+                fromShorthand[name] = []
+                order.append(name)
+            }
+        }
+    }
+
+    let given = config["target_names"]?.array?.compactMap(\.string)
+    var names = given ?? order
+    if let j = names.firstIndex(of: inputPrefix) {
+        names.remove(at: j)
+        names.append(inputPrefix + "0")
+    }
+    if let j = names.firstIndex(of: outputPrefix) {
+        names.remove(at: j)
+        names.append(outputPrefix + "0")
+    }
+
+    var result: [TargetPlan] = []
+    var used = Set<String>()
+    var warnings: [ExplainReport.Warning] = []
+    for name in names where !result.contains(where: { $0.targetName == name }) {
+        // Where the name came from in target_names, for error paths.
+        let namePath: KeyPath = {
+            if let given, let j = given.firstIndex(where: { $0 == name || ($0 + "0" == name && ($0 == inputPrefix || $0 == outputPrefix)) }) {
+                return path.key("target_names").index(j)
+            }
+            return path.key("target_names")
+        }()
+        let source: String
+        let kind: TargetKind
+        if name.hasPrefix(inputPrefix) {
+            source = settings[name] != nil ? name : inputPrefix
+            let suffix = String(name.dropFirst(inputPrefix.count))
+            if let p = Int(suffix), suffix.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                kind = .input(position: p, name: nil)
+                if let args = module.forwardArguments, p >= args.count {
+                    warnings.append(.init(kind: .inputOutOfRange, configIndex: index, module: module.name, target: name,
+                                          message: "config_list[\(index)]: \(module.name).\(name): \(module.typeName).forward takes \(args.count) argument(s) (\(args.joined(separator: ", "))); input \(p) exists only if it takes *args"))
+                }
+            } else if let args = module.forwardArguments {
+                guard let p = args.firstIndex(of: suffix) else {
+                    throw namePath.error(expected: "an input of \(module.typeName).forward (\(args.map { inputPrefix + $0 }.joined(separator: ", ")), or \(inputPrefix)<position>) for module \(pythonRepr(module.name))", got: pythonRepr(name))
+                }
+                kind = .input(position: p, name: suffix)
+            } else {
+                kind = .input(position: nil, name: suffix)
+            }
+        } else if name.hasPrefix(outputPrefix) {
+            source = settings[name] != nil ? name : outputPrefix
+            let suffix = String(name.dropFirst(outputPrefix.count))
+            if let p = Int(suffix), suffix.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                kind = .output(index: p, key: nil)
+            } else {
+                kind = .output(index: nil, key: suffix)
+            }
+        } else {
+            source = name
+            kind = .parameter
+        }
+        guard let s = settings[source] else {
+            let available = order.map(pythonRepr).joined(separator: ", ")
+            throw namePath.error(expected: "a target that \(module.typeName) modules have in \(mode.rawValue) (\(available)) or one defined in target_settings, for module \(pythonRepr(module.name))", got: pythonRepr(name))
+        }
+        used.formUnion(fromShorthand[source] ?? [])
+        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s, configIndex: index))
+    }
+    return ResolvedTargets(targets: result, usedShorthand: used, warnings: warnings)
+}
+
+/// Checks that only the merged settings can get wrong: min_sparse_ratio <= max_sparse_ratio, and
+/// sparse_ratio / min / max within each other (SEMANTICS.md: ratio is clamped into [min, max]).
+func checkFinalPruningSettings(_ targets: [TargetPlan]) throws(ConfigError) {
+    for t in targets {
+        if let lo = t.settings["min_sparse_ratio"]?.number, let hi = t.settings["max_sparse_ratio"]?.number, lo > hi {
+            throw ConfigError(configIndex: t.configIndex, path: "config_list[\(t.configIndex)] (\(t.moduleName).\(t.targetName))",
+                              expected: "min_sparse_ratio <= max_sparse_ratio", got: "min_sparse_ratio=\(pythonFloat(lo)), max_sparse_ratio=\(pythonFloat(hi))")
+        }
+    }
+}
+
+/// Warnings for targets aligned to a target that is not configured in this plan.
+func alignWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
+    var present = Set<String>()
+    for t in targets { present.insert(t.moduleName + "\u{0}" + t.targetName) }
+    var out: [ExplainReport.Warning] = []
+    for t in targets {
+        guard let align = t.settings["align"]?.object, let target = align["target_name"]?.string else { continue }
+        let module = align["module_name"]?.string ?? t.moduleName
+        if !present.contains(module + "\u{0}" + target) {
+            out.append(.init(kind: .alignSourceMissing, configIndex: t.configIndex, module: t.moduleName, target: t.targetName,
+                             message: "\(t.moduleName).\(t.targetName) aligns with \(module).\(target), which this plan does not configure (configure it, or the pruning engine reports the missing align source)"))
+        }
+    }
+    return out
+}

@@ -1,0 +1,1 @@
+print("swiftcompress-bench: no cases yet")
