@@ -1,0 +1,101 @@
+/// The metric of one target: one value per block, read through `keys` for selection and `values`
+/// for thresholds. Smaller means less important.
+enum MetricValues: @unchecked Sendable {
+    /// Values computed by us (norms, FPGM, fused means), one per block.
+    case dense([Double])
+    /// |x| of each element of the view (the level metric, fine-grained): nothing is copied.
+    case magnitude(TensorView)
+    /// A caller-supplied metric, one element per block, used as is.
+    case view(TensorView)
+}
+
+/// Order-preserving unsigned keys: a < b as numbers iff key(a) < key(b). -0 and +0 get the same
+/// key; NaN gets the largest key (NaN positions are the last to be pruned).
+@inline(__always)
+func sortKey(_ f: Float) -> UInt64 {
+    if f.isNaN { return 0xFFFF_FFFF }
+    if f == 0 { return 0x8000_0000 }
+    let b = f.bitPattern
+    return UInt64(b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000)
+}
+
+@inline(__always)
+func sortKey(_ d: Double) -> UInt64 {
+    if d.isNaN { return UInt64.max }
+    if d == 0 { return 0x8000_0000_0000_0000 }
+    let b = d.bitPattern
+    return b & 0x8000_0000_0000_0000 != 0 ? ~b : b | 0x8000_0000_0000_0000
+}
+
+struct Metric: @unchecked Sendable {
+    var values: MetricValues
+    /// Number of blocks.
+    var count: Int
+    /// True when the metric should be compared in single precision (NNI computes metrics in the
+    /// target's dtype; float32 here). Keys are then 32 bits wide unless the values are Double.
+    var singlePrecision: Bool
+
+    /// Whether keys need 64 bits (Double values that are not exactly Floats).
+    var needsWideKeys: Bool {
+        switch values {
+        case .dense: return true
+        case .magnitude(let v), .view(let v): return v.dtype == .float64
+        }
+    }
+
+    /// Calls `body(index, key)` for indices in `range`, keys 32-bit (`wide == false`, only valid
+    /// when `needsWideKeys` is false) or 64-bit.
+    @inline(__always)
+    func forEachKey(_ range: Range<Int>, wide: Bool, _ body: (Int, UInt64) -> Void) {
+        switch values {
+        case .dense(let a):
+            a.withUnsafeBufferPointer { p in
+                let r = range.clamped(to: 0..<p.count)
+                if wide { for i in r { body(i, sortKey(p[i])) } } else { for i in r { body(i, sortKey(Float(p[i]))) } }
+            }
+        case .magnitude(let v):
+            if let p = v.pointer, v.dtype == .float32, v.layout.isContiguous {
+                let fp = p.assumingMemoryBound(to: Float.self)
+                let r = range.clamped(to: 0..<v.count)
+                if wide {
+                    for i in r { body(i, sortKey(Double(Swift.abs(fp[i])))) }
+                } else {
+                    // |x| clears the sign bit; non-negative Floats order like their bits.
+                    for i in r {
+                        let b = fp[i].bitPattern & 0x7FFF_FFFF
+                        body(i, b > 0x7F80_0000 ? 0xFFFF_FFFF : UInt64(b | 0x8000_0000))
+                    }
+                }
+            } else if wide {
+                v.visitDoubles(range) { i, x in body(i, sortKey(Swift.abs(x))) }
+            } else {
+                v.visitFloats(range) { i, x in body(i, sortKey(Swift.abs(x))) }
+            }
+        case .view(let v):
+            if wide { v.visitDoubles(range) { i, x in body(i, sortKey(x)) } } else { v.visitFloats(range) { i, x in body(i, sortKey(x)) } }
+        }
+    }
+
+    /// Calls `body(index, value)` for indices in `range`.
+    @inline(__always)
+    func forEachValue(_ range: Range<Int>, _ body: (Int, Double) -> Void) {
+        switch values {
+        case .dense(let a):
+            a.withUnsafeBufferPointer { p in
+                for i in range.clamped(to: 0..<p.count) { body(i, p[i]) }
+            }
+        case .magnitude(let v): v.visitDoubles(range) { i, x in body(i, Swift.abs(x)) }
+        case .view(let v): v.visitDoubles(range) { i, x in body(i, x) }
+        }
+    }
+
+    /// All values as Doubles (for fusing dependency groups; metrics there are per block).
+    func materialized() -> [Double] {
+        if case .dense(let a) = values { return a }
+        var out = [Double](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { o in
+            forEachValue(0..<count) { i, x in o[i] = x }
+        }
+        return out
+    }
+}
