@@ -15,7 +15,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "SwiftCompress"),
-        .target(name: "SwiftCompressC", dependencies: ["SwiftCompress"]),
+        // The C declarations of include/swiftcompress.h (a symlink), so the entry points share C's layouts.
+        .target(name: "SwiftCompressABI"),
+        .target(name: "SwiftCompressC", dependencies: ["SwiftCompress", "SwiftCompressABI"]),
         .executableTarget(name: "swiftcompress-explain", dependencies: ["SwiftCompress"]),
         // Benchmarks are programs that print figures (run them in release), not timed tests.
         .executableTarget(name: "swiftcompress-bench", dependencies: ["SwiftCompress"]),

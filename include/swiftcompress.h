@@ -2,30 +2,295 @@
  * swiftcompress.h — the stable C ABI of libswiftcompress.so.
  *
  * swiftcompress implements the compression config specification (pruning, quantization,
- * distillation; current and legacy formats) with NNI 3.0's behaviour. This header is C99 and
- * usable from C++. Every entry point is prefixed `sc_`.
+ * distillation; current and legacy formats) with NNI 3.0's behaviour, and writes its results
+ * straight into buffers the caller owns. This header is C99 and usable from C++; every entry
+ * point is prefixed `sc_` and no Swift type is visible.
  *
- * Status of this header: version queries only. The config, pruning, quantization and
- * distillation entry points are added in later releases without changing what is declared here.
+ * The flow (pruning):
+ *
+ *     sc_session *s;
+ *     sc_session_create(SC_MODE_PRUNING, &s);
+ *     sc_session_add_module(s, "fc1", "Linear", NULL, 0);        // the model's modules
+ *     sc_session_set_config(s, "[{\"op_types\": [\"Linear\"], \"sparse_ratio\": 0.5}]", (size_t)-1);
+ *     // now the targets are resolved: sc_session_target_count / sc_session_target / report
+ *     sc_session_bind(s, "fc1", "weight", &weight_tensor, &mask_tensor);   // caller buffers
+ *     sc_session_generate_masks(s, SC_METRIC_LEVEL);             // masks written into mask buffers
+ *     sc_session_apply_masks(s);                                  // optional: weight *= mask
+ *     sc_session_free(s);
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ *   - Every function that can fail returns an `int` status: SC_OK (0) on success, one of the
+ *     SC_ERROR_* codes otherwise. Outputs are written only on success.
+ *   - On failure a readable message is kept: for a call with a session, in that session
+ *     (sc_session_last_error); for a call without one (sc_session_create, sc_apply_mask, ...)
+ *     in the calling thread (sc_last_error). A successful call does not clear it.
+ *   - Strings passed in are NUL-terminated UTF-8 unless a length is given; `(size_t)-1` as a
+ *     length means "NUL-terminated". They are read during the call only and never retained.
+ *   - Strings and arrays returned through `const char **` / `const int64_t **` are owned by the
+ *     library; their lifetime is stated at each function. Never free them.
+ *   - A session is not thread-safe: use one session per thread (sessions are independent and
+ *     may run concurrently; the library uses its own worker threads inside a call).
+ *   - No function aborts the process on bad input: NULL pointers, wrong sizes, wrong dtypes,
+ *     invalid JSON and unknown names all return an error status with a message.
  */
 #ifndef SWIFTCOMPRESS_H
 #define SWIFTCOMPRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------------------------- */
+
 /* The version this header describes. SC_VERSION_NUMBER is MAJOR*10000 + MINOR*100 + PATCH. */
 #define SC_VERSION_MAJOR 0
-#define SC_VERSION_MINOR 1
+#define SC_VERSION_MINOR 2
 #define SC_VERSION_PATCH 0
 #define SC_VERSION_NUMBER (SC_VERSION_MAJOR * 10000 + SC_VERSION_MINOR * 100 + SC_VERSION_PATCH)
+#define SC_VERSION_STRING "0.2.0"
 
 /*
  * The version of the library actually loaded, as SC_VERSION_NUMBER. Compare it with the header's
- * to detect a mismatched libswiftcompress.so. Never fails; takes no pointers.
+ * to detect a mismatched libswiftcompress.so. Never fails.
  */
 int sc_version_number(void);
+
+/* The loaded library's version as "MAJOR.MINOR.PATCH"; a static string, never NULL. */
+const char *sc_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------------------------- */
+
+/* Status codes. New codes may be added; treat any non-zero value as an error. */
+#define SC_OK 0
+#define SC_ERROR_NULL_POINTER 1      /* a required pointer argument was NULL */
+#define SC_ERROR_INVALID_ARGUMENT 2  /* an out-of-range enum, count, index or size */
+#define SC_ERROR_INVALID_JSON 3      /* JSON text that does not parse (message: line, column) */
+#define SC_ERROR_CONFIG 4            /* a config list that breaks the specification (message:
+                                        config index, key path, expected, got) */
+#define SC_ERROR_UNKNOWN_NAME 5      /* a module or target name that is not known */
+#define SC_ERROR_SHAPE 6             /* mismatched or invalid shapes, strides or element counts */
+#define SC_ERROR_DTYPE 7             /* an unsupported or unexpected dtype */
+#define SC_ERROR_STATE 8             /* a call out of order (e.g. masks before a config, an
+                                        unbound target, a pruning call on a quantization session) */
+#define SC_ERROR_PRUNING 9           /* the pruning rules rejected the targets (message names the
+                                        target and the setting) */
+#define SC_ERROR_INTERNAL 100        /* a bug in swiftcompress; please report the message */
+
+/* A short constant name for a status code ("SC_OK", "SC_ERROR_SHAPE", ... or "SC_ERROR_UNKNOWN"
+ * for codes this library does not know). Static string, never NULL. */
+const char *sc_status_name(int status);
+
+/*
+ * The message of the last failed call made without a session (or of sc_session_create) on the
+ * calling thread; "" when there was none. Owned by the library; valid until the next failing
+ * call on this thread.
+ */
+const char *sc_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tensors: views over caller memory
+ * ------------------------------------------------------------------------------------------- */
+
+/* Element types. */
+#define SC_DTYPE_FLOAT32 0
+#define SC_DTYPE_FLOAT64 1
+#define SC_DTYPE_FLOAT16 2   /* IEEE binary16 */
+#define SC_DTYPE_BFLOAT16 3  /* the upper 16 bits of a binary32 */
+
+/* The most dimensions a tensor may have. */
+#define SC_MAX_NDIM 16
+
+/*
+ * A view of a tensor the caller owns (the layout PyTorch uses: data_ptr, shape, strides).
+ *   data:    the element at index 0 (for PyTorch: tensor.data_ptr()). May be NULL only when the
+ *            tensor has no elements.
+ *   dtype:   one of SC_DTYPE_*.
+ *   ndim:    number of dimensions, 0 (a scalar) to SC_MAX_NDIM.
+ *   shape:   ndim sizes, each >= 0. May be NULL when ndim is 0.
+ *   strides: ndim strides in elements (not bytes), each >= 0 when the size is > 1 (negative
+ *            strides are rejected); NULL means contiguous row-major. Overlapping strides are
+ *            rejected for buffers the library writes.
+ * The struct and its shape/strides arrays are read during the call only. What happens to `data`
+ * is stated at each function.
+ */
+typedef struct sc_tensor {
+    void *data;
+    int32_t dtype;
+    int32_t ndim;
+    const int64_t *shape;
+    const int64_t *strides;
+} sc_tensor;
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions
+ * ------------------------------------------------------------------------------------------- */
+
+/* Compression modes: which templates and keys a config list is read with. */
+#define SC_MODE_PRUNING 0
+#define SC_MODE_QUANTIZATION 1
+#define SC_MODE_DISTILLATION 2
+
+/* An opaque session: one model's module list, one config list and its resolved targets, and the
+ * caller buffers bound to them. */
+typedef struct sc_session sc_session;
+
+/*
+ * Creates an empty session for `mode` (SC_MODE_*) and stores it in *out. Free it with
+ * sc_session_free. Errors: SC_ERROR_NULL_POINTER (out), SC_ERROR_INVALID_ARGUMENT (mode); the
+ * message is in sc_last_error(). On error *out is set to NULL (when out is not NULL).
+ */
+int sc_session_create(int mode, sc_session **out);
+
+/* Frees a session and everything it owns (strings it returned become invalid). Buffers bound to
+ * it are the caller's and are not touched. NULL is allowed and does nothing. */
+void sc_session_free(sc_session *session);
+
+/*
+ * The message of the session's last failed call; "" when none failed. Owned by the session;
+ * valid until its next failing call or sc_session_free. NULL session: returns sc_last_error().
+ */
+const char *sc_session_last_error(const sc_session *session);
+
+/*
+ * Adds one module of the model, in `named_modules()` order: its name ("" for the root,
+ * "layer1.0.conv1"), its type's class name ("Conv2d"), and optionally the names of its forward
+ * arguments without `self` (so `_input_x` targets can be resolved to positions); pass NULL and 0
+ * when they are not known. Adding a module after the config was set discards the resolved targets
+ * and bindings (set the config again). Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT
+ * (a duplicate name, an empty type, non-UTF-8 text).
+ */
+int sc_session_add_module(sc_session *session, const char *name, const char *type,
+                          const char *const *forward_args, size_t forward_arg_count);
+
+/*
+ * Adds modules from JSON text: a list of {"name": str, "type": str, "forward_args": [str]
+ * (optional)} objects, or an object {"modules": [...]} (the format of the files in examples/models;
+ * other keys are ignored). `length` is the text's length in bytes or (size_t)-1 when it is
+ * NUL-terminated. Errors as sc_session_add_module, and SC_ERROR_INVALID_JSON.
+ */
+int sc_session_add_modules_json(sc_session *session, const char *json, size_t length);
+
+/*
+ * Sets the config list (JSON text: a list of config objects, current or legacy format) and
+ * resolves it against the modules added so far: which modules and targets are compressed, with
+ * which settings. Replaces an earlier config and drops all bindings. `length` as above.
+ * Errors: SC_ERROR_INVALID_JSON, SC_ERROR_CONFIG (the message names the config index, the key
+ * path, what was expected and what was given). Problems that depend on the model (an op_name that
+ * matches nothing, a module without a template) are warnings in the report, not errors.
+ */
+int sc_session_set_config(sc_session *session, const char *json, size_t length);
+
+/* The number of resolved targets (0 before a config is set or when the session is NULL). */
+size_t sc_session_target_count(const sc_session *session);
+
+/*
+ * The module name and target name ("weight", "bias", "_input_0", ...) of resolved target `index`
+ * (0 <= index < sc_session_target_count), in the order the config engine resolved them. Either
+ * output pointer may be NULL. The strings are owned by the session and valid until the config or
+ * modules change or the session is freed. Errors: SC_ERROR_NULL_POINTER (session),
+ * SC_ERROR_INVALID_ARGUMENT (index), SC_ERROR_STATE (no config set).
+ */
+int sc_session_target(const sc_session *session, size_t index, const char **module_name,
+                      const char **target_name);
+
+/*
+ * The canonical settings of resolved target `index` as a JSON object (e.g. {"sparse_ratio": 0.5,
+ * "granularity": "out_channel", ...}). *json receives the text (NUL-terminated) and *length, if
+ * not NULL, its length in bytes. Owned by the session; valid until the next call on the session
+ * that returns JSON, a config or module change, or sc_session_free. Errors as sc_session_target.
+ */
+int sc_session_target_settings(sc_session *session, size_t index, const char **json, size_t *length);
+
+/*
+ * The explain report as JSON: the configs (what each selected), the targets with their settings,
+ * and the warnings. `table` non-zero gives instead the aligned text table for people. Ownership of
+ * *text as sc_session_target_settings. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config).
+ */
+int sc_session_report(sc_session *session, int table, const char **text, size_t *length);
+
+/* ---------------------------------------------------------------------------------------------
+ * Pruning (sessions created with SC_MODE_PRUNING)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Metrics ranking the blocks of a target. */
+#define SC_METRIC_LEVEL 0     /* |w| per element (LevelPruner) */
+#define SC_METRIC_L1 1        /* L1 norm per block (L1NormPruner) */
+#define SC_METRIC_L2 2        /* L2 norm per block (L2NormPruner) */
+#define SC_METRIC_FPGM 3      /* sum of L2 distances to the other blocks (FPGMPruner) */
+#define SC_METRIC_SUPPLIED 4  /* the caller's metric per target (sc_session_bind_metric) */
+
+/*
+ * Binds a resolved target to caller memory: `tensor` is the target's values (read when masks are
+ * generated; written only by sc_session_apply_masks) and `mask` the buffer its mask is written
+ * into (1 keep, 0 prune; the same shape as `tensor`, any of the dtypes, any non-overlapping
+ * strides). Both data pointers are retained, not copied: the buffers must stay valid and unmoved
+ * until the target is bound again, the config or modules change, or the session is freed. The
+ * shape and strides arrays are copied. Binding again replaces the earlier binding.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, tensor, mask, or a NULL data pointer of a
+ * non-empty tensor), SC_ERROR_STATE (no config, or not a pruning session), SC_ERROR_UNKNOWN_NAME
+ * (no such resolved target; the message lists close names), SC_ERROR_DTYPE, SC_ERROR_SHAPE (ndim
+ * out of range, negative sizes or strides, mask shape differing from the tensor's, overlapping
+ * mask strides).
+ */
+int sc_session_bind(sc_session *session, const char *module_name, const char *target_name,
+                    const sc_tensor *tensor, const sc_tensor *mask);
+
+/*
+ * Binds a metric the caller computed (Taylor, movement, slim scores, ...) to a bound target: one
+ * value per block, shaped like the metric (e.g. [64, 1, 1, 1] or [64] for a conv's out channels
+ * with granularity 'out_channel'; the weight's shape for fine-grained). Used by every metric kind
+ * when bound; required for SC_METRIC_SUPPLIED. The data pointer is retained as in sc_session_bind
+ * (until the target is bound again). Errors as sc_session_bind; a metric shape that does not fit
+ * the target's granularity is reported by sc_session_generate_masks.
+ */
+int sc_session_bind_metric(sc_session *session, const char *module_name, const char *target_name,
+                           const sc_tensor *metric);
+
+/*
+ * Computes every target's mask with `metric` (SC_METRIC_*) and the rules in NNI's order
+ * (threshold, dependency group, global group, ratio, align) and writes it into the bound mask
+ * buffers. Every resolved target must be bound. Masks are written only after every check passed:
+ * on error no mask buffer has been touched. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT
+ * (metric), SC_ERROR_STATE (no config, an unbound target — named in the message — or not a
+ * pruning session), SC_ERROR_PRUNING / SC_ERROR_SHAPE (the rules rejected a target: bad settings,
+ * dependency members of different metric shapes, align to a missing target, a global group with
+ * two ratios, a supplied metric of the wrong shape; the message names the target).
+ */
+int sc_session_generate_masks(sc_session *session, int metric);
+
+/*
+ * Applies every bound mask to its bound tensor in place, as the target's apply_method says:
+ * 'mul' multiplies, 'add' adds -1000 where the mask is 0. The tensor buffers are written.
+ * Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config, an unbound target, not a pruning
+ * session), SC_ERROR_SHAPE (overlapping tensor strides).
+ */
+int sc_session_apply_masks(sc_session *session);
+
+/*
+ * Applies one mask to one tensor in place, without a session: `method` 0 = mul (x * mask),
+ * 1 = add (x - 1000 where mask != 1). Both are caller buffers of the same shape, any dtypes and
+ * strides; `target` is written, `mask` only read. Errors (message in sc_last_error):
+ * SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (method), SC_ERROR_DTYPE, SC_ERROR_SHAPE.
+ */
+int sc_apply_mask(const sc_tensor *mask, const sc_tensor *target, int method);
+
+/* Sparsity schedules for iterative pruning. */
+#define SC_SCHEDULE_LINEAR 0  /* ratio * step / total_steps */
+#define SC_SCHEDULE_AGP 1     /* ratio * (1 - (1 - step / total_steps)^3) */
+
+/*
+ * The sparse ratio to use at `step` of `total_steps` (0 <= step <= total_steps, total_steps > 0)
+ * for a final `ratio` in [0, 1], written to *out. Errors (message in sc_last_error):
+ * SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT.
+ */
+int sc_sparsity_schedule(int schedule, double ratio, int64_t step, int64_t total_steps, double *out);
 
 #ifdef __cplusplus
 }

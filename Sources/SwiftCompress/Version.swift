@@ -2,7 +2,7 @@
 /// include/swiftcompress.h.
 public enum SwiftCompressVersion {
     public static let major = 0
-    public static let minor = 1
+    public static let minor = 2
     public static let patch = 0
     public static var number: Int { major * 10000 + minor * 100 + patch }
     public static var string: String { "\(major).\(minor).\(patch)" }

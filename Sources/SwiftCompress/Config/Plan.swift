@@ -23,6 +23,17 @@ public struct Plan: Sendable {
     public func target(module: String, name: String) -> TargetPlan? {
         targets.first { $0.moduleName == module && $0.targetName == name }
     }
+
+    /// For a `(module, target)` pair that is not a configured target: what the caller may have
+    /// meant, as `module.target` strings (at most `limit`). The configured targets of `module` when
+    /// it has some, else the targets whose qualified names are closest by edit distance.
+    public func suggestTargets(module: String, target: String, limit: Int = 3) -> [String] {
+        let qualified = targets.map { $0.moduleName.isEmpty ? $0.targetName : $0.moduleName + "." + $0.targetName }
+        let ofModule = zip(targets, qualified).filter { $0.0.moduleName == module }.map(\.1)
+        if !ofModule.isEmpty { return Array(ofModule.prefix(limit)) }
+        let wanted = module.isEmpty ? target : module + "." + target
+        return closestStrings(to: wanted, in: qualified, limit: limit)
+    }
 }
 
 /// One compression target: a parameter (`weight`, `bias`), an input or an output of a module.

@@ -1,0 +1,138 @@
+import SwiftCompress
+import SwiftCompressABI
+
+// The pruning entry points of include/swiftcompress.h; see the header for the contracts.
+
+/// `int sc_session_bind(sc_session *, const char *module_name, const char *target_name,
+///                      const sc_tensor *tensor, const sc_tensor *mask)`.
+@_cdecl("sc_session_bind")
+public func sc_session_bind(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                            _ tensor: UnsafePointer<sc_tensor>?, _ mask: UnsafePointer<sc_tensor>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        try s.requireMode(.pruning, for: "sc_session_bind")
+        let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
+        let name = qualifiedName(s, i)
+        let t = try tensorView(tensor, "\(name): tensor", writable: true)
+        let m = try tensorView(mask, "\(name): mask", writable: true)
+        guard m.shape == t.shape else {
+            throw CallError(.shape, "\(name): mask shape \(m.shape) differs from tensor shape \(t.shape)")
+        }
+        s.bindings[i] = Session.Binding(tensor: t, mask: m, metric: nil)
+    }
+}
+
+/// `int sc_session_bind_metric(sc_session *, const char *module_name, const char *target_name,
+///                             const sc_tensor *metric)`.
+@_cdecl("sc_session_bind_metric")
+public func sc_session_bind_metric(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                   _ metric: UnsafePointer<sc_tensor>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        try s.requireMode(.pruning, for: "sc_session_bind_metric")
+        let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
+        let name = qualifiedName(s, i)
+        let m = try tensorView(metric, "\(name): metric", writable: false)
+        guard var b = s.bindings[i] else {
+            throw CallError(.state, "\(name) is not bound; call sc_session_bind before sc_session_bind_metric")
+        }
+        b.metric = m.readOnly
+        s.bindings[i] = b
+    }
+}
+
+/// `int sc_session_generate_masks(sc_session *, int metric)`.
+@_cdecl("sc_session_generate_masks")
+public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        try s.requireMode(.pruning, for: "sc_session_generate_masks")
+        let kind: PruningMetricKind
+        switch metric {
+        case 0: kind = .level
+        case 1: kind = .l1Norm
+        case 2: kind = .l2Norm
+        case 3: kind = .fpgm
+        case 4: kind = .supplied
+        default:
+            throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3) or SC_METRIC_SUPPLIED (4)")
+        }
+        let targets = try pruningTargets(s)
+        do throws(PruningError) { try Pruning.generateMasks(targets, metric: kind) } catch { throw CallError(error) }
+    }
+}
+
+/// `int sc_session_apply_masks(sc_session *)`.
+@_cdecl("sc_session_apply_masks")
+public func sc_session_apply_masks(_ session: OpaquePointer?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        try s.requireMode(.pruning, for: "sc_session_apply_masks")
+        let targets = try pruningTargets(s)
+        for (i, t) in targets.enumerated() {
+            guard let tensor = s.bindings[i]?.tensor else { continue }
+            do throws(PruningError) {
+                try Pruning.applyMask(t.mask.readOnly, to: tensor, method: t.settings.applyMethod, name: t.qualifiedName)
+            } catch { throw CallError(error) }
+        }
+    }
+}
+
+/// `int sc_apply_mask(const sc_tensor *mask, const sc_tensor *target, int method)`.
+@_cdecl("sc_apply_mask")
+public func sc_apply_mask(_ mask: UnsafePointer<sc_tensor>?, _ target: UnsafePointer<sc_tensor>?, _ method: Int32) -> Int32 {
+    threadCall { () throws(CallError) in
+        let m = try tensorView(mask, "mask", writable: false)
+        let t = try tensorView(target, "target", writable: true)
+        let how: PruningApplyMethod
+        switch method {
+        case 0: how = .mul
+        case 1: how = .add
+        default: throw CallError(.invalidArgument, "method is \(method); expected 0 (mul) or 1 (add)")
+        }
+        do throws(PruningError) { try Pruning.applyMask(m.readOnly, to: t, method: how, name: "target") } catch { throw CallError(error) }
+    }
+}
+
+/// `int sc_sparsity_schedule(int schedule, double ratio, int64_t step, int64_t total_steps, double *out)`.
+@_cdecl("sc_sparsity_schedule")
+public func sc_sparsity_schedule(_ schedule: Int32, _ ratio: Double, _ step: Int64, _ totalSteps: Int64,
+                                 _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+    threadCall { () throws(CallError) in
+        guard let out else { throw CallError(.nullPointer, "out is NULL") }
+        let kind: SparsitySchedule
+        switch schedule {
+        case 0: kind = .linear
+        case 1: kind = .agp
+        default: throw CallError(.invalidArgument, "schedule is \(schedule); expected SC_SCHEDULE_LINEAR (0) or SC_SCHEDULE_AGP (1)")
+        }
+        guard ratio.isFinite, ratio >= 0, ratio <= 1 else {
+            throw CallError(.invalidArgument, "ratio is \(ratio); expected a number in [0, 1]")
+        }
+        let f: Double
+        do throws(PruningError) { f = try kind.factor(step: Int(step), totalSteps: Int(totalSteps)) } catch {
+            throw CallError(.invalidArgument, error.description)
+        }
+        out.pointee = ratio * f
+    }
+}
+
+private func qualifiedName(_ s: Session, _ i: Int) -> String {
+    guard let t = s.plan?.targets[i] else { return "target" }
+    return t.moduleName.isEmpty ? t.targetName : t.moduleName + "." + t.targetName
+}
+
+/// Every resolved target with its binding and parsed settings, or an error naming the first
+/// unbound target.
+private func pruningTargets(_ s: Session) throws(CallError) -> [PruningTarget] {
+    let plan = try s.requirePlan()
+    var out: [PruningTarget] = []
+    out.reserveCapacity(plan.targets.count)
+    for (i, t) in plan.targets.enumerated() {
+        let name = qualifiedName(s, i)
+        guard let b = s.bindings[i] else {
+            throw CallError(.state, "\(quoted(name)) is not bound (call sc_session_bind for every resolved target; \(plan.targets.count) targets)")
+        }
+        let settings: PruningSettings
+        do throws(PruningError) { settings = try PruningSettings(t.settings, target: name) } catch { throw CallError(error) }
+        out.append(PruningTarget(moduleName: t.moduleName, targetName: t.targetName, settings: settings,
+                                 tensor: b.tensor.readOnly, mask: b.mask, metric: b.metric))
+    }
+    return out
+}
