@@ -233,8 +233,12 @@ int sc_session_report(sc_session *session, int table, const char **text, size_t 
  * strides). Both data pointers are retained, not copied: the buffers must stay valid and unmoved
  * until the target is bound again, the config or modules change, or the session is freed. The
  * shape and strides arrays are copied. Binding again replaces the earlier binding.
- * Errors: SC_ERROR_NULL_POINTER (session, names, tensor, mask, or a NULL data pointer of a
- * non-empty tensor), SC_ERROR_STATE (no config, or not a pruning session), SC_ERROR_UNKNOWN_NAME
+ * A target the model does not have (the bias of a Conv2d(bias=False), an input no forward pass has
+ * produced) is bound with `tensor` and `mask` both NULL: it gets no mask and no rule reads it, as in
+ * NNI; sc_session_generate_masks then fails with SC_ERROR_STATE if that target has a sparse_ratio or
+ * sparse_threshold of its own, or SC_ERROR_PRUNING if another target aligns to it.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, one of tensor and mask, or a NULL data pointer
+ * of a non-empty tensor), SC_ERROR_STATE (no config, or not a pruning session), SC_ERROR_UNKNOWN_NAME
  * (no such resolved target; the message lists close names), SC_ERROR_DTYPE, SC_ERROR_SHAPE (ndim
  * out of range, negative sizes or strides, mask shape differing from the tensor's, overlapping
  * mask strides).
@@ -256,7 +260,7 @@ int sc_session_bind_metric(sc_session *session, const char *module_name, const c
 /*
  * Computes every target's mask with `metric` (SC_METRIC_*) and the rules in NNI's order
  * (threshold, dependency group, global group, ratio, align) and writes it into the bound mask
- * buffers. Every resolved target must be bound. Masks are written only after every check passed:
+ * buffers. Every resolved target must be bound (absent ones with NULL buffers). Masks are written only after every check passed:
  * on error no mask buffer has been touched. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT
  * (metric), SC_ERROR_STATE (no config, an unbound target — named in the message — or not a
  * pruning session), SC_ERROR_PRUNING / SC_ERROR_SHAPE (the rules rejected a target: bad settings,
@@ -266,7 +270,7 @@ int sc_session_bind_metric(sc_session *session, const char *module_name, const c
 int sc_session_generate_masks(sc_session *session, int metric);
 
 /*
- * Applies every bound mask to its bound tensor in place, as the target's apply_method says:
+ * Applies every bound mask to its bound tensor in place (absent targets are skipped), as the target's apply_method says:
  * 'mul' multiplies, 'add' adds -1000 where the mask is 0. The tensor buffers are written.
  * Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config, an unbound target, not a pruning
  * session), SC_ERROR_SHAPE (overlapping tensor strides).

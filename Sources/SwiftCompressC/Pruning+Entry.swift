@@ -12,12 +12,16 @@ public func sc_session_bind(_ session: OpaquePointer?, _ moduleName: UnsafePoint
         try s.requireMode(.pruning, for: "sc_session_bind")
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
         let name = qualifiedName(s, i)
+        if tensor == nil && mask == nil {
+            s.bindings[i] = .absent
+            return
+        }
         let t = try tensorView(tensor, "\(name): tensor", writable: true)
         let m = try tensorView(mask, "\(name): mask", writable: true)
         guard m.shape == t.shape else {
             throw CallError(.shape, "\(name): mask shape \(m.shape) differs from tensor shape \(t.shape)")
         }
-        s.bindings[i] = Session.Binding(tensor: t, mask: m, metric: nil)
+        s.bindings[i] = .buffers(tensor: t, mask: m, metric: nil)
     }
 }
 
@@ -31,11 +35,10 @@ public func sc_session_bind_metric(_ session: OpaquePointer?, _ moduleName: Unsa
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
         let name = qualifiedName(s, i)
         let m = try tensorView(metric, "\(name): metric", writable: false)
-        guard var b = s.bindings[i] else {
-            throw CallError(.state, "\(name) is not bound; call sc_session_bind before sc_session_bind_metric")
+        guard case .buffers(let tensor, let mask, _) = s.bindings[i] else {
+            throw CallError(.state, "\(quoted(name)) has no buffers bound; call sc_session_bind with its tensor and mask before sc_session_bind_metric")
         }
-        b.metric = m.readOnly
-        s.bindings[i] = b
+        s.bindings[i] = .buffers(tensor: tensor, mask: mask, metric: m.readOnly)
     }
 }
 
@@ -54,7 +57,7 @@ public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32
         default:
             throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3) or SC_METRIC_SUPPLIED (4)")
         }
-        let targets = try pruningTargets(s)
+        let targets = try pruningTargets(s).map(\.target)
         do throws(PruningError) { try Pruning.generateMasks(targets, metric: kind) } catch { throw CallError(error) }
     }
 }
@@ -64,9 +67,7 @@ public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32
 public func sc_session_apply_masks(_ session: OpaquePointer?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_apply_masks")
-        let targets = try pruningTargets(s)
-        for (i, t) in targets.enumerated() {
-            guard let tensor = s.bindings[i]?.tensor else { continue }
+        for (t, tensor) in try pruningTargets(s) {
             do throws(PruningError) {
                 try Pruning.applyMask(t.mask.readOnly, to: tensor, method: t.settings.applyMethod, name: t.qualifiedName)
             } catch { throw CallError(error) }
@@ -118,21 +119,28 @@ private func qualifiedName(_ s: Session, _ i: Int) -> String {
     return t.moduleName.isEmpty ? t.targetName : t.moduleName + "." + t.targetName
 }
 
-/// Every resolved target with its binding and parsed settings, or an error naming the first
-/// unbound target.
-private func pruningTargets(_ s: Session) throws(CallError) -> [PruningTarget] {
+/// Every resolved target that is present, with its parsed settings and its writable tensor, or an
+/// error naming the first unbound target (or an absent one that would need a metric).
+private func pruningTargets(_ s: Session) throws(CallError) -> [(target: PruningTarget, tensor: MutableTensorView)] {
     let plan = try s.requirePlan()
-    var out: [PruningTarget] = []
+    var out: [(target: PruningTarget, tensor: MutableTensorView)] = []
     out.reserveCapacity(plan.targets.count)
     for (i, t) in plan.targets.enumerated() {
         let name = qualifiedName(s, i)
         guard let b = s.bindings[i] else {
-            throw CallError(.state, "\(quoted(name)) is not bound (call sc_session_bind for every resolved target; \(plan.targets.count) targets)")
+            throw CallError(.state, "\(quoted(name)) is not bound (call sc_session_bind for every resolved target, with NULL tensor and mask for one the model lacks; \(plan.targets.count) targets)")
         }
         let settings: PruningSettings
         do throws(PruningError) { settings = try PruningSettings(t.settings, target: name) } catch { throw CallError(error) }
-        out.append(PruningTarget(moduleName: t.moduleName, targetName: t.targetName, settings: settings,
-                                 tensor: b.tensor.readOnly, mask: b.mask, metric: b.metric))
+        switch b {
+        case .absent:
+            if settings.isActive {
+                throw CallError(.state, "\(quoted(name)) was bound as absent (NULL tensor and mask) but its settings prune it (sparse_ratio or sparse_threshold); narrow the config or bind its buffers")
+            }
+        case .buffers(let tensor, let mask, let metric):
+            out.append((PruningTarget(moduleName: t.moduleName, targetName: t.targetName, settings: settings,
+                                      tensor: tensor.readOnly, mask: mask, metric: metric), tensor))
+        }
     }
     return out
 }

@@ -18,10 +18,11 @@ final class Session {
     var output: CString?
     private(set) var lastError = CString("")
 
-    struct Binding {
-        var tensor: MutableTensorView
-        var mask: MutableTensorView
-        var metric: TensorView?
+    /// A target's buffers, or `absent` for a target the model does not have (a Conv2d's bias
+    /// with `bias=False`).
+    enum Binding {
+        case buffers(tensor: MutableTensorView, mask: MutableTensorView, metric: TensorView?)
+        case absent
     }
 
     init(mode: CompressionMode) { self.mode = mode }

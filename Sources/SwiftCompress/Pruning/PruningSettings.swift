@@ -220,5 +220,5 @@ public struct PruningSettings: Sendable, Hashable {
     }
 
     /// Whether a metric is computed for this target (NNI: sparse_ratio or sparse_threshold set).
-    var isActive: Bool { sparseRatio != nil || sparseThreshold != nil }
+    public var isActive: Bool { sparseRatio != nil || sparseThreshold != nil }
 }
