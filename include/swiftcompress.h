@@ -24,14 +24,20 @@
  *   - On failure a readable message is kept: for a call with a session, in that session
  *     (sc_session_last_error); for a call without one (sc_session_create, sc_apply_mask, ...)
  *     in the calling thread (sc_last_error). A successful call does not clear it.
- *   - Strings passed in are NUL-terminated UTF-8 unless a length is given; `(size_t)-1` as a
- *     length means "NUL-terminated". They are read during the call only and never retained.
+ *   - Strings passed in are NUL-terminated UTF-8 unless a length is given; SC_NUL_TERMINATED
+ *     ((size_t)-1) as a length means "NUL-terminated". They are read during the call only and
+ *     never retained. Text that is not UTF-8 gives SC_ERROR_INVALID_ARGUMENT.
  *   - Strings and arrays returned through `const char **` / `const int64_t **` are owned by the
  *     library; their lifetime is stated at each function. Never free them.
  *   - A session is not thread-safe: use one session per thread (sessions are independent and
  *     may run concurrently; the library uses its own worker threads inside a call).
  *   - No function aborts the process on bad input: NULL pointers, wrong sizes, wrong dtypes,
  *     invalid JSON and unknown names all return an error status with a message.
+ *   - A failing call changes nothing: a failed sc_session_set_config keeps the earlier config and
+ *     bindings, a failed sc_session_add_modules_json adds no module.
+ *   - A session pointer that was freed (or never created by sc_session_create) is detected: the
+ *     call returns SC_ERROR_INVALID_ARGUMENT with the message in sc_last_error(). Freeing it again
+ *     does nothing.
  */
 #ifndef SWIFTCOMPRESS_H
 #define SWIFTCOMPRESS_H
@@ -104,19 +110,26 @@ const char *sc_last_error(void);
 #define SC_DTYPE_FLOAT16 2   /* IEEE binary16 */
 #define SC_DTYPE_BFLOAT16 3  /* the upper 16 bits of a binary32 */
 
+/* As a text length: the text is NUL-terminated. */
+#define SC_NUL_TERMINATED ((size_t)-1)
+
 /* The most dimensions a tensor may have. */
 #define SC_MAX_NDIM 16
 
 /*
  * A view of a tensor the caller owns (the layout PyTorch uses: data_ptr, shape, strides).
- *   data:    the element at index 0 (for PyTorch: tensor.data_ptr()). May be NULL only when the
- *            tensor has no elements.
+ *   data:    the element at index 0 (for PyTorch: tensor.data_ptr()), aligned to the element
+ *            size. May be NULL only when the tensor has no elements.
  *   dtype:   one of SC_DTYPE_*.
  *   ndim:    number of dimensions, 0 (a scalar) to SC_MAX_NDIM.
- *   shape:   ndim sizes, each >= 0. May be NULL when ndim is 0.
+ *   shape:   ndim sizes, each >= 0. May be NULL only when ndim is 0.
  *   strides: ndim strides in elements (not bytes), each >= 0 when the size is > 1 (negative
  *            strides are rejected); NULL means contiguous row-major. Overlapping strides are
- *            rejected for buffers the library writes.
+ *            rejected for buffers the library writes, and so are strides that address memory
+ *            outside the address space.
+ * Errors for a bad view: SC_ERROR_NULL_POINTER (the view, a NULL data of a non-empty tensor, a
+ * NULL shape with ndim > 0), SC_ERROR_DTYPE (dtype), SC_ERROR_SHAPE (ndim, sizes, strides,
+ * misaligned data).
  * The struct and its shape/strides arrays are read during the call only. What happens to `data`
  * is stated at each function.
  */
@@ -173,7 +186,8 @@ int sc_session_add_module(sc_session *session, const char *name, const char *typ
  * Adds modules from JSON text: a list of {"name": str, "type": str, "forward_args": [str]
  * (optional)} objects, or an object {"modules": [...]} (the format of the files in examples/models;
  * other keys are ignored). `length` is the text's length in bytes or (size_t)-1 when it is
- * NUL-terminated. Errors as sc_session_add_module, and SC_ERROR_INVALID_JSON.
+ * NUL-terminated. Errors as sc_session_add_module (a list that parses but is not a module list is
+ * SC_ERROR_INVALID_ARGUMENT, with the path of the bad entry), and SC_ERROR_INVALID_JSON.
  */
 int sc_session_add_modules_json(sc_session *session, const char *json, size_t length);
 
@@ -241,7 +255,7 @@ int sc_session_report(sc_session *session, int table, const char **text, size_t 
  * of a non-empty tensor), SC_ERROR_STATE (no config, or not a pruning session), SC_ERROR_UNKNOWN_NAME
  * (no such resolved target; the message lists close names), SC_ERROR_DTYPE, SC_ERROR_SHAPE (ndim
  * out of range, negative sizes or strides, mask shape differing from the tensor's, overlapping
- * mask strides).
+ * strides of the tensor or the mask: both are written by the library).
  */
 int sc_session_bind(sc_session *session, const char *module_name, const char *target_name,
                     const sc_tensor *tensor, const sc_tensor *mask);
@@ -263,9 +277,9 @@ int sc_session_bind_metric(sc_session *session, const char *module_name, const c
  * buffers. Every resolved target must be bound (absent ones with NULL buffers). Masks are written only after every check passed:
  * on error no mask buffer has been touched. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT
  * (metric), SC_ERROR_STATE (no config, an unbound target — named in the message — or not a
- * pruning session), SC_ERROR_PRUNING / SC_ERROR_SHAPE (the rules rejected a target: bad settings,
- * dependency members of different metric shapes, align to a missing target, a global group with
- * two ratios, a supplied metric of the wrong shape; the message names the target).
+ * pruning session), SC_ERROR_SHAPE (a supplied metric of the wrong shape), SC_ERROR_PRUNING (the
+ * rules rejected a target: bad settings, dependency members of different metric shapes, align to
+ * a missing target, a global group with two ratios); the message names the target.
  */
 int sc_session_generate_masks(sc_session *session, int metric);
 
@@ -273,15 +287,20 @@ int sc_session_generate_masks(sc_session *session, int metric);
  * Applies every bound mask to its bound tensor in place (absent targets are skipped), as the target's apply_method says:
  * 'mul' multiplies, 'add' adds -1000 where the mask is 0. The tensor buffers are written.
  * Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config, an unbound target, not a pruning
- * session), SC_ERROR_SHAPE (overlapping tensor strides).
+ * session).
  */
 int sc_session_apply_masks(sc_session *session);
 
+/* apply_method values for sc_apply_mask. */
+#define SC_APPLY_MUL 0  /* x * mask */
+#define SC_APPLY_ADD 1  /* x - 1000 where mask != 1 (NNI's 'add') */
+
 /*
- * Applies one mask to one tensor in place, without a session: `method` 0 = mul (x * mask),
- * 1 = add (x - 1000 where mask != 1). Both are caller buffers of the same shape, any dtypes and
- * strides; `target` is written, `mask` only read. Errors (message in sc_last_error):
- * SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (method), SC_ERROR_DTYPE, SC_ERROR_SHAPE.
+ * Applies one mask to one tensor in place, without a session: `method` SC_APPLY_MUL or
+ * SC_APPLY_ADD. Both are caller buffers of the same shape, any dtypes and
+ * strides; `target` is written (its strides must not overlap), `mask` only read. Errors (message
+ * in sc_last_error): SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (method), SC_ERROR_DTYPE,
+ * SC_ERROR_SHAPE.
  */
 int sc_apply_mask(const sc_tensor *mask, const sc_tensor *target, int method);
 

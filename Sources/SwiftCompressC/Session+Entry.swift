@@ -67,7 +67,11 @@ public func sc_session_add_modules_json(_ session: OpaquePointer?, _ json: Unsaf
     sessionCall(session) { (s) throws(CallError) in
         let t = try text(json, length: length, "json")
         let list: [ModuleInfo]
-        do throws(SwiftCompressError) { list = try ModuleInfo.list(fromJSON: t) } catch { throw CallError(error) }
+        do throws(SwiftCompressError) { list = try ModuleInfo.list(fromJSON: t) } catch {
+            // A parsed text that is not a module list is a bad argument, as for sc_session_add_module.
+            if case .config(let e) = error { throw CallError(.invalidArgument, e.description) }
+            throw CallError(error)
+        }
         try s.addModules(list)
     }
 }

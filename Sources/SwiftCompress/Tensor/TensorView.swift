@@ -223,6 +223,15 @@ public struct TensorView: @unchecked Sendable {
             if Int(bitPattern: p) % dtype.byteSize != 0 {
                 throw TensorViewError("pointer is not aligned to \(dtype.byteSize) bytes, as \(dtype.rawValue) requires")
             }
+            // Every addressed byte must be reachable without the address arithmetic wrapping.
+            let base = UInt(bitPattern: Int(bitPattern: p))
+            let (hiBytes, o1) = layout.maxOffset.multipliedReportingOverflow(by: dtype.byteSize)
+            let (loBytes, o2) = layout.minOffset.multipliedReportingOverflow(by: dtype.byteSize)
+            let (end, o3) = base.addingReportingOverflow(UInt(max(0, hiBytes)) + UInt(dtype.byteSize))
+            let lowestOK = loBytes >= 0 || UInt(loBytes.magnitude) <= base
+            if o1 || o2 || o3 || end == 0 || !lowestOK {
+                throw TensorViewError("strides \(layout.strides) for shape \(layout.shape) address elements outside the address space (offsets \(layout.minOffset)...\(layout.maxOffset) of \(dtype.byteSize)-byte elements)")
+            }
         }
         if let byteCount { try layout.checkFits(byteCount: byteCount, dtype: dtype) }
     }

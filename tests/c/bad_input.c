@@ -1,0 +1,690 @@
+/*
+ * bad_input.c — every entry point of include/swiftcompress.h with bad arguments, and with good ones.
+ *
+ * Each check calls one function and expects a status; for an error it also expects a non-empty
+ * message (sc_session_last_error for calls on a live session, sc_last_error otherwise) that
+ * contains a given fragment (the argument, key or target the problem is about), so that a stale
+ * message of an earlier call cannot pass. Outputs must be left alone on error. Successes must return
+ * SC_OK and their results are compared with hand-computed values.
+ * Prints one line per failed check and a summary; exit status 0 when every check passed.
+ * Built and run by tests/c/run.sh.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swiftcompress.h"
+
+static int checks = 0, failures = 0;
+
+static void fail(int line, const char *what, const char *detail) {
+    failures++;
+    printf("FAIL bad_input.c:%d: %s: %s\n", line, what, detail);
+}
+
+/* The message a failed call left: the session's for a live session, the thread's otherwise. */
+static const char *message_of(const sc_session *s) { return s ? sc_session_last_error(s) : sc_last_error(); }
+
+/* Checks `status == want`; for want != SC_OK also that the message is non-empty and contains `part`. */
+static void expect_status(int line, const char *what, int status, int want, const sc_session *s, const char *part) {
+    char detail[2048];
+    checks++;
+    if (status != want) {
+        snprintf(detail, sizeof detail, "returned %s (%d), expected %s; message: %s", sc_status_name(status), status,
+                 sc_status_name(want), message_of(s));
+        fail(line, what, detail);
+        return;
+    }
+    if (want != SC_OK) {
+        const char *m = message_of(s);
+        if (m == NULL || m[0] == '\0') {
+            fail(line, what, "empty error message");
+        } else if (part != NULL && strstr(m, part) == NULL) {
+            snprintf(detail, sizeof detail, "message does not mention '%s': %s", part, m);
+            fail(line, what, detail);
+        }
+    }
+}
+
+/* ERR(session, call, status, fragment): the call fails with `status`; the message mentions `fragment`. */
+#define ERR(s, call, want, part) expect_status(__LINE__, #call, (call), (want), (s), (part))
+/* OK(session, call): the call succeeds. */
+#define OK(s, call) expect_status(__LINE__, #call, (call), SC_OK, (s), NULL)
+/* TRUE(condition): a plain check. */
+#define TRUE(cond)                                                                                \
+    do {                                                                                          \
+        checks++;                                                                                 \
+        if (!(cond)) fail(__LINE__, #cond, "is false");                                           \
+    } while (0)
+
+static sc_tensor tensor(void *data, int32_t dtype, int32_t ndim, const int64_t *shape, const int64_t *strides) {
+    sc_tensor t;
+    t.data = data;
+    t.dtype = dtype;
+    t.ndim = ndim;
+    t.shape = shape;
+    t.strides = strides;
+    return t;
+}
+
+static int all_equal(const float *v, size_t n, float x) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (v[i] != x) return 0;
+    return 1;
+}
+
+static int equal_floats(const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static const char *kModules =
+    "[{\"name\": \"\", \"type\": \"Net\"}, {\"name\": \"fc\", \"type\": \"Linear\"},"
+    " {\"name\": \"fc2\", \"type\": \"Linear\"}]";
+static const char *kLevelHalf = "[{\"op_names\": [\"fc\"], \"sparse_ratio\": 0.5}]";
+
+/* A pruning session with kModules and `config` (NULL: none). */
+static sc_session *pruning_session(const char *config) {
+    sc_session *s = NULL;
+    OK(NULL, sc_session_create(SC_MODE_PRUNING, &s));
+    OK(s, sc_session_add_modules_json(s, kModules, (size_t)-1));
+    if (config) OK(s, sc_session_set_config(s, config, (size_t)-1));
+    return s;
+}
+
+static void versions_and_names(void) {
+    TRUE(sc_version_number() == SC_VERSION_NUMBER);
+    TRUE(strcmp(sc_version_string(), SC_VERSION_STRING) == 0);
+    TRUE(strcmp(sc_status_name(SC_OK), "SC_OK") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_NULL_POINTER), "SC_ERROR_NULL_POINTER") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_INVALID_ARGUMENT), "SC_ERROR_INVALID_ARGUMENT") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_INVALID_JSON), "SC_ERROR_INVALID_JSON") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_CONFIG), "SC_ERROR_CONFIG") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_UNKNOWN_NAME), "SC_ERROR_UNKNOWN_NAME") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_SHAPE), "SC_ERROR_SHAPE") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_DTYPE), "SC_ERROR_DTYPE") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_STATE), "SC_ERROR_STATE") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_PRUNING), "SC_ERROR_PRUNING") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_INTERNAL), "SC_ERROR_INTERNAL") == 0);
+    TRUE(strcmp(sc_status_name(42), "SC_ERROR_UNKNOWN") == 0);
+    TRUE(strcmp(sc_status_name(-1), "SC_ERROR_UNKNOWN") == 0);
+    /* Nothing has failed on this thread yet. */
+    TRUE(strcmp(sc_last_error(), "") == 0);
+    TRUE(sc_session_last_error(NULL) == sc_last_error() || strcmp(sc_session_last_error(NULL), sc_last_error()) == 0);
+}
+
+static void create_and_free(void) {
+    sc_session *s = (sc_session *)&checks; /* a non-NULL sentinel that must be overwritten */
+    ERR(NULL, sc_session_create(SC_MODE_PRUNING, NULL), SC_ERROR_NULL_POINTER, "out");
+    ERR(NULL, sc_session_create(3, &s), SC_ERROR_INVALID_ARGUMENT, "mode");
+    TRUE(s == NULL);
+    s = (sc_session *)&checks;
+    ERR(NULL, sc_session_create(-1, &s), SC_ERROR_INVALID_ARGUMENT, "-1");
+    TRUE(s == NULL);
+    /* A session call with a NULL session puts its message in the thread. */
+    ERR(NULL, sc_session_add_module(NULL, "fc", "Linear", NULL, 0), SC_ERROR_NULL_POINTER, "session");
+    TRUE(strcmp(sc_session_last_error(NULL), sc_last_error()) == 0);
+    sc_session_free(NULL);
+
+    OK(NULL, sc_session_create(SC_MODE_PRUNING, &s));
+    TRUE(s != NULL);
+    TRUE(strcmp(sc_session_last_error(s), "") == 0);
+    TRUE(sc_session_target_count(s) == 0);
+    sc_session_free(s);
+    OK(NULL, sc_session_create(SC_MODE_QUANTIZATION, &s));
+    sc_session_free(s);
+    OK(NULL, sc_session_create(SC_MODE_DISTILLATION, &s));
+    sc_session_free(s);
+}
+
+static void modules(void) {
+    sc_session *s = NULL;
+    const char *args[2] = {"x", NULL};
+    const char *two[2] = {"x", "y"};
+    OK(NULL, sc_session_create(SC_MODE_PRUNING, &s));
+    ERR(s, sc_session_add_module(s, NULL, "Linear", NULL, 0), SC_ERROR_NULL_POINTER, "name");
+    ERR(s, sc_session_add_module(s, "fc", NULL, NULL, 0), SC_ERROR_NULL_POINTER, "type");
+    ERR(s, sc_session_add_module(s, "fc", "", NULL, 0), SC_ERROR_INVALID_ARGUMENT, "type");
+    ERR(s, sc_session_add_module(s, "fc", "Linear", NULL, 2), SC_ERROR_NULL_POINTER, "forward_args");
+    ERR(s, sc_session_add_module(s, "fc", "Linear", args, 2), SC_ERROR_NULL_POINTER, "forward_args[1]");
+    ERR(s, sc_session_add_module(s, "fc", "Linear", two, (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "forward_arg_count");
+    ERR(s, sc_session_add_module(s, "f\xff", "Linear", NULL, 0), SC_ERROR_INVALID_ARGUMENT, "UTF-8");
+    ERR(s, sc_session_add_module(s, "fc", "Line\xc3", NULL, 0), SC_ERROR_INVALID_ARGUMENT, "UTF-8");
+    OK(s, sc_session_add_module(s, "", "Net", NULL, 0));
+    OK(s, sc_session_add_module(s, "fc", "Linear", two, 2));
+    OK(s, sc_session_add_module(s, "act", "ReLU", args, 0)); /* count 0: the pointer is not read */
+    ERR(s, sc_session_add_module(s, "fc", "Linear", NULL, 0), SC_ERROR_INVALID_ARGUMENT, "fc");
+
+    ERR(s, sc_session_add_modules_json(s, NULL, (size_t)-1), SC_ERROR_NULL_POINTER, "json");
+    ERR(NULL, sc_session_add_modules_json(NULL, "[]", (size_t)-1), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_add_modules_json(s, "[{\"name\": \"a\", \"type\": ", (size_t)-1), SC_ERROR_INVALID_JSON, "line");
+    ERR(s, sc_session_add_modules_json(s, "", (size_t)-1), SC_ERROR_INVALID_JSON, "line");
+    ERR(s, sc_session_add_modules_json(s, "[]", 0), SC_ERROR_INVALID_JSON, "line");
+    ERR(s, sc_session_add_modules_json(s, "[\"\xff\"]", (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "UTF-8");
+    /* Parses, but is not a module list: a bad argument, as for sc_session_add_module. */
+    ERR(s, sc_session_add_modules_json(s, "{\"modules\": 3}", (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "modules");
+    ERR(s, sc_session_add_modules_json(s, "[{\"name\": \"a\"}]", (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "type");
+    /* A duplicate inside one list (and with an earlier module) adds nothing. */
+    ERR(s, sc_session_add_modules_json(s, "[{\"name\": \"a\", \"type\": \"Linear\"}, {\"name\": \"a\", \"type\": \"Linear\"}]",
+                                       (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "'a'");
+    ERR(s, sc_session_add_modules_json(s, "[{\"name\": \"b\", \"type\": \"Linear\"}, {\"name\": \"fc\", \"type\": \"Linear\"}]",
+                                       (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "'fc'");
+    OK(s, sc_session_add_module(s, "a", "Linear", NULL, 0));
+    OK(s, sc_session_add_module(s, "b", "Linear", NULL, 0));
+    /* `length` is honoured: what follows the first 33 bytes is not read. */
+    OK(s, sc_session_add_modules_json(s, "[{\"name\": \"c\", \"type\": \"Conv2d\"}]  garbage", 33));
+    OK(s, sc_session_add_modules_json(s, "{\"modules\": [{\"name\": \"d\", \"type\": \"Linear\", \"forward_args\": [\"input\"]}], \"model\": \"x\"}",
+                                      (size_t)-1));
+    OK(s, sc_session_set_config(s, "[{\"op_types\": [\"Linear\", \"Conv2d\"], \"sparse_ratio\": 0.5}]", (size_t)-1));
+    TRUE(sc_session_target_count(s) == 10); /* fc, a, b, c, d: weight + bias each */
+    sc_session_free(s);
+}
+
+static void configs(void) {
+    sc_session *s = pruning_session(NULL);
+    const char *module = "unchanged", *target = "unchanged", *json = "unchanged";
+    size_t length = 12345;
+
+    TRUE(sc_session_target_count(NULL) == 0);
+    TRUE(sc_session_target_count(s) == 0);
+    ERR(s, sc_session_target(s, 0, &module, &target), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_target_settings(s, 0, &json, &length), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_report(s, 0, &json, &length), SC_ERROR_STATE, "config");
+    ERR(NULL, sc_session_target(NULL, 0, &module, &target), SC_ERROR_NULL_POINTER, "session");
+    ERR(NULL, sc_session_report(NULL, 0, &json, &length), SC_ERROR_NULL_POINTER, "session");
+    ERR(NULL, sc_session_set_config(NULL, kLevelHalf, (size_t)-1), SC_ERROR_NULL_POINTER, "session");
+    TRUE(strcmp(module, "unchanged") == 0 && strcmp(json, "unchanged") == 0 && length == 12345);
+
+    ERR(s, sc_session_set_config(s, NULL, (size_t)-1), SC_ERROR_NULL_POINTER, "json");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"],, }]", (size_t)-1), SC_ERROR_INVALID_JSON, "column");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"]}] x", (size_t)-1), SC_ERROR_INVALID_JSON, "line");
+    ERR(s, sc_session_set_config(s, "", 0), SC_ERROR_INVALID_JSON, "line");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"\xff\"]}]", (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "UTF-8");
+    ERR(s, sc_session_set_config(s, "{\"op_names\": [\"fc\"]}", (size_t)-1), SC_ERROR_CONFIG, "config_list");
+    ERR(s, sc_session_set_config(s, "[3]", (size_t)-1), SC_ERROR_CONFIG, "config_list[0]");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"sparse_ratio\": 1.5}]", (size_t)-1), SC_ERROR_CONFIG,
+        "sparse_ratio");
+    ERR(s, sc_session_set_config(s, "[{\"sparse_ratio\": 0.5}]", (size_t)-1), SC_ERROR_CONFIG, "config_list[0]");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"sparse_ratio\": 0.5}, {\"op_types\": [\"Linear\"], \"sparsty\": 0.5}]",
+                                 (size_t)-1), SC_ERROR_CONFIG, "config_list[1]");
+    ERR(s, sc_session_set_config(s, "[{\"op_names_re\": [\"fc(\"], \"sparse_ratio\": 0.5}]", (size_t)-1), SC_ERROR_CONFIG,
+        "fc(");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"quant_dtype\": \"int8\"}]", (size_t)-1), SC_ERROR_CONFIG,
+        "quant_dtype");
+    TRUE(sc_session_target_count(s) == 0);
+
+    /* Names that match nothing are warnings, not errors. */
+    OK(s, sc_session_set_config(s, "[{\"op_names\": [\"fc9\"], \"sparse_ratio\": 0.5}]", (size_t)-1));
+    TRUE(sc_session_target_count(s) == 0);
+    OK(s, sc_session_report(s, 0, &json, &length));
+    TRUE(strstr(json, "fc9") != NULL && length == strlen(json));
+
+    OK(s, sc_session_set_config(s, kLevelHalf, (size_t)-1));
+    TRUE(sc_session_target_count(s) == 2);
+    /* A failing config keeps the previous one. */
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"sparse_ratio\": -1}]", (size_t)-1), SC_ERROR_CONFIG,
+        "sparse_ratio");
+    TRUE(sc_session_target_count(s) == 2);
+
+    module = target = "unchanged";
+    ERR(s, sc_session_target(s, 2, &module, &target), SC_ERROR_INVALID_ARGUMENT, "2");
+    ERR(s, sc_session_target(s, (size_t)-1, &module, &target), SC_ERROR_INVALID_ARGUMENT, "index");
+    TRUE(strcmp(module, "unchanged") == 0 && strcmp(target, "unchanged") == 0);
+    OK(s, sc_session_target(s, 0, &module, &target));
+    TRUE(strcmp(module, "fc") == 0 && strcmp(target, "weight") == 0);
+    OK(s, sc_session_target(s, 1, NULL, &target));
+    TRUE(strcmp(target, "bias") == 0);
+    OK(s, sc_session_target(s, 1, NULL, NULL));
+
+    json = "unchanged";
+    ERR(s, sc_session_target_settings(s, 0, NULL, &length), SC_ERROR_NULL_POINTER, "json");
+    ERR(s, sc_session_target_settings(s, 5, &json, &length), SC_ERROR_INVALID_ARGUMENT, "5");
+    TRUE(strcmp(json, "unchanged") == 0);
+    OK(s, sc_session_target_settings(s, 0, &json, &length));
+    TRUE(strstr(json, "\"sparse_ratio\": 0.5") != NULL || strstr(json, "\"sparse_ratio\":0.5") != NULL);
+    TRUE(length == strlen(json));
+    OK(s, sc_session_target_settings(s, 1, &json, NULL));
+    TRUE(strstr(json, "align") != NULL);
+
+    ERR(s, sc_session_report(s, 0, NULL, &length), SC_ERROR_NULL_POINTER, "text");
+    OK(s, sc_session_report(s, 0, &json, &length));
+    TRUE(json[0] == '{' && length == strlen(json) && strstr(json, "\"fc\"") != NULL);
+    OK(s, sc_session_report(s, 1, &json, NULL));
+    TRUE(strstr(json, "fc") != NULL && strstr(json, "weight") != NULL);
+
+    /* Adding a module discards the resolved targets. */
+    OK(s, sc_session_add_module(s, "fc3", "Linear", NULL, 0));
+    TRUE(sc_session_target_count(s) == 0);
+    ERR(s, sc_session_target(s, 0, &module, &target), SC_ERROR_STATE, "config");
+    sc_session_free(s);
+}
+
+static void binding(void) {
+    static const int64_t w_shape[2] = {2, 4}, b_shape[1] = {2}, other_shape[2] = {4, 2};
+    static const int64_t neg_shape[2] = {2, -4}, neg_strides[2] = {4, -1}, zero_strides[2] = {0, 1};
+    static const int64_t t_strides[2] = {1, 2}; /* a transposed [4, 2] buffer */
+    static const int64_t huge_shape[2] = {INT64_MAX / 2, 4}, huge_strides[2] = {INT64_MAX / 2, 1};
+    float w[8] = {0.5f, -0.1f, 0.3f, -0.7f, 0.2f, 0.05f, -0.4f, 0.9f}, wm[8], b[2] = {1, 2}, bm[2];
+    double wm64[8];
+    float w2[8] = {4, 3, 2, 1, 1, 2, 3, 4};
+    sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 2, w_shape, NULL), wmt = tensor(wm, SC_DTYPE_FLOAT32, 2, w_shape, NULL);
+    sc_tensor bt = tensor(b, SC_DTYPE_FLOAT32, 1, b_shape, NULL), bmt = tensor(bm, SC_DTYPE_FLOAT32, 1, b_shape, NULL);
+    sc_tensor bad;
+    sc_session *s = pruning_session(NULL), *q = NULL;
+
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &wmt), SC_ERROR_STATE, "config");
+    OK(s, sc_session_set_config(s, kLevelHalf, (size_t)-1));
+    ERR(NULL, sc_session_bind(NULL, "fc", "weight", &wt, &wmt), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_bind(s, NULL, "weight", &wt, &wmt), SC_ERROR_NULL_POINTER, "module_name");
+    ERR(s, sc_session_bind(s, "fc", NULL, &wt, &wmt), SC_ERROR_NULL_POINTER, "target_name");
+    ERR(s, sc_session_bind(s, "fc", "weight", NULL, &wmt), SC_ERROR_NULL_POINTER, "tensor");
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, NULL), SC_ERROR_NULL_POINTER, "mask");
+    ERR(s, sc_session_bind(s, "fc", "wieght", &wt, &wmt), SC_ERROR_UNKNOWN_NAME, "weight");
+    ERR(s, sc_session_bind(s, "fc2", "weight", &wt, &wmt), SC_ERROR_UNKNOWN_NAME, "fc2");
+    ERR(s, sc_session_bind(s, "nope", "weight", &wt, &wmt), SC_ERROR_UNKNOWN_NAME, "nope");
+
+    bad = wt, bad.dtype = 4;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_DTYPE, "dtype");
+    bad = wmt, bad.dtype = -1;
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &bad), SC_ERROR_DTYPE, "dtype");
+    bad = wt, bad.ndim = SC_MAX_NDIM + 1;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "ndim");
+    bad = wt, bad.ndim = -1;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "ndim");
+    bad = wt, bad.shape = NULL;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_NULL_POINTER, "shape");
+    bad = wt, bad.shape = neg_shape;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "-4");
+    bad = wt, bad.strides = neg_strides;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "strides");
+    bad = wt, bad.data = NULL;
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_NULL_POINTER, "data");
+    bad = wmt, bad.data = NULL;
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &bad), SC_ERROR_NULL_POINTER, "data");
+    bad = wmt, bad.shape = other_shape;
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &bad), SC_ERROR_SHAPE, "shape");
+    bad = wmt, bad.ndim = 1;
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &bad), SC_ERROR_SHAPE, "shape");
+    bad = wmt, bad.strides = zero_strides; /* every row of the mask on the same memory */
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &bad), SC_ERROR_SHAPE, "overlap");
+    bad = wt, bad.shape = huge_shape; /* the element count overflows int64 */
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "shape");
+    bad = wt, bad.strides = huge_strides; /* offsets overflow int64 */
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "strides");
+    bad = wt, bad.data = (char *)w + 1; /* not aligned to 4 bytes (the header is silent; see tests/c/README.md) */
+    ERR(s, sc_session_bind(s, "fc", "weight", &bad, &wmt), SC_ERROR_SHAPE, "align");
+
+    /* Mask buffers untouched until generate; generate before every target is bound is a state error. */
+    memset(wm, 0, sizeof wm);
+    bm[0] = bm[1] = 7.0f;
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_LEVEL), SC_ERROR_STATE, "fc.bias");
+    ERR(s, sc_session_apply_masks(s), SC_ERROR_STATE, "fc.bias");
+    TRUE(all_equal(wm, 8, 0.0f));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    ERR(s, sc_session_generate_masks(s, 5), SC_ERROR_INVALID_ARGUMENT, "metric");
+    ERR(s, sc_session_generate_masks(s, -1), SC_ERROR_INVALID_ARGUMENT, "metric");
+    ERR(NULL, sc_session_generate_masks(NULL, SC_METRIC_LEVEL), SC_ERROR_NULL_POINTER, "session");
+    ERR(NULL, sc_session_apply_masks(NULL), SC_ERROR_NULL_POINTER, "session");
+    TRUE(all_equal(wm, 8, 0.0f) && bm[0] == 7.0f);
+
+    /* Level 0.5 on |w| = .5 .1 .3 .7 .2 .05 .4 .9: the four smallest go; both rows keep a weight. */
+    OK(s, sc_session_generate_masks(s, SC_METRIC_LEVEL));
+    {
+        static const float want[8] = {1, 0, 0, 1, 0, 0, 1, 1};
+        static const float applied[8] = {0.5f, 0, 0, -0.7f, 0, 0, -0.4f, 0.9f};
+        TRUE(equal_floats(wm, want, 8));
+        TRUE(bm[0] == 1.0f && bm[1] == 1.0f);
+        OK(s, sc_session_apply_masks(s));
+        TRUE(equal_floats(w, applied, 8));
+        TRUE(b[0] == 1.0f && b[1] == 2.0f);
+    }
+
+    /* Rebinding replaces: the weight mask as a float64 buffer of the transposed layout. */
+    {
+        sc_tensor m64 = tensor(wm64, SC_DTYPE_FLOAT64, 2, w_shape, t_strides);
+        sc_tensor w2t = tensor(w2, SC_DTYPE_FLOAT32, 2, w_shape, NULL);
+        OK(s, sc_session_bind(s, "fc", "weight", &w2t, &m64));
+        OK(s, sc_session_generate_masks(s, SC_METRIC_LEVEL));
+        /* |w2| row-major 4 3 2 1 / 1 2 3 4: the 1s and 2s go: [1,1,0,0 / 0,0,1,1], stored transposed. */
+        TRUE(wm64[0] == 1 && wm64[1] == 0 && wm64[2] == 1 && wm64[3] == 0 && wm64[4] == 0 && wm64[5] == 1 && wm64[6] == 0 &&
+             wm64[7] == 1);
+    }
+
+    /* A scalar where a vector belongs: generate reports the shape (bias aligned to a [2, 4] weight). */
+    {
+        float scalar = 1, scalar_mask = 9;
+        sc_tensor st = tensor(&scalar, SC_DTYPE_FLOAT32, 0, NULL, NULL), smt = tensor(&scalar_mask, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+        OK(s, sc_session_bind(s, "fc", "bias", &st, &smt));
+        wm64[0] = 5;
+        ERR(s, sc_session_generate_masks(s, SC_METRIC_LEVEL), SC_ERROR_SHAPE, "fc.bias");
+        TRUE(scalar_mask == 9 && wm64[0] == 5);
+    }
+
+    /* Not a pruning session. */
+    OK(NULL, sc_session_create(SC_MODE_QUANTIZATION, &q));
+    OK(q, sc_session_add_modules_json(q, kModules, (size_t)-1));
+    OK(q, sc_session_set_config(q, "[{\"op_names\": [\"fc\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int8\"}]",
+                                (size_t)-1));
+    TRUE(sc_session_target_count(q) == 1);
+    ERR(q, sc_session_bind(q, "fc", "weight", &wt, &wmt), SC_ERROR_STATE, "pruning");
+    ERR(q, sc_session_generate_masks(q, SC_METRIC_LEVEL), SC_ERROR_STATE, "pruning");
+    ERR(q, sc_session_apply_masks(q), SC_ERROR_STATE, "pruning");
+    ERR(q, sc_session_bind_metric(q, "fc", "weight", &wt), SC_ERROR_STATE, "pruning");
+    sc_session_free(q);
+    sc_session_free(s);
+}
+
+static void overlapping_tensor(void) {
+    /* A broadcast tensor (stride 0) is rejected at bind: apply_masks writes bound tensors
+     * (docs/c-abi.md: pass a materialised copy). */
+    static const int64_t shape[2] = {2, 4}, broadcast[2] = {0, 1}, b_shape[1] = {2};
+    float row[4] = {1, -2, 3, -4}, copy[8] = {1, -2, 3, -4, 1, -2, 3, -4}, wm[8], b[2] = {0, 0}, bm[2];
+    sc_tensor wt = tensor(row, SC_DTYPE_FLOAT32, 2, shape, broadcast), wmt = tensor(wm, SC_DTYPE_FLOAT32, 2, shape, NULL);
+    sc_tensor bt = tensor(b, SC_DTYPE_FLOAT32, 1, b_shape, NULL), bmt = tensor(bm, SC_DTYPE_FLOAT32, 1, b_shape, NULL);
+    sc_session *s = pruning_session(kLevelHalf);
+    ERR(s, sc_session_bind(s, "fc", "weight", &wt, &wmt), SC_ERROR_SHAPE, "overlap");
+    wt.data = copy;
+    wt.strides = NULL;
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    OK(s, sc_session_generate_masks(s, SC_METRIC_LEVEL));
+    {
+        static const float want[8] = {0, 0, 1, 1, 0, 0, 1, 1}; /* |w| 1 2 3 4 1 2 3 4: the 1s and 2s go */
+        TRUE(equal_floats(wm, want, 8));
+    }
+    /* The tensor alone overlapping is enough for sc_apply_mask too. */
+    wt.data = row;
+    wt.strides = broadcast;
+    ERR(NULL, sc_apply_mask(&wmt, &wt, 0), SC_ERROR_SHAPE, "overlap");
+    TRUE(row[0] == 1 && row[1] == -2);
+    sc_session_free(s);
+}
+
+/* Targets the model lacks are bound with NULL tensor and mask. */
+static void absent_targets(void) {
+    static const int64_t w_shape[2] = {2, 4}, b_shape[1] = {2};
+    float w[8] = {0.5f, -0.1f, 0.3f, -0.7f, 0.2f, 0.05f, -0.4f, 0.9f}, wm[8], b[2] = {1, 2}, bm[2] = {7, 7};
+    sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 2, w_shape, NULL), wmt = tensor(wm, SC_DTYPE_FLOAT32, 2, w_shape, NULL);
+    sc_tensor bt = tensor(b, SC_DTYPE_FLOAT32, 1, b_shape, NULL), bmt = tensor(bm, SC_DTYPE_FLOAT32, 1, b_shape, NULL);
+    sc_session *s = pruning_session(kLevelHalf);
+    /* Only one of the two NULL is an error. */
+    ERR(s, sc_session_bind(s, "fc", "bias", NULL, &bmt), SC_ERROR_NULL_POINTER, "tensor");
+    ERR(s, sc_session_bind(s, "fc", "bias", &bt, NULL), SC_ERROR_NULL_POINTER, "mask");
+    /* A Linear(bias=False): the bias is absent, the weight is pruned as usual. */
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    OK(s, sc_session_bind(s, "fc", "bias", NULL, NULL));
+    ERR(s, sc_session_bind_metric(s, "fc", "bias", &bt), SC_ERROR_STATE, "fc.bias");
+    OK(s, sc_session_generate_masks(s, SC_METRIC_LEVEL));
+    OK(s, sc_session_apply_masks(s));
+    {
+        static const float want[8] = {1, 0, 0, 1, 0, 0, 1, 1};
+        TRUE(equal_floats(wm, want, 8));
+        TRUE(w[1] == 0 && w[0] == 0.5f);
+        TRUE(bm[0] == 7 && b[0] == 1);
+    }
+    /* An absent target with a sparse_ratio of its own cannot be pruned. */
+    OK(s, sc_session_bind(s, "fc", "weight", NULL, NULL));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_LEVEL), SC_ERROR_STATE, "fc.weight");
+    ERR(s, sc_session_apply_masks(s), SC_ERROR_STATE, "fc.weight");
+    TRUE(bm[0] == 7);
+    sc_session_free(s);
+    /* A bias aligned to an absent weight (the weight has no ratio: only the bias needs it). */
+    s = pruning_session("[{\"op_names\": [\"fc\"]}]");
+    TRUE(sc_session_target_count(s) == 2);
+    OK(s, sc_session_bind(s, "fc", "weight", NULL, NULL));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_LEVEL), SC_ERROR_PRUNING, "fc.weight");
+    TRUE(bm[0] == 7);
+    sc_session_free(s);
+}
+
+static void metrics_and_rules(void) {
+    static const int64_t w_shape[2] = {4, 2}, b_shape[1] = {4}, m_shape[1] = {4}, m_bad[1] = {3}, m_keep[2] = {4, 1};
+    float w[8] = {1, 1, 1, 1, 1, 1, 1, 1}, wm[8], b[4] = {1, 2, 3, 4}, bm[4], metric[4] = {3, 1, 4, 2};
+    float w2[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w2m[8], b2[4] = {0}, b2m[4];
+    sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 2, w_shape, NULL), wmt = tensor(wm, SC_DTYPE_FLOAT32, 2, w_shape, NULL);
+    sc_tensor bt = tensor(b, SC_DTYPE_FLOAT32, 1, b_shape, NULL), bmt = tensor(bm, SC_DTYPE_FLOAT32, 1, b_shape, NULL);
+    sc_tensor w2t = tensor(w2, SC_DTYPE_FLOAT32, 2, w_shape, NULL), w2mt = tensor(w2m, SC_DTYPE_FLOAT32, 2, w_shape, NULL);
+    sc_tensor b2t = tensor(b2, SC_DTYPE_FLOAT32, 1, b_shape, NULL), b2mt = tensor(b2m, SC_DTYPE_FLOAT32, 1, b_shape, NULL);
+    sc_tensor mt = tensor(metric, SC_DTYPE_FLOAT32, 1, m_shape, NULL);
+    sc_session *s = pruning_session(kLevelHalf);
+
+    ERR(s, sc_session_bind_metric(s, "fc", "weight", &mt), SC_ERROR_STATE, "bind");
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    ERR(s, sc_session_bind_metric(s, "fc", "weight", NULL), SC_ERROR_NULL_POINTER, "metric");
+    ERR(s, sc_session_bind_metric(s, NULL, "weight", &mt), SC_ERROR_NULL_POINTER, "module_name");
+    ERR(s, sc_session_bind_metric(s, "fc", "weigh", &mt), SC_ERROR_UNKNOWN_NAME, "weight");
+    ERR(NULL, sc_session_bind_metric(NULL, "fc", "weight", &mt), SC_ERROR_NULL_POINTER, "session");
+    {
+        sc_tensor bad = mt;
+        bad.dtype = 17;
+        ERR(s, sc_session_bind_metric(s, "fc", "weight", &bad), SC_ERROR_DTYPE, "dtype");
+    }
+    /* Supplied metric without one: the message names the target; no mask written. */
+    memset(wm, 0, sizeof wm);
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_SUPPLIED), SC_ERROR_PRUNING, "fc.weight");
+    TRUE(all_equal(wm, 8, 0.0f));
+    /* A metric of the wrong shape is reported by generate. */
+    {
+        sc_tensor bad = mt;
+        bad.shape = m_bad;
+        OK(s, sc_session_bind_metric(s, "fc", "weight", &bad));
+        ERR(s, sc_session_generate_masks(s, SC_METRIC_SUPPLIED), SC_ERROR_SHAPE, "fc.weight");
+        TRUE(all_equal(wm, 8, 0.0f));
+    }
+    /* Supplied [3, 1, 4, 2] per output row (default granularity out_channel): rows 1 and 3 go. */
+    OK(s, sc_session_bind_metric(s, "fc", "weight", &mt));
+    OK(s, sc_session_generate_masks(s, SC_METRIC_SUPPLIED));
+    {
+        static const float want[8] = {1, 1, 0, 0, 1, 1, 0, 0};
+        static const float want_b[4] = {1, 0, 1, 0};
+        TRUE(equal_floats(wm, want, 8));
+        TRUE(equal_floats(bm, want_b, 4));
+    }
+    /* The keepdim shape [4, 1] is accepted too. */
+    {
+        sc_tensor keep = mt;
+        keep.ndim = 2;
+        keep.shape = m_keep;
+        OK(s, sc_session_bind_metric(s, "fc", "weight", &keep));
+        memset(wm, 0, sizeof wm);
+        OK(s, sc_session_generate_masks(s, SC_METRIC_SUPPLIED));
+        TRUE(wm[0] == 1 && wm[2] == 0);
+    }
+    /* Rebinding the target drops its metric. */
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_SUPPLIED), SC_ERROR_PRUNING, "fc.weight");
+    /* A block size that does not divide the weight's dim 0 (4). */
+    OK(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"sparse_ratio\": 0.5, \"granularity\": [3, 1]}]", (size_t)-1));
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_L1), SC_ERROR_PRUNING, "fc.weight");
+    sc_session_free(s);
+
+    /* A global group with two ratios; the message names the second member. No mask is written. */
+    s = pruning_session("[{\"op_names\": [\"fc\"], \"sparse_ratio\": 0.5, \"global_group_id\": 1},"
+                        " {\"op_names\": [\"fc2\"], \"sparse_ratio\": 0.25, \"global_group_id\": 1}]");
+    memset(wm, 0, sizeof wm);
+    memset(w2m, 0, sizeof w2m);
+    OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    OK(s, sc_session_bind(s, "fc2", "weight", &w2t, &w2mt));
+    OK(s, sc_session_bind(s, "fc2", "bias", &b2t, &b2mt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_L1), SC_ERROR_PRUNING, "fc2.weight");
+    TRUE(all_equal(wm, 8, 0.0f) && all_equal(w2m, 8, 0.0f));
+    sc_session_free(s);
+
+    /* Dependency members of different metric shapes. */
+    {
+        static const int64_t shape6[2] = {6, 2};
+        float w6[12] = {0}, w6m[12], b6[6] = {0}, b6m[6];
+        static const int64_t b6_shape[1] = {6};
+        sc_tensor w6t = tensor(w6, SC_DTYPE_FLOAT32, 2, shape6, NULL), w6mt = tensor(w6m, SC_DTYPE_FLOAT32, 2, shape6, NULL);
+        sc_tensor b6t = tensor(b6, SC_DTYPE_FLOAT32, 1, b6_shape, NULL), b6mt = tensor(b6m, SC_DTYPE_FLOAT32, 1, b6_shape, NULL);
+        s = pruning_session("[{\"op_names\": [\"fc\", \"fc2\"], \"sparse_ratio\": 0.5, \"dependency_group_id\": 1}]");
+        OK(s, sc_session_bind(s, "fc", "weight", &wt, &wmt));
+        OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+        OK(s, sc_session_bind(s, "fc2", "weight", &w6t, &w6mt));
+        OK(s, sc_session_bind(s, "fc2", "bias", &b6t, &b6mt));
+        ERR(s, sc_session_generate_masks(s, SC_METRIC_L1), SC_ERROR_PRUNING, "fc2.weight");
+        sc_session_free(s);
+    }
+
+    /* A bias aligned to a weight that is not a target. */
+    s = pruning_session("[{\"op_names\": [\"fc\"], \"target_names\": [\"bias\"]}]");
+    TRUE(sc_session_target_count(s) == 1);
+    OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_L1), SC_ERROR_PRUNING, "fc.weight");
+    sc_session_free(s);
+
+    /* apply_method 'add': -1000 at pruned positions. L2 out_channel 0.5 on rows (1,2) (3,4) (5,6) (7,8). */
+    s = pruning_session("[{\"op_names\": [\"fc2\"], \"sparse_ratio\": 0.5, \"apply_method\": \"add\"}]");
+    OK(s, sc_session_bind(s, "fc2", "weight", &w2t, &w2mt));
+    OK(s, sc_session_bind(s, "fc2", "bias", &b2t, &b2mt));
+    OK(s, sc_session_generate_masks(s, SC_METRIC_L2));
+    OK(s, sc_session_apply_masks(s));
+    {
+        static const float want_w[8] = {-999, -998, -997, -996, 5, 6, 7, 8};
+        static const float want_b[4] = {-1000, -1000, 0, 0}; /* the shorthand reaches the bias too */
+        static const float want_bm[4] = {0, 0, 1, 1};
+        TRUE(equal_floats(w2, want_w, 8));
+        TRUE(equal_floats(b2, want_b, 4));
+        TRUE(equal_floats(b2m, want_bm, 4));
+    }
+    sc_session_free(s);
+
+    /* Empty tensors: NULL data is allowed when there are no elements. */
+    {
+        static const int64_t empty[2] = {0, 4}, empty_b[1] = {0};
+        sc_tensor et = tensor(NULL, SC_DTYPE_FLOAT32, 2, empty, NULL), ebt = tensor(NULL, SC_DTYPE_FLOAT32, 1, empty_b, NULL);
+        s = pruning_session(kLevelHalf);
+        OK(s, sc_session_bind(s, "fc", "weight", &et, &et));
+        OK(s, sc_session_bind(s, "fc", "bias", &ebt, &ebt));
+        OK(s, sc_session_generate_masks(s, SC_METRIC_LEVEL));
+        OK(s, sc_session_apply_masks(s));
+        sc_session_free(s);
+    }
+}
+
+static void apply_mask(void) {
+    static const int64_t shape[2] = {2, 3}, other[2] = {3, 2}, t_strides[2] = {1, 2}, neg[2] = {-3, 1};
+    float target[6] = {1, 2, 3, 4, 5, 6};
+    double mask[6] = {1, 0, 1, 0, 1, 0};
+    uint16_t half_mask[6] = {0x3C00, 0x3C00, 0, 0, 0x3C00, 0x3C00}; /* float16 1 1 0 / 0 1 1 */
+    sc_tensor mt = tensor(mask, SC_DTYPE_FLOAT64, 2, shape, NULL), tt = tensor(target, SC_DTYPE_FLOAT32, 2, shape, NULL);
+    sc_tensor bad;
+    ERR(NULL, sc_apply_mask(NULL, &tt, 0), SC_ERROR_NULL_POINTER, "mask");
+    ERR(NULL, sc_apply_mask(&mt, NULL, 0), SC_ERROR_NULL_POINTER, "target");
+    ERR(NULL, sc_apply_mask(&mt, &tt, 2), SC_ERROR_INVALID_ARGUMENT, "method");
+    ERR(NULL, sc_apply_mask(&mt, &tt, -1), SC_ERROR_INVALID_ARGUMENT, "method");
+    bad = mt, bad.dtype = 9;
+    ERR(NULL, sc_apply_mask(&bad, &tt, 0), SC_ERROR_DTYPE, "dtype");
+    bad = tt, bad.dtype = 5;
+    ERR(NULL, sc_apply_mask(&mt, &bad, 0), SC_ERROR_DTYPE, "dtype");
+    bad = mt, bad.shape = other;
+    ERR(NULL, sc_apply_mask(&bad, &tt, 0), SC_ERROR_SHAPE, "shape");
+    bad = tt, bad.strides = neg;
+    ERR(NULL, sc_apply_mask(&mt, &bad, 0), SC_ERROR_SHAPE, "strides");
+    bad = tt, bad.ndim = 40;
+    ERR(NULL, sc_apply_mask(&mt, &bad, 0), SC_ERROR_SHAPE, "ndim");
+    bad = tt, bad.data = NULL;
+    ERR(NULL, sc_apply_mask(&mt, &bad, 0), SC_ERROR_NULL_POINTER, "data");
+    TRUE(target[1] == 2.0f);
+
+    OK(NULL, sc_apply_mask(&mt, &tt, 0));
+    {
+        static const float want[6] = {1, 0, 3, 0, 5, 0};
+        TRUE(equal_floats(target, want, 6));
+    }
+    /* 'add' with a float16 mask over the target read as a transposed [2, 3] view of the buffer. */
+    {
+        float t2[6] = {1, 2, 3, 4, 5, 6};                       /* logical [[1, 3, 5], [2, 4, 6]] */
+        sc_tensor hm = tensor(half_mask, SC_DTYPE_FLOAT16, 2, shape, NULL);
+        sc_tensor tv = tensor(t2, SC_DTYPE_FLOAT32, 2, shape, t_strides);
+        static const float want[6] = {1, 2 - 1000, 3, 4, 5 - 1000, 6}; /* logical (1, 0) and (0, 2) */
+        OK(NULL, sc_apply_mask(&hm, &tv, 1));
+        TRUE(equal_floats(t2, want, 6));
+    }
+}
+
+static void schedules(void) {
+    double out = -7;
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_LINEAR, 0.8, 1, 10, NULL), SC_ERROR_NULL_POINTER, "out");
+    ERR(NULL, sc_sparsity_schedule(2, 0.8, 1, 10, &out), SC_ERROR_INVALID_ARGUMENT, "schedule");
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_LINEAR, 1.5, 1, 10, &out), SC_ERROR_INVALID_ARGUMENT, "ratio");
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_LINEAR, -0.1, 1, 10, &out), SC_ERROR_INVALID_ARGUMENT, "ratio");
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_AGP, nan(""), 1, 10, &out), SC_ERROR_INVALID_ARGUMENT, "ratio");
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_AGP, 0.8, 11, 10, &out), SC_ERROR_INVALID_ARGUMENT, "11");
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_AGP, 0.8, -1, 10, &out), SC_ERROR_INVALID_ARGUMENT, "-1");
+    ERR(NULL, sc_sparsity_schedule(SC_SCHEDULE_LINEAR, 0.8, 0, 0, &out), SC_ERROR_INVALID_ARGUMENT, "0");
+    TRUE(out == -7);
+    OK(NULL, sc_sparsity_schedule(SC_SCHEDULE_LINEAR, 0.8, 5, 10, &out));
+    TRUE(fabs(out - 0.4) < 1e-12);
+    OK(NULL, sc_sparsity_schedule(SC_SCHEDULE_AGP, 0.8, 5, 10, &out)); /* 0.8 * (1 - 0.5^3) */
+    TRUE(fabs(out - 0.7) < 1e-12);
+    OK(NULL, sc_sparsity_schedule(SC_SCHEDULE_AGP, 0.8, 0, 10, &out));
+    TRUE(out == 0);
+    OK(NULL, sc_sparsity_schedule(SC_SCHEDULE_LINEAR, 0.8, 10, 10, &out));
+    TRUE(fabs(out - 0.8) < 1e-12);
+}
+
+static void freed_handles(void) {
+    sc_session *s = pruning_session(kLevelHalf), *t = NULL;
+    const char *module = "unchanged";
+    sc_session_free(s);
+    /* A freed handle is rejected (never dereferenced); its message is the thread's. */
+    ERR(NULL, sc_session_set_config(s, kLevelHalf, (size_t)-1), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_target(s, 0, &module, NULL), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_generate_masks(s, SC_METRIC_LEVEL), SC_ERROR_INVALID_ARGUMENT, "session");
+    TRUE(sc_session_target_count(s) == 0);
+    TRUE(strcmp(module, "unchanged") == 0);
+    sc_session_free(s); /* freeing twice does nothing */
+    /* A new session starts empty, whatever address it gets. */
+    OK(NULL, sc_session_create(SC_MODE_PRUNING, &t));
+    TRUE(sc_session_target_count(t) == 0);
+    TRUE(strcmp(sc_session_last_error(t), "") == 0);
+    ERR(t, sc_session_generate_masks(t, SC_METRIC_LEVEL), SC_ERROR_STATE, "config");
+    OK(t, sc_session_add_modules_json(t, kModules, (size_t)-1));
+    OK(t, sc_session_set_config(t, kLevelHalf, (size_t)-1));
+    TRUE(sc_session_target_count(t) == 2);
+    sc_session_free(t);
+}
+
+/* Errors of one session do not leak into another, and sessions do not share state. */
+static void independent_sessions(void) {
+    sc_session *a = pruning_session(kLevelHalf), *b = pruning_session(NULL);
+    ERR(a, sc_session_set_config(a, "[{\"op_names\": [\"fc\"], \"sparse_ratio\": 7}]", (size_t)-1), SC_ERROR_CONFIG,
+        "sparse_ratio");
+    TRUE(strcmp(sc_session_last_error(b), "") == 0);
+    TRUE(sc_session_target_count(b) == 0 && sc_session_target_count(a) == 2);
+    /* A success does not clear the message. */
+    OK(a, sc_session_set_config(a, kLevelHalf, (size_t)-1));
+    TRUE(strstr(sc_session_last_error(a), "sparse_ratio") != NULL);
+    sc_session_free(a);
+    sc_session_free(b);
+}
+
+int main(void) {
+    versions_and_names();
+    create_and_free();
+    modules();
+    configs();
+    binding();
+    overlapping_tensor();
+    absent_targets();
+    metrics_and_rules();
+    apply_mask();
+    schedules();
+    freed_handles();
+    independent_sessions();
+    printf("bad_input: %d checks, %d failed\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
