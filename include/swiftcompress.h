@@ -87,6 +87,8 @@ const char *sc_version_string(void);
                                         unbound target, a pruning call on a quantization session) */
 #define SC_ERROR_PRUNING 9           /* the pruning rules rejected the targets (message names the
                                         target and the setting) */
+#define SC_ERROR_DISTILLATION 10     /* distillation settings or links rejected (message names the
+                                        target, the key and the value) */
 #define SC_ERROR_INTERNAL 100        /* a bug in swiftcompress; please report the message */
 
 /* A short constant name for a status code ("SC_OK", "SC_ERROR_SHAPE", ... or "SC_ERROR_UNKNOWN"
@@ -314,6 +316,79 @@ int sc_apply_mask(const sc_tensor *mask, const sc_tensor *target, int method);
  * SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT.
  */
 int sc_sparsity_schedule(int schedule, double ratio, int64_t step, int64_t total_steps, double *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Distillation (sessions created with SC_MODE_DISTILLATION)
+ *
+ * Per step: bind each target's student tensor (and a gradient buffer), bind the teacher tensor of
+ * each of its links, then sc_session_distill returns NNI's distillation loss (the sum over targets
+ * of the smallest lambda * loss over their links) and writes d(loss)/d(student) into the gradient
+ * buffers. Methods (the target's apply_method): 'mse' = mean squared error; 'kl' =
+ * kl_div(log_softmax(s/2), softmax(t/2), batchmean) * 4 over the last dim.
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Adds one module name of the teacher model (named_modules() order; "" for the root), so that
+ * links can be checked: once at least one teacher module was added, sc_session_distill fails with
+ * SC_ERROR_DISTILLATION for a link that names no teacher module (the message gives close names).
+ * Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (a duplicate name, non-UTF-8 text),
+ * SC_ERROR_STATE (not a distillation session).
+ */
+int sc_session_add_teacher_module(sc_session *session, const char *name);
+
+/*
+ * The links of resolved target `index`: *count receives their number (at least 1). 'auto' (the
+ * default) is resolved to the student module's own name. Errors: SC_ERROR_NULL_POINTER,
+ * SC_ERROR_INVALID_ARGUMENT (index), SC_ERROR_STATE (no config, not a distillation session),
+ * SC_ERROR_DISTILLATION (the target's settings are invalid).
+ */
+int sc_session_target_link_count(sc_session *session, size_t index, size_t *count);
+
+/*
+ * The teacher module name of link `link` (0 <= link < count) of resolved target `index`. The
+ * string is owned by the session, valid until the config or modules change or the session is
+ * freed. Errors as sc_session_target_link_count, and SC_ERROR_INVALID_ARGUMENT (link).
+ */
+int sc_session_target_link(sc_session *session, size_t index, size_t link, const char **teacher_module);
+
+/*
+ * Binds the student tensor of a resolved target (read by sc_session_distill) and, optionally, the
+ * buffer d(loss)/d(student) is written into (`gradient` NULL: the loss only). The gradient has the
+ * student's shape, any dtype, non-overlapping strides; it may be the student's own buffer with the
+ * same layout (the gradient then replaces the values), and must not otherwise overlap the student
+ * or a teacher. Data pointers are retained (not copied) until the target's student is bound again,
+ * the config or modules change, or the session is freed; binding the student again clears the
+ * target's teachers. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config, not a distillation
+ * session), SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE, SC_ERROR_SHAPE (a bad view, a gradient shape
+ * differing from the student's).
+ */
+int sc_session_bind_student(sc_session *session, const char *module_name, const char *target_name,
+                            const sc_tensor *student, const sc_tensor *gradient);
+
+/*
+ * Binds the teacher tensor of link `link` of a target whose student is bound: the linked teacher
+ * module's same-named target, of the student's shape (dtype and strides may differ). NULL
+ * `teacher` unbinds it: the link is skipped (as NNI skips a teacher output it did not record).
+ * The data pointer is retained as in sc_session_bind_student. Errors: as
+ * sc_session_bind_student, SC_ERROR_INVALID_ARGUMENT (link), SC_ERROR_STATE (student not bound).
+ */
+int sc_session_bind_teacher(sc_session *session, const char *module_name, const char *target_name,
+                            size_t link, const sc_tensor *teacher);
+
+/*
+ * Computes the distillation loss of every resolved target and writes each target's gradient
+ * (of lambda * loss of its chosen link, replacing the buffer's values; zeros when no link has a
+ * teacher) into its gradient buffer. *total_loss receives the sum over targets of the smallest
+ * lambda * loss over each target's links (the first of equal ones). `target_losses`, when not
+ * NULL, receives each target's term (target_loss_count must equal sc_session_target_count).
+ * Every resolved target's student must be bound. Everything is checked before any gradient is
+ * written. Errors: SC_ERROR_NULL_POINTER (session, total_loss), SC_ERROR_INVALID_ARGUMENT
+ * (target_loss_count), SC_ERROR_STATE (no config, an unbound student — named —, not a
+ * distillation session), SC_ERROR_SHAPE (a teacher or gradient shape differing from the
+ * student's, an empty student), SC_ERROR_DISTILLATION (bad settings, a link naming no teacher
+ * module).
+ */
+int sc_session_distill(sc_session *session, double *total_loss, double *target_losses, size_t target_loss_count);
 
 #ifdef __cplusplus
 }

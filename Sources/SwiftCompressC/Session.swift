@@ -14,6 +14,11 @@ final class Session {
     private(set) var targetNames: [(module: CString, target: CString)] = []
     /// Per target: its bound buffers.
     var bindings: [Binding?] = []
+    /// Per target (distillation sessions): its settings' links as C strings, and its bound tensors.
+    var distill: [DistillBinding] = []
+    /// The teacher's module names (distillation sessions).
+    var teacherModules: [String] = []
+    var teacherModuleSet: Set<String> = []
     /// The last JSON or text returned (valid until the next one).
     var output: CString?
     private(set) var lastError = CString("")
@@ -23,6 +28,14 @@ final class Session {
     enum Binding {
         case buffers(tensor: MutableTensorView, mask: MutableTensorView, metric: TensorView?)
         case absent
+    }
+
+    struct DistillBinding {
+        var student: TensorView?
+        var gradient: MutableTensorView?
+        var teachers: [TensorView?] = []
+        /// The resolved links, parsed on first use.
+        var links: [CString]?
     }
 
     init(mode: CompressionMode) { self.mode = mode }
@@ -52,6 +65,7 @@ final class Session {
             targetNames.append((CString(t.moduleName), CString(t.targetName)))
         }
         bindings = Array(repeating: nil, count: p.targets.count)
+        distill = Array(repeating: DistillBinding(), count: p.targets.count)
     }
 
     private func clearPlan() {
@@ -59,6 +73,7 @@ final class Session {
         targetIndex = [:]
         targetNames = []
         bindings = []
+        distill = []
         output = nil
     }
 

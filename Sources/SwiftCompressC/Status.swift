@@ -19,6 +19,7 @@ enum Status: Int32, CaseIterable {
     case dtype = 7
     case state = 8
     case pruning = 9
+    case distillation = 10
     case `internal` = 100
 
     /// The header's constant name.
@@ -34,6 +35,7 @@ enum Status: Int32, CaseIterable {
         case .dtype: return "SC_ERROR_DTYPE"
         case .state: return "SC_ERROR_STATE"
         case .pruning: return "SC_ERROR_PRUNING"
+        case .distillation: return "SC_ERROR_DISTILLATION"
         case .internal: return "SC_ERROR_INTERNAL"
         }
     }
@@ -53,6 +55,13 @@ struct CallError: Error {
         switch error {
         case .json(let e): self.init(.invalidJSON, e.description)
         case .config(let e): self.init(.config, e.description)
+        }
+    }
+
+    init(_ error: DistillationError) {
+        switch error.kind {
+        case .shapeMismatch, .emptyTensor, .teacherCountMismatch: self.init(.shape, error.description)
+        default: self.init(.distillation, error.description)
         }
     }
 

@@ -1,0 +1,121 @@
+/// The loss a distillation target uses (NNI's `apply_method`).
+public enum DistillationMethod: String, Sendable, Hashable, CaseIterable {
+    /// Mean squared error over all elements (`F.mse_loss(s, t)`), for hidden states.
+    case mse
+    /// `F.kl_div(log_softmax(s / 2), softmax(t / 2), reduction='batchmean') * 4`, softmax over the
+    /// last dim, for logits.
+    case kl
+}
+
+/// The distillation settings of one student target, typed and resolved: `link: 'auto'` is
+/// already replaced by the student module's name, defaults are filled in.
+public struct DistillationSettings: Sendable, Hashable {
+    /// The factor the target's loss is multiplied by (`lambda`, default 1). Finite; may be zero or
+    /// negative (the chosen link is still the one with the smallest `lambda * loss`, as in NNI).
+    public var lambda: Double
+    /// The teacher modules whose same-named target this student target is compared with, in
+    /// order; never empty. The target's loss is the smallest of the links' losses.
+    public var links: [String]
+    /// The loss function (`apply_method`, default `mse`).
+    public var method: DistillationMethod
+
+    /// Settings given directly. `links` must not be empty and `lambda` must be finite; both are
+    /// checked when the settings are used (`Distillation.targetLoss`), not here.
+    public init(lambda: Double = 1, links: [String], method: DistillationMethod = .mse) {
+        self.lambda = lambda
+        self.links = links
+        self.method = method
+    }
+
+    /// Parses one target's canonical settings dict (the `settings` of a distillation `TargetPlan`).
+    ///
+    /// - `lambda`: a finite int or float; absent or `None` means 1.
+    /// - `link`: absent, `None` or the string `'auto'` mean the student module's own name; any
+    ///   other string is one teacher module name; a non-empty list of strings is several (inside a
+    ///   list `'auto'` is an ordinary name, as in NNI).
+    /// - `apply_method`: `'mse'` or `'kl'`; absent or `None` mean `'mse'` (NNI's default).
+    ///
+    /// Other keys are ignored (the config engine validates key names). Whether the links name
+    /// teacher modules is checked separately, by `checkLinks(teacherModules:module:target:)`.
+    ///
+    /// - Parameters:
+    ///   - settings: the dict for one target.
+    ///   - module: the student module's name (`''` for the root); it is what `'auto'` links to.
+    ///   - target: the target's name in the module (`_output_0`), used in errors.
+    /// - Throws: `DistillationError(.invalidSetting)` naming the target, the key, what was expected
+    ///   and what was given.
+    public init(_ settings: ConfigObject, module: String, target: String) throws(DistillationError) {
+        let name = distillationTargetName(module: module, target: target)
+        func bad(_ key: String, _ expected: String, _ v: ConfigValue) -> DistillationError {
+            DistillationError(.invalidSetting, target: name, key: key, "expected \(expected), got \(v.pythonDescription)")
+        }
+        func value(_ key: String) -> ConfigValue? {
+            guard let v = settings[key], !v.isNull else { return nil }
+            return v
+        }
+        if let v = value("lambda") {
+            guard let d = v.number, d.isFinite else { throw bad("lambda", "a finite number", v) }
+            lambda = d
+        } else {
+            lambda = 1
+        }
+        let linkExpectation = "'auto', a teacher module name or a non-empty list of teacher module names"
+        switch value("link") {
+        case nil, .string("auto")?:
+            links = [module]
+        case .string(let s)?:
+            links = [s]
+        case .array(let items)? where !items.isEmpty:
+            var names: [String] = []
+            for item in items {
+                guard let s = item.string else { throw bad("link", linkExpectation, .array(items)) }
+                names.append(s)
+            }
+            links = names
+        case let v?:
+            throw bad("link", linkExpectation, v)
+        }
+        if let v = value("apply_method") {
+            guard let s = v.string, let m = DistillationMethod(rawValue: s) else {
+                throw bad("apply_method", "'mse' or 'kl'", v)
+            }
+            method = m
+        } else {
+            method = .mse
+        }
+    }
+
+    /// Parses the settings of a target of a distillation plan (see `init(_:module:target:)`).
+    public init(_ target: TargetPlan) throws(DistillationError) {
+        try self.init(target.settings, module: target.moduleName, target: target.targetName)
+    }
+
+    /// Checks that every link names a module of the teacher model.
+    ///
+    /// - Parameters:
+    ///   - teacherModules: the teacher's module names as `named_modules()` gives them (`''` for the
+    ///     root).
+    ///   - module, target: the student target, used in errors.
+    /// - Throws: `DistillationError(.unknownLink)` for the first link that names no teacher module,
+    ///   naming the link and up to three close teacher module names.
+    public func checkLinks(teacherModules: [String], module: String, target: String) throws(DistillationError) {
+        let names = Set(teacherModules)
+        for link in links where !names.contains(link) {
+            let infos = teacherModules.map { ModuleInfo(name: $0, typeName: "") }
+            let close = suggestNames(for: link, in: infos, names: names)
+            let hint = close.isEmpty ? "" : "; closest: " + close.map(pythonRepr).joined(separator: ", ")
+            throw DistillationError(.unknownLink, target: distillationTargetName(module: module, target: target), key: "link",
+                                    "\(pythonRepr(link)) names no module of the teacher\(hint)")
+        }
+    }
+
+    /// Checks values set directly (the dict initializer guarantees them).
+    func validate(target: String) throws(DistillationError) {
+        if !lambda.isFinite {
+            throw DistillationError(.invalidSetting, target: target, key: "lambda", "expected a finite number, got \(pythonFloat(lambda))")
+        }
+        if links.isEmpty {
+            throw DistillationError(.invalidSetting, target: target, key: "link", "expected at least one teacher module name, got []")
+        }
+    }
+}
