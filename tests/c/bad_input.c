@@ -110,6 +110,7 @@ static void versions_and_names(void) {
     TRUE(strcmp(sc_status_name(SC_ERROR_DTYPE), "SC_ERROR_DTYPE") == 0);
     TRUE(strcmp(sc_status_name(SC_ERROR_STATE), "SC_ERROR_STATE") == 0);
     TRUE(strcmp(sc_status_name(SC_ERROR_PRUNING), "SC_ERROR_PRUNING") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_DISTILLATION), "SC_ERROR_DISTILLATION") == 0);
     TRUE(strcmp(sc_status_name(SC_ERROR_INTERNAL), "SC_ERROR_INTERNAL") == 0);
     TRUE(strcmp(sc_status_name(42), "SC_ERROR_UNKNOWN") == 0);
     TRUE(strcmp(sc_status_name(-1), "SC_ERROR_UNKNOWN") == 0);
@@ -672,6 +673,418 @@ static void independent_sessions(void) {
     sc_session_free(b);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Distillation
+ * ------------------------------------------------------------------------------------------- */
+
+static const char *kMseHalf = "[{\"op_names\": [\"fc\"], \"lambda\": 0.5}]"; /* apply_method defaults to 'mse' */
+
+/* A distillation session with kModules, the teacher modules "", "fc", "fc2" when `teachers` is
+ * non-zero, and `config` (NULL: none). */
+static sc_session *distill_session(const char *config, int teachers) {
+    sc_session *s = NULL;
+    OK(NULL, sc_session_create(SC_MODE_DISTILLATION, &s));
+    OK(s, sc_session_add_modules_json(s, kModules, (size_t)-1));
+    if (teachers) {
+        OK(s, sc_session_add_teacher_module(s, ""));
+        OK(s, sc_session_add_teacher_module(s, "fc"));
+        OK(s, sc_session_add_teacher_module(s, "fc2"));
+    }
+    if (config) OK(s, sc_session_set_config(s, config, (size_t)-1));
+    return s;
+}
+
+static int near(double a, double b, double tol) { return fabs(a - b) <= tol; }
+
+static int floats_near(const float *a, const float *b, size_t n, double tol) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!near(a[i], b[i], tol)) return 0;
+    return 1;
+}
+
+static void distill_arguments(void) {
+    static const int64_t shape[1] = {4}, other[1] = {5}, matrix[2] = {2, 2}, neg[1] = {-4}, zero_stride[1] = {0};
+    float st[4] = {1, 2, 3, 4}, te[4] = {0, 2, 3, 6}, g[4] = {7, 7, 7, 7}, wide[5] = {0};
+    sc_tensor stt = tensor(st, SC_DTYPE_FLOAT32, 1, shape, NULL), tet = tensor(te, SC_DTYPE_FLOAT32, 1, shape, NULL);
+    sc_tensor gt = tensor(g, SC_DTYPE_FLOAT32, 1, shape, NULL), bad;
+    sc_session *s = distill_session(NULL, 0);
+    const char *link = "unchanged";
+    size_t count = 12345;
+    double total = -7, losses[2] = {-7, -7};
+
+    /* Teacher modules. */
+    ERR(NULL, sc_session_add_teacher_module(NULL, "fc"), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_add_teacher_module(s, NULL), SC_ERROR_NULL_POINTER, "name");
+    ERR(s, sc_session_add_teacher_module(s, "f\xff"), SC_ERROR_INVALID_ARGUMENT, "UTF-8");
+    OK(s, sc_session_add_teacher_module(s, "fc"));
+    ERR(s, sc_session_add_teacher_module(s, "fc"), SC_ERROR_INVALID_ARGUMENT, "'fc'");
+
+    /* Before a config. */
+    ERR(s, sc_session_target_link_count(s, 0, &count), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_target_link(s, 0, 0, &link), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &tet), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_STATE, "config");
+    TRUE(count == 12345 && strcmp(link, "unchanged") == 0 && total == -7);
+
+    /* Config errors: the config engine's (SC_ERROR_CONFIG, naming the key); the old config stays. */
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"apply_method\": \"l1\"}]", (size_t)-1), SC_ERROR_CONFIG,
+        "apply_method");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"lambda\": \"x\"}]", (size_t)-1), SC_ERROR_CONFIG, "lambda");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"link\": []}]", (size_t)-1), SC_ERROR_CONFIG, "link");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"link\": 3}]", (size_t)-1), SC_ERROR_CONFIG, "link");
+    ERR(s, sc_session_set_config(s, "[{\"op_names\": [\"fc\"], \"sparse_ratio\": 0.5}]", (size_t)-1), SC_ERROR_CONFIG,
+        "sparse_ratio");
+    TRUE(sc_session_target_count(s) == 0);
+
+    OK(s, sc_session_set_config(s, kMseHalf, (size_t)-1));
+    TRUE(sc_session_target_count(s) == 1);
+    {
+        const char *module = NULL, *target = NULL;
+        OK(s, sc_session_target(s, 0, &module, &target));
+        TRUE(module != NULL && strcmp(module, "fc") == 0 && target != NULL && strcmp(target, "_output_0") == 0);
+    }
+
+    /* Links. */
+    ERR(NULL, sc_session_target_link_count(NULL, 0, &count), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_target_link_count(s, 0, NULL), SC_ERROR_NULL_POINTER, "count");
+    ERR(s, sc_session_target_link_count(s, 1, &count), SC_ERROR_INVALID_ARGUMENT, "index 1");
+    ERR(s, sc_session_target_link_count(s, (size_t)-1, &count), SC_ERROR_INVALID_ARGUMENT, "index");
+    ERR(NULL, sc_session_target_link(NULL, 0, 0, &link), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_target_link(s, 0, 0, NULL), SC_ERROR_NULL_POINTER, "teacher_module");
+    ERR(s, sc_session_target_link(s, 1, 0, &link), SC_ERROR_INVALID_ARGUMENT, "index 1");
+    ERR(s, sc_session_target_link(s, 0, 1, &link), SC_ERROR_INVALID_ARGUMENT, "link 1");
+    ERR(s, sc_session_target_link(s, 0, (size_t)-1, &link), SC_ERROR_INVALID_ARGUMENT, "link");
+    TRUE(count == 12345 && strcmp(link, "unchanged") == 0);
+    OK(s, sc_session_target_link_count(s, 0, &count));
+    TRUE(count == 1);
+    OK(s, sc_session_target_link(s, 0, 0, &link));
+    TRUE(strcmp(link, "fc") == 0); /* 'auto' is the student module's own name */
+
+    /* Binding the student. */
+    ERR(NULL, sc_session_bind_student(NULL, "fc", "_output_0", &stt, &gt), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_bind_student(s, NULL, "_output_0", &stt, &gt), SC_ERROR_NULL_POINTER, "module_name");
+    ERR(s, sc_session_bind_student(s, "fc", NULL, &stt, &gt), SC_ERROR_NULL_POINTER, "target_name");
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", NULL, &gt), SC_ERROR_NULL_POINTER, "student");
+    ERR(s, sc_session_bind_student(s, "fc", "_output_1", &stt, &gt), SC_ERROR_UNKNOWN_NAME, "_output_1");
+    ERR(s, sc_session_bind_student(s, "fc2", "_output_0", &stt, &gt), SC_ERROR_UNKNOWN_NAME, "fc2");
+    ERR(s, sc_session_bind_student(s, "fc", "weight", &stt, &gt), SC_ERROR_UNKNOWN_NAME, "weight");
+    bad = stt, bad.dtype = 4;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &bad, &gt), SC_ERROR_DTYPE, "dtype");
+    bad = gt, bad.dtype = -1;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_DTYPE, "dtype");
+    bad = stt, bad.ndim = SC_MAX_NDIM + 1;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &bad, &gt), SC_ERROR_SHAPE, "ndim");
+    bad = gt, bad.ndim = -1;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_SHAPE, "ndim");
+    bad = stt, bad.shape = NULL;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &bad, &gt), SC_ERROR_NULL_POINTER, "shape");
+    bad = stt, bad.shape = neg;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &bad, &gt), SC_ERROR_SHAPE, "-4");
+    bad = stt, bad.data = NULL;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &bad, &gt), SC_ERROR_NULL_POINTER, "data");
+    bad = gt, bad.data = NULL;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_NULL_POINTER, "data");
+    bad = gt, bad.shape = other;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_SHAPE, "gradient");
+    bad = gt, bad.ndim = 2, bad.shape = matrix; /* same element count, other shape */
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_SHAPE, "gradient");
+    bad = gt, bad.strides = zero_stride; /* the gradient is written: no overlap */
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_SHAPE, "overlap");
+    bad = gt, bad.data = (char *)g + 2;
+    ERR(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &bad), SC_ERROR_SHAPE, "align");
+
+    /* Distill before any student is bound: the unbound target is named. */
+    ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_STATE, "fc._output_0");
+    /* A teacher before the student. */
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &tet), SC_ERROR_STATE, "fc._output_0");
+
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt));
+
+    /* Binding a teacher. */
+    ERR(NULL, sc_session_bind_teacher(NULL, "fc", "_output_0", 0, &tet), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_bind_teacher(s, NULL, "_output_0", 0, &tet), SC_ERROR_NULL_POINTER, "module_name");
+    ERR(s, sc_session_bind_teacher(s, "fc", NULL, 0, &tet), SC_ERROR_NULL_POINTER, "target_name");
+    ERR(s, sc_session_bind_teacher(s, "fcc", "_output_0", 0, &tet), SC_ERROR_UNKNOWN_NAME, "fcc");
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 1, &tet), SC_ERROR_INVALID_ARGUMENT, "link 1");
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", (size_t)-1, &tet), SC_ERROR_INVALID_ARGUMENT, "link");
+    bad = tet, bad.dtype = 17;
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &bad), SC_ERROR_DTYPE, "dtype");
+    bad = tet, bad.ndim = 99;
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &bad), SC_ERROR_SHAPE, "ndim");
+    bad = tet, bad.data = NULL;
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &bad), SC_ERROR_NULL_POINTER, "data");
+    bad = tet, bad.data = (char *)te + 1;
+    ERR(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &bad), SC_ERROR_SHAPE, "align");
+
+    /* A teacher of another shape is reported by distill, naming the target and the link; no gradient written. */
+    {
+        sc_tensor wt = tensor(wide, SC_DTYPE_FLOAT32, 1, other, NULL);
+        OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &wt));
+        ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_SHAPE, "fc._output_0");
+        TRUE(strstr(sc_session_last_error(s), "'fc'") != NULL); /* the link */
+        TRUE(total == -7 && all_equal(g, 4, 7.0f));
+    }
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &tet));
+
+    /* Distill's own arguments. */
+    ERR(NULL, sc_session_distill(NULL, &total, NULL, 0), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_distill(s, NULL, NULL, 0), SC_ERROR_NULL_POINTER, "total_loss");
+    ERR(s, sc_session_distill(s, &total, losses, 2), SC_ERROR_INVALID_ARGUMENT, "target_loss_count");
+    ERR(s, sc_session_distill(s, &total, losses, 0), SC_ERROR_INVALID_ARGUMENT, "target_loss_count");
+    TRUE(total == -7 && losses[0] == -7 && all_equal(g, 4, 7.0f));
+
+    /* mse([1, 2, 3, 4], [0, 2, 3, 6]) = (1 + 0 + 0 + 4) / 4 = 1.25; lambda 0.5: 0.625.
+     * Gradient 0.5 * 2 (s - t) / 4 = 0.25 (s - t) = [0.25, 0, 0, -0.5]. (torch: 0.5 * F.mse_loss, backward.) */
+    OK(s, sc_session_distill(s, &total, losses, 1));
+    {
+        static const float want[4] = {0.25f, 0, 0, -0.5f};
+        TRUE(total == 0.625 && losses[0] == 0.625 && losses[1] == -7);
+        TRUE(equal_floats(g, want, 4));
+        TRUE(st[0] == 1 && te[3] == 6); /* inputs only read */
+    }
+    /* The loss alone (target_losses NULL with any count). */
+    total = -7;
+    OK(s, sc_session_distill(s, &total, NULL, 99));
+    TRUE(total == 0.625);
+
+    /* The gradient may be the student's own buffer (same layout): it replaces the values. */
+    {
+        float own[4] = {1, 2, 3, 4};
+        sc_tensor ot = tensor(own, SC_DTYPE_FLOAT32, 1, shape, NULL);
+        static const float want[4] = {0.25f, 0, 0, -0.5f};
+        OK(s, sc_session_bind_student(s, "fc", "_output_0", &ot, &ot));
+        OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &tet));
+        OK(s, sc_session_distill(s, &total, NULL, 0));
+        TRUE(total == 0.625 && equal_floats(own, want, 4));
+    }
+
+    /* Binding the student again clears its teachers: no teacher, loss 0 and a zero gradient. */
+    memset(g, 0x7f, sizeof g);
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt));
+    OK(s, sc_session_distill(s, &total, NULL, 0));
+    TRUE(total == 0 && all_equal(g, 4, 0.0f));
+    /* NULL gradient: the loss only. */
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, NULL));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &tet));
+    OK(s, sc_session_distill(s, &total, NULL, 0));
+    TRUE(total == 0.625);
+
+    /* An empty student: the mean over no elements is undefined. */
+    {
+        static const int64_t empty[2] = {0, 3};
+        sc_tensor et = tensor(NULL, SC_DTYPE_FLOAT32, 2, empty, NULL);
+        OK(s, sc_session_bind_student(s, "fc", "_output_0", &et, &et));
+        OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &et));
+        ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_SHAPE, "fc._output_0");
+    }
+
+    /* A new config drops the bindings. */
+    OK(s, sc_session_set_config(s, kMseHalf, (size_t)-1));
+    ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_STATE, "fc._output_0");
+    sc_session_free(s);
+}
+
+static void distill_dtypes_and_layouts(void) {
+    /* The student as float16, the teacher as a transposed float64 view, the gradient as float64: mse of
+     * [[1, 2], [3, 4]] vs [[0, 2], [3, 6]] (the teacher buffer holds it column-major), lambda 0.5:
+     * 0.625 and gradient 0.25 (s - t) = [[0.25, 0], [0, -0.5]]. */
+    static const int64_t shape[2] = {2, 2}, transposed[2] = {1, 2};
+    uint16_t half[4] = {0x3C00, 0x4000, 0x4200, 0x4400}; /* 1 2 3 4 */
+    double teacher[4] = {0, 3, 2, 6}, grad[4] = {9, 9, 9, 9};
+    sc_tensor st = tensor(half, SC_DTYPE_FLOAT16, 2, shape, NULL);
+    sc_tensor tt = tensor(teacher, SC_DTYPE_FLOAT64, 2, shape, transposed);
+    sc_tensor gt = tensor(grad, SC_DTYPE_FLOAT64, 2, shape, NULL);
+    sc_session *s = distill_session(kMseHalf, 0);
+    double total = -1;
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &st, &gt));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &tt));
+    OK(s, sc_session_distill(s, &total, NULL, 0));
+    TRUE(total == 0.625);
+    TRUE(grad[0] == 0.25 && grad[1] == 0 && grad[2] == 0 && grad[3] == -0.5);
+    sc_session_free(s);
+
+    /* kl: student logits [[0, 0], [0, 0]], teacher [[2 ln 3, 0], [2 ln 3, 0]] (float64).
+     * softmax(t / 2) = [3/4, 1/4], softmax(s / 2) = [1/2, 1/2] in each row; kl per row
+     * 3/4 ln(3/2) + 1/4 ln(1/2); batchmean divides the sum over both rows by 2; times 4:
+     * 3 ln(3/2) + ln(1/2) = ln(1.6875) = 0.52324814376454...; gradient 2 (q - p) / 2 = [-0.25, 0.25]
+     * per row. torch 2.15 in /work/nnienv: kl_div(log_softmax(s/2,-1), softmax(t/2,-1), 'batchmean') * 4
+     * = 0.5232481437645475, s.grad = [[-0.25, 0.25], [-0.25, 0.25]]. */
+    {
+        double logits[4] = {0, 0, 0, 0}, target[4], g64[4] = {9, 9, 9, 9};
+        sc_tensor lt = tensor(logits, SC_DTYPE_FLOAT64, 2, shape, NULL), tg = tensor(target, SC_DTYPE_FLOAT64, 2, shape, NULL);
+        sc_tensor gg = tensor(g64, SC_DTYPE_FLOAT64, 2, shape, NULL);
+        target[0] = target[2] = 2 * log(3.0);
+        target[1] = target[3] = 0;
+        s = distill_session("[{\"op_names\": [\"fc2\"], \"apply_method\": \"kl\"}]", 1);
+        OK(s, sc_session_bind_student(s, "fc2", "_output_0", &lt, &gg));
+        OK(s, sc_session_bind_teacher(s, "fc2", "_output_0", 0, &tg));
+        OK(s, sc_session_distill(s, &total, NULL, 0));
+        TRUE(near(total, log(1.6875), 1e-12));
+        TRUE(near(g64[0], -0.25, 1e-12) && near(g64[1], 0.25, 1e-12) && near(g64[2], -0.25, 1e-12) &&
+             near(g64[3], 0.25, 1e-12));
+        sc_session_free(s);
+    }
+}
+
+static void distill_links(void) {
+    static const int64_t shape[1] = {4};
+    float st[4] = {1, 2, 3, 4}, t0[4] = {0, 2, 3, 6}, t1[4] = {1, 2, 3, 5}, g[4];
+    float s2[4] = {0, 0, 0, 0}, t2[4] = {1, 1, 1, 1}, g2[4];
+    sc_tensor stt = tensor(st, SC_DTYPE_FLOAT32, 1, shape, NULL), gt = tensor(g, SC_DTYPE_FLOAT32, 1, shape, NULL);
+    sc_tensor t0t = tensor(t0, SC_DTYPE_FLOAT32, 1, shape, NULL), t1t = tensor(t1, SC_DTYPE_FLOAT32, 1, shape, NULL);
+    sc_tensor s2t = tensor(s2, SC_DTYPE_FLOAT32, 1, shape, NULL), t2t = tensor(t2, SC_DTYPE_FLOAT32, 1, shape, NULL);
+    sc_tensor g2t = tensor(g2, SC_DTYPE_FLOAT32, 1, shape, NULL);
+    double total = -7, losses[2] = {-7, -7};
+    const char *link = NULL;
+    size_t count = 0;
+    /* fc: two links; fc2: lambda 2, linked to the teacher's fc2 ('auto'). */
+    sc_session *s = distill_session("[{\"op_names\": [\"fc\"], \"link\": [\"fc\", \"fc2\"]},"
+                                    " {\"op_names\": [\"fc2\"], \"lambda\": 2}]", 1);
+    TRUE(sc_session_target_count(s) == 2);
+    OK(s, sc_session_target_link_count(s, 0, &count));
+    TRUE(count == 2);
+    OK(s, sc_session_target_link(s, 0, 1, &link));
+    TRUE(link != NULL && strcmp(link, "fc2") == 0);
+    OK(s, sc_session_target_link(s, 0, 0, &link));
+    TRUE(link != NULL && strcmp(link, "fc") == 0);
+    OK(s, sc_session_target_link_count(s, 1, &count));
+    TRUE(count == 1);
+    OK(s, sc_session_target_link(s, 1, 0, &link));
+    TRUE(link != NULL && strcmp(link, "fc2") == 0);
+
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &t0t));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 1, &t1t));
+    /* One of two students bound: the other is named. */
+    ERR(s, sc_session_distill(s, &total, losses, 2), SC_ERROR_STATE, "fc2._output_0");
+    OK(s, sc_session_bind_student(s, "fc2", "_output_0", &s2t, &g2t));
+    OK(s, sc_session_bind_teacher(s, "fc2", "_output_0", 0, &t2t));
+    /* fc: link 0 mse 1.25, link 1 mse (0 + 0 + 0 + 1) / 4 = 0.25: the smaller, gradient 2 (s - t1) / 4.
+     * fc2: 2 * mse([0]*4, [1]*4) = 2, gradient 2 * 2 (0 - 1) / 4 = -1. Total 2.25. */
+    OK(s, sc_session_distill(s, &total, losses, 2));
+    {
+        static const float want[4] = {0, 0, 0, -0.5f}, want2[4] = {-1, -1, -1, -1};
+        TRUE(total == 2.25 && losses[0] == 0.25 && losses[1] == 2);
+        TRUE(equal_floats(g, want, 4) && equal_floats(g2, want2, 4));
+    }
+    /* A NULL teacher skips its link: link 0 alone, 1.25, gradient 0.5 (s - t0). */
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 1, NULL));
+    OK(s, sc_session_distill(s, &total, losses, 2));
+    {
+        static const float want[4] = {0.5f, 0, 0, -1};
+        TRUE(total == 3.25 && losses[0] == 1.25 && losses[1] == 2);
+        TRUE(equal_floats(g, want, 4));
+    }
+    /* No teacher at all: the target adds 0 and its gradient is zeros. */
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, NULL));
+    OK(s, sc_session_distill(s, &total, losses, 2));
+    TRUE(total == 2 && losses[0] == 0 && all_equal(g, 4, 0.0f));
+    /* Equal losses go to the first link: both teachers t1, the gradient is that of lambda * loss. */
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &t1t));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 1, &t1t));
+    OK(s, sc_session_distill(s, &total, losses, 2));
+    TRUE(total == 2.25 && losses[0] == 0.25);
+    TRUE(floats_near(g, (const float[4]){0, 0, 0, -0.5f}, 4, 0));
+    sc_session_free(s);
+
+    /* A negative lambda picks the largest raw loss (NNI compares lambda * loss). */
+    s = distill_session("[{\"op_names\": [\"fc\"], \"link\": [\"fc\", \"fc2\"], \"lambda\": -1}]", 1);
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &t0t));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 1, &t1t));
+    OK(s, sc_session_distill(s, &total, NULL, 0));
+    {
+        static const float want[4] = {-0.5f, 0, 0, 1}; /* -1 * 2 (s - t0) / 4 */
+        TRUE(total == -1.25 && equal_floats(g, want, 4));
+    }
+    sc_session_free(s);
+
+    /* A link naming no teacher module: SC_ERROR_DISTILLATION naming the target and the link, with a
+     * suggestion; no gradient written. Without teacher modules, links are not checked. */
+    s = distill_session("[{\"op_names\": [\"fc\"], \"link\": [\"fc\", \"fc3\"]}]", 1);
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &t0t));
+    memset(g, 0, sizeof g);
+    total = -7;
+    ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_DISTILLATION, "'fc3'");
+    TRUE(strstr(sc_session_last_error(s), "fc._output_0") != NULL);
+    TRUE(total == -7 && all_equal(g, 4, 0.0f));
+    sc_session_free(s);
+    s = distill_session("[{\"op_names\": [\"fc\"], \"link\": \"teacher.fc\"}]", 0);
+    OK(s, sc_session_target_link(s, 0, 0, &link));
+    TRUE(link != NULL && strcmp(link, "teacher.fc") == 0);
+    OK(s, sc_session_bind_student(s, "fc", "_output_0", &stt, &gt));
+    OK(s, sc_session_bind_teacher(s, "fc", "_output_0", 0, &t0t));
+    OK(s, sc_session_distill(s, &total, NULL, 0));
+    TRUE(total == 1.25);
+    /* Adding teacher modules afterwards turns the check on. */
+    OK(s, sc_session_add_teacher_module(s, "fc"));
+    ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_DISTILLATION, "'teacher.fc'");
+    sc_session_free(s);
+
+    /* The root module: 'auto' links to the teacher's root "". */
+    s = distill_session("[{\"op_names\": [\"\"], \"lambda\": 1}]", 1);
+    TRUE(sc_session_target_count(s) == 1);
+    link = NULL;
+    OK(s, sc_session_target_link(s, 0, 0, &link));
+    TRUE(link != NULL && strcmp(link, "") == 0);
+    sc_session_free(s);
+}
+
+static void distill_wrong_mode_and_freed(void) {
+    static const int64_t shape[1] = {4};
+    float st[4] = {1, 2, 3, 4}, g[4] = {7, 7, 7, 7};
+    sc_tensor stt = tensor(st, SC_DTYPE_FLOAT32, 1, shape, NULL), gt = tensor(g, SC_DTYPE_FLOAT32, 1, shape, NULL);
+    sc_session *p = pruning_session(kLevelHalf), *d = distill_session(kMseHalf, 0), *q = NULL;
+    const char *link = "unchanged";
+    size_t count = 12345;
+    double total = -7;
+
+    /* Distillation calls on a pruning session (one with a config: the mode is what fails). */
+    ERR(p, sc_session_add_teacher_module(p, "fc"), SC_ERROR_STATE, "distillation");
+    ERR(p, sc_session_target_link_count(p, 0, &count), SC_ERROR_STATE, "distillation");
+    ERR(p, sc_session_target_link(p, 0, 0, &link), SC_ERROR_STATE, "distillation");
+    ERR(p, sc_session_bind_student(p, "fc", "weight", &stt, &gt), SC_ERROR_STATE, "distillation");
+    ERR(p, sc_session_bind_teacher(p, "fc", "weight", 0, &stt), SC_ERROR_STATE, "distillation");
+    ERR(p, sc_session_distill(p, &total, NULL, 0), SC_ERROR_STATE, "distillation");
+    TRUE(count == 12345 && strcmp(link, "unchanged") == 0 && total == -7 && all_equal(g, 4, 7.0f));
+    /* And on a quantization session. */
+    OK(NULL, sc_session_create(SC_MODE_QUANTIZATION, &q));
+    ERR(q, sc_session_add_teacher_module(q, "fc"), SC_ERROR_STATE, "distillation");
+    ERR(q, sc_session_distill(q, &total, NULL, 0), SC_ERROR_STATE, "distillation");
+    sc_session_free(q);
+
+    /* Pruning calls on a distillation session. */
+    ERR(d, sc_session_bind(d, "fc", "_output_0", &stt, &gt), SC_ERROR_STATE, "pruning");
+    ERR(d, sc_session_bind_metric(d, "fc", "_output_0", &stt), SC_ERROR_STATE, "pruning");
+    ERR(d, sc_session_generate_masks(d, SC_METRIC_LEVEL), SC_ERROR_STATE, "pruning");
+    ERR(d, sc_session_apply_masks(d), SC_ERROR_STATE, "pruning");
+    TRUE(all_equal(g, 4, 7.0f));
+    /* The shared calls work on it: report and settings. */
+    {
+        const char *json = NULL;
+        OK(d, sc_session_target_settings(d, 0, &json, NULL));
+        TRUE(json != NULL && strstr(json, "lambda") != NULL && strstr(json, "0.5") != NULL);
+        json = NULL;
+        OK(d, sc_session_report(d, 0, &json, NULL));
+        TRUE(json != NULL && strstr(json, "_output_0") != NULL);
+    }
+    sc_session_free(p);
+
+    /* A freed distillation session. */
+    sc_session_free(d);
+    ERR(NULL, sc_session_add_teacher_module(d, "fc"), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_target_link_count(d, 0, &count), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_target_link(d, 0, 0, &link), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_bind_student(d, "fc", "_output_0", &stt, &gt), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_bind_teacher(d, "fc", "_output_0", 0, &stt), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_distill(d, &total, NULL, 0), SC_ERROR_INVALID_ARGUMENT, "session");
+    TRUE(count == 12345 && strcmp(link, "unchanged") == 0 && total == -7 && all_equal(g, 4, 7.0f));
+    sc_session_free(d);
+}
+
 int main(void) {
     versions_and_names();
     create_and_free();
@@ -685,6 +1098,10 @@ int main(void) {
     schedules();
     freed_handles();
     independent_sessions();
+    distill_arguments();
+    distill_dtypes_and_layouts();
+    distill_links();
+    distill_wrong_mode_and_freed();
     printf("bad_input: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -9,8 +9,13 @@
  * each, ROUNDS times and for each metric, creates its own session, binds its own copies of the same
  * weights, generates and applies the masks, and compares both with the reference byte for byte.
  * Each thread also leaves an error of its own in sc_last_error() and checks, after every thread
- * has done the same, that it still reads its own message. Exit status 0 when every comparison
- * matched. Built and run by tests/c/run.sh.
+ * has done the same, that it still reads its own message.
+ * Distillation: a session with two targets (mse with lambda 0.5 on a [256, 512] float32 output; kl over
+ * two links on [128, 1000] logits, large enough for the library's own worker threads) is distilled
+ * once on the main thread; then each thread, ROUNDS times, creates its own session, binds the shared
+ * (read-only) student and teacher buffers and its own gradient buffers, and compares the total, the
+ * per-target losses and the gradients with the reference bit for bit.
+ * Exit status 0 when every comparison matched. Built and run by tests/c/run.sh.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -86,11 +91,69 @@ static int prune(int metric, float *weights, float *masks, const char *who) {
     return status != SC_OK;
 }
 
+/* --- distillation ------------------------------------------------------------------------------ */
+
+typedef struct distill_target {
+    const char *module;
+    int64_t shape[2];
+    size_t count;
+    float *student, *teacher[2];
+    int links;
+} distill_target;
+
+static distill_target dtargets[] = {
+    {"fc1", {256, 512}, 0, NULL, {NULL, NULL}, 1},
+    {"head", {128, 1000}, 0, NULL, {NULL, NULL}, 2},
+};
+#define DTARGETS (sizeof dtargets / sizeof dtargets[0])
+static const char *kDistillConfig =
+    "[{\"op_names\": [\"fc1\"], \"lambda\": 0.5, \"apply_method\": \"mse\"},"
+    " {\"op_names\": [\"head\"], \"apply_method\": \"kl\", \"link\": [\"head\", \"fc2\"]}]";
+static size_t dtotal;                    /* gradient elements of all targets */
+static double ref_distill[1 + DTARGETS]; /* total, then per target */
+static float *ref_gradients;
+
+/* One distillation run: fresh session, the shared students and teachers, gradients into `gradients`,
+ * the total and per-target losses into losses[0..DTARGETS]. Returns 0 or prints the failure and returns 1. */
+static int distill(float *gradients, double *losses, const char *who) {
+    sc_session *s = NULL;
+    size_t i, offset = 0;
+    int status, l;
+    memset(gradients, 0xFF, dtotal * sizeof(float));
+    if ((status = sc_session_create(SC_MODE_DISTILLATION, &s)) != SC_OK) {
+        printf("FAIL %s: sc_session_create: %s: %s\n", who, sc_status_name(status), sc_last_error());
+        return 1;
+    }
+    status = sc_session_add_modules_json(s, kModules, (size_t)-1);
+    if (status == SC_OK) status = sc_session_set_config(s, kDistillConfig, (size_t)-1);
+    for (i = 0; status == SC_OK && i < DTARGETS; offset += dtargets[i].count, i++) {
+        sc_tensor st, gt;
+        st.data = dtargets[i].student;
+        st.dtype = SC_DTYPE_FLOAT32;
+        st.ndim = 2;
+        st.shape = dtargets[i].shape;
+        st.strides = NULL;
+        gt = st;
+        gt.data = gradients + offset;
+        status = sc_session_bind_student(s, dtargets[i].module, "_output_0", &st, &gt);
+        for (l = 0; status == SC_OK && l < dtargets[i].links; l++) {
+            sc_tensor tt = st;
+            tt.data = dtargets[i].teacher[l];
+            status = sc_session_bind_teacher(s, dtargets[i].module, "_output_0", (size_t)l, &tt);
+        }
+    }
+    if (status == SC_OK) status = sc_session_distill(s, &losses[0], &losses[1], DTARGETS);
+    if (status != SC_OK) printf("FAIL %s: %s: %s\n", who, sc_status_name(status), sc_session_last_error(s));
+    sc_session_free(s);
+    return status != SC_OK;
+}
+
 typedef struct worker {
     pthread_t thread;
     int id;
     int failures;
     int runs;
+    int distill_runs;
 } worker;
 
 static void *work(void *arg) {
@@ -138,13 +201,39 @@ static void *work(void *arg) {
                 w->failures++;
             }
         }
+    {
+        float *gradients = malloc(dtotal * sizeof(float));
+        double losses[1 + DTARGETS];
+        if (gradients == NULL) {
+            printf("FAIL thread %d: out of memory\n", w->id);
+            w->failures++;
+        }
+        for (r = 0; gradients != NULL && r < rounds; r++) {
+            snprintf(who, sizeof who, "thread %d round %d distill", w->id, r);
+            w->distill_runs++;
+            if (distill(gradients, losses, who)) {
+                w->failures++;
+                continue;
+            }
+            if (memcmp(losses, ref_distill, sizeof losses) != 0) {
+                printf("FAIL %s: losses %.17g (%.17g, %.17g) differ from the single-threaded %.17g (%.17g, %.17g)\n", who,
+                       losses[0], losses[1], losses[2], ref_distill[0], ref_distill[1], ref_distill[2]);
+                w->failures++;
+            }
+            if (memcmp(gradients, ref_gradients, dtotal * sizeof(float)) != 0) {
+                printf("FAIL %s: gradients differ from the single-threaded run\n", who);
+                w->failures++;
+            }
+        }
+        free(gradients);
+    }
     free(weights);
     free(masks);
     return NULL;
 }
 
 int main(int argc, char **argv) {
-    int threads = argc > 1 ? atoi(argv[1]) : 8, failures = 0, runs = 0, t, k;
+    int threads = argc > 1 ? atoi(argv[1]) : 8, failures = 0, runs = 0, distill_runs = 0, t, k;
     size_t i;
     uint64_t state = 99;
     worker *workers;
@@ -185,6 +274,31 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* Distillation inputs (students and teachers shared by every thread, read only) and the reference. */
+    dtotal = 0;
+    for (i = 0; i < DTARGETS; i++) {
+        int l;
+        size_t j;
+        dtargets[i].count = (size_t)(dtargets[i].shape[0] * dtargets[i].shape[1]);
+        dtotal += dtargets[i].count;
+        dtargets[i].student = malloc(dtargets[i].count * sizeof(float));
+        if (dtargets[i].student == NULL) return 2;
+        for (j = 0; j < dtargets[i].count; j++) dtargets[i].student[j] = initial[(j * 7 + i) % total] * 4;
+        for (l = 0; l < dtargets[i].links; l++) {
+            dtargets[i].teacher[l] = malloc(dtargets[i].count * sizeof(float));
+            if (dtargets[i].teacher[l] == NULL) return 2;
+            for (j = 0; j < dtargets[i].count; j++)
+                dtargets[i].teacher[l][j] = initial[(j * 13 + 5 * (size_t)l + 1) % total] * (float)(3 + l);
+        }
+    }
+    ref_gradients = malloc(dtotal * sizeof(float));
+    if (ref_gradients == NULL) return 2;
+    if (distill(ref_gradients, ref_distill, "distill")) return 1;
+    if (!(ref_distill[1] > 0 && ref_distill[2] > 0 && ref_distill[0] == ref_distill[1] + ref_distill[2])) {
+        printf("FAIL distill: reference losses %.17g = %.17g + %.17g\n", ref_distill[0], ref_distill[1], ref_distill[2]);
+        failures++;
+    }
+
     pthread_barrier_init(&barrier, NULL, (unsigned)threads);
     for (t = 0; t < threads; t++) {
         workers[t].id = t;
@@ -197,14 +311,21 @@ int main(int argc, char **argv) {
         pthread_join(workers[t].thread, NULL);
         failures += workers[t].failures;
         runs += workers[t].runs;
+        distill_runs += workers[t].distill_runs;
     }
     pthread_barrier_destroy(&barrier);
-    printf("threads: %d threads x %d rounds x %d metrics = %d runs on %zu weights, %d failed\n", threads, rounds, METRICS,
-           runs, total, failures);
+    printf("threads: %d threads x %d rounds x %d metrics = %d runs on %zu weights, %d distillation runs on %zu outputs"
+           " (total loss %.6f), %d failed\n", threads, rounds, METRICS, runs, total, distill_runs, dtotal, ref_distill[0], failures);
     for (k = 0; k < METRICS; k++) {
         free(ref_masks[k]);
         free(ref_weights[k]);
     }
+    for (i = 0; i < DTARGETS; i++) {
+        free(dtargets[i].student);
+        free(dtargets[i].teacher[0]);
+        free(dtargets[i].teacher[1]);
+    }
+    free(ref_gradients);
     free(initial);
     free(workers);
     return failures == 0 ? 0 : 1;
