@@ -21,6 +21,7 @@ let package = Package(
         .executableTarget(name: "swiftcompress-explain", dependencies: ["SwiftCompress"]),
         // Benchmarks are programs that print figures (run them in release), not timed tests.
         .executableTarget(name: "swiftcompress-bench", dependencies: ["SwiftCompress"]),
+        .executableTarget(name: "swiftcompress-quant-bench", dependencies: ["SwiftCompress"]),
         // Fixtures are read from disk by path (they carry the commands that produced them).
         .testTarget(name: "SwiftCompressTests", dependencies: ["SwiftCompress"], exclude: ["Fixtures"]),
     ]
