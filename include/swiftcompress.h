@@ -89,6 +89,10 @@ const char *sc_version_string(void);
                                         target and the setting) */
 #define SC_ERROR_DISTILLATION 10     /* distillation settings or links rejected (message names the
                                         target, the key and the value) */
+#define SC_ERROR_QUANTIZATION 11     /* quantization settings or parameters rejected (a bad
+                                        quant_dtype, a granularity that does not fit the tensor, a
+                                        NaN or infinite tracked range; message names the target and
+                                        the key) */
 #define SC_ERROR_INTERNAL 100        /* a bug in swiftcompress; please report the message */
 
 /* A short constant name for a status code ("SC_OK", "SC_ERROR_SHAPE", ... or "SC_ERROR_UNKNOWN"
@@ -389,6 +393,104 @@ int sc_session_bind_teacher(sc_session *session, const char *module_name, const 
  * module).
  */
 int sc_session_distill(sc_session *session, double *total_loss, double *target_losses, size_t target_loss_count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Quantization (sessions created with SC_MODE_QUANTIZATION)
+ *
+ * Per target (named by module and target name as in sc_session_target): observe batches of its
+ * values (calibration for PTQ, every training forward for QAT), then read its scale and zero point
+ * and fake-quantize tensors with them. The session keeps one observer per resolved target: the
+ * per-block tracked min and max (NNI 3.0's PtqQuantizer / QATQuantizer), dropped when the config or
+ * the modules change. Formulas (docs/quantization.md): min := min(min, 0), max := max(max, 0);
+ * symmetric: scale = max(|min|, |max|) / ((qmax - qmin) / 2), zero point (qmax + qmin + 1) div 2;
+ * affine: scale = (max - min) / (qmax - qmin), zero point = qmin - round_half_even(min / scale);
+ * scales at least 2^-23. Fake quantization: q = round_half_even(clamp(zp + x / scale, qmin, qmax)),
+ * x' = (q - zp) * scale. float32 results equal NNI's bit for bit (float64 tensors are computed in
+ * float64; float16 and bfloat16 in float32).
+ * No buffer is retained: every pointer is read or written during the call only.
+ * ------------------------------------------------------------------------------------------- */
+
+/* How an observer folds each batch into the tracked range. */
+#define SC_OBSERVER_MINMAX 0  /* running min / max over all batches (PtqQuantizer) */
+#define SC_OBSERVER_EMA 1     /* moving average, decay 0.99; the first batch sets the range
+                                 (QATQuantizer) */
+
+/*
+ * Folds one batch of a target's values into its observer: the per-block min and max of `batch`
+ * (blocks from the target's granularity: one block per tensor by default, per channel, or block
+ * sizes), combined as `observer` (SC_OBSERVER_*) says. The first batch fixes the observer kind and
+ * the scale shape (sc_session_scale_shape); later batches may differ in shape only where the scale
+ * shape does not (an activation's batch dim). A NaN in a block makes its tracked range NaN (as
+ * torch). `batch` is any dtype and strides, read during the call only.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, batch), SC_ERROR_INVALID_ARGUMENT (observer),
+ * SC_ERROR_STATE (no config, not a quantization session, an observer kind differing from the
+ * target's first one), SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE, SC_ERROR_SHAPE (a bad view, an empty
+ * batch, a batch whose scale shape differs from the tracked one), SC_ERROR_QUANTIZATION (settings
+ * rejected: quant_dtype, quant_scheme, granularity, apply_method, or a granularity that does not
+ * fit the batch). On error the observer is unchanged.
+ */
+int sc_session_observe(sc_session *session, const char *module_name, const char *target_name,
+                       const sc_tensor *batch, int observer);
+
+/*
+ * The scale shape of a target that has observed a batch: NNI's shape of its scale tensor (ndim 0
+ * for per-tensor quantization; keepdim, e.g. [64, 1, 1, 1] per channel of a conv weight or
+ * [1, C, 1, 1] of an NCHW input). *ndim receives the dimension count and *shape the sizes (not
+ * NULL even when *ndim is 0); the array is owned by the session and valid until the config or
+ * modules change or the session is freed. Errors: SC_ERROR_NULL_POINTER (session, names, ndim,
+ * shape), SC_ERROR_STATE (no config, not a quantization session, no batch observed yet),
+ * SC_ERROR_UNKNOWN_NAME, SC_ERROR_QUANTIZATION (settings rejected).
+ */
+int sc_session_scale_shape(sc_session *session, const char *module_name, const char *target_name,
+                           size_t *ndim, const int64_t **shape);
+
+/*
+ * Writes a target's scale and zero point, computed from its settings (quant_dtype, quant_scheme)
+ * and its observer's tracked range, into `scale` and `zero_point`, and, when not NULL, the tracked
+ * range itself into `tracked_min` / `tracked_max`. Each buffer has exactly the scale shape
+ * (sc_session_scale_shape), any dtype (values rounded to it; zero points are integers) and
+ * non-overlapping strides. Scales are computed in float32 (float64 when the last batch was
+ * float64). Everything is checked before any buffer is written.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, scale, zero_point), SC_ERROR_STATE (no config,
+ * not a quantization session, no batch observed yet), SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE,
+ * SC_ERROR_SHAPE (a bad view, a buffer whose shape is not the scale shape), SC_ERROR_QUANTIZATION
+ * (settings rejected; a tracked range holding NaN or infinity, or too wide for float32).
+ */
+int sc_session_quant_params(sc_session *session, const char *module_name, const char *target_name,
+                            const sc_tensor *scale, const sc_tensor *zero_point,
+                            const sc_tensor *tracked_min, const sc_tensor *tracked_max);
+
+/*
+ * Applies the target's apply_method to `x` with the scale and zero point of its observer (as
+ * sc_session_quant_params computes them) and writes the result into `out`:
+ *   'clamp_round' (default): fake quantization; `gradient_mask`, if given, is set to 1 everywhere
+ *                 (the gradient passes straight through, NNI's ClampRound);
+ *   'qat_clamp_round': fake quantization; `gradient_mask` is 1 where zp + x / scale was inside
+ *                 [qmin, qmax] and 0 where it was clamped (multiply the incoming gradient by it);
+ *   'bypass':     `out` receives `x` unchanged, the mask is all 1; no batch need be observed.
+ * `x` is read; `out` and `gradient_mask` (both of x's shape, any dtype, non-overlapping strides)
+ * are written. `out` may be `x` itself with the same data pointer, dtype and strides (in place); it
+ * must not otherwise overlap `x` (not detected). `gradient_mask` may be NULL.
+ * NaN gives NaN (mask 1); infinities clamp to the ends of the range.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, x, out), SC_ERROR_STATE (no config, not a
+ * quantization session, no batch observed yet for a method other than 'bypass'),
+ * SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE, SC_ERROR_SHAPE (a bad view, `out` or `gradient_mask` of
+ * another shape than `x`, an `x` whose block count differs from the observed scale shape's),
+ * SC_ERROR_QUANTIZATION (settings rejected, a granularity that does not fit `x`, a NaN or infinite
+ * tracked range). Nothing is written on error.
+ */
+int sc_session_fake_quantize(sc_session *session, const char *module_name, const char *target_name,
+                             const sc_tensor *x, const sc_tensor *out, const sc_tensor *gradient_mask);
+
+/*
+ * The quantized range of a target's quant_dtype: *bits (2 to 16), *is_signed (1 for 'intN', 0 for
+ * 'uintN'), *qmin and *qmax (intN: [-(2^(N-1)) + 1, 2^(N-1) - 1]; uintN: [0, 2^N - 1]). Any output
+ * pointer may be NULL. The scheme and the other settings are in sc_session_target_settings.
+ * Errors: SC_ERROR_NULL_POINTER (session, names), SC_ERROR_STATE (no config, not a quantization
+ * session), SC_ERROR_UNKNOWN_NAME, SC_ERROR_QUANTIZATION (settings rejected).
+ */
+int sc_session_quant_range(sc_session *session, const char *module_name, const char *target_name,
+                           int *bits, int *is_signed, int64_t *qmin, int64_t *qmax);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@ final class Session {
     var bindings: [Binding?] = []
     /// Per target (distillation sessions): its settings' links as C strings, and its bound tensors.
     var distill: [DistillBinding] = []
+    /// Per target (quantization sessions): its observer and scale shape, set by sc_session_observe.
+    var quant: [QuantState] = []
     /// The teacher's module names (distillation sessions).
     var teacherModules: [String] = []
     var teacherModuleSet: Set<String> = []
@@ -36,6 +38,13 @@ final class Session {
         var teachers: [TensorView?] = []
         /// The resolved links, parsed on first use.
         var links: [CString]?
+    }
+
+    struct QuantState {
+        /// Made by the target's first sc_session_observe (its kind is kept).
+        var observer: QuantObserver?
+        /// The observer's scale shape for sc_session_scale_shape (fixed once observed).
+        var scaleShape: CInt64Array?
     }
 
     init(mode: CompressionMode) { self.mode = mode }
@@ -66,6 +75,7 @@ final class Session {
         }
         bindings = Array(repeating: nil, count: p.targets.count)
         distill = Array(repeating: DistillBinding(), count: p.targets.count)
+        quant = Array(repeating: QuantState(), count: p.targets.count)
     }
 
     private func clearPlan() {
@@ -74,6 +84,7 @@ final class Session {
         targetNames = []
         bindings = []
         distill = []
+        quant = []
         output = nil
     }
 

@@ -20,6 +20,7 @@ enum Status: Int32, CaseIterable {
     case state = 8
     case pruning = 9
     case distillation = 10
+    case quantization = 11
     case `internal` = 100
 
     /// The header's constant name.
@@ -36,6 +37,7 @@ enum Status: Int32, CaseIterable {
         case .state: return "SC_ERROR_STATE"
         case .pruning: return "SC_ERROR_PRUNING"
         case .distillation: return "SC_ERROR_DISTILLATION"
+        case .quantization: return "SC_ERROR_QUANTIZATION"
         case .internal: return "SC_ERROR_INTERNAL"
         }
     }
@@ -62,6 +64,14 @@ struct CallError: Error {
         switch error.kind {
         case .shapeMismatch, .emptyTensor, .teacherCountMismatch: self.init(.shape, error.description)
         default: self.init(.distillation, error.description)
+        }
+    }
+
+    init(_ error: QuantizationError) {
+        switch error.kind {
+        case .shapeMismatch, .emptyTensor: self.init(.shape, error.description)
+        case .unsupportedStorage: self.init(.dtype, error.description)
+        default: self.init(.quantization, error.description)
         }
     }
 

@@ -111,6 +111,7 @@ static void versions_and_names(void) {
     TRUE(strcmp(sc_status_name(SC_ERROR_STATE), "SC_ERROR_STATE") == 0);
     TRUE(strcmp(sc_status_name(SC_ERROR_PRUNING), "SC_ERROR_PRUNING") == 0);
     TRUE(strcmp(sc_status_name(SC_ERROR_DISTILLATION), "SC_ERROR_DISTILLATION") == 0);
+    TRUE(strcmp(sc_status_name(SC_ERROR_QUANTIZATION), "SC_ERROR_QUANTIZATION") == 0);
     TRUE(strcmp(sc_status_name(SC_ERROR_INTERNAL), "SC_ERROR_INTERNAL") == 0);
     TRUE(strcmp(sc_status_name(42), "SC_ERROR_UNKNOWN") == 0);
     TRUE(strcmp(sc_status_name(-1), "SC_ERROR_UNKNOWN") == 0);
@@ -1085,6 +1086,242 @@ static void distill_wrong_mode_and_freed(void) {
     sc_session_free(d);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Quantization
+ * ------------------------------------------------------------------------------------------- */
+
+/* fc.weight: int8 symmetric per tensor (clamp_round); fc2.weight: uint8 affine per tensor with
+ * qat_clamp_round; fc2.bias: int8 per channel (dim 0). */
+static const char *kQuantConfig =
+    "[{\"op_names\": [\"fc\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int8\", \"quant_scheme\": \"symmetric\"},"
+    " {\"op_names\": [\"fc2\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"uint8\", \"quant_scheme\": \"affine\","
+    "  \"apply_method\": \"qat_clamp_round\"},"
+    " {\"op_names\": [\"fc2\"], \"target_names\": [\"bias\"], \"quant_dtype\": \"int8\", \"granularity\": \"per_channel\"}]";
+
+static sc_session *quant_session(const char *config) {
+    sc_session *s = NULL;
+    OK(NULL, sc_session_create(SC_MODE_QUANTIZATION, &s));
+    OK(s, sc_session_add_modules_json(s, kModules, (size_t)-1));
+    if (config) OK(s, sc_session_set_config(s, config, (size_t)-1));
+    return s;
+}
+
+static void quant_arguments(void) {
+    static const int64_t three[1] = {3}, four[1] = {4}, one[1] = {1}, zero[1] = {0}, m23[2] = {2, 3}, m33[2] = {3, 3};
+    float w[3] = {-1.0f, 0.5f, 2.0f}, x[4] = {-0.5f, 0.3f, 2.0f, 3.0f}, out[4] = {9, 9, 9, 9}, mask[4] = {9, 9, 9, 9};
+    float sc = 7, zp = 7, tmin = 7, tmax = 7, sc1[1] = {7}, empty_data[1] = {0};
+    sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 1, three, NULL), xt = tensor(x, SC_DTYPE_FLOAT32, 1, four, NULL);
+    sc_tensor ot = tensor(out, SC_DTYPE_FLOAT32, 1, four, NULL), mt = tensor(mask, SC_DTYPE_FLOAT32, 1, four, NULL);
+    sc_tensor st = tensor(&sc, SC_DTYPE_FLOAT32, 0, NULL, NULL), zt = tensor(&zp, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+    sc_tensor mint = tensor(&tmin, SC_DTYPE_FLOAT32, 0, NULL, NULL), maxt = tensor(&tmax, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+    sc_tensor s1 = tensor(sc1, SC_DTYPE_FLOAT32, 1, one, NULL), et = tensor(empty_data, SC_DTYPE_FLOAT32, 1, zero, NULL);
+    sc_tensor bad;
+    sc_session *s = quant_session(NULL);
+    size_t ndim = 99;
+    const int64_t *shape = NULL;
+    int bits = -1, is_signed = -1;
+    int64_t qmin = -1, qmax = -1;
+    const float step = 2.0f / 127.0f;
+
+    /* Before a config. */
+    ERR(s, sc_session_observe(s, "fc", "weight", &wt, SC_OBSERVER_MINMAX), SC_ERROR_STATE, "config");
+    ERR(s, sc_session_quant_params(s, "fc", "weight", &st, &zt, NULL, NULL), SC_ERROR_STATE, "config");
+    OK(s, sc_session_set_config(s, kQuantConfig, (size_t)-1));
+    TRUE(sc_session_target_count(s) == 3);
+
+    /* NULL pointers. */
+    ERR(NULL, sc_session_observe(NULL, "fc", "weight", &wt, SC_OBSERVER_MINMAX), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_observe(s, NULL, "weight", &wt, SC_OBSERVER_MINMAX), SC_ERROR_NULL_POINTER, "module_name");
+    ERR(s, sc_session_observe(s, "fc", NULL, &wt, SC_OBSERVER_MINMAX), SC_ERROR_NULL_POINTER, "target_name");
+    ERR(s, sc_session_observe(s, "fc", "weight", NULL, SC_OBSERVER_MINMAX), SC_ERROR_NULL_POINTER, "batch");
+    ERR(s, sc_session_scale_shape(s, "fc", "weight", NULL, &shape), SC_ERROR_NULL_POINTER, "ndim");
+    ERR(s, sc_session_scale_shape(s, "fc", "weight", &ndim, NULL), SC_ERROR_NULL_POINTER, "shape");
+    ERR(s, sc_session_quant_params(s, "fc", "weight", NULL, &zt, NULL, NULL), SC_ERROR_NULL_POINTER, "scale");
+    ERR(s, sc_session_quant_params(s, "fc", "weight", &st, NULL, NULL, NULL), SC_ERROR_NULL_POINTER, "zero_point");
+    ERR(s, sc_session_fake_quantize(s, "fc", "weight", NULL, &ot, NULL), SC_ERROR_NULL_POINTER, "x");
+    ERR(s, sc_session_fake_quantize(s, "fc", "weight", &xt, NULL, NULL), SC_ERROR_NULL_POINTER, "out");
+    ERR(NULL, sc_session_quant_range(NULL, "fc", "weight", &bits, NULL, NULL, NULL), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_quant_range(s, "fc", NULL, &bits, NULL, NULL, NULL), SC_ERROR_NULL_POINTER, "target_name");
+
+    /* Unknown names, a bad observer kind, bad views. */
+    ERR(s, sc_session_observe(s, "fc", "bias", &wt, SC_OBSERVER_MINMAX), SC_ERROR_UNKNOWN_NAME, "fc.bias");
+    ERR(s, sc_session_observe(s, "fc3", "weight", &wt, SC_OBSERVER_MINMAX), SC_ERROR_UNKNOWN_NAME, "fc3");
+    ERR(s, sc_session_quant_range(s, "fc", "f\xff", &bits, NULL, NULL, NULL), SC_ERROR_INVALID_ARGUMENT, "UTF-8");
+    ERR(s, sc_session_observe(s, "fc", "weight", &wt, 2), SC_ERROR_INVALID_ARGUMENT, "observer");
+    ERR(s, sc_session_observe(s, "fc", "weight", &wt, -1), SC_ERROR_INVALID_ARGUMENT, "SC_OBSERVER_EMA");
+    bad = wt;
+    bad.dtype = 9;
+    ERR(s, sc_session_observe(s, "fc", "weight", &bad, SC_OBSERVER_MINMAX), SC_ERROR_DTYPE, "dtype");
+    bad = wt;
+    bad.ndim = 17;
+    ERR(s, sc_session_observe(s, "fc", "weight", &bad, SC_OBSERVER_MINMAX), SC_ERROR_SHAPE, "ndim");
+    ERR(s, sc_session_observe(s, "fc", "weight", &et, SC_OBSERVER_MINMAX), SC_ERROR_SHAPE, "no elements");
+
+    /* Before the first batch: no scale shape, no parameters, no fake quantization. */
+    ERR(s, sc_session_scale_shape(s, "fc", "weight", &ndim, &shape), SC_ERROR_STATE, "sc_session_observe");
+    ERR(s, sc_session_quant_params(s, "fc", "weight", &st, &zt, NULL, NULL), SC_ERROR_STATE, "fc.weight");
+    ERR(s, sc_session_fake_quantize(s, "fc", "weight", &xt, &ot, NULL), SC_ERROR_STATE, "sc_session_observe");
+    TRUE(ndim == 99 && shape == NULL && sc == 7 && zp == 7 && all_equal(out, 4, 9.0f));
+
+    /* quant_dtype ranges. */
+    OK(s, sc_session_quant_range(s, "fc", "weight", &bits, &is_signed, &qmin, &qmax));
+    TRUE(bits == 8 && is_signed == 1 && qmin == -127 && qmax == 127);
+    OK(s, sc_session_quant_range(s, "fc2", "weight", &bits, &is_signed, &qmin, &qmax));
+    TRUE(bits == 8 && is_signed == 0 && qmin == 0 && qmax == 255);
+    OK(s, sc_session_quant_range(s, "fc2", "weight", NULL, NULL, NULL, NULL));
+
+    /* int8 symmetric on [-1, 0.5, 2]: scale = 2 / 127, zero point 0. */
+    OK(s, sc_session_observe(s, "fc", "weight", &wt, SC_OBSERVER_MINMAX));
+    OK(s, sc_session_scale_shape(s, "fc", "weight", &ndim, &shape));
+    TRUE(ndim == 0 && shape != NULL);
+    ERR(s, sc_session_observe(s, "fc", "weight", &wt, SC_OBSERVER_EMA), SC_ERROR_STATE, "SC_OBSERVER_MINMAX");
+    ERR(s, sc_session_quant_params(s, "fc", "weight", &s1, &zt, NULL, NULL), SC_ERROR_SHAPE, "scale shape");
+    ERR(s, sc_session_quant_params(s, "fc", "weight", &st, &zt, &s1, NULL), SC_ERROR_SHAPE, "tracked_min");
+    TRUE(sc == 7 && zp == 7 && sc1[0] == 7);
+    OK(s, sc_session_quant_params(s, "fc", "weight", &st, &zt, &mint, &maxt));
+    TRUE(sc == step && zp == 0.0f && tmin == -1.0f && tmax == 2.0f);
+    /* Fake quantization of [-0.5, 0.3, 2, 3]: q = round(x / scale) = -32 (-31.75), 19 (19.05), 127, 127 (clamped). */
+    ERR(s, sc_session_fake_quantize(s, "fc", "weight", &xt, &wt, NULL), SC_ERROR_SHAPE, "output");
+    ERR(s, sc_session_fake_quantize(s, "fc", "weight", &xt, &ot, &wt), SC_ERROR_SHAPE, "gradient mask");
+    TRUE(all_equal(out, 4, 9.0f) && w[0] == -1.0f);
+    OK(s, sc_session_fake_quantize(s, "fc", "weight", &xt, &ot, &mt));
+    {
+        const float want[4] = {-32 * step, 19 * step, 127 * step, 127 * step}, ones[4] = {1, 1, 1, 1};
+        TRUE(equal_floats(out, want, 4));
+        TRUE(equal_floats(mask, ones, 4)); /* clamp_round: straight through */
+        /* In place, without a mask. */
+        OK(s, sc_session_fake_quantize(s, "fc", "weight", &xt, &xt, NULL));
+        TRUE(equal_floats(x, want, 4));
+    }
+
+    /* uint8 affine on [-1, 3] (two batches, min/max): scale = 4 / 255, zp = 0 - round(-63.75) = 64. */
+    {
+        float b1[2] = {0.5f, 3.0f}, b2[1] = {-1.0f}, y[5] = {-1, 0, 1, 3, 4}, yo[5], ym[5];
+        static const int64_t two[1] = {2}, five[1] = {5};
+        sc_tensor b1t = tensor(b1, SC_DTYPE_FLOAT32, 1, two, NULL), b2t = tensor(b2, SC_DTYPE_FLOAT32, 1, one, NULL);
+        sc_tensor yt = tensor(y, SC_DTYPE_FLOAT32, 1, five, NULL), yot = tensor(yo, SC_DTYPE_FLOAT32, 1, five, NULL);
+        sc_tensor ymt = tensor(ym, SC_DTYPE_FLOAT32, 1, five, NULL);
+        double zp64 = -5, sc64 = -5;
+        sc_tensor st64 = tensor(&sc64, SC_DTYPE_FLOAT64, 0, NULL, NULL), zt64 = tensor(&zp64, SC_DTYPE_FLOAT64, 0, NULL, NULL);
+        const float u = 4.0f / 255.0f;
+        OK(s, sc_session_observe(s, "fc2", "weight", &b1t, SC_OBSERVER_MINMAX));
+        OK(s, sc_session_observe(s, "fc2", "weight", &b2t, SC_OBSERVER_MINMAX));
+        OK(s, sc_session_quant_params(s, "fc2", "weight", &st64, &zt64, NULL, &maxt));
+        TRUE(sc64 == (double)u && zp64 == 64.0 && tmax == 3.0f);
+        /* qat_clamp_round: t = 64 + y / scale = 0.25, 64, 127.75, 255.25 (clamped), 319 (clamped). */
+        OK(s, sc_session_fake_quantize(s, "fc2", "weight", &yt, &yot, &ymt));
+        {
+            const float want[5] = {-64 * u, 0, 64 * u, 191 * u, 191 * u}, wmask[5] = {1, 1, 1, 0, 0};
+            TRUE(equal_floats(yo, want, 5));
+            TRUE(equal_floats(ym, wmask, 5));
+        }
+    }
+
+    /* Per channel (fc2.bias, dim 0): scale shape [2, 1] for a [2, 3] batch. */
+    {
+        float b[6] = {-1, 0.5f, 2, 0, 1, -4}, scales[2] = {7, 7}, zps[2] = {7, 7}, b9[9] = {0};
+        static const int64_t s21[2] = {2, 1}, s2[1] = {2};
+        sc_tensor bt = tensor(b, SC_DTYPE_FLOAT32, 2, m23, NULL), b9t = tensor(b9, SC_DTYPE_FLOAT32, 2, m33, NULL);
+        sc_tensor sct = tensor(scales, SC_DTYPE_FLOAT32, 2, s21, NULL), zpt = tensor(zps, SC_DTYPE_FLOAT32, 2, s21, NULL);
+        sc_tensor flat = tensor(scales, SC_DTYPE_FLOAT32, 1, s2, NULL);
+        float scalar = 1;
+        sc_tensor scalar_t = tensor(&scalar, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+        ERR(s, sc_session_observe(s, "fc2", "bias", &scalar_t, SC_OBSERVER_MINMAX), SC_ERROR_QUANTIZATION, "fc2.bias");
+        OK(s, sc_session_observe(s, "fc2", "bias", &bt, SC_OBSERVER_EMA));
+        OK(s, sc_session_scale_shape(s, "fc2", "bias", &ndim, &shape));
+        TRUE(ndim == 2 && shape[0] == 2 && shape[1] == 1);
+        ERR(s, sc_session_observe(s, "fc2", "bias", &b9t, SC_OBSERVER_EMA), SC_ERROR_SHAPE, "scale shape");
+        ERR(s, sc_session_quant_params(s, "fc2", "bias", &flat, &zpt, NULL, NULL), SC_ERROR_SHAPE, "[2, 1]");
+        OK(s, sc_session_quant_params(s, "fc2", "bias", &sct, &zpt, NULL, NULL));
+        TRUE(scales[0] == 2.0f / 127.0f && scales[1] == 4.0f / 127.0f && zps[0] == 0 && zps[1] == 0);
+        ERR(s, sc_session_fake_quantize(s, "fc2", "bias", &b9t, &b9t, NULL), SC_ERROR_SHAPE, "block");
+        /* EMA: a second batch moves the range by (1 - 0.99) of the difference; products rounded to float32. */
+        {
+            float c[6] = {-3, 0, 0, 0, 0, 8}, mins[2], maxs[2];
+            sc_tensor ct = tensor(c, SC_DTYPE_FLOAT32, 2, m23, NULL);
+            sc_tensor mint2 = tensor(mins, SC_DTYPE_FLOAT32, 2, s21, NULL), maxt2 = tensor(maxs, SC_DTYPE_FLOAT32, 2, s21, NULL);
+            const float d = 0.99f, r = (float)(1.0 - 0.99);
+            float p1, p2;
+            OK(s, sc_session_observe(s, "fc2", "bias", &ct, SC_OBSERVER_EMA));
+            OK(s, sc_session_quant_params(s, "fc2", "bias", &sct, &zpt, &mint2, &maxt2));
+            p1 = -1.0f * d;
+            p2 = r * -3.0f;
+            TRUE(mins[0] == p1 + p2);
+            p1 = 2.0f * d;
+            p2 = r * 0.0f;
+            TRUE(maxs[0] == p1 + p2);
+            p1 = -4.0f * d;
+            p2 = r * 0.0f;
+            TRUE(mins[1] == p1 + p2);
+            p1 = 1.0f * d;
+            p2 = r * 8.0f;
+            TRUE(maxs[1] == p1 + p2);
+        }
+    }
+
+    /* A NaN in the range: observing works (NaN tracked, as torch), parameters are refused. */
+    {
+        float n[2] = {0, 0};
+        static const int64_t two[1] = {2};
+        sc_tensor nt = tensor(n, SC_DTYPE_FLOAT32, 1, two, NULL);
+        sc_session *q = quant_session(kQuantConfig);
+        n[1] = (float)NAN;
+        OK(q, sc_session_observe(q, "fc", "weight", &nt, SC_OBSERVER_MINMAX));
+        sc = 7;
+        ERR(q, sc_session_quant_params(q, "fc", "weight", &st, &zt, NULL, NULL), SC_ERROR_QUANTIZATION, "NaN");
+        ERR(q, sc_session_fake_quantize(q, "fc", "weight", &nt, &nt, NULL), SC_ERROR_QUANTIZATION, "fc.weight");
+        TRUE(sc == 7 && n[0] == 0);
+        sc_session_free(q);
+    }
+
+    /* Setting the config again drops the observers. */
+    OK(s, sc_session_set_config(s, kQuantConfig, (size_t)-1));
+    ERR(s, sc_session_quant_params(s, "fc", "weight", &st, &zt, NULL, NULL), SC_ERROR_STATE, "no batch");
+    sc_session_free(s);
+}
+
+static void quant_bypass_and_modes(void) {
+    static const int64_t three[1] = {3};
+    float v[3] = {1.25f, -2, 3}, o[3] = {0}, m[3] = {5, 5, 5}, sc = 7, zp = 7;
+    double o64[3] = {0};
+    size_t ndim = 99;
+    const int64_t *shape = NULL;
+    int bits = -1;
+    sc_tensor vt = tensor(v, SC_DTYPE_FLOAT32, 1, three, NULL), ot = tensor(o, SC_DTYPE_FLOAT32, 1, three, NULL);
+    sc_tensor mt = tensor(m, SC_DTYPE_FLOAT32, 1, three, NULL), o64t = tensor(o64, SC_DTYPE_FLOAT64, 1, three, NULL);
+    sc_tensor st = tensor(&sc, SC_DTYPE_FLOAT32, 0, NULL, NULL), zt = tensor(&zp, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+    sc_session *q = quant_session("[{\"op_names\": [\"fc\"], \"target_names\": [\"weight\"], \"apply_method\": \"bypass\"}]");
+    sc_session *p = pruning_session(kLevelHalf), *d = distill_session(kMseHalf, 0);
+
+    /* bypass needs no observer: out = x, mask all 1. */
+    OK(q, sc_session_fake_quantize(q, "fc", "weight", &vt, &ot, &mt));
+    TRUE(o[0] == 1.25f && o[1] == -2 && o[2] == 3 && all_equal(m, 3, 1.0f));
+    OK(q, sc_session_fake_quantize(q, "fc", "weight", &vt, &o64t, NULL));
+    TRUE(o64[0] == 1.25 && o64[1] == -2 && o64[2] == 3);
+    sc_session_free(q);
+
+    /* Quantization calls on pruning and distillation sessions. */
+    ERR(p, sc_session_observe(p, "fc", "weight", &vt, SC_OBSERVER_MINMAX), SC_ERROR_STATE, "quantization");
+    ERR(p, sc_session_scale_shape(p, "fc", "weight", &ndim, &shape), SC_ERROR_STATE, "quantization");
+    ERR(p, sc_session_quant_params(p, "fc", "weight", &st, &zt, NULL, NULL), SC_ERROR_STATE, "quantization");
+    ERR(p, sc_session_fake_quantize(p, "fc", "weight", &vt, &ot, NULL), SC_ERROR_STATE, "quantization");
+    ERR(p, sc_session_quant_range(p, "fc", "weight", &bits, NULL, NULL, NULL), SC_ERROR_STATE, "quantization");
+    ERR(d, sc_session_observe(d, "fc", "_output_0", &vt, SC_OBSERVER_MINMAX), SC_ERROR_STATE, "quantization");
+    ERR(d, sc_session_fake_quantize(d, "fc", "_output_0", &vt, &ot, NULL), SC_ERROR_STATE, "quantization");
+    TRUE(ndim == 99 && shape == NULL && sc == 7 && bits == -1);
+    sc_session_free(p);
+    sc_session_free(d);
+
+    /* A freed quantization session. */
+    q = quant_session(kQuantConfig);
+    sc_session_free(q);
+    ERR(NULL, sc_session_observe(q, "fc", "weight", &vt, SC_OBSERVER_MINMAX), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_scale_shape(q, "fc", "weight", &ndim, &shape), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_quant_params(q, "fc", "weight", &st, &zt, NULL, NULL), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_fake_quantize(q, "fc", "weight", &vt, &ot, NULL), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_quant_range(q, "fc", "weight", &bits, NULL, NULL, NULL), SC_ERROR_INVALID_ARGUMENT, "session");
+}
+
 int main(void) {
     versions_and_names();
     create_and_free();
@@ -1102,6 +1339,8 @@ int main(void) {
     distill_dtypes_and_layouts();
     distill_links();
     distill_wrong_mode_and_freed();
+    quant_arguments();
+    quant_bypass_and_modes();
     printf("bad_input: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

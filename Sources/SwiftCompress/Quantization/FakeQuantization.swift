@@ -65,6 +65,7 @@ extension Quantization {
                                         "'\(settings.applyMethod.rawValue)' needs a scale and a zero point; none were given (observe batches and compute them first)")
             }
             let qat = settings.applyMethod == .qatClampRound
+            if let gradientMask { try checkSameShape(x, gradientMask.shape, "gradient mask", settings) }
             try fakeQuantize(x, into: out, parameters: parameters, settings: settings, gradientMask: qat ? gradientMask : nil)
             if !qat { gradientMask?.fill(1) }
         }

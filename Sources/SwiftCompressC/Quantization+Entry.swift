@@ -1,0 +1,160 @@
+import SwiftCompress
+import SwiftCompressABI
+
+// The quantization entry points of include/swiftcompress.h; see the header for the contracts.
+
+/// An `int64_t` array owned by the session (a scale shape returned through `const int64_t **`);
+/// its pointer stays valid until the box is released.
+final class CInt64Array: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Int64>
+    let count: Int
+
+    init(_ values: [Int]) {
+        count = values.count
+        pointer = .allocate(capacity: Swift.max(values.count, 1))
+        for (i, v) in values.enumerated() { pointer[i] = Int64(v) }
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// `int sc_session_observe(sc_session *, const char *module_name, const char *target_name,
+///                         const sc_tensor *batch, int observer)`.
+@_cdecl("sc_session_observe")
+public func sc_session_observe(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                               _ batch: UnsafePointer<sc_tensor>?, _ observer: Int32) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        let (i, settings) = try quantTarget(s, moduleName, targetName, "sc_session_observe")
+        let kind: QuantObserverKind
+        switch observer {
+        case 0: kind = .minMax
+        case 1: kind = .qat
+        default:
+            throw CallError(.invalidArgument, "observer is \(observer); expected SC_OBSERVER_MINMAX (0) or SC_OBSERVER_EMA (1)")
+        }
+        let b = try tensorView(batch, "\(settings.target): batch", writable: false).readOnly
+        var o = s.quant[i].observer ?? QuantObserver(kind: kind)
+        guard o.kind == kind else {
+            throw CallError(.state, "\(quoted(settings.target)) is observed with \(observerName(o.kind)) since its first batch; observer \(observerName(kind)) cannot be mixed in (set the config again to start over)")
+        }
+        do throws(QuantizationError) { try o.observe(b, settings: settings) } catch { throw CallError(error) }
+        if s.quant[i].scaleShape == nil, let shape = o.scaleShape { s.quant[i].scaleShape = CInt64Array(shape) }
+        s.quant[i].observer = o
+    }
+}
+
+/// `int sc_session_scale_shape(sc_session *, const char *module_name, const char *target_name,
+///                             size_t *ndim, const int64_t **shape)`.
+@_cdecl("sc_session_scale_shape")
+public func sc_session_scale_shape(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                   _ ndim: UnsafeMutablePointer<Int>?, _ shape: UnsafeMutablePointer<UnsafePointer<Int64>?>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        guard let ndim else { throw CallError(.nullPointer, "ndim is NULL") }
+        guard let shape else { throw CallError(.nullPointer, "shape is NULL") }
+        let (i, settings) = try quantTarget(s, moduleName, targetName, "sc_session_scale_shape")
+        let a = try observed(s, i, settings).shape
+        ndim.pointee = a.count
+        shape.pointee = UnsafePointer(a.pointer)
+    }
+}
+
+/// `int sc_session_quant_params(sc_session *, const char *module_name, const char *target_name,
+///                              const sc_tensor *scale, const sc_tensor *zero_point,
+///                              const sc_tensor *tracked_min, const sc_tensor *tracked_max)`.
+@_cdecl("sc_session_quant_params")
+public func sc_session_quant_params(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                    _ scale: UnsafePointer<sc_tensor>?, _ zeroPoint: UnsafePointer<sc_tensor>?,
+                                    _ trackedMin: UnsafePointer<sc_tensor>?, _ trackedMax: UnsafePointer<sc_tensor>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        let (i, settings) = try quantTarget(s, moduleName, targetName, "sc_session_quant_params")
+        let name = settings.target
+        let scaleView = try tensorView(scale, "\(name): scale", writable: true)
+        let zeroView = try tensorView(zeroPoint, "\(name): zero_point", writable: true)
+        let minView = trackedMin == nil ? nil : try tensorView(trackedMin, "\(name): tracked_min", writable: true)
+        let maxView = trackedMax == nil ? nil : try tensorView(trackedMax, "\(name): tracked_max", writable: true)
+        let observer = try observed(s, i, settings).observer
+        let scaleShape = observer.scaleShape ?? []
+        for (what, v) in [("scale", scaleView), ("zero_point", zeroView), ("tracked_min", minView), ("tracked_max", maxView)] {
+            if let v, v.shape != scaleShape {
+                throw CallError(.shape, "\(name): \(what) buffer has shape \(v.shape); expected the scale shape \(scaleShape) (sc_session_scale_shape)")
+            }
+        }
+        let p: QuantParameters
+        do throws(QuantizationError) {
+            p = try observer.parameters(settings: settings)
+            try p.write(scale: scaleView, zeroPoint: zeroView, target: name)
+        } catch { throw CallError(error) }
+        for (v, values) in [(minView, observer.trackedMin), (maxView, observer.trackedMax)] {
+            guard let v else { continue }
+            for (j, x) in values.enumerated() {
+                do throws(TensorViewError) { try v.setValue(x, atLogicalIndex: j) } catch {
+                    throw CallError(.internal, "\(name): writing the tracked range: \(error.message)")
+                }
+            }
+        }
+    }
+}
+
+/// `int sc_session_fake_quantize(sc_session *, const char *module_name, const char *target_name,
+///                               const sc_tensor *x, const sc_tensor *out, const sc_tensor *gradient_mask)`.
+@_cdecl("sc_session_fake_quantize")
+public func sc_session_fake_quantize(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                     _ x: UnsafePointer<sc_tensor>?, _ out: UnsafePointer<sc_tensor>?,
+                                     _ gradientMask: UnsafePointer<sc_tensor>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        let (i, settings) = try quantTarget(s, moduleName, targetName, "sc_session_fake_quantize")
+        let name = settings.target
+        let xv = try tensorView(x, "\(name): x", writable: false).readOnly
+        let ov = try tensorView(out, "\(name): out", writable: true)
+        let mv = gradientMask == nil ? nil : try tensorView(gradientMask, "\(name): gradient_mask", writable: true)
+        // Checked here too: the core's 'clamp_round' fills the mask without comparing its shape.
+        if let mv, mv.shape != xv.shape {
+            throw CallError(.shape, "\(name): gradient mask has shape \(mv.shape), x \(xv.shape)")
+        }
+        var p: QuantParameters? = nil
+        if settings.applyMethod != .bypass {
+            let (observer, _) = try observed(s, i, settings)
+            do throws(QuantizationError) { p = try observer.parameters(settings: settings) } catch { throw CallError(error) }
+        }
+        do throws(QuantizationError) {
+            try Quantization.apply(xv, into: ov, parameters: p, settings: settings, gradientMask: mv)
+        } catch { throw CallError(error) }
+    }
+}
+
+/// `int sc_session_quant_range(sc_session *, const char *module_name, const char *target_name,
+///                             int *bits, int *is_signed, int64_t *qmin, int64_t *qmax)`.
+@_cdecl("sc_session_quant_range")
+public func sc_session_quant_range(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                   _ bits: UnsafeMutablePointer<Int32>?, _ isSigned: UnsafeMutablePointer<Int32>?,
+                                   _ qmin: UnsafeMutablePointer<Int64>?, _ qmax: UnsafeMutablePointer<Int64>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        let (_, settings) = try quantTarget(s, moduleName, targetName, "sc_session_quant_range")
+        let d = settings.dtype
+        bits?.pointee = Int32(d.bits)
+        isSigned?.pointee = d.isSigned ? 1 : 0
+        qmin?.pointee = Int64(d.qmin)
+        qmax?.pointee = Int64(d.qmax)
+    }
+}
+
+private func observerName(_ kind: QuantObserverKind) -> String {
+    kind == .minMax ? "SC_OBSERVER_MINMAX" : "SC_OBSERVER_EMA"
+}
+
+/// The index and parsed settings of a named target of a quantization session.
+private func quantTarget(_ s: Session, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                         _ call: String) throws(CallError) -> (Int, QuantizationSettings) {
+    try s.requireMode(.quantization, for: call)
+    let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
+    guard let plan = s.plan else { throw CallError(.state, "no config list is set (call sc_session_set_config first)") }
+    do throws(QuantizationError) { return (i, try QuantizationSettings(plan: plan.targets[i])) } catch { throw CallError(error) }
+}
+
+/// The observer of target `i` and its scale shape, or SC_ERROR_STATE before its first batch.
+private func observed(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> (observer: QuantObserver, shape: CInt64Array) {
+    guard let o = s.quant[i].observer, let shape = s.quant[i].scaleShape else {
+        throw CallError(.state, "\(quoted(settings.target)) has observed no batch yet (call sc_session_observe first)")
+    }
+    return (o, shape)
+}
