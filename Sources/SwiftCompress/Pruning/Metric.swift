@@ -27,6 +27,17 @@ func sortKey(_ d: Double) -> UInt64 {
     return b & 0x8000_0000_0000_0000 != 0 ? ~b : b | 0x8000_0000_0000_0000
 }
 
+/// The 32-bit key of |x| from the bits of a Float x: |x| clears the sign bit, non-negative Floats
+/// order like their bits, NaN gets the largest key (as `sortKey(abs(x))`).
+@inline(__always)
+func magnitudeKey(bits: UInt32) -> UInt32 {
+    let b = bits & 0x7FFF_FFFF
+    return b > 0x7F80_0000 ? 0xFFFF_FFFF : b | 0x8000_0000
+}
+
+/// Keys converted at a time by `Metric.forEachKeyRun32` (a stack buffer).
+let keyRun = 1024
+
 struct Metric: @unchecked Sendable {
     var values: MetricValues
     /// Number of blocks.
@@ -60,11 +71,7 @@ struct Metric: @unchecked Sendable {
                 if wide {
                     for i in r { body(i, sortKey(Double(Swift.abs(fp[i])))) }
                 } else {
-                    // |x| clears the sign bit; non-negative Floats order like their bits.
-                    for i in r {
-                        let b = fp[i].bitPattern & 0x7FFF_FFFF
-                        body(i, b > 0x7F80_0000 ? 0xFFFF_FFFF : UInt64(b | 0x8000_0000))
-                    }
+                    for i in r { body(i, UInt64(magnitudeKey(bits: fp[i].bitPattern))) }
                 }
             } else if wide {
                 v.visitDoubles(range) { i, x in body(i, sortKey(Swift.abs(x))) }
@@ -74,6 +81,67 @@ struct Metric: @unchecked Sendable {
         case .view(let v):
             if wide { v.visitDoubles(range) { i, x in body(i, sortKey(x)) } } else { v.visitFloats(range) { i, x in body(i, sortKey(x)) } }
         }
+    }
+
+    /// Calls `body(start, keys)` with the 32-bit keys of `range`, in order, in runs of at most
+    /// `keyRun` (keys of indices `start ..< start + keys.count`). Only valid when `needsWideKeys`
+    /// is false. The level metric of a contiguous float32 tensor is converted in a loop the
+    /// compiler vectorizes; other metrics go through `forEachKey`.
+    @inline(__always)
+    func forEachKeyRun32(_ range: Range<Int>, _ body: (Int, UnsafeBufferPointer<UInt32>) -> Void) {
+        let r = range.clamped(to: 0..<count)
+        if r.isEmpty { return }
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: keyRun) { buf in
+            guard let kp = buf.baseAddress else { return }
+            var lo = r.lowerBound
+            if case .magnitude(let v) = values, v.dtype == .float32, v.layout.isContiguous, let p = v.pointer, v.count >= r.upperBound {
+                let bits = p.assumingMemoryBound(to: UInt32.self)
+                while lo < r.upperBound {
+                    let n = min(keyRun, r.upperBound - lo)
+                    let src = bits + lo
+                    for j in 0..<n { kp[j] = magnitudeKey(bits: src[j]) }
+                    body(lo, UnsafeBufferPointer(start: kp, count: n))
+                    lo += n
+                }
+                return
+            }
+            while lo < r.upperBound {
+                let hi = min(r.upperBound, lo + keyRun)
+                let base = lo
+                forEachKey(lo..<hi, wide: false) { i, k in kp[i - base] = UInt32(truncatingIfNeeded: k) }
+                body(lo, UnsafeBufferPointer(start: kp, count: hi - lo))
+                lo = hi
+            }
+        }
+    }
+
+    /// The 32-bit key of block `i` (0 ..< count), as `forEachKey(wide: false)` gives it. Only
+    /// valid when `needsWideKeys` is false.
+    func key32(at i: Int) -> UInt32 {
+        guard i >= 0, i < count else { return 0 }
+        switch values {
+        case .dense(let a):
+            return i < a.count ? UInt32(truncatingIfNeeded: sortKey(Float(a[i]))) : 0
+        case .magnitude(let v):
+            guard let p = v.pointer, i < v.count else { return 0 }
+            return UInt32(truncatingIfNeeded: sortKey(Swift.abs(Float(loadDouble(p, v.dtype, v.layout.offset(ofLogicalIndex: i))))))
+        case .view(let v):
+            guard let p = v.pointer, i < v.count else { return 0 }
+            return UInt32(truncatingIfNeeded: sortKey(Float(loadDouble(p, v.dtype, v.layout.offset(ofLogicalIndex: i)))))
+        }
+    }
+
+    /// `out[j] = key32(at: positions[j] - offset)` for each j (positions inside the metric).
+    func keys32(at positions: UnsafeBufferPointer<Int>, offset: Int, into out: UnsafeMutablePointer<UInt32>) {
+        if case .magnitude(let v) = values, v.dtype == .float32, v.layout.isContiguous, let p = v.pointer {
+            let bits = p.assumingMemoryBound(to: UInt32.self)
+            for (j, pos) in positions.enumerated() {
+                let i = pos - offset
+                out[j] = i >= 0 && i < v.count ? magnitudeKey(bits: bits[i]) : 0
+            }
+            return
+        }
+        for (j, pos) in positions.enumerated() { out[j] = key32(at: pos - offset) }
     }
 
     /// Calls `body(index, value)` for indices in `range`.

@@ -3,24 +3,62 @@
 
 /// Per-target block masks, written by disjoint targets from parallel iterations.
 final class BlockMasks: @unchecked Sendable {
+    /// One byte per block (1 keep, 0 prune); empty for targets without one (direct or untouched).
     var masks: [UnsafeMutableBufferPointer<UInt8>]
-    /// Whether a rule (threshold, dependency, global, ratio) produced this target's mask.
+    /// Whether a rule (threshold, dependency, global, ratio, align) produced this target's mask.
     var generated: [Bool]
-    init(counts: [Int]) {
-        masks = counts.map { n in
-            let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(n, 1))
+    /// Fine-grained targets whose whole mask is one cut of their metric (a ratio or a global group,
+    /// nothing else, not an align source): they get no byte mask; the rule writes the caller's mask
+    /// straight from the cut as soon as it is known (while the keys are still in cache).
+    let isDirect: [Bool]
+    /// Targets whose mask has been written already.
+    let written: SharedSlots<Bool>
+
+    init(counts: [Int], byteMask: [Bool], isDirect: [Bool]) {
+        masks = counts.indices.map { i in
+            guard byteMask[i], counts[i] > 0 else { return UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0) }
+            let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: counts[i])
             b.initialize(repeating: 1)
             return b
         }
         generated = [Bool](repeating: false, count: counts.count)
+        written = SharedSlots(repeating: false, count: counts.count)
+        self.isDirect = isDirect
     }
     deinit { for m in masks { m.deallocate() } }
+
+    /// Records the cut of a ratio or global rule: written into the caller's mask for a direct
+    /// target, applied to the byte mask otherwise.
+    func record(_ cut: SourceCut, metric: Metric, target ti: Int, mask: MutableTensorView) {
+        guard isDirect[ti] else {
+            applyCut(cut, metric: metric, mask: masks[ti])
+            return
+        }
+        let chunks = metricChunks(min(metric.count, mask.count))
+        parallelFor(chunks.count, parallel: chunks.count > 1) { c in
+            Pruning.writeCut(cut, metric: metric, chunk: c, range: chunks[c], mask: mask)
+        }
+        written[ti] = true
+    }
 }
 
 extension Pruning {
     static func computeBlockMasks(_ targets: [PruningTarget], plans: [PruningTargetPlan],
                                   metric kind: PruningMetricKind) -> BlockMasks {
-        let masks = BlockMasks(counts: plans.map { $0.layout.blockCount })
+        // Which targets need a byte mask, and which are written straight from one cut.
+        var alignSources = [Bool](repeating: false, count: plans.count)
+        for p in plans where p.usesAlign { if let si = p.alignSource, si < alignSources.count { alignSources[si] = true } }
+        let isDirect = plans.indices.map { ti in
+            let p = plans[ti]
+            return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal)
+                && targets[ti].settings.sparseThreshold == nil && !alignSources[ti]
+        }
+        let byteMask = plans.indices.map { ti in
+            let p = plans[ti]
+            return !isDirect[ti] && (p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign
+                                     || targets[ti].settings.sparseThreshold != nil)
+        }
+        let masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask, isDirect: isDirect)
         // Phase 2: metrics (dense ones computed now, in parallel over targets).
         let metrics = SharedSlots<Metric?>(repeating: nil, count: plans.count)
         parallelFor(plans.count) { ti in
@@ -71,8 +109,12 @@ extension Pruning {
             guard plans[ti].usesRatio, let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
+            if masks.isDirect[ti] && !m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k) {
+                masks.written[ti] = true
+                return
+            }
             let cut = selectCuts([SelectionSource(metric: m, weight: 1, lo: 0, hi: m.count)], budget: k)[0]
-            applyCut(cut, metric: m, mask: masks.masks[ti])
+            masks.record(cut, metric: m, target: ti, mask: targets[ti].mask)
         }
         for ti in plans.indices where plans[ti].usesRatio && metrics[ti] != nil { masks.generated[ti] = true }
         // Align (sources were checked in planning to have generated masks).
@@ -174,9 +216,19 @@ extension Pruning {
             sources.append(SelectionSource(metric: m, weight: plans[ti].layout.blockSize, lo: lo, hi: hi))
         }
         let budget = pruneCount(total, ratio)
+        // Fine-grained members without bounds: the one-pass form when it can decide.
+        if members.allSatisfy({ masks.isDirect[$0.0] && !$0.1.needsWideKeys }),
+           sources.allSatisfy({ $0.weight == 1 && $0.lo <= 0 && $0.hi >= $0.metric.count }),
+           fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
+            for (ti, _) in members {
+                masks.written[ti] = true
+                masks.generated[ti] = true
+            }
+            return
+        }
         let cuts = selectCuts(sources, budget: budget)
         parallelFor(members.count) { j in
-            applyCut(cuts[j], metric: members[j].1, mask: masks.masks[members[j].0])
+            masks.record(cuts[j], metric: members[j].1, target: members[j].0, mask: targets[members[j].0].mask)
         }
         for (ti, _) in members { masks.generated[ti] = true }
     }
@@ -221,11 +273,12 @@ extension Pruning {
         }
     }
 
-    /// Phase 4: expand block masks into the callers' mask buffers (1 keep, 0 prune).
+    /// Phase 4: expand block masks into the callers' mask buffers (1 keep, 0 prune). Direct targets
+    /// were written by their rule already.
     static func writeMasks(_ targets: [PruningTarget], plans: [PruningTargetPlan], blockMasks: BlockMasks) {
         struct Task { var target: Int; var range: Range<Int> }
         var tasks: [Task] = []
-        for (ti, t) in targets.enumerated() {
+        for (ti, t) in targets.enumerated() where !blockMasks.written[ti] {
             let n = t.mask.count
             let parts = max(1, min(workerParts, n / 65536))
             let step = (n + parts - 1) / parts
@@ -237,7 +290,7 @@ extension Pruning {
             let t = targets[task.target]
             let bm = blockMasks.masks[task.target]
             let layout = plans[task.target].layout
-            if !blockMasks.generated[task.target] {
+            if !blockMasks.generated[task.target] || bm.count < layout.blockCount {
                 t.mask.store(task.range) { _ in 1 }
                 return
             }
@@ -246,14 +299,78 @@ extension Pruning {
                 if layout.isFineGrained {
                     for i in task.range { fp[i] = bm[i] == 0 ? 0 : 1 }
                 } else if layout.blocksAreRuns {
+                    // Block by block: one value per run of `bs` elements.
                     let bs = layout.blockSize
-                    for i in task.range { fp[i] = bm[i / bs] == 0 ? 0 : 1 }
+                    var i = task.range.lowerBound
+                    while i < task.range.upperBound {
+                        let b = i / bs
+                        let end = min(task.range.upperBound, (b + 1) * bs)
+                        let v: Float = bm[b] == 0 ? 0 : 1
+                        for j in i..<end { fp[j] = v }
+                        i = end
+                    }
                 } else {
                     for i in task.range { fp[i] = bm[layout.blockIndex(ofLogical: i)] == 0 ? 0 : 1 }
                 }
                 return
             }
             t.mask.store(task.range) { i in bm[layout.blockIndex(ofLogical: i)] == 0 ? 0 : 1 }
+        }
+    }
+
+    /// Writes chunk `chunk` (`range`) of a fine-grained target's mask from its cut: 0 where the cut
+    /// prunes, 1 elsewhere. One pass: keys are compared with the cut key as they are read (plus a
+    /// pass over this chunk's keys when it prunes some but not all of its ties).
+    static func writeCut(_ cut: SourceCut, metric: Metric, chunk: Int, range: Range<Int>, mask: MutableTensorView) {
+        if case .float32 = mask.dtype, mask.layout.isContiguous, let mp = mask.pointer {
+            let out = mp.assumingMemoryBound(to: Float.self)
+            switch cut {
+            case .none:
+                for i in range { out[i] = 1 }
+                return
+            case .all:
+                for i in range { out[i] = 0 }
+                return
+            case .below(let key, false, let rule):
+                // |x| of contiguous float32: compare the magnitude bits (keys are those bits with the
+                // top bit set; NaN keys are not compared here).
+                if case .magnitude(let v) = metric.values, v.dtype == .float32, v.layout.isContiguous,
+                   let vp = v.pointer, v.count >= range.upperBound, key < 0xFFFF_FFFF, key >= 0x8000_0000 {
+                    let bits = vp.assumingMemoryBound(to: UInt32.self)
+                    let kb = UInt32(truncatingIfNeeded: key) & 0x7FFF_FFFF
+                    let take = rule.taken(inChunk: chunk)
+                    if take == allTies {
+                        for i in range { out[i] = bits[i] & 0x7FFF_FFFF <= kb ? 0 : 1 }
+                        return
+                    }
+                    for i in range { out[i] = bits[i] & 0x7FFF_FFFF < kb ? 0 : 1 }
+                    var left = take
+                    var i = range.lowerBound
+                    while left > 0 && i < range.upperBound {
+                        if bits[i] & 0x7FFF_FFFF == kb { out[i] = 0; left -= 1 }
+                        i += 1
+                    }
+                    return
+                }
+            case .below: break
+            }
+            var ties = cut.tiesTaken(inChunk: chunk)
+            cut.forEachDecision(metric: metric, range: range, ties: &ties) { i, pruned in out[i] = pruned ? 0 : 1 }
+            return
+        }
+        // Other mask dtypes or strides: decisions for a run of indices, then stored through the view.
+        let run = 4096
+        var decided = [Double](repeating: 1, count: min(run, range.count))
+        var ties = cut.tiesTaken(inChunk: chunk)
+        var lo = range.lowerBound
+        while lo < range.upperBound {
+            let hi = min(range.upperBound, lo + run)
+            decided.withUnsafeMutableBufferPointer { d in
+                cut.forEachDecision(metric: metric, range: lo..<hi, ties: &ties) { i, pruned in d[i - lo] = pruned ? 0 : 1 }
+            }
+            let base = lo
+            decided.withUnsafeBufferPointer { d in mask.store(base..<hi) { i in d[i - base] } }
+            lo = hi
         }
     }
 }
