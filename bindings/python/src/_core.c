@@ -1,0 +1,594 @@
+/*
+ * swiftcompress._core: a thin CPython extension over include/swiftcompress.h.
+ *
+ * It converts Python values to C ABI arguments and C ABI statuses to Python exceptions, and does
+ * nothing else: no config keys are read here and no tensor element is touched. It knows nothing
+ * about PyTorch: tensors arrive as "specs", tuples
+ *
+ *     (data_ptr: int, dtype: int (SC_DTYPE_*), shape: tuple[int, ...], strides: tuple[int, ...] | None)
+ *
+ * with strides in elements, as torch.Tensor.stride() gives them. The Python package builds them.
+ *
+ * Memory safety: the core keeps the data pointers of bound tensors. Session.bind and
+ * Session.bind_metric therefore take a `keepalive` object (the tensors, their storages) that the
+ * session holds until the target is bound again, the config or the modules change, or the session
+ * is closed, which is exactly as long as the core may read or write those buffers.
+ *
+ * Errors: a failed call raises the exception class registered for its status with
+ * set_error_classes() (the package registers subclasses of ValueError / TypeError), or
+ * RuntimeError when none is registered; the message is the core's. The exception gets the
+ * attributes `status` (int) and `status_name` (str, e.g. "SC_ERROR_CONFIG").
+ *
+ * The GIL is released while masks are generated or applied. A session is not thread-safe: a
+ * second call while one is running in another thread raises RuntimeError instead of racing.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "swiftcompress.h"
+
+/* status -> exception class, registered by the package (swiftcompress.errors). */
+static PyObject *error_classes = NULL; /* dict int -> type */
+
+/* Raises the exception for `status` with `message` (UTF-8, may be NULL). Returns NULL. */
+static PyObject *raise_status(int status, const char *message) {
+    PyObject *cls = NULL;
+    if (error_classes != NULL) {
+        PyObject *key = PyLong_FromLong(status);
+        if (key == NULL) return NULL;
+        cls = PyDict_GetItemWithError(error_classes, key); /* borrowed */
+        Py_DECREF(key);
+        if (cls == NULL && PyErr_Occurred()) return NULL;
+    }
+    if (cls == NULL) cls = PyExc_RuntimeError;
+    PyObject *msg = PyUnicode_DecodeUTF8(message ? message : "", message ? (Py_ssize_t)strlen(message) : 0,
+                                         "replace");
+    if (msg == NULL) return NULL;
+    if (PyUnicode_GetLength(msg) == 0) {
+        Py_DECREF(msg);
+        msg = PyUnicode_FromFormat("swiftcompress failed with %s", sc_status_name(status));
+        if (msg == NULL) return NULL;
+    }
+    PyObject *exc = PyObject_CallOneArg(cls, msg);
+    Py_DECREF(msg);
+    if (exc == NULL) return NULL;
+    PyObject *code = PyLong_FromLong(status);
+    PyObject *name = PyUnicode_FromString(sc_status_name(status));
+    if (code == NULL || name == NULL || PyObject_SetAttrString(exc, "status", code) < 0 ||
+        PyObject_SetAttrString(exc, "status_name", name) < 0) {
+        Py_XDECREF(code);
+        Py_XDECREF(name);
+        Py_DECREF(exc);
+        return NULL;
+    }
+    Py_DECREF(code);
+    Py_DECREF(name);
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tensor specs
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    sc_tensor t;
+    int64_t shape[SC_MAX_NDIM];
+    int64_t strides[SC_MAX_NDIM];
+} tensor_arg;
+
+/* Reads a sequence of ints (tuple, list, torch.Size) of at most SC_MAX_NDIM items into out. */
+static int read_dims(PyObject *seq, const char *what, int64_t *out, int32_t *count) {
+    PyObject *fast = PySequence_Fast(seq, "");
+    if (fast == NULL) {
+        PyErr_Format(PyExc_TypeError, "tensor spec: %s must be a sequence of ints, got %.100s", what,
+                     Py_TYPE(seq)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > SC_MAX_NDIM) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "tensor spec: %s has %zd dims, at most %d are supported", what, n,
+                     SC_MAX_NDIM);
+        return -1;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long v = PyLong_AsLongLong(items[i]);
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_TypeError, "tensor spec: %s[%zd] must be an int", what, i);
+            return -1;
+        }
+        out[i] = (int64_t)v;
+    }
+    *count = (int32_t)n;
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* Converts a spec tuple (data_ptr, dtype, shape, strides|None) into a tensor_arg. */
+static int read_spec(PyObject *spec, const char *what, tensor_arg *arg) {
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 4) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a spec tuple (data_ptr, dtype, shape, strides), got %.100s",
+                     what, Py_TYPE(spec)->tp_name);
+        return -1;
+    }
+    PyObject *ptr = PyTuple_GET_ITEM(spec, 0);
+    PyObject *dtype = PyTuple_GET_ITEM(spec, 1);
+    PyObject *shape = PyTuple_GET_ITEM(spec, 2);
+    PyObject *strides = PyTuple_GET_ITEM(spec, 3);
+    void *data = PyLong_AsVoidPtr(ptr);
+    if (data == NULL && PyErr_Occurred()) return -1;
+    long dt = PyLong_AsLong(dtype);
+    if (dt == -1 && PyErr_Occurred()) return -1;
+    memset(arg, 0, sizeof(*arg));
+    arg->t.data = data;
+    arg->t.dtype = (int32_t)dt;
+    int32_t ndim = 0;
+    if (read_dims(shape, "shape", arg->shape, &ndim) < 0) return -1;
+    arg->t.ndim = ndim;
+    arg->t.shape = arg->shape;
+    if (strides == Py_None) {
+        arg->t.strides = NULL;
+    } else {
+        int32_t nstrides = 0;
+        if (read_dims(strides, "strides", arg->strides, &nstrides) < 0) return -1;
+        if (nstrides != ndim) {
+            PyErr_Format(PyExc_ValueError, "%s: %d strides for %d dims", what, (int)nstrides, (int)ndim);
+            return -1;
+        }
+        arg->t.strides = arg->strides;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Session
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    sc_session *session;
+    int busy;            /* a call with the GIL released is running */
+    PyObject *keepalive; /* dict (module, target, kind) -> object kept while the core holds pointers */
+} SessionObject;
+
+static int check_open(SessionObject *self) {
+    if (self->session == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the swiftcompress session is closed");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the swiftcompress session is in use by another thread (sessions are not thread-safe)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *session_error(SessionObject *self, int status) {
+    return raise_status(status, sc_session_last_error(self->session));
+}
+
+static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"mode", NULL};
+    int mode = SC_MODE_PRUNING;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|i", kwlist, &mode)) return -1;
+    if (self->session != NULL) {
+        sc_session_free(self->session);
+        self->session = NULL;
+    }
+    Py_CLEAR(self->keepalive);
+    self->keepalive = PyDict_New();
+    if (self->keepalive == NULL) return -1;
+    sc_session *s = NULL;
+    int status = sc_session_create(mode, &s);
+    if (status != SC_OK) {
+        raise_status(status, sc_last_error());
+        return -1;
+    }
+    self->session = s;
+    return 0;
+}
+
+static void Session_dealloc(SessionObject *self) {
+    PyObject_GC_UnTrack(self);
+    if (self->session != NULL) sc_session_free(self->session);
+    self->session = NULL;
+    Py_CLEAR(self->keepalive);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Session_traverse(SessionObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->keepalive);
+    return 0;
+}
+
+static int Session_clear(SessionObject *self) {
+    /* The core may still hold pointers into the kept objects: free it first. */
+    if (self->session != NULL && !self->busy) {
+        sc_session_free(self->session);
+        self->session = NULL;
+    }
+    Py_CLEAR(self->keepalive);
+    return 0;
+}
+
+static PyObject *Session_close(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the swiftcompress session is in use by another thread");
+        return NULL;
+    }
+    if (self->session != NULL) sc_session_free(self->session);
+    self->session = NULL;
+    if (self->keepalive != NULL) PyDict_Clear(self->keepalive);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
+    if (check_open(self) < 0) return NULL;
+    PyObject *fast = PySequence_Fast(modules, "add_modules: expected a sequence of (name, type, forward_args) tuples");
+    if (fast == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    const char *argv_stack[16];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *name, *type;
+        PyObject *fargs = Py_None;
+        if (!PyArg_ParseTuple(items[i], "ss|O:add_modules", &name, &type, &fargs)) {
+            Py_DECREF(fast);
+            return NULL;
+        }
+        const char **argv = NULL;
+        Py_ssize_t argc = 0;
+        PyObject *afast = NULL;
+        if (fargs != Py_None) {
+            afast = PySequence_Fast(fargs, "add_modules: forward_args must be a sequence of str or None");
+            if (afast == NULL) {
+                Py_DECREF(fast);
+                return NULL;
+            }
+            argc = PySequence_Fast_GET_SIZE(afast);
+            argv = argc <= 16 ? argv_stack : (const char **)PyMem_Malloc(sizeof(char *) * (size_t)argc);
+            if (argv == NULL) {
+                Py_DECREF(afast);
+                Py_DECREF(fast);
+                return PyErr_NoMemory();
+            }
+            PyObject **aitems = PySequence_Fast_ITEMS(afast);
+            for (Py_ssize_t k = 0; k < argc; k++) {
+                argv[k] = PyUnicode_AsUTF8(aitems[k]);
+                if (argv[k] == NULL) {
+                    if (argv != argv_stack) PyMem_Free((void *)argv);
+                    Py_DECREF(afast);
+                    Py_DECREF(fast);
+                    return NULL;
+                }
+            }
+        }
+        int status = sc_session_add_module(self->session, name, type, argv, (size_t)argc);
+        if (argv != NULL && argv != argv_stack) PyMem_Free((void *)argv);
+        Py_XDECREF(afast);
+        if (status != SC_OK) {
+            Py_DECREF(fast);
+            return session_error(self, status);
+        }
+    }
+    Py_DECREF(fast);
+    PyDict_Clear(self->keepalive); /* adding modules drops the bindings */
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
+    if (check_open(self) < 0) return NULL;
+    Py_ssize_t len = 0;
+    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (text == NULL) return NULL;
+    int status = sc_session_add_modules_json(self->session, text, (size_t)len);
+    if (status != SC_OK) return session_error(self, status);
+    PyDict_Clear(self->keepalive);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_set_config(SessionObject *self, PyObject *arg) {
+    if (check_open(self) < 0) return NULL;
+    Py_ssize_t len = 0;
+    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (text == NULL) return NULL;
+    int status = sc_session_set_config(self->session, text, (size_t)len);
+    PyDict_Clear(self->keepalive); /* a new config drops all bindings, even one that failed */
+    if (status != SC_OK) return session_error(self, status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_targets(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (check_open(self) < 0) return NULL;
+    size_t n = sc_session_target_count(self->session);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *m = NULL, *t = NULL;
+        int status = sc_session_target(self->session, i, &m, &t);
+        if (status != SC_OK) {
+            Py_DECREF(list);
+            return session_error(self, status);
+        }
+        PyObject *pair = Py_BuildValue("(ss)", m, t);
+        if (pair == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+    }
+    return list;
+}
+
+static PyObject *Session_target_settings(SessionObject *self, PyObject *arg) {
+    if (check_open(self) < 0) return NULL;
+    Py_ssize_t index = PyLong_AsSsize_t(arg);
+    if (index == -1 && PyErr_Occurred()) return NULL;
+    if (index < 0) {
+        PyErr_SetString(PyExc_IndexError, "target index out of range");
+        return NULL;
+    }
+    const char *json = NULL;
+    size_t length = 0;
+    int status = sc_session_target_settings(self->session, (size_t)index, &json, &length);
+    if (status != SC_OK) return session_error(self, status);
+    return PyUnicode_DecodeUTF8(json, (Py_ssize_t)length, "strict");
+}
+
+static PyObject *Session_report(SessionObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"table", NULL};
+    int table = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p", kwlist, &table)) return NULL;
+    if (check_open(self) < 0) return NULL;
+    const char *text = NULL;
+    size_t length = 0;
+    int status = sc_session_report(self->session, table, &text, &length);
+    if (status != SC_OK) return session_error(self, status);
+    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)length, "strict");
+}
+
+/* keepalive key: (module, target, kind) where kind 0 = tensor+mask, 1 = metric. */
+static int keep(SessionObject *self, const char *module, const char *target, int kind, PyObject *obj) {
+    PyObject *key = Py_BuildValue("(ssi)", module, target, kind);
+    if (key == NULL) return -1;
+    int rc = PyDict_SetItem(self->keepalive, key, obj);
+    Py_DECREF(key);
+    return rc;
+}
+
+static PyObject *Session_bind(SessionObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"module_name", "target_name", "tensor", "mask", "keepalive", NULL};
+    const char *module, *target;
+    PyObject *tspec, *mspec, *alive = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|O:bind", kwlist, &module, &target, &tspec, &mspec, &alive))
+        return NULL;
+    if (check_open(self) < 0) return NULL;
+    tensor_arg t, m;
+    const sc_tensor *tp = NULL, *mp = NULL;
+    if (tspec != Py_None) {
+        if (read_spec(tspec, "bind: tensor", &t) < 0) return NULL;
+        tp = &t.t;
+    }
+    if (mspec != Py_None) {
+        if (read_spec(mspec, "bind: mask", &m) < 0) return NULL;
+        mp = &m.t;
+    }
+    int status = sc_session_bind(self->session, module, target, tp, mp);
+    if (status != SC_OK) return session_error(self, status);
+    if (keep(self, module, target, 0, alive) < 0) return NULL;
+    /* Binding again drops the metric binding of the target. */
+    PyObject *key = Py_BuildValue("(ssi)", module, target, 1);
+    if (key == NULL) return NULL;
+    if (PyDict_DelItem(self->keepalive, key) < 0) PyErr_Clear();
+    Py_DECREF(key);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_bind_metric(SessionObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"module_name", "target_name", "metric", "keepalive", NULL};
+    const char *module, *target;
+    PyObject *spec, *alive = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssO|O:bind_metric", kwlist, &module, &target, &spec, &alive))
+        return NULL;
+    if (check_open(self) < 0) return NULL;
+    tensor_arg t;
+    if (read_spec(spec, "bind_metric: metric", &t) < 0) return NULL;
+    int status = sc_session_bind_metric(self->session, module, target, &t.t);
+    if (status != SC_OK) return session_error(self, status);
+    if (keep(self, module, target, 1, alive) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_generate_masks(SessionObject *self, PyObject *arg) {
+    if (check_open(self) < 0) return NULL;
+    long metric = PyLong_AsLong(arg);
+    if (metric == -1 && PyErr_Occurred()) return NULL;
+    int status;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_session_generate_masks(self->session, (int)metric);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (status != SC_OK) return session_error(self, status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_apply_masks(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (check_open(self) < 0) return NULL;
+    int status;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_session_apply_masks(self->session);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (status != SC_OK) return session_error(self, status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_get_closed(SessionObject *self, void *Py_UNUSED(closure)) {
+    return PyBool_FromLong(self->session == NULL);
+}
+
+static PyMethodDef Session_methods[] = {
+    {"close", (PyCFunction)Session_close, METH_NOARGS, "Frees the core session (idempotent)."},
+    {"add_modules", (PyCFunction)Session_add_modules, METH_O,
+     "add_modules(modules): modules is a sequence of (name, type, forward_args or None), in named_modules() order."},
+    {"add_modules_json", (PyCFunction)Session_add_modules_json, METH_O, "add_modules_json(text): a module list as JSON."},
+    {"set_config", (PyCFunction)Session_set_config, METH_O, "set_config(json_text): sets and resolves the config list."},
+    {"targets", (PyCFunction)Session_targets, METH_NOARGS, "targets() -> [(module_name, target_name)] in plan order."},
+    {"target_settings", (PyCFunction)Session_target_settings, METH_O,
+     "target_settings(index) -> JSON text of the target's canonical settings."},
+    {"report", (PyCFunction)(void (*)(void))Session_report, METH_VARARGS | METH_KEYWORDS,
+     "report(table=False) -> the explain report as JSON text, or the table for people."},
+    {"bind", (PyCFunction)(void (*)(void))Session_bind, METH_VARARGS | METH_KEYWORDS,
+     "bind(module_name, target_name, tensor_spec, mask_spec, keepalive=None)."},
+    {"bind_metric", (PyCFunction)(void (*)(void))Session_bind_metric, METH_VARARGS | METH_KEYWORDS,
+     "bind_metric(module_name, target_name, metric_spec, keepalive=None)."},
+    {"generate_masks", (PyCFunction)Session_generate_masks, METH_O,
+     "generate_masks(metric): writes every bound mask (GIL released)."},
+    {"apply_masks", (PyCFunction)Session_apply_masks, METH_NOARGS,
+     "apply_masks(): multiplies / adds every bound mask into its tensor in place (GIL released)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Session_getset[] = {
+    {"closed", (getter)Session_get_closed, NULL, "True once close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject SessionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftcompress._core.Session",
+    .tp_doc = "A core session: one model's modules, one config list, its targets and the bound buffers.",
+    .tp_basicsize = sizeof(SessionObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Session_init,
+    .tp_dealloc = (destructor)Session_dealloc,
+    .tp_traverse = (traverseproc)Session_traverse,
+    .tp_clear = (inquiry)Session_clear,
+    .tp_methods = Session_methods,
+    .tp_getset = Session_getset,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Module functions
+ * ------------------------------------------------------------------------------------------- */
+
+static PyObject *core_version_number(PyObject *m, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLong(sc_version_number());
+}
+
+static PyObject *core_version_string(PyObject *m, PyObject *Py_UNUSED(ignored)) {
+    return PyUnicode_FromString(sc_version_string());
+}
+
+static PyObject *core_status_name(PyObject *m, PyObject *arg) {
+    long status = PyLong_AsLong(arg);
+    if (status == -1 && PyErr_Occurred()) return NULL;
+    return PyUnicode_FromString(sc_status_name((int)status));
+}
+
+static PyObject *core_set_error_classes(PyObject *m, PyObject *arg) {
+    if (!PyDict_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "set_error_classes: expected a dict {status: exception class}");
+        return NULL;
+    }
+    Py_INCREF(arg);
+    Py_XSETREF(error_classes, arg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_apply_mask(PyObject *m, PyObject *args) {
+    PyObject *mspec, *tspec;
+    int method;
+    if (!PyArg_ParseTuple(args, "OOi:apply_mask", &mspec, &tspec, &method)) return NULL;
+    tensor_arg mk, tg;
+    if (read_spec(mspec, "apply_mask: mask", &mk) < 0 || read_spec(tspec, "apply_mask: target", &tg) < 0) return NULL;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_apply_mask(&mk.t, &tg.t, method);
+    Py_END_ALLOW_THREADS
+    if (status != SC_OK) return raise_status(status, sc_last_error());
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_sparsity_schedule(PyObject *m, PyObject *args) {
+    int schedule;
+    double ratio, out = 0;
+    long long step, total;
+    if (!PyArg_ParseTuple(args, "idLL:sparsity_schedule", &schedule, &ratio, &step, &total)) return NULL;
+    int status = sc_sparsity_schedule(schedule, ratio, (int64_t)step, (int64_t)total, &out);
+    if (status != SC_OK) return raise_status(status, sc_last_error());
+    return PyFloat_FromDouble(out);
+}
+
+static PyMethodDef core_methods[] = {
+    {"version_number", core_version_number, METH_NOARGS, "The loaded library's SC_VERSION_NUMBER."},
+    {"version_string", core_version_string, METH_NOARGS, "The loaded library's version string."},
+    {"status_name", core_status_name, METH_O, "The constant name of a status code."},
+    {"set_error_classes", core_set_error_classes, METH_O,
+     "set_error_classes({status: exception class}): the classes failed calls raise."},
+    {"apply_mask", core_apply_mask, METH_VARARGS, "apply_mask(mask_spec, target_spec, method): in place, 0 mul, 1 add."},
+    {"sparsity_schedule", core_sparsity_schedule, METH_VARARGS,
+     "sparsity_schedule(schedule, ratio, step, total_steps) -> ratio at that step."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT, "swiftcompress._core",
+    "Thin bindings of include/swiftcompress.h (see swiftcompress/_core.pyi).", -1, core_methods,
+};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    if (PyType_Ready(&SessionType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&core_module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&SessionType);
+    if (PyModule_AddObject(m, "Session", (PyObject *)&SessionType) < 0) {
+        Py_DECREF(&SessionType);
+        Py_DECREF(m);
+        return NULL;
+    }
+#define ADD_INT(name)                                                    \
+    if (PyModule_AddIntConstant(m, #name, name) < 0) {                   \
+        Py_DECREF(m);                                                    \
+        return NULL;                                                     \
+    }
+    ADD_INT(SC_VERSION_NUMBER)
+    ADD_INT(SC_OK)
+    ADD_INT(SC_ERROR_NULL_POINTER)
+    ADD_INT(SC_ERROR_INVALID_ARGUMENT)
+    ADD_INT(SC_ERROR_INVALID_JSON)
+    ADD_INT(SC_ERROR_CONFIG)
+    ADD_INT(SC_ERROR_UNKNOWN_NAME)
+    ADD_INT(SC_ERROR_SHAPE)
+    ADD_INT(SC_ERROR_DTYPE)
+    ADD_INT(SC_ERROR_STATE)
+    ADD_INT(SC_ERROR_PRUNING)
+    ADD_INT(SC_ERROR_INTERNAL)
+    ADD_INT(SC_DTYPE_FLOAT32)
+    ADD_INT(SC_DTYPE_FLOAT64)
+    ADD_INT(SC_DTYPE_FLOAT16)
+    ADD_INT(SC_DTYPE_BFLOAT16)
+    ADD_INT(SC_MAX_NDIM)
+    ADD_INT(SC_MODE_PRUNING)
+    ADD_INT(SC_MODE_QUANTIZATION)
+    ADD_INT(SC_MODE_DISTILLATION)
+    ADD_INT(SC_METRIC_LEVEL)
+    ADD_INT(SC_METRIC_L1)
+    ADD_INT(SC_METRIC_L2)
+    ADD_INT(SC_METRIC_FPGM)
+    ADD_INT(SC_METRIC_SUPPLIED)
+    ADD_INT(SC_SCHEDULE_LINEAR)
+    ADD_INT(SC_SCHEDULE_AGP)
+#undef ADD_INT
+    return m;
+}

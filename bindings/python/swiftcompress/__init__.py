@@ -1,0 +1,39 @@
+"""swiftcompress: model compression from NNI-style config lists, computed by a Swift core.
+
+    import swiftcompress
+    print(swiftcompress.explain(model, config_list))           # what the config list will do
+    from swiftcompress.pruning import L1NormPruner              # NNI 3.0's pruner API
+    model, masks = L1NormPruner(model, config_list).compress()
+
+The core is libswiftcompress.so (bundled in this package, C ABI include/swiftcompress.h), reached
+through the thin extension ``swiftcompress._core``. ``swiftcompress.pruning`` needs PyTorch;
+``explain`` needs only an object with ``named_modules()``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _core
+from ._explain import ExplainReport, ReportWarning, explain
+from .errors import (ConfigError, DtypeError, InternalError, InvalidArgumentError, PruningError, ShapeError,
+                     StateError, SwiftCompressError, SwiftCompressWarning, TensorError, UnknownNameError)
+
+__version__ = _core.version_string()
+
+if _core.version_number() != _core.SC_VERSION_NUMBER:  # pragma: no cover - a broken installation
+    raise ImportError(f"swiftcompress: the bundled libswiftcompress.so is version {_core.version_string()}, "
+                      f"the extension was built for {_core.SC_VERSION_NUMBER}; reinstall the package")
+
+__all__ = [
+    "explain", "ExplainReport", "ReportWarning", "pruning",
+    "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
+    "StateError", "PruningError", "InvalidArgumentError", "InternalError", "SwiftCompressWarning",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # `swiftcompress.pruning` imports torch: only when asked for.
+    if name == "pruning":
+        import importlib
+        return importlib.import_module(".pruning", __name__)
+    raise AttributeError(f"module 'swiftcompress' has no attribute {name!r}")
