@@ -33,7 +33,7 @@ public func sc_session_target_link(_ session: OpaquePointer?, _ index: Int, _ li
         guard let teacherModule else { throw CallError(.nullPointer, "teacher_module is NULL") }
         let l = try links(s, index)
         guard link >= 0, link < l.count else {
-            throw CallError(.invalidArgument, "link \(link) is out of range 0..<\(l.count) for \(quoted(distillName(s, index)))")
+            throw CallError(.invalidArgument, "link \(link) is out of range 0..<\(l.count) for \(quoted(s.targetName(index)))")
         }
         teacherModule.pointee = l[link].constPointer
     }
@@ -47,7 +47,7 @@ public func sc_session_bind_student(_ session: OpaquePointer?, _ moduleName: Uns
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.distillation, for: "sc_session_bind_student")
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-        let name = distillName(s, i)
+        let name = s.targetName(i)
         let st = try tensorView(student, "\(name): student", writable: false).readOnly
         var g: MutableTensorView? = nil
         if gradient != nil {
@@ -72,7 +72,7 @@ public func sc_session_bind_teacher(_ session: OpaquePointer?, _ moduleName: Uns
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.distillation, for: "sc_session_bind_teacher")
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-        let name = distillName(s, i)
+        let name = s.targetName(i)
         guard s.distill[i].student != nil else {
             throw CallError(.state, "\(quoted(name)) has no student bound; call sc_session_bind_student first")
         }
@@ -102,7 +102,7 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
         var targets: [DistillationTarget] = []
         targets.reserveCapacity(plan.targets.count)
         for (i, t) in plan.targets.enumerated() {
-            let name = distillName(s, i)
+            let name = s.targetName(i)
             let settings = try distillationSettings(t)
             if !s.teacherModules.isEmpty {
                 do throws(DistillationError) {
@@ -122,11 +122,6 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
             for (i, r) in result.targets.enumerated() { targetLosses[i] = r.loss }
         }
     }
-}
-
-private func distillName(_ s: Session, _ i: Int) -> String {
-    guard let t = s.plan?.targets[i] else { return "target" }
-    return t.moduleName.isEmpty ? t.targetName : t.moduleName + "." + t.targetName
 }
 
 private func distillationSettings(_ t: TargetPlan) throws(CallError) -> DistillationSettings {

@@ -11,7 +11,7 @@ public func sc_session_bind(_ session: OpaquePointer?, _ moduleName: UnsafePoint
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_bind")
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-        let name = qualifiedName(s, i)
+        let name = s.targetName(i)
         if tensor == nil && mask == nil {
             s.bindings[i] = .absent
             return
@@ -33,7 +33,7 @@ public func sc_session_bind_metric(_ session: OpaquePointer?, _ moduleName: Unsa
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_bind_metric")
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-        let name = qualifiedName(s, i)
+        let name = s.targetName(i)
         let m = try tensorView(metric, "\(name): metric", writable: false)
         guard case .buffers(let tensor, let mask, _) = s.bindings[i] else {
             throw CallError(.state, "\(quoted(name)) has no buffers bound; call sc_session_bind with its tensor and mask before sc_session_bind_metric")
@@ -114,11 +114,6 @@ public func sc_sparsity_schedule(_ schedule: Int32, _ ratio: Double, _ step: Int
     }
 }
 
-private func qualifiedName(_ s: Session, _ i: Int) -> String {
-    guard let t = s.plan?.targets[i] else { return "target" }
-    return t.moduleName.isEmpty ? t.targetName : t.moduleName + "." + t.targetName
-}
-
 /// Every resolved target that is present, with its parsed settings and its writable tensor, or an
 /// error naming the first unbound target (or an absent one that would need a metric).
 private func pruningTargets(_ s: Session) throws(CallError) -> [(target: PruningTarget, tensor: MutableTensorView)] {
@@ -126,7 +121,7 @@ private func pruningTargets(_ s: Session) throws(CallError) -> [(target: Pruning
     var out: [(target: PruningTarget, tensor: MutableTensorView)] = []
     out.reserveCapacity(plan.targets.count)
     for (i, t) in plan.targets.enumerated() {
-        let name = qualifiedName(s, i)
+        let name = s.targetName(i)
         guard let b = s.bindings[i] else {
             throw CallError(.state, "\(quoted(name)) is not bound (call sc_session_bind for every resolved target, with NULL tensor and mask for one the model lacks; \(plan.targets.count) targets)")
         }

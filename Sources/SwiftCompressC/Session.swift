@@ -119,6 +119,12 @@ final class Session {
         return p.targets[index]
     }
 
+    /// `module.target` (just `target` for the root module) of resolved target `i`, as messages name it.
+    func targetName(_ i: Int) -> String {
+        guard let t = plan?.targets[i] else { return "target" }
+        return t.moduleName.isEmpty ? t.targetName : t.moduleName + "." + t.targetName
+    }
+
     func setOutput(_ s: String) -> CString {
         let c = CString(s)
         output = c
