@@ -83,7 +83,8 @@ class BuildSwiftThenExtension(build_ext):
 
 core = Extension(
     "swiftcompress._core",
-    sources=["src/_core.c"],
+    sources=["src/_core.c", "src/_quant.c", "src/_distill.c"],
+    depends=["src/_common.h"],
     libraries=["swiftcompress"],
     runtime_library_dirs=["$ORIGIN"],
     extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",

@@ -22,18 +22,15 @@
  * The GIL is released while masks are generated or applied. A session is not thread-safe: a
  * second call while one is running in another thread raises RuntimeError instead of racing.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
 #include <string.h>
 
-#include "swiftcompress.h"
+#include "_common.h"
 
 /* status -> exception class, registered by the package (swiftcompress.errors). */
 static PyObject *error_classes = NULL; /* dict int -> type */
 
 /* Raises the exception for `status` with `message` (UTF-8, may be NULL). Returns NULL. */
-static PyObject *raise_status(int status, const char *message) {
+PyObject *scpy_raise_status(int status, const char *message) {
     PyObject *cls = NULL;
     if (error_classes != NULL) {
         PyObject *key = PyLong_FromLong(status);
@@ -74,12 +71,6 @@ static PyObject *raise_status(int status, const char *message) {
  * Tensor specs
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct {
-    sc_tensor t;
-    int64_t shape[SC_MAX_NDIM];
-    int64_t strides[SC_MAX_NDIM];
-} tensor_arg;
-
 /* Reads a sequence of ints (tuple, list, torch.Size) of at most SC_MAX_NDIM items into out. */
 static int read_dims(PyObject *seq, const char *what, int64_t *out, int32_t *count) {
     PyObject *fast = PySequence_Fast(seq, "");
@@ -111,7 +102,7 @@ static int read_dims(PyObject *seq, const char *what, int64_t *out, int32_t *cou
 }
 
 /* Converts a spec tuple (data_ptr, dtype, shape, strides|None) into a tensor_arg. */
-static int read_spec(PyObject *spec, const char *what, tensor_arg *arg) {
+int scpy_read_spec(PyObject *spec, const char *what, tensor_arg *arg) {
     if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 4) {
         PyErr_Format(PyExc_TypeError, "%s: expected a spec tuple (data_ptr, dtype, shape, strides), got %.100s",
                      what, Py_TYPE(spec)->tp_name);
@@ -146,18 +137,25 @@ static int read_spec(PyObject *spec, const char *what, tensor_arg *arg) {
     return 0;
 }
 
+int scpy_read_optional_spec(PyObject *spec, const char *what, tensor_arg *arg, const sc_tensor **out) {
+    if (spec == Py_None) {
+        *out = NULL;
+        return 0;
+    }
+    if (scpy_read_spec(spec, what, arg) < 0) return -1;
+    *out = &arg->t;
+    return 0;
+}
+
+int scpy_keep(SessionObject *self, PyObject *key, PyObject *obj) {
+    return PyDict_SetItem(self->keepalive, key, obj);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Session
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    sc_session *session;
-    int busy;            /* a call with the GIL released is running */
-    PyObject *keepalive; /* dict (module, target, kind) -> object kept while the core holds pointers */
-} SessionObject;
-
-static int check_open(SessionObject *self) {
+int scpy_check_open(SessionObject *self) {
     if (self->session == NULL) {
         PyErr_SetString(PyExc_ValueError, "the swiftcompress session is closed");
         return -1;
@@ -170,8 +168,8 @@ static int check_open(SessionObject *self) {
     return 0;
 }
 
-static PyObject *session_error(SessionObject *self, int status) {
-    return raise_status(status, sc_session_last_error(self->session));
+PyObject *scpy_session_error(SessionObject *self, int status) {
+    return scpy_raise_status(status, sc_session_last_error(self->session));
 }
 
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
@@ -188,7 +186,7 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
     sc_session *s = NULL;
     int status = sc_session_create(mode, &s);
     if (status != SC_OK) {
-        raise_status(status, sc_last_error());
+        scpy_raise_status(status, sc_last_error());
         return -1;
     }
     self->session = s;
@@ -230,7 +228,7 @@ static PyObject *Session_close(SessionObject *self, PyObject *Py_UNUSED(ignored)
 }
 
 static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     PyObject *fast = PySequence_Fast(modules, "add_modules: expected a sequence of (name, type, forward_args) tuples");
     if (fast == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
@@ -275,7 +273,7 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
         Py_XDECREF(afast);
         if (status != SC_OK) {
             Py_DECREF(fast);
-            return session_error(self, status);
+            return scpy_session_error(self, status);
         }
     }
     Py_DECREF(fast);
@@ -284,29 +282,29 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
 }
 
 static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (text == NULL) return NULL;
     int status = sc_session_add_modules_json(self->session, text, (size_t)len);
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     PyDict_Clear(self->keepalive);
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_set_config(SessionObject *self, PyObject *arg) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (text == NULL) return NULL;
     int status = sc_session_set_config(self->session, text, (size_t)len);
     PyDict_Clear(self->keepalive); /* a new config drops all bindings, even one that failed */
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_targets(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     size_t n = sc_session_target_count(self->session);
     PyObject *list = PyList_New((Py_ssize_t)n);
     if (list == NULL) return NULL;
@@ -315,7 +313,7 @@ static PyObject *Session_targets(SessionObject *self, PyObject *Py_UNUSED(ignore
         int status = sc_session_target(self->session, i, &m, &t);
         if (status != SC_OK) {
             Py_DECREF(list);
-            return session_error(self, status);
+            return scpy_session_error(self, status);
         }
         PyObject *pair = Py_BuildValue("(ss)", m, t);
         if (pair == NULL) {
@@ -328,7 +326,7 @@ static PyObject *Session_targets(SessionObject *self, PyObject *Py_UNUSED(ignore
 }
 
 static PyObject *Session_target_settings(SessionObject *self, PyObject *arg) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t index = PyLong_AsSsize_t(arg);
     if (index == -1 && PyErr_Occurred()) return NULL;
     if (index < 0) {
@@ -338,7 +336,7 @@ static PyObject *Session_target_settings(SessionObject *self, PyObject *arg) {
     const char *json = NULL;
     size_t length = 0;
     int status = sc_session_target_settings(self->session, (size_t)index, &json, &length);
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     return PyUnicode_DecodeUTF8(json, (Py_ssize_t)length, "strict");
 }
 
@@ -346,11 +344,11 @@ static PyObject *Session_report(SessionObject *self, PyObject *args, PyObject *k
     static char *kwlist[] = {"table", NULL};
     int table = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p", kwlist, &table)) return NULL;
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     const char *text = NULL;
     size_t length = 0;
     int status = sc_session_report(self->session, table, &text, &length);
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     return PyUnicode_DecodeUTF8(text, (Py_ssize_t)length, "strict");
 }
 
@@ -358,7 +356,7 @@ static PyObject *Session_report(SessionObject *self, PyObject *args, PyObject *k
 static int keep(SessionObject *self, const char *module, const char *target, int kind, PyObject *obj) {
     PyObject *key = Py_BuildValue("(ssi)", module, target, kind);
     if (key == NULL) return -1;
-    int rc = PyDict_SetItem(self->keepalive, key, obj);
+    int rc = scpy_keep(self, key, obj);
     Py_DECREF(key);
     return rc;
 }
@@ -369,19 +367,19 @@ static PyObject *Session_bind(SessionObject *self, PyObject *args, PyObject *kwd
     PyObject *tspec, *mspec, *alive = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|O:bind", kwlist, &module, &target, &tspec, &mspec, &alive))
         return NULL;
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     tensor_arg t, m;
     const sc_tensor *tp = NULL, *mp = NULL;
     if (tspec != Py_None) {
-        if (read_spec(tspec, "bind: tensor", &t) < 0) return NULL;
+        if (scpy_read_spec(tspec, "bind: tensor", &t) < 0) return NULL;
         tp = &t.t;
     }
     if (mspec != Py_None) {
-        if (read_spec(mspec, "bind: mask", &m) < 0) return NULL;
+        if (scpy_read_spec(mspec, "bind: mask", &m) < 0) return NULL;
         mp = &m.t;
     }
     int status = sc_session_bind(self->session, module, target, tp, mp);
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     if (keep(self, module, target, 0, alive) < 0) return NULL;
     /* Binding again drops the metric binding of the target. */
     PyObject *key = Py_BuildValue("(ssi)", module, target, 1);
@@ -397,17 +395,17 @@ static PyObject *Session_bind_metric(SessionObject *self, PyObject *args, PyObje
     PyObject *spec, *alive = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssO|O:bind_metric", kwlist, &module, &target, &spec, &alive))
         return NULL;
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     tensor_arg t;
-    if (read_spec(spec, "bind_metric: metric", &t) < 0) return NULL;
+    if (scpy_read_spec(spec, "bind_metric: metric", &t) < 0) return NULL;
     int status = sc_session_bind_metric(self->session, module, target, &t.t);
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     if (keep(self, module, target, 1, alive) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_generate_masks(SessionObject *self, PyObject *arg) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     long metric = PyLong_AsLong(arg);
     if (metric == -1 && PyErr_Occurred()) return NULL;
     int status;
@@ -416,19 +414,19 @@ static PyObject *Session_generate_masks(SessionObject *self, PyObject *arg) {
     status = sc_session_generate_masks(self->session, (int)metric);
     Py_END_ALLOW_THREADS
     self->busy = 0;
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_apply_masks(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (check_open(self) < 0) return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
     int status;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     status = sc_session_apply_masks(self->session);
     Py_END_ALLOW_THREADS
     self->busy = 0;
-    if (status != SC_OK) return session_error(self, status);
+    if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
 
@@ -436,7 +434,8 @@ static PyObject *Session_get_closed(SessionObject *self, void *Py_UNUSED(closure
     return PyBool_FromLong(self->session == NULL);
 }
 
-static PyMethodDef Session_methods[] = {
+/* The pruning and general methods; PyInit__core appends the quantization and distillation ones. */
+static PyMethodDef Session_core_methods[] = {
     {"close", (PyCFunction)Session_close, METH_NOARGS, "Frees the core session (idempotent)."},
     {"add_modules", (PyCFunction)Session_add_modules, METH_O,
      "add_modules(modules): modules is a sequence of (name, type, forward_args or None), in named_modules() order."},
@@ -474,7 +473,6 @@ static PyTypeObject SessionType = {
     .tp_dealloc = (destructor)Session_dealloc,
     .tp_traverse = (traverseproc)Session_traverse,
     .tp_clear = (inquiry)Session_clear,
-    .tp_methods = Session_methods,
     .tp_getset = Session_getset,
 };
 
@@ -511,12 +509,12 @@ static PyObject *core_apply_mask(PyObject *m, PyObject *args) {
     int method;
     if (!PyArg_ParseTuple(args, "OOi:apply_mask", &mspec, &tspec, &method)) return NULL;
     tensor_arg mk, tg;
-    if (read_spec(mspec, "apply_mask: mask", &mk) < 0 || read_spec(tspec, "apply_mask: target", &tg) < 0) return NULL;
+    if (scpy_read_spec(mspec, "apply_mask: mask", &mk) < 0 || scpy_read_spec(tspec, "apply_mask: target", &tg) < 0) return NULL;
     int status;
     Py_BEGIN_ALLOW_THREADS
     status = sc_apply_mask(&mk.t, &tg.t, method);
     Py_END_ALLOW_THREADS
-    if (status != SC_OK) return raise_status(status, sc_last_error());
+    if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
     Py_RETURN_NONE;
 }
 
@@ -526,7 +524,7 @@ static PyObject *core_sparsity_schedule(PyObject *m, PyObject *args) {
     long long step, total;
     if (!PyArg_ParseTuple(args, "idLL:sparsity_schedule", &schedule, &ratio, &step, &total)) return NULL;
     int status = sc_sparsity_schedule(schedule, ratio, (int64_t)step, (int64_t)total, &out);
-    if (status != SC_OK) return raise_status(status, sc_last_error());
+    if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
     return PyFloat_FromDouble(out);
 }
 
@@ -547,7 +545,39 @@ static struct PyModuleDef core_module = {
     "Thin bindings of include/swiftcompress.h (see swiftcompress/_core.pyi).", -1, core_methods,
 };
 
+/* Session_core_methods + scpy_quant_session_methods + scpy_distill_session_methods, NULL-terminated;
+ * built once (the type is static, so is its method table). */
+static PyMethodDef *Session_methods = NULL;
+
+static Py_ssize_t method_count(const PyMethodDef *methods) {
+    Py_ssize_t n = 0;
+    while (methods[n].ml_name != NULL) n++;
+    return n;
+}
+
+static int build_session_methods(void) {
+    if (Session_methods != NULL) return 0;
+    const PyMethodDef *parts[] = {Session_core_methods, scpy_quant_session_methods, scpy_distill_session_methods};
+    Py_ssize_t total = 0;
+    for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) total += method_count(parts[p]);
+    PyMethodDef *all = (PyMethodDef *)PyMem_Calloc((size_t)total + 1, sizeof(PyMethodDef));
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t k = 0;
+    for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
+        Py_ssize_t n = method_count(parts[p]);
+        memcpy(all + k, parts[p], sizeof(PyMethodDef) * (size_t)n);
+        k += n;
+    }
+    Session_methods = all; /* the sentinel is the zeroed last entry; never freed (lives with the type) */
+    SessionType.tp_methods = Session_methods;
+    return 0;
+}
+
 PyMODINIT_FUNC PyInit__core(void) {
+    if (build_session_methods() < 0) return NULL;
     if (PyType_Ready(&SessionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
@@ -573,6 +603,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     ADD_INT(SC_ERROR_DTYPE)
     ADD_INT(SC_ERROR_STATE)
     ADD_INT(SC_ERROR_PRUNING)
+    ADD_INT(SC_ERROR_DISTILLATION)
+    ADD_INT(SC_ERROR_QUANTIZATION)
     ADD_INT(SC_ERROR_INTERNAL)
     ADD_INT(SC_DTYPE_FLOAT32)
     ADD_INT(SC_DTYPE_FLOAT64)
@@ -589,6 +621,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     ADD_INT(SC_METRIC_SUPPLIED)
     ADD_INT(SC_SCHEDULE_LINEAR)
     ADD_INT(SC_SCHEDULE_AGP)
+    ADD_INT(SC_OBSERVER_MINMAX)
+    ADD_INT(SC_OBSERVER_EMA)
 #undef ADD_INT
     return m;
 }

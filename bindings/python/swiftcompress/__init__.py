@@ -6,7 +6,8 @@
     model, masks = L1NormPruner(model, config_list).compress()
 
 The core is libswiftcompress.so (bundled in this package, C ABI include/swiftcompress.h), reached
-through the thin extension ``swiftcompress._core``. ``swiftcompress.pruning`` needs PyTorch;
+through the thin extension ``swiftcompress._core``. ``swiftcompress.pruning``, ``.quantization`` and
+``.distillation`` need PyTorch;
 ``explain`` needs only an object with ``named_modules()``.
 """
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 from . import _core
 from ._explain import ExplainReport, ReportWarning, explain
-from .errors import (ConfigError, DtypeError, InternalError, InvalidArgumentError, PruningError, ShapeError,
-                     StateError, SwiftCompressError, SwiftCompressWarning, TensorError, UnknownNameError)
+from .errors import (ConfigError, DistillationError, DtypeError, InternalError, InvalidArgumentError, PruningError,
+                     QuantizationError, ShapeError, StateError, SwiftCompressError, SwiftCompressWarning, TensorError,
+                     UnknownNameError)
 
 __version__ = _core.version_string()
 
@@ -25,15 +27,16 @@ if _core.version_number() != _core.SC_VERSION_NUMBER:  # pragma: no cover - a br
                       f"the extension was built for {_core.SC_VERSION_NUMBER}; reinstall the package")
 
 __all__ = [
-    "explain", "ExplainReport", "ReportWarning", "pruning",
+    "explain", "ExplainReport", "ReportWarning", "pruning", "quantization", "distillation",
     "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
-    "StateError", "PruningError", "InvalidArgumentError", "InternalError", "SwiftCompressWarning",
+    "StateError", "PruningError", "QuantizationError", "DistillationError", "InvalidArgumentError", "InternalError",
+    "SwiftCompressWarning",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # `swiftcompress.pruning` imports torch: only when asked for.
-    if name == "pruning":
+    # The subpackages import torch: only when asked for.
+    if name in ("pruning", "quantization", "distillation"):
         import importlib
-        return importlib.import_module(".pruning", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'swiftcompress' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from . import _core
 
 __all__ = [
     "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
-    "StateError", "PruningError", "InvalidArgumentError", "InternalError", "SwiftCompressWarning",
+    "StateError", "PruningError", "QuantizationError", "DistillationError", "InvalidArgumentError", "InternalError", "SwiftCompressWarning",
 ]
 
 
@@ -52,6 +52,16 @@ class PruningError(SwiftCompressError, ValueError):
     """The pruning rules rejected the targets (the message names the target and the setting)."""
 
 
+class QuantizationError(SwiftCompressError, ValueError):
+    """Quantization settings or parameters rejected (quant_dtype, quant_scheme, granularity,
+    apply_method; a granularity that does not fit the tensor; a NaN or infinite tracked range)."""
+
+
+class DistillationError(SwiftCompressError, ValueError):
+    """Distillation settings or links rejected (lambda, link, apply_method; a link naming no teacher
+    module)."""
+
+
 class InvalidArgumentError(SwiftCompressError, ValueError):
     """An out-of-range argument (mode, metric, index) or a missing one."""
 
@@ -74,5 +84,7 @@ _core.set_error_classes({
     _core.SC_ERROR_DTYPE: DtypeError,
     _core.SC_ERROR_STATE: StateError,
     _core.SC_ERROR_PRUNING: PruningError,
+    _core.SC_ERROR_QUANTIZATION: QuantizationError,
+    _core.SC_ERROR_DISTILLATION: DistillationError,
     _core.SC_ERROR_INTERNAL: InternalError,
 })

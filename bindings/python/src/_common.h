@@ -1,0 +1,53 @@
+/*
+ * Internal declarations shared by the translation units of swiftcompress._core:
+ * _core.c (module, Session type, pruning and general calls), _quant.c (quantization methods),
+ * _distill.c (distillation methods). Nothing here is part of a public interface.
+ */
+#ifndef SWIFTCOMPRESS_PY_COMMON_H
+#define SWIFTCOMPRESS_PY_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#include "swiftcompress.h"
+
+/* A tensor spec converted to a C ABI tensor (shape and strides stored inline). */
+typedef struct {
+    sc_tensor t;
+    int64_t shape[SC_MAX_NDIM];
+    int64_t strides[SC_MAX_NDIM];
+} tensor_arg;
+
+/* The Session object (swiftcompress._core.Session). */
+typedef struct {
+    PyObject_HEAD
+    sc_session *session;
+    int busy;            /* a call with the GIL released is running */
+    PyObject *keepalive; /* dict key -> object kept while the core holds pointers */
+} SessionObject;
+
+/* Raises the exception registered for `status` with `message` (UTF-8, may be NULL). Returns NULL. */
+PyObject *scpy_raise_status(int status, const char *message);
+
+/* Raises the exception for a failed session call, with the session's last error. Returns NULL. */
+PyObject *scpy_session_error(SessionObject *self, int status);
+
+/* 0 when the session is open and not busy; else sets an exception and returns -1. */
+int scpy_check_open(SessionObject *self);
+
+/* Converts a spec tuple (data_ptr, dtype, shape, strides|None) into *arg; `what` names it in errors.
+ * Returns 0, or -1 with an exception set. */
+int scpy_read_spec(PyObject *spec, const char *what, tensor_arg *arg);
+
+/* Like scpy_read_spec, but None gives NULL in *out (and 0). */
+int scpy_read_optional_spec(PyObject *spec, const char *what, tensor_arg *arg, const sc_tensor **out);
+
+/* Stores `obj` in the session's keepalive dict under `key` (a new reference is taken). */
+int scpy_keep(SessionObject *self, PyObject *key, PyObject *obj);
+
+/* Session methods of the other translation units (NULL-terminated arrays). */
+extern PyMethodDef scpy_quant_session_methods[];
+extern PyMethodDef scpy_distill_session_methods[];
+
+#endif
