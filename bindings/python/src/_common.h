@@ -1,7 +1,7 @@
 /*
  * Internal declarations shared by the translation units of swiftcompress._core:
  * _core.c (module, Session type, pruning and general calls), _quant.c (quantization methods),
- * _distill.c (distillation methods). Nothing here is part of a public interface.
+ * _real.c (real quantization, batch-norm folding), _distill.c (distillation methods). Nothing here is part of a public interface.
  */
 #ifndef SWIFTCOMPRESS_PY_COMMON_H
 #define SWIFTCOMPRESS_PY_COMMON_H
@@ -46,8 +46,12 @@ int scpy_read_optional_spec(PyObject *spec, const char *what, tensor_arg *arg, c
 /* Stores `obj` in the session's keepalive dict under `key` (a new reference is taken). */
 int scpy_keep(SessionObject *self, PyObject *key, PyObject *obj);
 
-/* Session methods of the other translation units (NULL-terminated arrays). */
+/* Session methods and module functions of the other translation units (NULL-terminated arrays):
+ * _quant.c (observers, parameters, fake quantization), _real.c (real quantization, folding),
+ * _distill.c (distillation). */
 extern PyMethodDef scpy_quant_session_methods[];
+extern PyMethodDef scpy_real_session_methods[];
+extern PyMethodDef scpy_real_module_methods[];
 extern PyMethodDef scpy_distill_session_methods[];
 
 #endif

@@ -545,7 +545,7 @@ static struct PyModuleDef core_module = {
     "Thin bindings of include/swiftcompress.h (see swiftcompress/_core.pyi).", -1, core_methods,
 };
 
-/* Session_core_methods + scpy_quant_session_methods + scpy_distill_session_methods, NULL-terminated;
+/* Session_core_methods and the other units' session methods (_common.h), NULL-terminated;
  * built once (the type is static, so is its method table). */
 static PyMethodDef *Session_methods = NULL;
 
@@ -557,7 +557,8 @@ static Py_ssize_t method_count(const PyMethodDef *methods) {
 
 static int build_session_methods(void) {
     if (Session_methods != NULL) return 0;
-    const PyMethodDef *parts[] = {Session_core_methods, scpy_quant_session_methods, scpy_distill_session_methods};
+    const PyMethodDef *parts[] = {Session_core_methods, scpy_quant_session_methods, scpy_real_session_methods,
+                                  scpy_distill_session_methods};
     Py_ssize_t total = 0;
     for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) total += method_count(parts[p]);
     PyMethodDef *all = (PyMethodDef *)PyMem_Calloc((size_t)total + 1, sizeof(PyMethodDef));
@@ -581,6 +582,10 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (PyType_Ready(&SessionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
+    if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&SessionType);
     if (PyModule_AddObject(m, "Session", (PyObject *)&SessionType) < 0) {
         Py_DECREF(&SessionType);
