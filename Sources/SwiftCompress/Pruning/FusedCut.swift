@@ -198,7 +198,11 @@ private func scanRun(_ raw: UnsafePointer<UInt32>, count n: Int, magnitudeBits: 
         let lt = v .< lov
         if let out { UnsafeMutableRawPointer(out + j).storeBytes(of: keep.replacing(with: pruned, where: lt), as: SIMD8<Float>.self) }
         below &+= zero.replacing(with: one, where: lt)
-        var bits = zero.replacing(with: lanes, where: (v &- lov) .<= spv).wrappedSum()
+        let hit = (v &- lov) .<= spv
+        j += 8
+        if !any(hit) { continue }  // most runs of 8 hold no candidate: one movemask and a branch
+        var bits = zero.replacing(with: lanes, where: hit).wrappedSum()
+        j -= 8
         while bits != 0 {
             let t = bits.trailingZeroBitCount
             candidate(j + t, v[t])

@@ -8,8 +8,9 @@ final class BlockMasks: @unchecked Sendable {
     /// Whether a rule (threshold, dependency, global, ratio, align) produced this target's mask.
     var generated: [Bool]
     /// Fine-grained targets whose whole mask is one cut of their metric (a ratio or a global group,
-    /// nothing else, not an align source): they get no byte mask; the rule writes the caller's mask
-    /// straight from the cut as soon as it is known (while the keys are still in cache).
+    /// nothing else): they get no byte mask; the rule writes the caller's mask straight from the cut
+    /// as soon as it is known (while the keys are still in cache). A target aligned to one reads the
+    /// caller's mask.
     let isDirect: [Bool]
     /// Targets whose mask has been written already.
     let written: SharedSlots<Bool>
@@ -46,12 +47,10 @@ extension Pruning {
     static func computeBlockMasks(_ targets: [PruningTarget], plans: [PruningTargetPlan],
                                   metric kind: PruningMetricKind) -> BlockMasks {
         // Which targets need a byte mask, and which are written straight from one cut.
-        var alignSources = [Bool](repeating: false, count: plans.count)
-        for p in plans where p.usesAlign { if let si = p.alignSource, si < alignSources.count { alignSources[si] = true } }
         let isDirect = plans.indices.map { ti in
             let p = plans[ti]
             return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal)
-                && targets[ti].settings.sparseThreshold == nil && !alignSources[ti]
+                && targets[ti].settings.sparseThreshold == nil
         }
         let byteMask = plans.indices.map { ti in
             let p = plans[ti]
@@ -123,8 +122,20 @@ extension Pruning {
         for ti in plans.indices where plans[ti].usesAlign {
             guard let si = plans[ti].alignSource else { continue }
             var derived = [UInt8](repeating: 1, count: plans[ti].layout.blockCount)
+            let source = plans[si].layout
             derived.withUnsafeMutableBufferPointer { d in
-                alignRule(source: plans[si].layout, sourceMask: masks.masks[si], dims: plans[ti].alignDims, mask: d)
+                if masks.isDirect[si] {
+                    // Fine-grained: blocks are elements; the caller's mask holds 1 keep / 0 prune.
+                    let written = targets[si].mask.readOnly
+                    alignRule(source: source, kept: { body in
+                        written.visitFloats(0..<source.blockCount) { b, v in body(b, v != 0) }
+                    }, dims: plans[ti].alignDims, mask: d)
+                } else {
+                    let bytes = masks.masks[si]
+                    alignRule(source: source, kept: { body in
+                        for b in 0..<min(source.blockCount, bytes.count) { body(b, bytes[b] != 0) }
+                    }, dims: plans[ti].alignDims, mask: d)
+                }
             }
             aligned.append((ti, derived))
         }
@@ -234,25 +245,38 @@ extension Pruning {
     }
 
     /// The source mask reduced to `dims` by "any kept", ANDed into `mask` (checked in planning to
-    /// have the reduced shape).
-    static func alignRule(source: BlockLayout, sourceMask: UnsafeMutableBufferPointer<UInt8>, dims: [Int],
+    /// have the reduced shape). `kept` calls its argument with (block index, kept) for every block
+    /// of the source, in order 0, 1, 2, ...
+    static func alignRule(source: BlockLayout, kept: ((Int, Bool) -> Void) -> Void, dims: [Int],
                           mask: UnsafeMutableBufferPointer<UInt8>) {
         let rank = source.targetShape.count
-        // Reduce the block mask over the other dims, in block space.
+        // Reduce the block mask over the other dims, in block space: an odometer over the block
+        // coordinates keeps the reduced index `r` (strides 0 on the reduced-away dims).
         let keptBlockShape = dims.map { source.metricShape[$0] }
         let keptCount = keptBlockShape.reduce(1, *)
         var reduced = [UInt8](repeating: 0, count: max(keptCount, 0))
+        var reducedStride = [Int](repeating: 0, count: rank)
+        var acc = 1
+        for j in stride(from: dims.count - 1, through: 0, by: -1) where dims[j] < rank {
+            reducedStride[dims[j]] = acc
+            acc *= keptBlockShape[j]
+        }
+        let metricShape = source.metricShape
         var coord = [Int](repeating: 0, count: rank)
-        for b in 0..<source.blockCount {
-            var rem = b
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                let s = source.metricShape[d]
-                coord[d] = s == 0 ? 0 : rem % s
-                rem = s == 0 ? 0 : rem / s
+        var r = 0
+        reduced.withUnsafeMutableBufferPointer { red in
+            kept { _, isKept in
+                if isKept && r >= 0 && r < red.count { red[r] = 1 }
+                var d = rank - 1
+                while d >= 0 {
+                    coord[d] += 1
+                    r += reducedStride[d]
+                    if coord[d] < metricShape[d] { break }
+                    r -= reducedStride[d] * coord[d]
+                    coord[d] = 0
+                    d -= 1
+                }
             }
-            var r = 0
-            for (j, d) in dims.enumerated() { r = r * keptBlockShape[j] + coord[d] }
-            if r < reduced.count && b < sourceMask.count && sourceMask[b] != 0 { reduced[r] = 1 }
         }
         // Expand to element positions along the kept dims.
         let outShape = dims.map { source.targetShape[$0] }

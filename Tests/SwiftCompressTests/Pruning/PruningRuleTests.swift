@@ -141,6 +141,32 @@ import Testing
         #expect(y.allValues == [2, -996, 4])  // 3 - 1000 rounded to bfloat16's 8 significant bits
     }
 
+    /// A fine-grained source is written straight into the caller's mask (no byte mask); the aligned
+    /// bias is reduced from that mask, in every dtype, for a per-target ratio and a global group.
+    @Test func alignToFineGrainedSource() throws {
+        let align = PruningAlign(targetName: "weight", dims: [0])
+        // Rows of |w|: [0.1 0.2 0.3] [4 5 6] [0.05 0.01 0.02]: level 0.5 prunes int(9 * 0.5) = 4, the
+        // smallest: 0.01, 0.02, 0.05, 0.1 -> row 2 all pruned, row 0 keeps 0.2 and 0.3.
+        let w: [Float] = [0.1, -0.2, 0.3, 4, -5, 6, 0.05, 0.01, -0.02]
+        for dtype in ElementType.allCases {
+            let m = try Self.masks([("fc.weight", [3, 3], w, PruningSettings(sparseRatio: 0.5, granularity: .fineGrained)),
+                                    ("fc.bias", [3], [1, 1, 1], PruningSettings(align: align))], metric: .level, dtype: dtype)
+            #expect(m[0] == [0, 1, 1, 1, 1, 1, 0, 0, 0], "\(dtype)")
+            #expect(m[1] == [1, 1, 0], "\(dtype)")
+        }
+        // A 4-D weight [2, 2, 1, 2] aligned over dim 0, pruned in a global group with another target:
+        // budget int(12 * 0.5) = 6 of |values| 1...12 -> 1...6 pruned: out channel 0 (1...4) all,
+        // out channel 1 (5...8) keeps 7 and 8; the other target keeps all.
+        let g = PruningSettings(sparseRatio: 0.5, globalGroupID: .string("g"), granularity: .fineGrained)
+        let conv: [Float] = [1, -2, 3, 4, 5, 6, -7, 8]
+        let m = try Self.masks([("c.weight", [2, 2, 1, 2], conv, g),
+                                ("c.bias", [2], [1, 1], PruningSettings(align: align)),
+                                ("d.weight", [4], [9, 10, 11, 12], g)], metric: .level)
+        #expect(m[0] == [0, 0, 0, 0, 0, 0, 1, 1])
+        #expect(m[1] == [0, 1])
+        #expect(m[2] == [1, 1, 1, 1])
+    }
+
     @Test func settingsFromDict() throws {
         let s = try PruningSettings(["sparse_ratio": 0.8, "granularity": [2, -1], "global_group_id": "g",
                                      "align": ["module_name": nil, "target_name": "weight", "dims": [0]], "apply_method": "add"],
