@@ -9,8 +9,9 @@
  * in the session's keepalive dict under the key (module_name, target_name, 2) as a dict
  * {-1: student keepalive, link: teacher keepalive}: binding the student replaces the whole entry,
  * binding a teacher sets (or, with None, removes) its link's item, and set_config / add_modules /
- * close clear the dict (_core.c). So an object is held exactly as long as the core may read or
- * write its buffers.
+ * close clear the dict (_core.c). An object is stored before the core gets its pointer, and a bind
+ * the core refuses puts the earlier entry back (the core keeps its earlier binding then). So an
+ * object is held at least as long as the core may read or write its buffers.
  */
 #include <string.h>
 

@@ -701,3 +701,20 @@ def test_core_keepalive_is_held_while_bound():
         s.bind_student("a", "_input_0", _spec(st), None, object())
     s.set_config(json.dumps([{"op_names": ["b"]}]))  # a config change drops every binding
     assert sys.getrefcount(keep_student) == base_s
+
+
+# -- the example ------------------------------------------------------------------------------
+
+def test_example_distill_mlp_runs_and_the_loss_falls():
+    import pathlib
+    import re
+    import subprocess
+
+    script = pathlib.Path(__file__).resolve().parents[3] / "examples" / "python" / "distill_mlp.py"
+    assert script.is_file(), script
+    done = subprocess.run([sys.executable, str(script), "--steps", "60"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"distillation loss ([0-9.]+) -> ([0-9.]+) in 60 steps", done.stdout)
+    assert found, done.stdout
+    first, last = float(found.group(1)), float(found.group(2))
+    assert last < 0.6 * first, done.stdout

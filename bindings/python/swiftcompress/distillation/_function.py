@@ -1,11 +1,12 @@
 """Internal: one distillation step through the core as a ``torch.autograd.Function``.
 
 ``DistillStep`` binds every target's student tensor (and, when it needs a gradient, a gradient buffer
-of its shape and dtype) and the teacher tensor of each of its links to the core session, calls
+of its shape and strides: float64 for a float64 student, else float32) and the teacher tensor of each
+of its links to the core session, calls
 ``Session.distill()`` (the loss per target and the total; d(total)/d(student) written into the
 gradient buffers), parks every target again and returns the total as a 0-dim tensor. Its backward
-returns ``grad_output * buffer`` per student. Nothing here computes a loss: the formulas are the
-core's.
+returns ``grad_output * buffer`` per student, rounded once to the student's dtype. Nothing here
+computes a loss: the formulas are the core's.
 
 Tensors go to the core as specs ``(data_ptr, dtype, shape, strides)``: a CPU tensor of a supported
 dtype (float32, float64, float16, bfloat16) with any strides is read in place (no copy); a tensor on
