@@ -547,6 +547,20 @@ def test_step_errors_name_the_target():
         odd()
 
 
+def test_empty_student_and_no_grad():
+    empty = Pair(torch.zeros(0, 3))
+    d = DynamicLayerwiseDistiller(empty, [{"op_names": ["out"]}], Pair(torch.zeros(0, 3)), lambda b, m: m())
+    with pytest.raises(ShapeError, match=r"out._output_0: the student tensor of shape \[0, 3\] has no elements"):
+        step(d)
+    s, t = _values((2, 3), 64).float(), _values((2, 3), 65).float()
+    student = Pair(s)
+    d = DynamicLayerwiseDistiller(student, [{"op_names": ["out"]}], Pair(t), lambda b, m: m())
+    with torch.no_grad():
+        loss = step(d)
+    assert not loss.requires_grad
+    assert abs(float(loss) - float(F.mse_loss(s.double(), t.double()))) <= 1e-6 * float(loss)
+
+
 def test_failed_step_then_good_step():
     s = _values((2, 3), 62).float()
     teacher = Pair(_values((2, 3), 63).float())
@@ -699,6 +713,9 @@ def test_core_keepalive_is_held_while_bound():
     s.bind_student("a", "_output_0", _spec(st), None, keep_student)
     with pytest.raises(UnknownNameError):
         s.bind_student("a", "_input_0", _spec(st), None, object())
+    with pytest.raises(ShapeError):  # refused: the earlier binding and its object stay
+        s.bind_student("a", "_output_0", _spec(st), _spec(torch.empty(3)), object())
+    assert sys.getrefcount(keep_student) == base_s + 1
     s.set_config(json.dumps([{"op_names": ["b"]}]))  # a config change drops every binding
     assert sys.getrefcount(keep_student) == base_s
 
