@@ -69,3 +69,26 @@ class Session:
     def bind_metric(self, module_name: str, target_name: str, metric: TensorSpec, keepalive: Any = ...) -> None: ...
     def generate_masks(self, metric: int) -> None: ...
     def apply_masks(self) -> None: ...
+    # Distillation (sessions created with SC_MODE_DISTILLATION; src/_distill.c).
+    def add_teacher_modules(self, names: Sequence[str]) -> None:
+        """Adds the teacher's module names (named_modules() order, "" for the root); from then on
+        distill() checks every link against them (DistillationError naming the link and close names).
+        Names added before a failing one (a duplicate) stay added."""
+    def target_links(self, index: int) -> List[str]:
+        """The teacher module names of resolved target ``index`` ('auto' resolved to the student module's
+        own name). DistillationError for invalid settings, StateError without a config."""
+    def bind_student(self, module_name: str, target_name: str, student: TensorSpec, gradient: Optional[TensorSpec],
+                     keepalive: Any = ...) -> None:
+        """Binds a target's student tensor (read by distill()) and optionally the buffer d(loss)/d(student)
+        is written into (same shape, any supported dtype and non-overlapping strides). Unbinds the
+        target's teachers. ``keepalive`` is held until the student is bound again, the config or modules
+        change, or close(). UnknownNameError, ShapeError, DtypeError, StateError."""
+    def bind_teacher(self, module_name: str, target_name: str, link: int, teacher: Optional[TensorSpec],
+                     keepalive: Any = ...) -> None:
+        """Binds the teacher tensor of link ``link`` (index into target_links()) of a target whose student
+        is bound (StateError otherwise); None unbinds it (the link is skipped, as NNI skips an unrecorded
+        teacher). ``keepalive`` is held until the student is bound again (or the teacher unbound)."""
+    def distill(self) -> Tuple[float, List[float]]:
+        """``(total, [per-target loss])``: per target the smallest lambda * loss over its bound links
+        (0 with none), the total their sum; writes d(total)/d(student) into the gradient buffers. Every
+        target's student must be bound. The GIL is released meanwhile."""
