@@ -78,7 +78,7 @@ private func explicitParameters(scale: UnsafePointer<sc_tensor>?, zeroPoint: Uns
     if sv.count == 1 {
         granularity = .perTensor
     } else {
-        let fits = sv.shape.count == shape.count && zip(sv.shape, shape).allSatisfy { s, n in s >= 1 && n % s == 0 }
+        let fits = sv.shape.count == shape.count && zip(sv.shape, shape).allSatisfy { s, n in s == 1 || (s > 1 && n >= s && n % s == 0) }
         guard fits else {
             throw CallError(.shape, "scale has shape \(sv.shape); expected one element (per tensor) or \(shape.count) dims each dividing \(name)'s shape \(shape) (the blocks)")
         }

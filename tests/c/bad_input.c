@@ -1573,6 +1573,14 @@ static void real_quant_explicit(void) {
         nans = 5;
         OK(NULL, sc_quantize(&et, &st, &zt, 8, 1, NULL, 0, SC_QSTORAGE_INT8, &nans));
         TRUE(nans == 0);
+        /* A [0, 4] x cannot be cut into 2 blocks along dim 0. */
+        {
+            static const int64_t x04[2] = {0, 4}, s22[2] = {2, 2};
+            float s4[4] = {1, 1, 1, 1}, z4[4] = {0, 0, 0, 0};
+            sc_tensor x04t = tensor(&e, SC_DTYPE_FLOAT32, 2, x04, NULL), s22t = tensor(s4, SC_DTYPE_FLOAT32, 2, s22, NULL);
+            sc_tensor z22t = tensor(z4, SC_DTYPE_FLOAT32, 2, s22, NULL);
+            ERR(NULL, sc_quantize(&x04t, &s22t, &z22t, 8, 1, NULL, 0, SC_QSTORAGE_INT8, &nans), SC_ERROR_SHAPE, "[0, 4]");
+        }
     }
 }
 

@@ -110,15 +110,15 @@ def test_explicit_parameter_errors():
     x = torch.randn(2, 3)
     good, zp = torch.ones(2, 1), torch.zeros(2, 1)
     out = torch.zeros(8, dtype=torch.uint8)
-    with pytest.raises(swiftcompress.QuantizationError, match="scale of block 1"):
-        _core.quantize(spec(x), spec(torch.tensor([[1.0], [0.0]])), spec(zp), 8, True, out.data_ptr(), 8,
-                       _core.SC_QSTORAGE_INT8)
+    # Specs carry bare addresses: every tensor is held in a variable while the core reads it.
+    zero_scale, far_zp = torch.tensor([[1.0], [0.0]]), torch.tensor([[200.0], [0.0]])
+    wide_scale, wide_zp = torch.ones(1, 2), torch.zeros(1, 2)
+    with pytest.raises(swiftcompress.QuantizationError, match="scale of block 1 is 0.0"):
+        _core.quantize(spec(x), spec(zero_scale), spec(zp), 8, True, out.data_ptr(), 8, _core.SC_QSTORAGE_INT8)
     with pytest.raises(swiftcompress.QuantizationError, match=r"zero point of block 0 is 200.0"):
-        _core.quantize(spec(x), spec(good), spec(torch.tensor([[200.0], [0.0]])), 8, True, out.data_ptr(), 8,
-                       _core.SC_QSTORAGE_INT8)
+        _core.quantize(spec(x), spec(good), spec(far_zp), 8, True, out.data_ptr(), 8, _core.SC_QSTORAGE_INT8)
     with pytest.raises(swiftcompress.ShapeError, match="scale"):
-        _core.quantize(spec(x), spec(torch.ones(1, 2)), spec(torch.zeros(1, 2)), 8, True, out.data_ptr(), 8,
-                       _core.SC_QSTORAGE_INT8)
+        _core.quantize(spec(x), spec(wide_scale), spec(wide_zp), 8, True, out.data_ptr(), 8, _core.SC_QSTORAGE_INT8)
     with pytest.raises(swiftcompress.InvalidArgumentError, match="out_bytes"):
         _core.quantize(spec(x), spec(good), spec(zp), 8, True, out.data_ptr(), 5, _core.SC_QSTORAGE_INT8)
     with pytest.raises(swiftcompress.InvalidArgumentError, match="bits"):
@@ -232,16 +232,16 @@ def test_fold_linear_bn_in_place_matches_torch():
 
 
 def test_fold_errors():
-    w, v = torch.randn(4, 3), torch.ones(4)
-    fw, fb = torch.zeros(4, 3), torch.zeros(4)
+    w, v, v3 = torch.randn(4, 3), torch.ones(4), torch.ones(3)
+    fw, fb, fw_t = torch.zeros(4, 3), torch.zeros(4), torch.zeros(3, 4)
     with pytest.raises(swiftcompress.InvalidArgumentError, match="layer is 5"):
         _core.fold_batch_norm(5, spec(w), None, None, None, spec(v), spec(v), 1e-5, spec(fw), spec(fb))
     with pytest.raises(swiftcompress.InvalidArgumentError, match="eps"):
         _core.fold_batch_norm(_core.SC_FOLD_LINEAR, spec(w), None, None, None, spec(v), spec(v), -1.0, spec(fw), spec(fb))
     with pytest.raises(swiftcompress.ShapeError, match="running_mean has 3 element"):
-        _core.fold_batch_norm(_core.SC_FOLD_LINEAR, spec(w), None, None, None, spec(torch.ones(3)), spec(v), 1e-5,
+        _core.fold_batch_norm(_core.SC_FOLD_LINEAR, spec(w), None, None, None, spec(v3), spec(v), 1e-5,
                               spec(fw), spec(fb))
     with pytest.raises(swiftcompress.ShapeError, match="folded_weight"):
         _core.fold_batch_norm(_core.SC_FOLD_LINEAR, spec(w), None, None, None, spec(v), spec(v), 1e-5,
-                              spec(torch.zeros(3, 4)), spec(fb))
+                              spec(fw_t), spec(fb))
     assert not fw.any() and not fb.any()
