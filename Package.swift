@@ -23,6 +23,7 @@ let package = Package(
         .executableTarget(name: "swiftcompress-bench", dependencies: ["SwiftCompress"]),
         .executableTarget(name: "swiftcompress-quant-bench", dependencies: ["SwiftCompress"]),
         // Fixtures are read from disk by path (they carry the commands that produced them).
-        .testTarget(name: "SwiftCompressTests", dependencies: ["SwiftCompress"], exclude: ["Fixtures"]),
+        // SwiftCompressC is linked so that CABI tests call the header's functions (declared by SwiftCompressABI).
+        .testTarget(name: "SwiftCompressTests", dependencies: ["SwiftCompress", "SwiftCompressC", "SwiftCompressABI"], exclude: ["Fixtures"]),
     ]
 )

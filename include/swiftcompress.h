@@ -492,6 +492,145 @@ int sc_session_fake_quantize(sc_session *session, const char *module_name, const
 int sc_session_quant_range(sc_session *session, const char *module_name, const char *target_name,
                            int *bits, int *is_signed, int64_t *qmin, int64_t *qmax);
 
+/* ---------------------------------------------------------------------------------------------
+ * Real quantization and batch-norm folding
+ *
+ * Real quantization writes the integers fake quantization computes,
+ *     q = round_half_even(clamp(zp + x / scale, qmin, qmax)),
+ * into a caller byte buffer, so that int8 / packed int4 weights can be shipped; dequantization
+ * writes (q - zp) * scale back into a tensor (fake quantization's values, except that -0.0 comes
+ * back as +0.0). The session functions take scale and zero point from the target's observer (as
+ * sc_session_quant_params computes them) and the blocks from its granularity; sc_quantize and
+ * sc_dequantize take them from caller tensors, with the blocks given by the scale's shape.
+ * A quantized buffer holds the values in the logical row-major order of the tensor they belong to
+ * (whatever its strides), densely, in one of the SC_QSTORAGE_* layouts; it needs no alignment.
+ * No buffer is retained: every pointer is read or written during the call only.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Layouts of a quantized buffer. A layout must hold the whole [qmin, qmax] range of the quant_dtype
+ * (int8 for int2...int8, uint8 for uint2...uint8, int16 / uint16 up to 16 bits, int4 for
+ * int2...int4, uint4 for uint2...uint4; a uintN fits the signed layouts of more bits too). */
+#define SC_QSTORAGE_INT8 0   /* one int8_t per value (1 byte) */
+#define SC_QSTORAGE_UINT8 1  /* one uint8_t per value */
+#define SC_QSTORAGE_INT16 2  /* one int16_t per value (2 bytes, native byte order) */
+#define SC_QSTORAGE_UINT16 3 /* one uint16_t per value (2 bytes, native byte order) */
+#define SC_QSTORAGE_INT4 4   /* two values per byte: value 2k in the low nibble (bits 0-3) of byte k,
+                                value 2k+1 in the high nibble (bits 4-7), each a two's complement
+                                nibble (-8...7); with an odd count the last byte's high nibble is
+                                written as 0 (PyTorch's quint4x2 order) */
+#define SC_QSTORAGE_UINT4 5  /* as SC_QSTORAGE_INT4 with unsigned nibbles (0...15) */
+
+/*
+ * The size in bytes of `count` values in layout `storage` (SC_QSTORAGE_*), written to *bytes:
+ * count for the 8-bit layouts, 2 * count for the 16-bit ones, (count + 1) / 2 for the 4-bit ones.
+ * Errors (message in sc_last_error): SC_ERROR_NULL_POINTER (bytes), SC_ERROR_INVALID_ARGUMENT
+ * (storage; a count whose size does not fit in size_t).
+ */
+int sc_qstorage_bytes(int storage, size_t count, size_t *bytes);
+
+/*
+ * Quantizes `x` (any dtype and strides, read) with the scale and zero point of a target's observer
+ * and writes one integer per element of x (count = x's element count) into `out` in layout
+ * `storage` (SC_QSTORAGE_*), in x's logical row-major order. `out_bytes` is the size of the buffer at `out`;
+ * it must be at least sc_qstorage_bytes(storage, count) (bytes after those are not touched). `out`
+ * may be NULL only when x has no elements, and must not overlap x. The blocks (which scale each
+ * element uses) come from the target's granularity applied to x's shape, and their number must be
+ * the observed scale shape's. float64 tensors are computed in float64, the others in float32.
+ * *nan_count, when nan_count is not NULL, receives the number of NaN elements of x; each is stored
+ * as the zero point (integers cannot hold NaN; treat a non-zero count as bad data). Infinities
+ * clamp to qmin / qmax. Everything is checked before `out` is written.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, x, out with elements), SC_ERROR_INVALID_ARGUMENT
+ * (storage, out_bytes too small), SC_ERROR_STATE (no config, not a quantization session, no batch
+ * observed yet), SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE (a bad view; a layout that cannot hold the
+ * target's quant_dtype range, e.g. uint8 values in SC_QSTORAGE_INT8: the message names quant_dtype
+ * and the layout to use), SC_ERROR_SHAPE (a bad view, an x whose block count differs from the
+ * observed scale shape's), SC_ERROR_QUANTIZATION (settings rejected, a granularity that does not
+ * fit x, a NaN or infinite tracked range).
+ */
+int sc_session_quantize(sc_session *session, const char *module_name, const char *target_name,
+                        const sc_tensor *x, void *out, size_t out_bytes, int storage, size_t *nan_count);
+
+/*
+ * Dequantizes: reads count = the element count of `out` integers in layout `storage` from `q`
+ * (`q_bytes` bytes, at least sc_qstorage_bytes(storage, count); NULL only when count is 0) and
+ * writes (q - zp) * scale, with the scale and zero point of the target's observer, into `out`
+ * (any dtype, non-overlapping strides; its shape gives the blocks), in out's logical row-major
+ * order. Computed in float64 when `out` is float64, else in float32 and rounded to out's dtype.
+ * Stored values outside [qmin, qmax] are not checked (they dequantize by the same formula).
+ * `q` must not overlap `out`. Everything is checked before `out` is written.
+ * Errors: SC_ERROR_NULL_POINTER (session, names, out, q with elements), SC_ERROR_INVALID_ARGUMENT
+ * (storage, q_bytes too small), SC_ERROR_STATE, SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE,
+ * SC_ERROR_SHAPE, SC_ERROR_QUANTIZATION as sc_session_quantize.
+ */
+int sc_session_dequantize(sc_session *session, const char *module_name, const char *target_name,
+                          const void *q, size_t q_bytes, int storage, const sc_tensor *out);
+
+/*
+ * sc_session_quantize without a session: scale and zero point are caller tensors (any float dtype
+ * and strides, read; the same shape; scales finite and > 0, zero points integers in [qmin, qmax]),
+ * the quantized type is `bits` (2 to 16) and `is_signed` (1: 'intN', [-(2^(N-1)) + 1, 2^(N-1) - 1];
+ * 0: 'uintN', [0, 2^N - 1]). The scale's shape gives the blocks, as NNI's scale tensors do: one
+ * element (any shape, e.g. ndim 0) is per tensor; otherwise it has x's ndim and each size divides
+ * x's, so dim d is cut into blocks of x.shape[d] / scale.shape[d] (per output channel of a conv
+ * weight [64, 3, 3, 3]: scale [64, 1, 1, 1]; per channel of an NCHW input: [1, C, 1, 1]).
+ * Parameters are used in x's precision (float32 unless x is float64). `out`, `out_bytes`,
+ * `storage` and `nan_count` as for sc_session_quantize. Errors (message in sc_last_error, naming
+ * "x" or the argument): SC_ERROR_NULL_POINTER (x, scale, zero_point, out with elements),
+ * SC_ERROR_INVALID_ARGUMENT (bits, is_signed not 0 or 1, storage, out_bytes too small),
+ * SC_ERROR_DTYPE (a bad view, a layout that cannot hold the range), SC_ERROR_SHAPE (a bad view,
+ * zero_point's shape differing from scale's, a scale shape that does not fit x),
+ * SC_ERROR_QUANTIZATION (a scale or zero point out of range, named with its block).
+ */
+int sc_quantize(const sc_tensor *x, const sc_tensor *scale, const sc_tensor *zero_point, int bits,
+                int is_signed, void *out, size_t out_bytes, int storage, size_t *nan_count);
+
+/*
+ * sc_session_dequantize without a session: `q`, `q_bytes`, `storage` and `out` as there; scale,
+ * zero point, bits and is_signed as for sc_quantize (the scale's shape fitting out's shape). The
+ * parameters are used in out's precision (float64 for a float64 `out`, else float32). Errors as
+ * sc_quantize (names "out"), SC_ERROR_NULL_POINTER for q with elements.
+ */
+int sc_dequantize(const void *q, size_t q_bytes, int storage, const sc_tensor *scale, const sc_tensor *zero_point,
+                  int bits, int is_signed, const sc_tensor *out);
+
+/* The layer a batch norm is folded into (NNI 3.0's fuse_conv_bn / fuse_linear_bn). The folded
+ * weight is the same for both; the bias arithmetic is ordered differently, so float32 results
+ * differ in the last bit. */
+#define SC_FOLD_CONV 0   /* Conv1d/2d/3d: bias' = ((bias - mean) * r) * gamma + beta */
+#define SC_FOLD_LINEAR 1 /* Linear: bias' = (bias - mean) * (gamma * r) + beta */
+
+/*
+ * Folds a batch norm into the convolution or linear layer before it (`fuse_names`), in eval mode:
+ * with r = 1 / sqrt(running_var + eps) per output channel c,
+ *     folded_weight[c, ...] = weight[c, ...] * (gamma[c] * r[c])
+ *     folded_bias[c]        = as SC_FOLD_CONV / SC_FOLD_LINEAR say (a NULL bias counts as 0)
+ * so that bn(layer(x, weight, bias)) == layer(x, folded_weight, folded_bias) up to rounding. Each
+ * operation is rounded to float32 (float64 when `weight` is float64), in NNI 3.0's order, so
+ * float32 results are NNI's bit for bit; outputs are rounded to their dtypes. Fold first, then
+ * observe and quantize the folded weight, as NNI does.
+ *   layer:        SC_FOLD_CONV or SC_FOLD_LINEAR.
+ *   weight:       the layer's weight, ndim >= 1, dim 0 = C output channels / features (read).
+ *   bias:         the layer's bias, C elements, or NULL (read).
+ *   bn_weight, bn_bias: gamma and beta, C elements each, or NULL for affine=False (1 and 0).
+ *   running_mean, running_var: C elements each (read). For a batch norm that does not track
+ *                 running statistics, pass the batch mean and unbiased batch variance, as NNI uses.
+ *   eps:          the batch norm's eps (torch's default 1e-5), finite and >= 0; rounded to the
+ *                 computation precision before it is added.
+ *   folded_weight: written, weight's shape, any dtype, non-overlapping strides; may be `weight`
+ *                 itself with the same data pointer, dtype and strides (in place).
+ *   folded_bias:  written, C elements (any shape), any dtype, non-overlapping strides; may be
+ *                 `bias` itself with the same layout.
+ * "C elements" means an element count of C, whatever the shape. Buffers must not otherwise
+ * overlap. Everything is checked before anything is written.
+ * Errors (message in sc_last_error): SC_ERROR_NULL_POINTER (weight, running_mean, running_var,
+ * folded_weight, folded_bias), SC_ERROR_INVALID_ARGUMENT (layer, eps), SC_ERROR_DTYPE (a bad
+ * view), SC_ERROR_SHAPE (a bad view, a weight of ndim 0, a vector without C elements, a
+ * folded_weight of another shape than weight).
+ */
+int sc_fold_batch_norm(int layer, const sc_tensor *weight, const sc_tensor *bias, const sc_tensor *bn_weight,
+                       const sc_tensor *bn_bias, const sc_tensor *running_mean, const sc_tensor *running_var,
+                       double eps, const sc_tensor *folded_weight, const sc_tensor *folded_bias);
+
 #ifdef __cplusplus
 }
 #endif

@@ -143,7 +143,7 @@ private func observerName(_ kind: QuantObserverKind) -> String {
 }
 
 /// The index and parsed settings of a named target of a quantization session.
-private func quantTarget(_ s: Session, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+func quantTarget(_ s: Session, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
                          _ call: String) throws(CallError) -> (Int, QuantizationSettings) {
     try s.requireMode(.quantization, for: call)
     let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
@@ -152,7 +152,7 @@ private func quantTarget(_ s: Session, _ moduleName: UnsafePointer<CChar>?, _ ta
 }
 
 /// The observer of target `i` and its scale shape, or SC_ERROR_STATE before its first batch.
-private func observed(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> (observer: QuantObserver, shape: CInt64Array) {
+func observed(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> (observer: QuantObserver, shape: CInt64Array) {
     guard let o = s.quant[i].observer, let shape = s.quant[i].scaleShape else {
         throw CallError(.state, "\(quoted(settings.target)) has observed no batch yet (call sc_session_observe first)")
     }

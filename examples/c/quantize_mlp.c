@@ -14,8 +14,15 @@
  * calibrates; fc2's input is relu(fc1(x)), computed in plain C in double and stored as float32), then
  * prints per target its scale shape, scales and zero points, and the largest |x - fake_quantize(x)|
  * over the weight (or the last batch's input), with how many input values were clamped (gradient
- * mask 0). Tests/SwiftCompressTests/CABI/QuantizeExampleParityTests.swift computes the same text
- * through the Swift API.
+ * mask 0).
+ *
+ * Then it quantizes both weights for real, per output channel: into int8 bytes with the calibrated
+ * session (sc_session_quantize), and into packed int4 (two values per byte) with a second session
+ * whose config says int4; it dequantizes them back (sc_session_dequantize, and sc_dequantize with
+ * the scales and zero points read through sc_session_quant_params) and prints the buffer sizes, the
+ * first bytes, the largest |w - dequantize(quantize(w))| and how many values equal fake
+ * quantization. Tests/SwiftCompressTests/CABI/QuantizeExampleParityTests.swift computes the same
+ * text through the Swift API.
  */
 #include <math.h>
 #include <stdint.h>
@@ -64,6 +71,42 @@ static sc_tensor matrix(float *data, int64_t *shape, int64_t rows, int64_t cols)
     return t;
 }
 
+/* Quantizes weight `w` ([rows, cols]) of `module` into `storage` through session `s`, dequantizes it
+ * back twice (with the session, and with sc_dequantize and the scales read back), and prints the
+ * byte count, the first 8 bytes, the largest error and the agreement with fake quantization. */
+static unsigned char qbytes[HIDDEN * IN];
+static float deq[HIDDEN * IN], deq2[HIDDEN * IN], fq[HIDDEN * IN];
+
+static void real_weight(sc_session *s, const char *module, int storage, float *w, int64_t rows, int64_t cols) {
+    int64_t shape[2], bshape[2], b2shape[2], fshape[2], sshape[2];
+    sc_tensor tw = matrix(w, shape, rows, cols), tb = matrix(deq, bshape, rows, cols);
+    sc_tensor tb2 = matrix(deq2, b2shape, rows, cols), tf = matrix(fq, fshape, rows, cols);
+    float scale[HIDDEN], zero[HIDDEN];
+    sc_tensor ts = matrix(scale, sshape, rows, 1), tz = ts;
+    size_t n = (size_t)(rows * cols), bytes = 0, nans = 0, same = 0, i;
+    int bits = 0, is_signed = 0, identical = 1;
+    double err = 0;
+
+    tz.data = zero;
+    CHECK(NULL, sc_qstorage_bytes(storage, n, &bytes));
+    CHECK(s, sc_session_quantize(s, module, "weight", &tw, qbytes, sizeof qbytes, storage, &nans));
+    CHECK(s, sc_session_dequantize(s, module, "weight", qbytes, bytes, storage, &tb));
+    CHECK(s, sc_session_fake_quantize(s, module, "weight", &tw, &tf, NULL));
+    CHECK(s, sc_session_quant_range(s, module, "weight", &bits, &is_signed, NULL, NULL));
+    CHECK(s, sc_session_quant_params(s, module, "weight", &ts, &tz, NULL, NULL));
+    CHECK(NULL, sc_dequantize(qbytes, bytes, storage, &ts, &tz, bits, is_signed, &tb2));
+    for (i = 0; i < n; i++) {
+        double e = fabs((double)w[i] - (double)deq[i]);
+        if (e > err) err = e;
+        if (deq[i] == fq[i]) same++;
+        if (deq2[i] != deq[i]) identical = 0;
+    }
+    printf("%s.weight as %s%d: %zu values in %zu bytes, first bytes", module, is_signed ? "int" : "uint", bits, n, bytes);
+    for (i = 0; i < 8; i++) printf(" %02x", qbytes[i]);
+    printf("\n  max |w - dequantize(quantize(w))| = %.9g; %zu of %zu equal fake quantization; %zu NaN; sc_dequantize %s\n",
+           err, same, n, nans, identical ? "agrees" : "differs");
+}
+
 int main(void) {
     static const char *modules =
         "[{\"name\": \"\", \"type\": \"MLP\"}, {\"name\": \"fc1\", \"type\": \"Linear\"},"
@@ -73,6 +116,10 @@ int main(void) {
         "  \"quant_scheme\": \"symmetric\", \"granularity\": \"per_channel\"},"
         " {\"op_names\": [\"fc1\", \"fc2\"], \"target_names\": [\"_input_\"], \"quant_dtype\": \"uint8\","
         "  \"quant_scheme\": \"affine\", \"apply_method\": \"qat_clamp_round\"}]";
+    static const char *config4 =
+        "[{\"op_names\": [\"fc1\", \"fc2\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int4\","
+        "  \"quant_scheme\": \"symmetric\", \"granularity\": \"per_channel\"}]";
+    sc_session *s4 = NULL;
     sc_session *s = NULL;
     size_t i, t, count;
     int b, o, k;
@@ -176,6 +223,25 @@ int main(void) {
         }
         printf("  max |x - fake_quantize(x)| = %.9g over %zu values, %zu clamped\n", err, n, clamped);
     }
+
+    /* Real quantization of the weights: int8 with the calibrated session, int4 with a second one. */
+    CHECK(NULL, sc_session_create(SC_MODE_QUANTIZATION, &s4));
+    CHECK(s4, sc_session_add_modules_json(s4, modules, SC_NUL_TERMINATED));
+    CHECK(s4, sc_session_set_config(s4, config4, SC_NUL_TERMINATED));
+    {
+        sc_tensor tw1 = matrix(w1, shape, HIDDEN, IN);
+        CHECK(s4, sc_session_observe(s4, "fc1", "weight", &tw1, SC_OBSERVER_MINMAX));
+    }
+    {
+        sc_tensor tw2 = matrix(w2, shape, OUT, HIDDEN);
+        CHECK(s4, sc_session_observe(s4, "fc2", "weight", &tw2, SC_OBSERVER_MINMAX));
+    }
+    printf("real quantization of the weights (per output channel):\n");
+    real_weight(s, "fc1", SC_QSTORAGE_INT8, w1, HIDDEN, IN);
+    real_weight(s4, "fc1", SC_QSTORAGE_INT4, w1, HIDDEN, IN);
+    real_weight(s, "fc2", SC_QSTORAGE_INT8, w2, OUT, HIDDEN);
+    real_weight(s4, "fc2", SC_QSTORAGE_INT4, w2, OUT, HIDDEN);
+    sc_session_free(s4);
     sc_session_free(s);
     return 0;
 }

@@ -1322,6 +1322,326 @@ static void quant_bypass_and_modes(void) {
     ERR(NULL, sc_session_quant_range(q, "fc", "weight", &bits, NULL, NULL, NULL), SC_ERROR_INVALID_ARGUMENT, "session");
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Real quantization, dequantization, batch-norm folding
+ * ------------------------------------------------------------------------------------------- */
+
+/* fc.weight: int4 symmetric per tensor; fc2.weight: uint8 affine per tensor; fc2.bias: int8
+ * symmetric per channel (dim 0). */
+static const char *kRealConfig =
+    "[{\"op_names\": [\"fc\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int4\"},"
+    " {\"op_names\": [\"fc2\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"uint8\", \"quant_scheme\": \"affine\"},"
+    " {\"op_names\": [\"fc2\"], \"target_names\": [\"bias\"], \"quant_dtype\": \"int8\", \"granularity\": \"per_channel\"}]";
+
+static int bytes_equal(const unsigned char *a, const unsigned char *b, size_t n) { return memcmp(a, b, n) == 0; }
+
+static void qstorage_bytes(void) {
+    size_t n = 77;
+    OK(NULL, sc_qstorage_bytes(SC_QSTORAGE_INT4, 7, &n));
+    TRUE(n == 4);
+    OK(NULL, sc_qstorage_bytes(SC_QSTORAGE_UINT4, 8, &n));
+    TRUE(n == 4);
+    OK(NULL, sc_qstorage_bytes(SC_QSTORAGE_INT16, 3, &n));
+    TRUE(n == 6);
+    OK(NULL, sc_qstorage_bytes(SC_QSTORAGE_UINT8, 0, &n));
+    TRUE(n == 0);
+    n = 77;
+    ERR(NULL, sc_qstorage_bytes(6, 3, &n), SC_ERROR_INVALID_ARGUMENT, "storage");
+    ERR(NULL, sc_qstorage_bytes(-1, 3, &n), SC_ERROR_INVALID_ARGUMENT, "SC_QSTORAGE_UINT4");
+    ERR(NULL, sc_qstorage_bytes(SC_QSTORAGE_INT16, (size_t)-1, &n), SC_ERROR_INVALID_ARGUMENT, "count");
+    ERR(NULL, sc_qstorage_bytes(SC_QSTORAGE_INT8, 3, NULL), SC_ERROR_NULL_POINTER, "bytes");
+    TRUE(n == 77);
+}
+
+static void real_quant_session(void) {
+    static const int64_t three[1] = {3}, seven[1] = {7}, m23[2] = {2, 3}, m33[2] = {3, 3}, broadcast[2] = {0, 1};
+    /* int4 symmetric on [-3.5, 1, 7]: scale = 7 / ((7 - -7) / 2) = 1, zero point 0. */
+    float w[3] = {-3.5f, 1.0f, 7.0f};
+    /* q = round_half_even(clamp(x, -7, 7)): -4, 2, 2, 7, -7, 0, 6; nibbles C 2 2 7 9 0 6. */
+    float x4[7] = {-3.5f, 1.5f, 2.5f, 7.9f, -9.0f, 0.4f, 6.0f}, back4[7];
+    unsigned char q4[16], want4[5] = {0x2C, 0x72, 0x09, 0x06, 0xFF}, untouched[16];
+    sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 1, three, NULL), x4t = tensor(x4, SC_DTYPE_FLOAT32, 1, seven, NULL);
+    sc_tensor b4t = tensor(back4, SC_DTYPE_FLOAT32, 1, seven, NULL);
+    size_t nans = 99;
+    sc_session *s = quant_session(NULL);
+    sc_session *p = pruning_session(kLevelHalf);
+
+    memset(q4, 0xFF, sizeof q4);
+    memset(untouched, 0xFF, sizeof untouched);
+    /* Before a config, before a batch, on a pruning session. */
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_STATE, "config");
+    ERR(p, sc_session_quantize(p, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_STATE, "quantization");
+    ERR(p, sc_session_dequantize(p, "fc", "weight", q4, 5, SC_QSTORAGE_INT4, &b4t), SC_ERROR_STATE, "quantization");
+    OK(s, sc_session_set_config(s, kRealConfig, (size_t)-1));
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_STATE, "sc_session_observe");
+    ERR(s, sc_session_dequantize(s, "fc", "weight", q4, 5, SC_QSTORAGE_INT4, &b4t), SC_ERROR_STATE, "sc_session_observe");
+    OK(s, sc_session_observe(s, "fc", "weight", &wt, SC_OBSERVER_MINMAX));
+
+    /* NULL pointers, bad arguments. */
+    ERR(NULL, sc_session_quantize(NULL, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_NULL_POINTER, "session");
+    ERR(s, sc_session_quantize(s, NULL, "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_NULL_POINTER, "module_name");
+    ERR(s, sc_session_quantize(s, "fc", NULL, &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_NULL_POINTER, "target_name");
+    ERR(s, sc_session_quantize(s, "fc", "weight", NULL, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_NULL_POINTER, "x");
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, NULL, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_NULL_POINTER, "out");
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, 6, &nans), SC_ERROR_INVALID_ARGUMENT, "storage");
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, -1, &nans), SC_ERROR_INVALID_ARGUMENT, "SC_QSTORAGE_INT8");
+    /* 7 int4 values need 4 bytes; 7 int8 values need 7. */
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 3, SC_QSTORAGE_INT4, &nans), SC_ERROR_INVALID_ARGUMENT, "out_bytes");
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT8, &nans), SC_ERROR_INVALID_ARGUMENT, "need 7 byte");
+    ERR(s, sc_session_quantize(s, "fc", "bias", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_UNKNOWN_NAME, "fc.bias");
+    {
+        sc_tensor bad = x4t;
+        bad.dtype = 7;
+        ERR(s, sc_session_quantize(s, "fc", "weight", &bad, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_DTYPE, "dtype");
+        bad = x4t;
+        bad.ndim = -1;
+        ERR(s, sc_session_quantize(s, "fc", "weight", &bad, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_SHAPE, "ndim");
+        ERR(s, sc_session_dequantize(s, "fc", "weight", q4, 5, SC_QSTORAGE_INT4, &bad), SC_ERROR_SHAPE, "ndim");
+    }
+    /* int4 values fit the 4-bit and wider signed layouts, not the unsigned ones. */
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_UINT4, &nans), SC_ERROR_DTYPE, "quant_dtype");
+    ERR(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 16, SC_QSTORAGE_UINT8, &nans), SC_ERROR_DTYPE, "int4");
+    TRUE(bytes_equal(q4, untouched, 16) && nans == 99);
+
+    /* Packed int4, odd count: the last high nibble is 0, the fifth byte is not touched. */
+    OK(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans));
+    TRUE(bytes_equal(q4, want4, 5) && nans == 0);
+    OK(s, sc_session_quantize(s, "fc", "weight", &x4t, q4, 4, SC_QSTORAGE_INT4, NULL));
+    TRUE(bytes_equal(q4, want4, 5));
+    /* Dequantize: (q - 0) * 1. */
+    ERR(s, sc_session_dequantize(s, "fc", "weight", NULL, 4, SC_QSTORAGE_INT4, &b4t), SC_ERROR_NULL_POINTER, "q");
+    ERR(s, sc_session_dequantize(s, "fc", "weight", q4, 4, SC_QSTORAGE_INT4, NULL), SC_ERROR_NULL_POINTER, "out");
+    ERR(s, sc_session_dequantize(s, "fc", "weight", q4, 3, SC_QSTORAGE_INT4, &b4t), SC_ERROR_INVALID_ARGUMENT, "q_bytes");
+    ERR(s, sc_session_dequantize(s, "fc", "weight", q4, 4, 9, &b4t), SC_ERROR_INVALID_ARGUMENT, "storage");
+    ERR(s, sc_session_dequantize(s, "fc", "weight", q4, 4, SC_QSTORAGE_UINT4, &b4t), SC_ERROR_DTYPE, "quant_dtype");
+    OK(s, sc_session_dequantize(s, "fc", "weight", q4, 4, SC_QSTORAGE_INT4, &b4t));
+    {
+        const float want[7] = {-4, 2, 2, 7, -7, 0, 6};
+        TRUE(equal_floats(back4, want, 7));
+    }
+    /* The same values as int8 and int16 (native byte order). */
+    {
+        signed char q8[7];
+        int16_t q16[7];
+        const signed char w8[7] = {-4, 2, 2, 7, -7, 0, 6};
+        const int16_t w16[7] = {-4, 2, 2, 7, -7, 0, 6};
+        OK(s, sc_session_quantize(s, "fc", "weight", &x4t, q8, 7, SC_QSTORAGE_INT8, NULL));
+        TRUE(memcmp(q8, w8, 7) == 0);
+        OK(s, sc_session_quantize(s, "fc", "weight", &x4t, q16, sizeof q16, SC_QSTORAGE_INT16, NULL));
+        TRUE(memcmp(q16, w16, sizeof q16) == 0);
+    }
+
+    /* uint8 affine on [-1, 3]: scale = 4 / 255, zero point 64; t = 64 + y / scale = 0.25, 64,
+     * 127.75, 255.25, 319, NaN -> 0, 64, 128, 255, 255 and the zero point for NaN. */
+    {
+        float b1[3] = {0.5f, 3.0f, -1.0f}, y[6] = {-1, 0, 1, 3, 4, 0}, yb[6] = {9, 9, 9, 9, 9, 9};
+        double y64[6];
+        unsigned char q8[6], w8[6] = {0, 64, 128, 255, 255, 64};
+        uint16_t q16[6];
+        const uint16_t w16[6] = {0, 64, 128, 255, 255, 64};
+        static const int64_t six[1] = {6};
+        sc_tensor b1t = tensor(b1, SC_DTYPE_FLOAT32, 1, three, NULL), yt = tensor(y, SC_DTYPE_FLOAT32, 1, six, NULL);
+        sc_tensor ybt = tensor(yb, SC_DTYPE_FLOAT32, 1, six, NULL), y64t = tensor(y64, SC_DTYPE_FLOAT64, 1, six, NULL);
+        const float u = 4.0f / 255.0f;
+        y[5] = (float)NAN;
+        OK(s, sc_session_observe(s, "fc2", "weight", &b1t, SC_OBSERVER_MINMAX));
+        ERR(s, sc_session_quantize(s, "fc2", "weight", &yt, q8, 6, SC_QSTORAGE_INT8, &nans), SC_ERROR_DTYPE, "uint8");
+        ERR(s, sc_session_quantize(s, "fc2", "weight", &yt, q8, 6, SC_QSTORAGE_INT4, &nans), SC_ERROR_DTYPE, "quant_dtype");
+        OK(s, sc_session_quantize(s, "fc2", "weight", &yt, q8, 6, SC_QSTORAGE_UINT8, &nans));
+        TRUE(bytes_equal(q8, w8, 6) && nans == 1);
+        /* uint8 values fit int16 too. */
+        OK(s, sc_session_quantize(s, "fc2", "weight", &yt, q16, sizeof q16, SC_QSTORAGE_INT16, &nans));
+        TRUE(memcmp(q16, w16, sizeof q16) == 0 && nans == 1);
+        OK(s, sc_session_dequantize(s, "fc2", "weight", q8, 6, SC_QSTORAGE_UINT8, &ybt));
+        {
+            const float want[6] = {-64 * u, 0, 64 * u, 191 * u, 191 * u, 0};
+            TRUE(equal_floats(yb, want, 6));
+        }
+        /* float64 out: (q - zp) * scale in float64 with the float32 scale. */
+        OK(s, sc_session_dequantize(s, "fc2", "weight", q16, sizeof q16, SC_QSTORAGE_UINT16, &y64t));
+        TRUE(y64[0] == -64.0 * (double)u && y64[1] == 0 && y64[3] == 191.0 * (double)u);
+    }
+
+    /* Per channel (fc2.bias, dim 0) on [[-127, 3, 127], [0, 254, -10]]: scales 1 and 2, zero points
+     * 0. x = [[-2.5, 3.5, 200], [5, -3, 1000]] given transposed in memory (strides {1, 2}):
+     * q = [[-2, 4, 127], [2, -2, 127]] in logical order. */
+    {
+        float b[6] = {-127, 3, 127, 0, 254, -10}, xt_data[6] = {-2.5f, 5, 3.5f, -3, 200, 1000}, back[6], big[9] = {0};
+        signed char q8[6], w8[6] = {-2, 4, 127, 2, -2, 127};
+        static const int64_t strides_t[2] = {1, 2};
+        sc_tensor bt = tensor(b, SC_DTYPE_FLOAT32, 2, m23, NULL), xt = tensor(xt_data, SC_DTYPE_FLOAT32, 2, m23, strides_t);
+        sc_tensor backt = tensor(back, SC_DTYPE_FLOAT32, 2, m23, NULL), bigt = tensor(big, SC_DTYPE_FLOAT32, 2, m33, NULL);
+        sc_tensor overlap = tensor(back, SC_DTYPE_FLOAT32, 2, m23, broadcast);
+        OK(s, sc_session_observe(s, "fc2", "bias", &bt, SC_OBSERVER_MINMAX));
+        ERR(s, sc_session_quantize(s, "fc2", "bias", &bigt, q8, 9, SC_QSTORAGE_INT8, NULL), SC_ERROR_SHAPE, "block");
+        OK(s, sc_session_quantize(s, "fc2", "bias", &xt, q8, 6, SC_QSTORAGE_INT8, NULL));
+        TRUE(memcmp(q8, w8, 6) == 0);
+        ERR(s, sc_session_dequantize(s, "fc2", "bias", q8, 9, SC_QSTORAGE_INT8, &bigt), SC_ERROR_SHAPE, "block");
+        ERR(s, sc_session_dequantize(s, "fc2", "bias", q8, 6, SC_QSTORAGE_INT8, &overlap), SC_ERROR_SHAPE, "overlap");
+        OK(s, sc_session_dequantize(s, "fc2", "bias", q8, 6, SC_QSTORAGE_INT8, &backt));
+        {
+            const float want[6] = {-2, 4, 127, 4, -4, 254};
+            TRUE(equal_floats(back, want, 6) && all_equal(big, 9, 0.0f));
+        }
+    }
+    sc_session_free(s);
+
+    /* A freed session. */
+    ERR(NULL, sc_session_quantize(s, "fc", "weight", &x4t, q4, 5, SC_QSTORAGE_INT4, &nans), SC_ERROR_INVALID_ARGUMENT, "session");
+    ERR(NULL, sc_session_dequantize(s, "fc", "weight", q4, 5, SC_QSTORAGE_INT4, &b4t), SC_ERROR_INVALID_ARGUMENT, "session");
+    sc_session_free(p);
+}
+
+static void real_quant_explicit(void) {
+    static const int64_t five[1] = {5}, m23[2] = {2, 3}, s21[2] = {2, 1}, s12[2] = {1, 2}, three[1] = {3}, s31[2] = {3, 1};
+    /* uint4 per tensor, scale 0.5, zero point 3: t = 3 + 2x = 1, 3, 5.5, 15.2, 4.5 -> 1, 3, 6, 15, 4. */
+    float x[5] = {-1, 0, 1.25f, 6.1f, 0.75f}, back[5] = {9, 9, 9, 9, 9}, scale = 0.5f, zp = 3;
+    double scale64 = 0.5, zp64 = 3;
+    unsigned char q[4], want[4] = {0x31, 0xF6, 0x04, 0xAA}, untouched[4];
+    sc_tensor xt = tensor(x, SC_DTYPE_FLOAT32, 1, five, NULL), bt = tensor(back, SC_DTYPE_FLOAT32, 1, five, NULL);
+    sc_tensor st = tensor(&scale, SC_DTYPE_FLOAT32, 0, NULL, NULL), zt = tensor(&zp, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+    sc_tensor st64 = tensor(&scale64, SC_DTYPE_FLOAT64, 0, NULL, NULL), zt64 = tensor(&zp64, SC_DTYPE_FLOAT64, 0, NULL, NULL);
+    size_t nans = 99;
+
+    memset(q, 0xAA, sizeof q);
+    memset(untouched, 0xAA, sizeof untouched);
+    ERR(NULL, sc_quantize(NULL, &st, &zt, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_NULL_POINTER, "x");
+    ERR(NULL, sc_quantize(&xt, NULL, &zt, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_NULL_POINTER, "scale");
+    ERR(NULL, sc_quantize(&xt, &st, NULL, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_NULL_POINTER, "zero_point");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 4, 0, NULL, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_NULL_POINTER, "out");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 1, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_INVALID_ARGUMENT, "bits");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 17, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_INVALID_ARGUMENT, "2 to 16");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 4, 2, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_INVALID_ARGUMENT, "is_signed");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 4, 0, q, 3, 17, &nans), SC_ERROR_INVALID_ARGUMENT, "storage");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 4, 0, q, 2, SC_QSTORAGE_UINT4, &nans), SC_ERROR_INVALID_ARGUMENT, "out_bytes");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 8, 0, q, 4, SC_QSTORAGE_UINT4, &nans), SC_ERROR_DTYPE, "uint8");
+    ERR(NULL, sc_quantize(&xt, &st, &zt, 4, 0, q, 4, SC_QSTORAGE_INT4, &nans), SC_ERROR_DTYPE, "quant_dtype");
+    {
+        float bad_scale = 0, bad_zp = 2.5f, big_zp = 16;
+        sc_tensor bs = tensor(&bad_scale, SC_DTYPE_FLOAT32, 0, NULL, NULL), bz = tensor(&bad_zp, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+        sc_tensor gz = tensor(&big_zp, SC_DTYPE_FLOAT32, 0, NULL, NULL);
+        ERR(NULL, sc_quantize(&xt, &bs, &zt, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_QUANTIZATION, "scale");
+        bad_scale = (float)NAN;
+        ERR(NULL, sc_quantize(&xt, &bs, &zt, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_QUANTIZATION, "finite");
+        ERR(NULL, sc_quantize(&xt, &st, &bz, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_QUANTIZATION, "zero point");
+        ERR(NULL, sc_quantize(&xt, &st, &gz, 4, 0, q, 3, SC_QSTORAGE_UINT4, &nans), SC_ERROR_QUANTIZATION, "[0, 15]");
+        /* The same zero point is fine for uint8 in uint8 storage. */
+    }
+    TRUE(bytes_equal(q, untouched, 4) && nans == 99);
+    OK(NULL, sc_quantize(&xt, &st, &zt, 4, 0, q, 4, SC_QSTORAGE_UINT4, &nans));
+    TRUE(bytes_equal(q, want, 4) && nans == 0);
+    /* float64 parameters. */
+    memset(q, 0xAA, sizeof q);
+    OK(NULL, sc_quantize(&xt, &st64, &zt64, 4, 0, q, 3, SC_QSTORAGE_UINT4, NULL));
+    TRUE(bytes_equal(q, want, 4));
+    ERR(NULL, sc_dequantize(NULL, 3, SC_QSTORAGE_UINT4, &st, &zt, 4, 0, &bt), SC_ERROR_NULL_POINTER, "q");
+    ERR(NULL, sc_dequantize(q, 3, SC_QSTORAGE_UINT4, &st, &zt, 4, 0, NULL), SC_ERROR_NULL_POINTER, "out");
+    ERR(NULL, sc_dequantize(q, 2, SC_QSTORAGE_UINT4, &st, &zt, 4, 0, &bt), SC_ERROR_INVALID_ARGUMENT, "q_bytes");
+    ERR(NULL, sc_dequantize(q, 3, SC_QSTORAGE_UINT4, &st, &zt, 0, 0, &bt), SC_ERROR_INVALID_ARGUMENT, "bits");
+    TRUE(all_equal(back, 5, 9.0f));
+    OK(NULL, sc_dequantize(q, 3, SC_QSTORAGE_UINT4, &st, &zt, 4, 0, &bt));
+    {
+        const float w[5] = {-1, 0, 1.5f, 6, 0.5f};
+        TRUE(equal_floats(back, w, 5));
+    }
+
+    /* Blocks from the scale's shape: [2, 1] per row of a [2, 3] x; [1, 2] does not divide 3. */
+    {
+        float m[6] = {-2.5f, 3.5f, 200, 5, -3, 1000}, sc2[2] = {1, 2}, zp2[2] = {0, 0}, sc3[3] = {1, 2, 3};
+        signed char q8[6], w8[6] = {-2, 4, 127, 2, -2, 127};
+        sc_tensor mt = tensor(m, SC_DTYPE_FLOAT32, 2, m23, NULL);
+        sc_tensor s2 = tensor(sc2, SC_DTYPE_FLOAT32, 2, s21, NULL), z2 = tensor(zp2, SC_DTYPE_FLOAT32, 2, s21, NULL);
+        sc_tensor s2r = tensor(sc2, SC_DTYPE_FLOAT32, 2, s12, NULL), z2flat = tensor(zp2, SC_DTYPE_FLOAT32, 1, s21 + 1, NULL);
+        sc_tensor s3 = tensor(sc3, SC_DTYPE_FLOAT32, 1, three, NULL), s3b = tensor(sc3, SC_DTYPE_FLOAT32, 2, s31, NULL);
+        ERR(NULL, sc_quantize(&mt, &s2r, &s2r, 8, 1, q8, 6, SC_QSTORAGE_INT8, NULL), SC_ERROR_SHAPE, "scale");
+        ERR(NULL, sc_quantize(&mt, &s3, &s3, 8, 1, q8, 6, SC_QSTORAGE_INT8, NULL), SC_ERROR_SHAPE, "[2, 3]");
+        ERR(NULL, sc_quantize(&mt, &s3b, &s3b, 8, 1, q8, 6, SC_QSTORAGE_INT8, NULL), SC_ERROR_SHAPE, "divid");
+        ERR(NULL, sc_quantize(&mt, &s2, &z2flat, 8, 1, q8, 6, SC_QSTORAGE_INT8, NULL), SC_ERROR_SHAPE, "zero_point");
+        OK(NULL, sc_quantize(&mt, &s2, &z2, 8, 1, q8, 6, SC_QSTORAGE_INT8, NULL));
+        TRUE(memcmp(q8, w8, 6) == 0);
+        OK(NULL, sc_dequantize(q8, 6, SC_QSTORAGE_INT8, &s2, &z2, 8, 1, &mt));
+        {
+            const float want_m[6] = {-2, 4, 127, 4, -4, 254};
+            TRUE(equal_floats(m, want_m, 6));
+        }
+    }
+    /* An empty x: nothing to write, NULL out is fine. */
+    {
+        static const int64_t zero[1] = {0};
+        float e = 0;
+        sc_tensor et = tensor(&e, SC_DTYPE_FLOAT32, 1, zero, NULL);
+        nans = 5;
+        OK(NULL, sc_quantize(&et, &st, &zt, 8, 1, NULL, 0, SC_QSTORAGE_INT8, &nans));
+        TRUE(nans == 0);
+        /* A [0, 4] x cannot be cut into 2 blocks along dim 0. */
+        {
+            static const int64_t x04[2] = {0, 4}, s22[2] = {2, 2};
+            float s4[4] = {1, 1, 1, 1}, z4[4] = {0, 0, 0, 0};
+            sc_tensor x04t = tensor(&e, SC_DTYPE_FLOAT32, 2, x04, NULL), s22t = tensor(s4, SC_DTYPE_FLOAT32, 2, s22, NULL);
+            sc_tensor z22t = tensor(z4, SC_DTYPE_FLOAT32, 2, s22, NULL);
+            ERR(NULL, sc_quantize(&x04t, &s22t, &z22t, 8, 1, NULL, 0, SC_QSTORAGE_INT8, &nans), SC_ERROR_SHAPE, "[0, 4]");
+        }
+    }
+}
+
+static void fold_batch_norm(void) {
+    static const int64_t m22[2] = {2, 2}, two[1] = {2}, three[1] = {3}, four[1] = {4}, z21[2] = {2, 1}, zero_strides[2] = {0, 1};
+    /* W = [[1, 2], [3, 4]], b = [0.5, -1], gamma = [2, 0.5], beta = [1, 0], mean = [0.5, 1],
+     * var = [3, 15], eps = 1: r = [0.5, 0.25], gamma * r = [1, 0.125];
+     * W' = [[1, 2], [0.375, 0.5]]; b' = [1, -0.25] (both orders are exact here). */
+    float w[4] = {1, 2, 3, 4}, b[2] = {0.5f, -1}, g[2] = {2, 0.5f}, be[2] = {1, 0}, mean[2] = {0.5f, 1}, var[2] = {3, 15};
+    float fw[4] = {9, 9, 9, 9}, fb[2] = {9, 9}, b3[3] = {0, 0, 0};
+    double fb64[2] = {9, 9};
+    sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 2, m22, NULL), bt = tensor(b, SC_DTYPE_FLOAT32, 1, two, NULL);
+    sc_tensor gt = tensor(g, SC_DTYPE_FLOAT32, 1, two, NULL), bet = tensor(be, SC_DTYPE_FLOAT32, 1, two, NULL);
+    sc_tensor mt = tensor(mean, SC_DTYPE_FLOAT32, 1, two, NULL), vt = tensor(var, SC_DTYPE_FLOAT32, 2, z21, NULL);
+    sc_tensor fwt = tensor(fw, SC_DTYPE_FLOAT32, 2, m22, NULL), fbt = tensor(fb, SC_DTYPE_FLOAT32, 1, two, NULL);
+    sc_tensor fb64t = tensor(fb64, SC_DTYPE_FLOAT64, 1, two, NULL), b3t = tensor(b3, SC_DTYPE_FLOAT32, 1, three, NULL);
+    sc_tensor flat = tensor(fw, SC_DTYPE_FLOAT32, 1, four, NULL), overlap = tensor(fw, SC_DTYPE_FLOAT32, 2, m22, zero_strides);
+    sc_tensor scalar = tensor(w, SC_DTYPE_FLOAT32, 0, NULL, NULL), bad;
+
+    ERR(NULL, sc_fold_batch_norm(2, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_INVALID_ARGUMENT, "layer");
+    ERR(NULL, sc_fold_batch_norm(-1, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_INVALID_ARGUMENT, "SC_FOLD_LINEAR");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, -1.0, &fwt, &fbt), SC_ERROR_INVALID_ARGUMENT, "eps");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, (double)NAN, &fwt, &fbt), SC_ERROR_INVALID_ARGUMENT, "nan");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, NULL, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_NULL_POINTER, "weight");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, NULL, &vt, 1.0, &fwt, &fbt), SC_ERROR_NULL_POINTER, "running_mean");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, NULL, 1.0, &fwt, &fbt), SC_ERROR_NULL_POINTER, "running_var");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, NULL, &fbt), SC_ERROR_NULL_POINTER, "folded_weight");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, NULL), SC_ERROR_NULL_POINTER, "folded_bias");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &b3t, &gt, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_SHAPE, "bias has 3");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &b3t, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_SHAPE, "bn_weight");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &b3t, &vt, 1.0, &fwt, &fbt), SC_ERROR_SHAPE, "running_mean");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &b3t), SC_ERROR_SHAPE, "folded_bias");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &flat, &fbt), SC_ERROR_SHAPE, "folded_weight");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &overlap, &fbt), SC_ERROR_SHAPE, "overlap");
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &scalar, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_SHAPE, "ndim 0");
+    bad = gt;
+    bad.dtype = 4;
+    ERR(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &bad, &bet, &mt, &vt, 1.0, &fwt, &fbt), SC_ERROR_DTYPE, "bn_weight");
+    TRUE(all_equal(fw, 4, 9.0f) && all_equal(fb, 2, 9.0f));
+
+    OK(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &fbt));
+    {
+        const float ww[4] = {1, 2, 0.375f, 0.5f}, wb[2] = {1, -0.25f};
+        TRUE(equal_floats(fw, ww, 4) && equal_floats(fb, wb, 2));
+    }
+    OK(NULL, sc_fold_batch_norm(SC_FOLD_LINEAR, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &fwt, &fb64t));
+    TRUE(fb64[0] == 1.0 && fb64[1] == -0.25);
+    /* affine=False and no layer bias: W' = W * r = [[0.5, 1], [0.75, 1]], b' = -mean * r = [-0.25, -0.25]. */
+    OK(NULL, sc_fold_batch_norm(SC_FOLD_CONV, &wt, NULL, NULL, NULL, &mt, &vt, 1.0, &fwt, &fbt));
+    {
+        const float ww[4] = {0.5f, 1, 0.75f, 1}, wb[2] = {-0.25f, -0.25f};
+        TRUE(equal_floats(fw, ww, 4) && equal_floats(fb, wb, 2));
+    }
+    /* In place: the weight and bias buffers themselves. */
+    OK(NULL, sc_fold_batch_norm(SC_FOLD_LINEAR, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &wt, &bt));
+    {
+        const float ww[4] = {1, 2, 0.375f, 0.5f}, wb[2] = {1, -0.25f};
+        TRUE(equal_floats(w, ww, 4) && equal_floats(b, wb, 2));
+    }
+}
+
 int main(void) {
     versions_and_names();
     create_and_free();
@@ -1341,6 +1661,10 @@ int main(void) {
     distill_wrong_mode_and_freed();
     quant_arguments();
     quant_bypass_and_modes();
+    qstorage_bytes();
+    real_quant_session();
+    real_quant_explicit();
+    fold_batch_norm();
     printf("bad_input: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

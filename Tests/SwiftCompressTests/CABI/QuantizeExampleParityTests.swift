@@ -6,8 +6,9 @@ import Testing
 /// sc_session_quant_params, sc_session_fake_quantize) and prints each target's scale shape, tracked
 /// range, scales, zero points and largest fake-quantization error; tests/c/run.sh diffs that with
 /// examples/c/expected/quantize_mlp.txt. This test computes the same text through the Swift API
-/// (`Plan` + `QuantizationSettings` + `QuantObserver` + `Quantization.apply`), so what the C ABI
-/// writes equals the Swift API's, and checks the scales against the formulas computed here directly.
+/// (`Plan` + `QuantizationSettings` + `QuantObserver` + `Quantization.apply`, and for the real
+/// quantization lines `Quantization.quantize` / `dequantize`), so what the C ABI writes equals the
+/// Swift API's, and checks the scales and int4 bytes against the formulas computed here directly.
 @Suite struct QuantizeExampleParityTests {
     static let batch = 4, inputs = 8, hidden = 16, outputs = 4, batches = 3
     static let modules = """
@@ -72,7 +73,63 @@ import Testing
             let clamped = mask.allValues.filter { $0 == 0 }.count
             lines.append(String(format: "  max |x - fake_quantize(x)| = %.9g over %d values, %d clamped", err, values.count, clamped))
         }
+        lines.append("real quantization of the weights (per output channel):")
+        for (module, w, shape) in [("fc1", d.w1, [hidden, inputs]), ("fc2", d.w2, [outputs, hidden])] {
+            for dtype in [QuantDType.int8, .int4] {
+                lines += try realQuantization(module: module, weight: w, shape: shape, dtype: dtype, buffers: buffers)
+            }
+        }
         return lines
+    }
+
+    /// The example's real-quantization lines for one weight: per-channel symmetric settings of
+    /// `dtype` (int8: the calibration config; int4: the example's second config), min/max observed
+    /// once, quantized into the smallest storage, dequantized back with the observer's parameters
+    /// and with the float32 scales and zero points as sc_dequantize reads them (blocks from the
+    /// scale shape [rows, 1]: blocks [1, -1]).
+    static func realQuantization(module: String, weight w: [Float], shape: [Int], dtype: QuantDType,
+                                 buffers: TestBuffers) throws -> [String] {
+        let settings = QuantizationSettings(target: module + ".weight", role: .parameter, dtype: dtype,
+                                            scheme: .symmetric, granularity: .perChannel)
+        let x = try buffers.view(w, shape: shape)
+        var observer = QuantObserver(kind: .minMax)
+        try observer.observe(x, settings: settings)
+        let p = try observer.parameters(settings: settings)
+        let storage = QuantizedStorage.smallest(for: dtype)
+        let bytes = storage.byteCount(forValues: w.count)
+        let raw = buffers.allocate(bytes: bytes)
+        let q = try QuantizedBuffer(raw, count: w.count, storage: storage, byteCount: bytes)
+        let nans = try Quantization.quantize(x, into: q, parameters: p, settings: settings)
+        let back = try buffers.zeros(shape), fake = try buffers.zeros(shape), back2 = try buffers.zeros(shape)
+        try Quantization.dequantize(q.readOnly, into: back, parameters: p, settings: settings)
+        try Quantization.fakeQuantize(x, into: fake, parameters: p, settings: settings)
+        var explicit = settings
+        explicit.granularity = .blocks([1, -1])
+        let p2 = try QuantParameters(scale: p.scale.map { Double(Float($0)) }, zeroPoint: p.zeroPoint.map { Double(Float($0)) },
+                                     scaleShape: [shape[0], 1], settings: explicit)
+        try Quantization.dequantize(q.readOnly, into: back2, parameters: p2, settings: explicit)
+        let b = back.allValues, f = fake.allValues
+        let err = zip(w, b).map { abs(Double($0) - $1) }.max() ?? 0
+        let same = zip(b, f).filter { $0 == $1 }.count
+        let first = (0..<8).map { String(format: " %02x", raw.load(fromByteOffset: $0, as: UInt8.self)) }.joined()
+        return ["\(module).weight as \(dtype): \(w.count) values in \(bytes) bytes, first bytes" + first,
+                String(format: "  max |w - dequantize(quantize(w))| = %.9g; %d of %d equal fake quantization; %d NaN; sc_dequantize %@",
+                       err, same, w.count, nans, back2.allValues == b ? "agrees" : "differs")]
+    }
+
+    /// The int4 weights by hand from the LCG values: q = round_half_even(w / scale) with
+    /// scale = max|w| / 7 per row (float32), packed two per byte, low nibble first.
+    @Test func int4BytesFollowTheFormula() throws {
+        let d = Self.data()
+        var q: [Int] = []
+        for o in 0..<Self.hidden {
+            let row = Array(d.w1[(o * Self.inputs)..<((o + 1) * Self.inputs)])
+            let scale = (row.map { abs($0) }.max() ?? 0) / 7
+            q += row.map { Int(min(max(($0 / scale).rounded(.toNearestOrEven), -7), 7)) }
+        }
+        let first = (0..<8).map { String(format: " %02x", (q[2 * $0] & 0xf) | ((q[2 * $0 + 1] & 0xf) << 4)) }.joined()
+        let text = try ExamplesParityTests.expected("quantize_mlp.txt")
+        #expect(text.contains("fc1.weight as int4: 128 values in 64 bytes, first bytes" + first + "\n"))
     }
 
     @Test func swiftAPIPrintsTheExpectedFile() throws {

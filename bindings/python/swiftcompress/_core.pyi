@@ -52,6 +52,45 @@ def apply_mask(mask: TensorSpec, target: TensorSpec, method: int) -> None:
 def sparsity_schedule(schedule: int, ratio: float, step: int, total_steps: int) -> float:
     """The sparse ratio at ``step`` of ``total_steps`` (SC_SCHEDULE_LINEAR or SC_SCHEDULE_AGP)."""
 
+# Real quantization and batch-norm folding (_real.c; include/swiftcompress.h, "Real quantization and
+# batch-norm folding"). A quantized buffer is raw memory (address, size in bytes) holding the values
+# in the tensor's logical row-major order in an SC_QSTORAGE_* layout; 4-bit layouts put value 2k in
+# the low nibble of byte k and value 2k+1 in the high nibble (an odd count leaves the last high
+# nibble 0).
+SC_QSTORAGE_INT8: int
+SC_QSTORAGE_UINT8: int
+SC_QSTORAGE_INT16: int
+SC_QSTORAGE_UINT16: int
+SC_QSTORAGE_INT4: int
+SC_QSTORAGE_UINT4: int
+SC_FOLD_CONV: int
+SC_FOLD_LINEAR: int
+
+def qstorage_bytes(storage: int, count: int) -> int:
+    """Bytes that ``count`` values take in layout ``storage`` (count, 2 * count, or (count + 1) // 2).
+    Raises InvalidArgumentError for an unknown layout."""
+def quantize(x: TensorSpec, scale: TensorSpec, zero_point: TensorSpec, bits: int, is_signed: bool, out_ptr: int,
+             out_bytes: int, storage: int) -> int:
+    """Real quantization with explicit parameters: writes q = round_half_even(clamp(zp + x / scale, qmin, qmax))
+    for every element of ``x`` into ``out_bytes`` bytes at ``out_ptr`` (read and written during the call only)
+    and returns how many elements were NaN (stored as the zero point). The quantized type is ``intN`` /
+    ``uintN`` with N = ``bits``; the scale's shape gives the blocks (one element: per tensor; else x's rank
+    with sizes dividing x's). float32 unless x is float64. Raises InvalidArgumentError (bits, storage,
+    out_bytes too small), DtypeError (a layout that cannot hold the range), ShapeError (scale shape),
+    QuantizationError (a scale that is not finite and > 0, a zero point outside [qmin, qmax])."""
+def dequantize(q_ptr: int, q_bytes: int, storage: int, scale: TensorSpec, zero_point: TensorSpec, bits: int,
+               is_signed: bool, out: TensorSpec) -> None:
+    """Writes (q - zp) * scale for the ``out``-element-count values at ``q_ptr`` into ``out`` (its shape gives
+    the blocks). Errors as quantize."""
+def fold_batch_norm(layer: int, weight: TensorSpec, bias: Optional[TensorSpec], bn_weight: Optional[TensorSpec],
+                    bn_bias: Optional[TensorSpec], running_mean: TensorSpec, running_var: TensorSpec, eps: float,
+                    folded_weight: TensorSpec, folded_bias: TensorSpec) -> None:
+    """Folds a batch norm (eval mode) into the conv (SC_FOLD_CONV) or linear (SC_FOLD_LINEAR) layer before it:
+    folded_weight[c] = weight[c] * gamma[c] / sqrt(var[c] + eps), folded_bias as NNI 3.0's fuse_conv_bn /
+    fuse_linear_bn (float32, NNI's operation order). None bias / bn_weight / bn_bias: 0 / 1 / 0. The folded
+    buffers may be the weight and bias themselves. Raises InvalidArgumentError (layer, eps), ShapeError
+    (vectors without C elements, a folded weight of another shape), DtypeError."""
+
 class Session:
     """One model's modules, one config list, its resolved targets and the bound buffers.
 
@@ -96,3 +135,14 @@ class Session:
         """``(total, [per-target loss])``: per target the smallest lambda * loss over its bound links
         (0 with none), the total their sum; writes d(total)/d(student) into the gradient buffers. Every
         target's student must be bound. The GIL is released meanwhile."""
+    # Real quantization (sessions created with SC_MODE_QUANTIZATION; src/_real.c).
+    def quantize(self, module_name: str, target_name: str, x: TensorSpec, out_ptr: int, out_bytes: int,
+                 storage: int) -> int:
+        """Real quantization of ``x`` with the scale and zero point of the target's observer (blocks from its
+        granularity) into ``out_bytes`` bytes at ``out_ptr`` in layout ``storage``; returns the NaN count.
+        Raises StateError before the target observed a batch, DtypeError for a layout that cannot hold its
+        quant_dtype, InvalidArgumentError (storage, out_bytes too small), ShapeError, QuantizationError."""
+    def dequantize(self, module_name: str, target_name: str, q_ptr: int, q_bytes: int, storage: int,
+                   out: TensorSpec) -> None:
+        """Writes (q - zp) * scale for the values at ``q_ptr`` into ``out`` with the target's observed
+        parameters. Errors as quantize."""
