@@ -132,16 +132,36 @@ func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: 
     }
     guard below < k, k <= below + candidates else { return false }
 
-    // 3. The (k - below)-th smallest candidate key, then the pruned candidates in index order.
-    var keys: [UInt32] = []
-    keys.reserveCapacity(candidates)
-    for w in 0..<workers { for e in found[w] { keys.append(UInt32(truncatingIfNeeded: e >> 32)) } }
+    // 3. The (k - below)-th smallest candidate key, then the pruned candidates: every key below it
+    //    and its first `ties` equal keys in index order. Each worker's list is in index order and
+    //    the lists follow each other, so the ties are dealt out to the workers in order and the
+    //    workers write their zeros in parallel (scattered stores: a pass over the mask's memory).
+    var keys = [UInt32](unsafeUninitializedCapacity: candidates) { buffer, initialized in
+        var n = 0
+        for w in 0..<workers {
+            for e in found[w] where n < buffer.count {
+                buffer[n] = UInt32(truncatingIfNeeded: e >> 32)
+                n += 1
+            }
+        }
+        initialized = n
+    }
     let (cutKey, less) = keyAtRank(&keys, k - below - 1)
-    var ties = k - below - less
-    var source = 0
-    var end = metrics.count > 1 ? starts[1] : total
-    var out = directFloats(masks[0])
-    for w in 0..<workers {
+    keys = []
+    var remaining = k - below - less
+    var tieQuota = [Int](repeating: 0, count: workers)
+    for w in 0..<workers where remaining > 0 {
+        var equal = 0
+        for e in found[w] where UInt32(truncatingIfNeeded: e >> 32) == cutKey { equal += 1 }
+        tieQuota[w] = min(equal, remaining)
+        remaining -= tieQuota[w]
+    }
+    let quota = tieQuota
+    parallelFor(workers, parallel: workers > 1) { w in
+        var ties = quota[w]
+        var source = 0
+        var end = metrics.count > 1 ? starts[1] : total
+        var out = directFloats(masks[0])
         found[w].withUnsafeBufferPointer { list in
             for e in list {
                 let x = UInt32(truncatingIfNeeded: e >> 32)
