@@ -1,0 +1,500 @@
+"""swiftcompress.quantization against NNI 3.0's PtqQuantizer and QATQuantizer, run in the same
+process on deep copies of the same model with the same data: scales, zero points, tracked ranges,
+fake-quantized outputs and, for QAT, the weights after a few SGD steps must be equal bit for bit
+(float32). Per channel and blocks (NNI 3.0 rejects per_channel on weights) are checked against a
+direct torch computation of the formulas (docs/quantization.md)."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any, Dict, List
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import swiftcompress
+from swiftcompress.errors import ConfigError, QuantizationError, StateError
+from swiftcompress.quantization import PtqQuantizer, QATQuantizer
+
+nni = pytest.importorskip("nni")
+from nni.compression.quantization import PtqQuantizer as NniPtq  # noqa: E402
+from nni.compression.quantization import QATQuantizer as NniQat  # noqa: E402
+from nni.compression.utils import TorchEvaluator  # noqa: E402
+
+logging.getLogger("nni").setLevel(logging.ERROR)
+
+
+class MLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.relu(self.fc1(x)))
+
+
+class CNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        self.fc = nn.Linear(6 * 6 * 6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(self.relu(self.conv1(x)))
+        return self.fc(x.flatten(1))
+
+
+def make(name: str, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return MLP() if name == "mlp" else CNN()
+
+
+def batches(name: str, count: int = 3, seed: int = 1) -> List[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    shape = (5, 8) if name == "mlp" else (2, 3, 8, 8)
+    return [torch.randn(*shape, generator=g) * (1 + i) for i in range(count)]
+
+
+def targets_of(name: str) -> Dict[str, Any]:
+    return {"op_types": ["Linear", "Conv2d"], "target_names": ["_input_", "weight", "bias", "_output_"]}
+
+
+def nni_ptq(model: nn.Module, config_list: List[Dict[str, Any]], data: List[torch.Tensor]):
+    def training_func(model, optimizers, training_step, lr_schedulers=None, max_steps=None, max_epochs=None):
+        with torch.no_grad():
+            for b in data:
+                model(b)
+
+    optimizer = nni.trace(torch.optim.SGD)(model.parameters(), lr=0.1)
+    evaluator = TorchEvaluator(training_func, optimizer, lambda batch, model: model(batch).sum())
+    quantizer = NniPtq(model, copy.deepcopy(config_list), evaluator)
+    model, calibration = quantizer.compress(max_steps=1, max_epochs=None)
+    return quantizer, model, calibration
+
+
+def assert_same_calibration(ours: Dict[str, Any], theirs: Dict[str, Any]) -> int:
+    """Every module, target, key and value equal: tensors bit for bit, with equal shape and dtype."""
+    assert type(ours) is type(theirs)
+    assert set(ours) == set(theirs)
+    count = 0
+    for module, targets in theirs.items():
+        assert set(ours[module]) == set(targets), module
+        for target, entry in targets.items():
+            mine = ours[module][target]
+            assert list(mine) == list(entry), (module, target)  # the same keys in NNI's order
+            for key, value in entry.items():
+                if isinstance(value, torch.Tensor):
+                    assert isinstance(mine[key], torch.Tensor), (module, target, key)
+                    assert mine[key].shape == value.shape and mine[key].dtype == value.dtype, (module, target, key)
+                    assert mine[key].device == value.device
+                    assert torch.equal(mine[key], value), (module, target, key, mine[key], value)
+                    count += 1
+                else:
+                    assert mine[key] == value and type(mine[key]) is type(value), (module, target, key)
+    return count
+
+
+DTYPES = ["int8", "uint8", "int4"]
+SCHEMES = ["symmetric", "affine"]
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "cnn"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_ptq_matches_nni(model_name: str, dtype: str, scheme: str) -> None:
+    config_list = [dict(targets_of(model_name), quant_dtype=dtype, quant_scheme=scheme)]
+    data = batches(model_name)
+    model = make(model_name)
+    reference = copy.deepcopy(model)
+    plain = copy.deepcopy(model)
+
+    quantizer = PtqQuantizer(model, config_list)
+    assert quantizer.calibrate(data) == 3
+    ours_model, ours = quantizer.compress()
+    assert ours_model is model
+    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    checked = assert_same_calibration(ours, theirs)
+    assert checked == 4 * 4 * (2 if model_name == "mlp" else 3)  # 4 tensors x 4 targets x modules
+
+    probe = batches(model_name, count=1, seed=7)[0] * 3  # values beyond the calibrated range clamp
+    with torch.no_grad():
+        out = model(probe)
+        expected = nni_model(probe)
+        unquantized = plain(probe)
+    assert torch.equal(out, expected)
+    assert not torch.equal(out, unquantized)  # it is fake-quantized
+
+
+def test_ptq_legacy_config_matches_nni() -> None:
+    # NNI 3.0's schema requires a top-level quant_dtype even in a legacy list (None is accepted).
+    config_list = [{"quant_types": ["input", "weight", "output"], "quant_bits": {"input": 8, "weight": 4, "output": 8},
+                    "op_types": ["Conv2d", "Linear"], "quant_dtype": None}]
+    data = batches("cnn")
+    model = make("cnn")
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, ours = quantizer.compress()
+    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    assert assert_same_calibration(ours, theirs) == 4 * 3 * 3
+    assert ours["conv1"]["weight"]["quant_dtype"] == "int4" and ours["conv1"]["weight"]["quant_bits"] == 4
+    with torch.no_grad():
+        assert torch.equal(model(data[0]), nni_model(data[0]))
+
+
+def test_ptq_ignores_config_apply_method_as_nni() -> None:
+    # NNI 3.0's PtqQuantizer sets the apply method itself ('clamp_round' after compress).
+    config_list = [dict(targets_of("mlp"), quant_dtype="int8", apply_method="bypass")]
+    data = batches("mlp")
+    model = make("mlp")
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    quantizer.compress()
+    _, nni_model, _ = nni_ptq(reference, config_list, data)
+    with torch.no_grad():
+        assert torch.equal(model(data[1]), nni_model(data[1]))
+        assert not torch.equal(model(data[1]), make("mlp")(data[1]))
+
+
+def test_ptq_gradient_is_straight_through_as_nni() -> None:
+    config_list = [dict(targets_of("cnn"), quant_dtype="uint8", quant_scheme="affine")]
+    data = batches("cnn")
+    model = make("cnn")
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    quantizer.compress()
+    _, nni_model, _ = nni_ptq(reference, config_list, data)
+    x1 = (data[2] * 2).requires_grad_()
+    x2 = (data[2] * 2).requires_grad_()
+    target = torch.randn(2, 5, generator=torch.Generator().manual_seed(3))
+    F.mse_loss(model(x1), target).backward()
+    F.mse_loss(nni_model(x2), target).backward()
+    assert torch.equal(x1.grad, x2.grad)
+    assert torch.equal(model.conv1.weight.grad, nni_model.conv1._nni_wrapper.weight.grad)
+
+
+def test_calibration_batches_forms_and_no_grad() -> None:
+    model = make("mlp")
+    quantizer = PtqQuantizer(model, [{"op_names": ["fc1"], "target_names": ["_input_"], "quant_dtype": "int8"}])
+    seen = []
+    model.fc1.register_forward_pre_hook(lambda m, a: seen.append(torch.is_grad_enabled()))
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(2))
+    assert quantizer.calibrate(x) == 1                      # one tensor: one batch
+    assert quantizer.calibrate([(x * 2,), {"x": x * -3}]) == 2  # positional tuple, keyword dict
+    assert seen == [False, False, False]
+    _, config = quantizer.compress()
+    entry = config["fc1"]["_input_0"]
+    assert entry["tracked_min"].item() == torch.stack([x.min(), (x * 2).min(), (x * -3).min()]).min().item()
+    assert entry["tracked_max"].item() == torch.stack([x.max(), (x * 2).max(), (x * -3).max()]).max().item()
+    expected_scale = torch.max(entry["tracked_min"].abs(), entry["tracked_max"].abs()) / (254 / 2)
+    assert torch.equal(entry["scale"], expected_scale)
+    assert torch.equal(entry["zero_point"], torch.tensor(0.0))
+
+
+# -- per channel and blocks: a direct torch computation of the formulas ------------------------
+
+def reference_fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, qmin: int, qmax: int,
+                         scheme: str):
+    lo = torch.minimum(lo, torch.zeros_like(lo))
+    hi = torch.maximum(hi, torch.zeros_like(hi))
+    eps = torch.finfo(torch.float32).eps
+    if scheme == "symmetric":
+        scale = torch.maximum(torch.maximum(lo.abs(), hi.abs()) / (float(qmax - qmin) / 2), torch.full_like(lo, eps))
+        zero_point = torch.full_like(lo, float((qmax + qmin + 1) // 2))
+    else:
+        scale = torch.maximum((hi - lo) / float(qmax - qmin), torch.full_like(lo, eps))
+        zero_point = torch.clamp(qmin - torch.round(lo / scale), qmin, qmax)
+    q = torch.round(torch.clamp(zero_point + x / scale, qmin, qmax))
+    return scale, zero_point, (q - zero_point) * scale
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_per_channel_weight_and_activation(scheme: str) -> None:
+    model = make("cnn")
+    plain = copy.deepcopy(model)
+    config_list = [{"op_names": ["conv1"], "target_names": ["weight", "_output_"], "quant_dtype": "uint8",
+                    "quant_scheme": scheme, "granularity": "per_channel"}]
+    data = batches("cnn")
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, config = quantizer.compress()
+
+    w = plain.conv1.weight.detach()
+    lo = w.amin(dim=(1, 2, 3), keepdim=True)
+    hi = w.amax(dim=(1, 2, 3), keepdim=True)
+    scale, zero_point, w_fq = reference_fake_quant(w, lo, hi, 0, 255, scheme)
+    entry = config["conv1"]["weight"]
+    assert entry["scale"].shape == (4, 1, 1, 1)
+    assert torch.equal(entry["tracked_min"], lo) and torch.equal(entry["tracked_max"], hi)
+    assert torch.equal(entry["scale"], scale) and torch.equal(entry["zero_point"], zero_point)
+
+    with torch.no_grad():
+        outs = [F.conv2d(b, w, plain.conv1.bias) for b in data]
+    lo_a = torch.stack([o.amin(dim=(0, 2, 3), keepdim=True) for o in outs]).amin(dim=0)
+    hi_a = torch.stack([o.amax(dim=(0, 2, 3), keepdim=True) for o in outs]).amax(dim=0)
+    entry = config["conv1"]["_output_0"]
+    assert entry["scale"].shape == (1, 4, 1, 1)
+    assert torch.equal(entry["tracked_min"], lo_a) and torch.equal(entry["tracked_max"], hi_a)
+
+    probe = data[1] * 1.5
+    with torch.no_grad():
+        got = model.conv1(probe)
+        conv = F.conv2d(probe, w_fq, plain.conv1.bias)
+    _, _, expected = reference_fake_quant(conv, lo_a, hi_a, 0, 255, scheme)
+    assert torch.equal(got, expected)
+
+
+def test_blocks_on_linear_weight() -> None:
+    model = make("mlp")
+    plain = copy.deepcopy(model)
+    config_list = [{"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "int4",
+                    "quant_scheme": "affine", "granularity": [4, -1]}]
+    quantizer = PtqQuantizer(model, config_list)
+    _, config = quantizer.compress()  # weights only: compress observes them
+    w = plain.fc1.weight.detach()  # (16, 8): blocks of 4 rows x all 8 columns
+    lo = w.reshape(4, 4, 8).amin(dim=(1, 2))
+    hi = w.reshape(4, 4, 8).amax(dim=(1, 2))
+    entry = config["fc1"]["weight"]
+    assert entry["scale"].numel() == 4
+    assert torch.equal(entry["tracked_min"].reshape(-1), lo) and torch.equal(entry["tracked_max"].reshape(-1), hi)
+    scale, zero_point, _ = reference_fake_quant(w, lo, hi, -7, 7, "affine")
+    assert torch.equal(entry["scale"].reshape(-1), scale) and torch.equal(entry["zero_point"].reshape(-1), zero_point)
+    expanded = lambda t: t.reshape(4, 1, 1).expand(4, 4, 8).reshape(16, 8)  # noqa: E731
+    _, _, w_fq = reference_fake_quant(w, expanded(lo), expanded(hi), -7, 7, "affine")
+    x = batches("mlp")[0]
+    with torch.no_grad():
+        assert torch.equal(model.fc1(x), F.linear(x, w_fq, plain.fc1.bias))
+
+
+# -- QAT ---------------------------------------------------------------------------------------
+
+def train_data(name: str, steps: int):
+    g = torch.Generator().manual_seed(5)
+    shape, out = ((6, 8), 4) if name == "mlp" else ((2, 3, 8, 8), 5)
+    return [(torch.randn(*shape, generator=g) * (1 + 0.5 * i), torch.randn(shape[0], out, generator=g))
+            for i in range(steps)]
+
+
+def nni_qat(model, config_list, data, quant_start_step):
+    def training_step(batch, model, *args, **kwargs):
+        x, y = batch
+        return F.mse_loss(model(x), y)
+
+    def training_func(model, optimizers, training_step, lr_schedulers=None, max_steps=None, max_epochs=None):
+        model.train()
+        for batch in data:
+            optimizers.zero_grad()
+            training_step(batch, model).backward()
+            optimizers.step()
+
+    optimizer = nni.trace(torch.optim.SGD)(model.parameters(), lr=0.05)
+    evaluator = TorchEvaluator(training_func, optimizer, training_step)
+    quantizer = NniQat(model, copy.deepcopy(config_list), evaluator, quant_start_step=quant_start_step)
+    _, calibration = quantizer.compress(max_steps=len(data), max_epochs=None)
+    return quantizer, calibration
+
+
+def our_qat(model, config_list, data, quant_start_step=0):
+    quantizer = QATQuantizer(model, config_list, quant_start_step=quant_start_step)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    for x, y in data:
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+        quantizer.step()
+    return quantizer
+
+
+@pytest.mark.parametrize("model_name,dtype,scheme,start", [
+    ("mlp", "int8", "symmetric", 0), ("mlp", "uint8", "affine", 0), ("cnn", "int4", "affine", 0),
+    ("cnn", "int8", "symmetric", 2), ("mlp", "int4", "symmetric", 3),
+])
+def test_qat_matches_nni(model_name: str, dtype: str, scheme: str, start: int) -> None:
+    config_list = [dict(targets_of(model_name), quant_dtype=dtype, quant_scheme=scheme)]
+    data = train_data(model_name, 5)
+    model = make(model_name)
+    reference = copy.deepcopy(model)
+    quantizer = our_qat(model, config_list, data, start)
+    nni_quantizer, theirs = nni_qat(reference, config_list, data, start)
+    assert quantizer.current_step == nni_quantizer.current_step == 5
+    assert_same_calibration(quantizer.get_calibration_config(), theirs)
+    probe = data[0][0] * 2
+    model.eval()
+    reference.eval()
+    with torch.no_grad():
+        assert torch.equal(model(probe), reference(probe))  # eval: quantized with the last scales
+    nni_quantizer.unwrap_model()
+    for (name, ours), (_, nni_value) in zip(model.state_dict().items(), reference.state_dict().items()):
+        assert torch.equal(ours, nni_value), name  # the same weights after 5 SGD steps
+
+
+def test_qat_gradient_mask() -> None:
+    # One training forward: the scale comes from this batch, so values beyond it in a second batch clamp.
+    model = make("mlp")
+    quantizer = QATQuantizer(model, [{"op_names": ["fc2"], "target_names": ["_output_"], "quant_dtype": "int8"}])
+    model.train()
+    x = batches("mlp")[0]
+    model(x)
+    config = quantizer.get_calibration_config()["fc2"]["_output_0"]
+    scale, zp = config["scale"], config["zero_point"]
+    hook_grad = {}
+
+    def keep(grad):
+        hook_grad["g"] = grad
+
+    h = model.fc2.register_forward_hook(lambda m, a, o: o.register_hook(keep), prepend=True)
+    model.eval()  # no observer update: the scale stays
+    y = model(x * 3)
+    h.remove()
+    upstream = torch.randn(y.shape, generator=torch.Generator().manual_seed(9))
+    y.backward(upstream)
+    # the gradient reaching fc2's raw output: zero exactly where zp + v / scale left [qmin, qmax]
+    with torch.no_grad():
+        quantizer.unwrap_model()
+        v = model(x * 3)
+    t = zp + v / scale
+    inside = (t >= -127) & (t <= 127)
+    assert (~inside).any() and inside.any()
+    assert torch.equal(hook_grad["g"], torch.where(inside, upstream, torch.zeros_like(upstream)))
+
+
+def test_qat_start_step_bypasses_and_observes() -> None:
+    config_list = [dict(targets_of("mlp"), quant_dtype="int8")]
+    model = make("mlp")
+    plain = copy.deepcopy(model)
+    quantizer = QATQuantizer(model, config_list, quant_start_step=2)
+    model.train()
+    x = batches("mlp")[0]
+    with torch.no_grad():
+        assert torch.equal(model(x), plain(x))  # before the start step: unchanged
+    entry = quantizer.get_calibration_config()["fc1"]["weight"]
+    assert entry["scale"] is None and entry["zero_point"] is None  # no scale yet, as NNI
+    assert torch.equal(entry["tracked_min"], plain.fc1.weight.detach().min())  # but observed
+    quantizer.step()
+    quantizer.step()
+    with torch.no_grad():
+        assert not torch.equal(model(x), plain(x))
+    assert quantizer.get_calibration_config()["fc1"]["weight"]["scale"] is not None
+
+
+def test_legacy_quant_start_step_per_config() -> None:
+    legacy = [{"quant_types": ["input", "weight", "output"], "quant_bits": 8, "op_types": ["Linear"],
+               "quant_start_step": 2}]
+    current = [{"op_types": ["Linear"], "target_names": ["_input_", "weight", "_output_"], "quant_dtype": "int8"}]
+    report = swiftcompress.explain(make("mlp"), legacy, mode="quantization")
+    assert report.configs[0]["quant_start_step"] == 2
+    assert "[quant_start_step 2]" in str(report)
+    data = train_data("mlp", 4)
+    a, b = make("mlp"), make("mlp")
+    qa = our_qat(a, legacy, data)                      # the config's quant_start_step
+    qb = our_qat(b, current, data, quant_start_step=2)  # the constructor's
+    assert_same_calibration(qa.get_calibration_config(), qb.get_calibration_config())
+    for va, vb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(va, vb)
+    c = make("mlp")
+    qc = our_qat(c, current, data, quant_start_step=0)
+    assert not all(torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values()))
+    del qc
+
+
+# -- errors, wrapping ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting,key,value", [
+    ({"quant_dtype": "int17"}, "quant_dtype", "int17"),
+    ({"quant_dtype": "float8"}, "quant_dtype", "float8"),
+    ({"quant_scheme": "asymmetric"}, "quant_scheme", "asymmetric"),
+    ({"granularity": "per_row"}, "granularity", "per_row"),
+    ({"apply_method": "lsq_clamp_round"}, "apply_method", "lsq_clamp_round"),
+])
+def test_bad_values_name_the_key(setting: Dict[str, Any], key: str, value: str) -> None:
+    config_list = [dict({"op_types": ["Linear"], "target_names": ["weight"]}, **setting)]
+    with pytest.raises((QuantizationError, ConfigError)) as info:
+        PtqQuantizer(make("mlp"), config_list)
+    assert key in str(info.value) and value in str(info.value)
+
+
+def test_bad_key_names_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        PtqQuantizer(make("mlp"), [{"op_types": ["Linear"], "target_settings": {"weight": {"quant_dtpye": "int8"}}}])
+    assert "quant_dtpye" in str(info.value)
+
+
+def test_fuse_names_is_not_supported_yet() -> None:
+    class ConvBN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bn = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            return self.bn(self.conv(x))
+
+    config_list = [{"op_names": ["conv"], "target_names": ["weight"], "quant_dtype": "int8",
+                    "fuse_names": [["conv", "bn"]]}]
+    for cls in (PtqQuantizer, QATQuantizer):
+        model = ConvBN()
+        with pytest.raises(QuantizationError) as info:
+            cls(model, config_list)
+        assert "fuse_names is not supported by the Python quantizers yet" in str(info.value)
+        assert "config_list[0].fuse_names" in str(info.value)
+        assert "forward" not in model.conv.__dict__
+
+
+def test_unwrap_restores_forward() -> None:
+    model = make("cnn")
+    plain = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, [dict(targets_of("cnn"), quant_dtype="int8")])
+    assert "forward" in model.conv1.__dict__ and model.conv1._forward_pre_hooks and model.conv1._forward_hooks
+    data = batches("cnn")
+    quantizer.calibrate(data)
+    quantizer.compress()
+    with torch.no_grad():
+        assert not torch.equal(model(data[0]), plain(data[0]))
+        quantizer.unwrap_model()
+        assert torch.equal(model(data[0]), plain(data[0]))
+    for module in (model.conv1, model.conv2, model.fc):
+        assert "forward" not in module.__dict__
+        assert not module._forward_pre_hooks and not module._forward_hooks
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
+    # a second quantizer may wrap the model now, not while the first one holds it
+    q2 = PtqQuantizer(model, [dict(targets_of("cnn"), quant_dtype="int8")])
+    with pytest.raises(StateError):
+        PtqQuantizer(model, [dict(targets_of("cnn"), quant_dtype="int8")])
+    q2.unwrap_model()
+
+
+def test_compress_names_unreached_target() -> None:
+    model = make("mlp")
+    quantizer = PtqQuantizer(model, [{"op_names": ["fc2"], "target_names": ["_input_"], "quant_dtype": "int8"}])
+    with pytest.raises(StateError) as info:
+        quantizer.compress()
+    assert "fc2._input_0" in str(info.value)
+
+
+# -- tensors: strides and views are read as they are ------------------------------------------
+
+def test_non_contiguous_and_negated_views() -> None:
+    config_list = [dict(targets_of("cnn"), quant_dtype="uint8", quant_scheme="affine")]
+    data = batches("cnn")
+    a = make("cnn")
+    b = copy.deepcopy(a)
+    with torch.no_grad():  # b: the same weights held transposed / channels_last
+        b.fc.weight = nn.Parameter(a.fc.weight.detach().t().contiguous().t())
+        b.conv1.weight = nn.Parameter(a.conv1.weight.detach().to(memory_format=torch.channels_last))
+    assert not b.fc.weight.is_contiguous()
+    qa, qb = PtqQuantizer(a, config_list), PtqQuantizer(b, config_list)
+    qa.calibrate([-x for x in data])
+    qb.calibrate([torch._neg_view(x.to(memory_format=torch.channels_last)) for x in data])
+    assert_same_calibration(qb.compress()[1], qa.compress()[1])
+    with torch.no_grad():
+        assert torch.equal(a(data[0]), b(data[0].to(memory_format=torch.channels_last)))
