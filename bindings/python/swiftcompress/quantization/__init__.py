@@ -119,24 +119,97 @@ class _FakeQuantize(torch.autograd.Function):
         return grad, None, None, None, None
 
 
+class _Hook:
+    """The forward pre-hook (``kind`` 'input', registered with ``with_kwargs=True``) or forward hook
+    ('output') of a module with ``_input_*`` / ``_output_*`` targets: hands each target's tensor to
+    the quantizer and puts back what it returns. Inputs are found as NNI finds them: by position in
+    ``args``, else by argument name in ``kwargs`` (an argument left to its default is not seen);
+    outputs: a tensor is ``_output_0``, a tuple / list element ``_output_<i>``, a dict value
+    ``_output_<key>``. A deep copy (or pickle) of a hooked model gets inert hooks (``owner`` None)."""
+
+    __slots__ = ("owner", "targets", "kind")
+
+    def __init__(self, owner: Optional["Quantizer"], targets: List[_Target], kind: str) -> None:
+        self.owner = owner
+        self.targets = targets
+        self.kind = kind
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_Hook":
+        return _Hook(None, [], self.kind)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_Hook, (None, [], self.kind))
+
+    def __call__(self, module: torch.nn.Module, args: Tuple[Any, ...], third: Any) -> Any:
+        owner = self.owner
+        if owner is None:
+            return None
+        if self.kind == "input":
+            return self._inputs(owner, args, third)
+        return self._outputs(owner, third)
+
+    def _inputs(self, owner: "Quantizer", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        new_args = list(args)
+        changed = False
+        for target in self.targets:
+            position, argument = target.position, target.argument
+            if position is not None and position < len(new_args):
+                new_args[position] = owner._activation_forward(target, new_args[position])
+                changed = True
+            elif argument is not None and argument in kwargs:
+                kwargs[argument] = owner._activation_forward(target, kwargs[argument])
+                changed = True
+        return (tuple(new_args), kwargs) if changed else None
+
+    def _outputs(self, owner: "Quantizer", output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            for target in self.targets:
+                if target.output_key is None and target.position == 0:
+                    output = owner._activation_forward(target, output)
+            return output
+        if isinstance(output, (list, tuple)):
+            items = list(output)
+            for target in self.targets:
+                if target.position is not None and target.position < len(items):
+                    items[target.position] = owner._activation_forward(target, items[target.position])
+            return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
+        if isinstance(output, dict):
+            for target in self.targets:
+                if target.output_key is not None and target.output_key in output:
+                    output[target.output_key] = owner._activation_forward(target, output[target.output_key])
+            return output
+        return output
+
+
 class _QuantForward:
     """The ``forward`` of a module with parameter targets (an instance attribute): for the duration
     of the original forward, each parameter target is swapped (in the module's ``_parameters`` /
-    ``_buffers``) for what the quantizer makes of it, then put back, also when forward raises."""
+    ``_buffers``) for what the quantizer makes of it, then put back, also when forward raises. A
+    deep copy (or pickle) of a wrapped model gets a plain pass-through forward (``owner`` None)."""
 
     __slots__ = ("owner", "module", "targets", "previous")
 
-    def __init__(self, owner: "Quantizer", module: torch.nn.Module, targets: List[_Target], previous: Any) -> None:
+    def __init__(self, owner: Optional["Quantizer"], module: torch.nn.Module, targets: List[_Target],
+                 previous: Any) -> None:
         self.owner = owner
         self.module = module
         self.targets = targets
         self.previous = previous  # the instance forward replaced (None: the class's forward)
 
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_QuantForward":
+        import copy
+
+        return _QuantForward(None, copy.deepcopy(self.module, memo), [], copy.deepcopy(self.previous, memo))
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_QuantForward, (None, self.module, [], self.previous))
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         module = self.module
+        owner = self.owner
         swapped: List[Tuple[_Target, Any, torch.Tensor]] = []
         try:
-            for target in self.targets:
+            for target in self.targets if owner is not None else ():
                 name = target.target_name
                 parameters = module._parameters
                 buffers = module._buffers
@@ -144,7 +217,7 @@ class _QuantForward:
                 value = container[name] if container is not None else getattr(module, name)
                 if value is None:
                     continue
-                new = self.owner._parameter_forward(target, value)
+                new = owner._parameter_forward(target, value)
                 if new is value:
                     continue
                 if container is not None:
@@ -233,13 +306,13 @@ class Quantizer:
             outputs = [t for t in group if t.kind == "output"]
             parameters = [t for t in group if t.kind == "parameter"]
             if inputs:
-                self._handles.append(module.register_forward_pre_hook(self._input_hook(inputs), with_kwargs=True))
+                self._handles.append(module.register_forward_pre_hook(_Hook(self, inputs, "input"), with_kwargs=True))
             if parameters:
                 forward = _QuantForward(self, module, parameters, module.__dict__.get("forward"))
                 module.__dict__["forward"] = forward
                 self._forwards.append(forward)
             if outputs:
-                self._handles.append(module.register_forward_hook(self._output_hook(outputs)))
+                self._handles.append(module.register_forward_hook(_Hook(self, outputs, "output")))
             _WRAPPED[module] = self
         self._is_wrapped = True
 
@@ -271,42 +344,6 @@ class Quantizer:
             if _WRAPPED.get(target.module) is self:
                 del _WRAPPED[target.module]
         self._is_wrapped = False
-
-    def _input_hook(self, targets: List[_Target]):
-        def hook(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]):
-            new_args = list(args)
-            changed = False
-            for target in targets:
-                position, argument = target.position, target.argument
-                if position is not None and position < len(new_args):
-                    new_args[position] = self._activation_forward(target, new_args[position])
-                    changed = True
-                elif argument is not None and argument in kwargs:
-                    kwargs[argument] = self._activation_forward(target, kwargs[argument])
-                    changed = True
-            return (tuple(new_args), kwargs) if changed else None
-        return hook
-
-    def _output_hook(self, targets: List[_Target]):
-        def hook(module: torch.nn.Module, args: Tuple[Any, ...], output: Any):
-            if isinstance(output, torch.Tensor):
-                for target in targets:
-                    if target.output_key is None and target.position == 0:
-                        output = self._activation_forward(target, output)
-                return output
-            if isinstance(output, (list, tuple)):
-                items = list(output)
-                for target in targets:
-                    if target.position is not None and target.position < len(items):
-                        items[target.position] = self._activation_forward(target, items[target.position])
-                return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
-            if isinstance(output, dict):
-                for target in targets:
-                    if target.output_key is not None and target.output_key in output:
-                        output[target.output_key] = self._activation_forward(target, output[target.output_key])
-                return output
-            return output
-        return hook
 
     # -- the core ---------------------------------------------------------------------------
 
