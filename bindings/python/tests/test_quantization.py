@@ -578,3 +578,48 @@ def test_non_contiguous_and_negated_views() -> None:
     assert torch.equal(a.fc.seen, b.fc.seen)  # the same fake-quantized values ...
     assert b.fc.seen.stride() == b.fc.weight.stride()  # ... written in the parameter's own layout
     assert not torch.equal(a.fc.seen, a.fc.weight)
+
+
+# -- the extension's quantization methods (_quant.c) ----------------------------------------------
+
+def test_core_session_methods() -> None:
+    from swiftcompress import _core
+    from swiftcompress._session import open_session
+    from swiftcompress._tensors import spec
+    from swiftcompress.errors import UnknownNameError
+
+    config = [{"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "uint4", "quant_scheme": "affine"}]
+    session, _, _ = open_session(make("mlp"), config, "quantization")
+    assert session.quant_range("fc1", "weight") == (4, False, 0, 15)
+    with pytest.raises(StateError, match="observed no batch"):
+        session.scale_shape("fc1", "weight")
+    with pytest.raises(UnknownNameError):
+        session.quant_range("fc9", "weight")
+    with pytest.raises(TypeError, match="spec tuple"):
+        session.observe("fc1", "weight", "not a spec", _core.SC_OBSERVER_MINMAX)
+    w = torch.tensor([[-1.0, 0.5], [2.0, 3.0]])
+    with pytest.raises(InvalidArgumentError, match="observer"):
+        session.observe("fc1", "weight", spec(w), 5)
+    session.observe("fc1", "weight", spec(w), _core.SC_OBSERVER_MINMAX)
+    assert session.scale_shape("fc1", "weight") == ()
+    scale, zero_point = torch.empty(()), torch.empty((), dtype=torch.float64)
+    lo, hi = torch.empty(()), torch.empty(())
+    session.quant_params("fc1", "weight", spec(scale), spec(zero_point), spec(lo), spec(hi))
+    # affine uint4 on [-1, 3]: scale = 4 / 15, zero point = 0 - round(-3.75) = 4
+    assert torch.equal(scale, torch.tensor(4.0) / 15) and zero_point.item() == 4.0
+    assert lo.item() == -1.0 and hi.item() == 3.0
+    x = torch.tensor([-2.0, 0.0, 1.0, 5.0])
+    out, mask = torch.empty(4), torch.empty(4)
+    # t = 4 + x / scale = -3.5 (clamped), 4, 7.75, 22.75 (clamped): q = 0, 4, 8, 15
+    session.fake_quantize("fc1", "weight", spec(x), spec(out), spec(mask), _core.SC_APPLY_QAT_CLAMP_ROUND)
+    assert torch.equal(out, (torch.tensor([0.0, 4.0, 8.0, 15.0]) - 4) * scale)
+    assert torch.equal(mask, torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    session.fake_quantize("fc1", "weight", spec(x), spec(out), spec(mask))  # the config's clamp_round
+    assert torch.equal(mask, torch.ones(4))
+    session.fake_quantize("fc1", "weight", spec(x), spec(out), None, _core.SC_APPLY_BYPASS)
+    assert torch.equal(out, x)
+    with pytest.raises(InvalidArgumentError, match="apply_method"):
+        session.fake_quantize("fc1", "weight", spec(x), spec(out), None, 7)
+    session.close()
+    with pytest.raises(ValueError, match="closed"):
+        session.quant_range("fc1", "weight")
