@@ -200,6 +200,24 @@ def test_calibration_batches_forms_and_no_grad() -> None:
     assert torch.equal(entry["zero_point"], torch.tensor(0.0))
 
 
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_ptq_per_channel_activations_match_nni(scheme: str) -> None:
+    # NNI 3.0 accepts per_channel on inputs / outputs (dim 1; scale shape [1, C, 1, 1]).
+    config_list = [{"op_types": ["Conv2d"], "target_names": ["_input_", "_output_"], "quant_dtype": "int8",
+                    "quant_scheme": scheme, "granularity": "per_channel"}]
+    data = batches("cnn")
+    model = make("cnn")
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, ours = quantizer.compress()
+    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    assert assert_same_calibration(ours, theirs) == 4 * 2 * 2
+    assert ours["conv2"]["_output_0"]["scale"].shape == (1, 6, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(model(data[0] * 2), nni_model(data[0] * 2))
+
+
 # -- per channel and blocks: a direct torch computation of the formulas ------------------------
 
 def reference_fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, qmin: int, qmax: int,
