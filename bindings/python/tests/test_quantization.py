@@ -132,6 +132,24 @@ def test_ptq_matches_nni(model_name: str, dtype: str, scheme: str) -> None:
     assert not torch.equal(out, unquantized)  # it is fake-quantized
 
 
+@pytest.mark.parametrize("model_name", ["mlp", "cnn"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_ptq_float64_matches_nni(model_name: str, scheme: str) -> None:
+    # float64 models are computed in float64 by the core, as torch computes them.
+    config_list = [dict(targets_of(model_name), quant_dtype="uint8", quant_scheme=scheme)]
+    data = [b.double() for b in batches(model_name)]
+    model = make(model_name).double()
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, ours = quantizer.compress()
+    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    assert assert_same_calibration(ours, theirs) == 4 * 4 * (2 if model_name == "mlp" else 3)
+    assert ours["fc" if model_name == "cnn" else "fc1"]["weight"]["scale"].dtype == torch.float64
+    with torch.no_grad():
+        assert torch.equal(model(data[0] * 2), nni_model(data[0] * 2))
+
+
 def test_ptq_legacy_config_matches_nni() -> None:
     # NNI 3.0's schema requires a top-level quant_dtype even in a legacy list (None is accepted).
     config_list = [{"quant_types": ["input", "weight", "output"], "quant_bits": {"input": 8, "weight": 4, "output": 8},
@@ -354,6 +372,21 @@ def test_qat_matches_nni(model_name: str, dtype: str, scheme: str, start: int) -
     nni_quantizer.unwrap_model()
     for (name, ours), (_, nni_value) in zip(model.state_dict().items(), reference.state_dict().items()):
         assert torch.equal(ours, nni_value), name  # the same weights after 5 SGD steps
+
+
+def test_qat_per_channel_activations_match_nni() -> None:
+    config_list = [dict(targets_of("cnn"), quant_dtype="int8", quant_scheme="affine",
+                        target_settings={"_input_": {"quant_dtype": "int8", "granularity": "per_channel"},
+                                         "_output_": {"quant_dtype": "uint8", "granularity": "per_channel"}})]
+    data = train_data("cnn", 5)
+    model = make("cnn")
+    reference = copy.deepcopy(model)
+    quantizer = our_qat(model, config_list, data, 1)
+    nni_quantizer, theirs = nni_qat(reference, config_list, data, 1)
+    assert assert_same_calibration(quantizer.get_calibration_config(), theirs) == 4 * 4 * 3
+    nni_quantizer.unwrap_model()
+    for (name, ours), (_, nni_value) in zip(model.state_dict().items(), reference.state_dict().items()):
+        assert torch.equal(ours, nni_value), name
 
 
 def test_qat_gradient_mask() -> None:
