@@ -434,11 +434,15 @@ class PtqQuantizer(Quantizer):
     the scales and zero points and fake-quantizes the forward from then on.
 
     ``PtqQuantizer(model, config_list)``; NNI's ``evaluator`` argument is replaced by
-    ``calibrate``. ``is_bias_correction`` is not supported."""
+    ``calibrate`` (passing one raises InvalidArgumentError). ``is_bias_correction`` is not
+    supported."""
 
     _observer = _core.SC_OBSERVER_MINMAX
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
+        if evaluator is not None:
+            raise InvalidArgumentError("PtqQuantizer takes no evaluator (NNI's third argument): run "
+                                       "calibrate(batches) with your calibration data, then compress()")
         self._calibrating = False
         self._compressed = False
         super().__init__(model, config_list)
@@ -541,7 +545,10 @@ class QATQuantizer(Quantizer):
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], quant_start_step: int = 0
                  ) -> None:
         if isinstance(quant_start_step, bool) or not isinstance(quant_start_step, int):
-            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}")
+            hint = ("" if isinstance(quant_start_step, (float, str)) else
+                    " (QATQuantizer takes no evaluator, NNI's third argument: train in your own loop and call "
+                    "step() after each optimizer step)")
+            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}{hint}")
         self.quant_start_step = max(quant_start_step, 0)
         self.current_step = 0
         super().__init__(model, config_list)
