@@ -19,6 +19,11 @@ run by run so that they share the machine's state:
 
 Prints a markdown table with medians and the ratios NNI / swiftcompress and swiftcompress / plain.
 NNI is used as a library (its wrappers, driven by our loop), so its evaluator adds nothing.
+
+On a small shared machine run it with OMP_WAIT_POLICY=PASSIVE: torch's OpenMP workers otherwise
+spin between operators and take the cores from everything else (the core's worker threads, other
+processes); with the default policy the same command gave the plain forward anywhere from 43 to
+370 ms from one run to the next.
 """
 from __future__ import annotations
 

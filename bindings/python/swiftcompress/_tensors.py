@@ -2,8 +2,8 @@
 
 The C ABI reads any strides (in elements), so CPU tensors are handed over as they are
 (channels_last, transposed, sliced views): no copy. A tensor the core cannot address directly, one
-on another device (CUDA, MPS) or a lazily negated view (``tensor.neg()`` of a conjugate-free real
-tensor can be such a view), is copied to a dense CPU tensor first (:func:`host`); results computed
+on another device (CUDA, MPS) or a lazily negated view (``is_neg()``, e.g. from ``torch._neg_view``:
+its memory holds the values' negation), is copied to a dense CPU tensor first (:func:`host`); results computed
 into a CPU buffer are copied back by the caller. ``meta`` tensors, sparse or quantized layouts and
 dtypes other than float32 / float64 / float16 / bfloat16 raise TensorError / DtypeError (TypeErrors)
 naming the target (:func:`check_tensor`).
