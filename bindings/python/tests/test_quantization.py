@@ -6,23 +6,21 @@ direct torch computation of the formulas (docs/quantization.md)."""
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from typing import Any, Dict, List
 
+import nni  # the reference; installed in the test environment (a missing NNI fails, it does not skip)
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from nni.compression.quantization import PtqQuantizer as NniPtq
+from nni.compression.quantization import QATQuantizer as NniQat
+from nni.compression.utils import TorchEvaluator
 
 import swiftcompress
 from swiftcompress.errors import ConfigError, DtypeError, InvalidArgumentError, QuantizationError, StateError
 from swiftcompress.quantization import PtqQuantizer, QATQuantizer
-
-nni = pytest.importorskip("nni")
-from nni.compression.quantization import PtqQuantizer as NniPtq  # noqa: E402
-from nni.compression.quantization import QATQuantizer as NniQat  # noqa: E402
-from nni.compression.utils import TorchEvaluator  # noqa: E402
 
 logging.getLogger("nni").setLevel(logging.ERROR)
 
