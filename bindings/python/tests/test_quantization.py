@@ -234,6 +234,55 @@ def test_ptq_per_channel_activations_match_nni(scheme: str) -> None:
         assert torch.equal(model(data[0] * 2), nni_model(data[0] * 2))
 
 
+class TupleLinear(nn.Linear):
+    def forward(self, input: torch.Tensor):
+        y = super().forward(input)
+        return y, y * 2
+
+
+class DictLinear(nn.Linear):
+    def forward(self, input: torch.Tensor):
+        y = super().forward(input)
+        return {"main": y, "aux": -y}
+
+
+TupleLinear.__name__ = DictLinear.__name__ = "Linear"  # the Linear template applies (type names)
+
+
+class KeywordNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = TupleLinear(8, 6)
+        self.b = DictLinear(6, 4)
+        self.c = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, z = self.a(input=x)                                   # an input passed by keyword
+        d = self.b(y + z)
+        return self.c(input=d["main"] + d["aux"] * 0.5)
+
+
+def test_keyword_inputs_tuple_and_dict_outputs_match_nni() -> None:
+    config_list = [
+        {"op_names": ["a"], "target_names": ["_input_", "_output_0", "_output_1"], "quant_dtype": "int8"},
+        {"op_names": ["b"], "target_names": ["_input_", "_output_main", "_output_aux"], "quant_dtype": "uint8",
+         "quant_scheme": "affine"},
+        {"op_names": ["c"], "target_names": ["_input_", "_output_"], "quant_dtype": "int4"},
+    ]
+    torch.manual_seed(0)
+    model = KeywordNet()
+    reference = copy.deepcopy(model)
+    data = batches("mlp")
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, ours = quantizer.compress()
+    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    assert assert_same_calibration(ours, theirs) == 4 * 8
+    assert sorted(ours["b"]) == ["_input_0", "_output_aux", "_output_main"]
+    with torch.no_grad():
+        assert torch.equal(model(data[0] * 2), nni_model(data[0] * 2))
+
+
 # -- per channel and blocks: a direct torch computation of the formulas ------------------------
 
 def reference_fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, qmin: int, qmax: int,

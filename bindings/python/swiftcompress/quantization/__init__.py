@@ -48,7 +48,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
-from .._session import emit_warnings, logger, open_session
+from .._session import emit_warnings, forward_arguments, logger, open_session
 from .._tensors import check_tensor, host, spec
 from ..errors import InvalidArgumentError, QuantizationError, StateError, TensorError
 
@@ -253,11 +253,18 @@ class Quantizer:
         start_steps = {c["index"]: c["quant_start_step"] for c in report.get("configs", ())
                        if c.get("quant_start_step") is not None}
         self._targets: List[_Target] = []
+        signatures: Dict[Any, Optional[List[str]]] = {}
         for module_name, info in report["modules"].items():
             module = modules[module_name]
             for name, entry in info["targets"].items():
                 start = start_steps.get(entry.get("config"), self._default_start_step())
-                self._targets.append(_Target(module_name, name, module, entry, start))
+                target = _Target(module_name, name, module, entry, start)
+                if target.kind == "input" and target.argument is None and target.position is not None:
+                    # `_input_<i>` passed by keyword: the name of positional parameter i
+                    arguments = forward_arguments(module, signatures) or []
+                    if target.position < len(arguments):
+                        target.argument = arguments[target.position]
+                self._targets.append(target)
         for target in self._targets:
             # settings the core rejects (quant_dtype, quant_scheme, ...) fail here, naming the target
             self._session.quant_range(target.module_name, target.target_name)
