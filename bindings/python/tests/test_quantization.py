@@ -590,10 +590,16 @@ def test_unwrap_restores_forward() -> None:
     data = batches("cnn")
     quantizer.calibrate(data)
     quantizer.compress()
+    assert list(model.state_dict()) == list(plain.state_dict())  # parameters stay where they are
+    assert [p is q for p, q in zip(model.parameters(), [model.conv1.weight, model.conv1.bias])] == [True, True]
     with torch.no_grad():
-        assert not torch.equal(model(data[0]), plain(data[0]))
+        quantized = model(data[0])
+        assert not torch.equal(quantized, plain(data[0]))
         quantizer.unwrap_model()
         assert torch.equal(model(data[0]), plain(data[0]))
+        quantizer.wrap_model()  # the observers are kept: the same quantized forward again
+        assert torch.equal(model(data[0]), quantized)
+        quantizer.unwrap_model()
     for module in (model.conv1, model.conv2, model.fc):
         assert "forward" not in module.__dict__
         assert not module._forward_pre_hooks and not module._forward_hooks
