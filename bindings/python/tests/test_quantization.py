@@ -148,6 +148,35 @@ def test_ptq_float64_matches_nni(model_name: str, scheme: str) -> None:
         assert torch.equal(model(data[0] * 2), nni_model(data[0] * 2))
 
 
+@pytest.mark.parametrize("dtype,mantissa", [(torch.float16, 10), (torch.bfloat16, 7)])
+def test_ptq_16_bit_within_one_place_of_nni(dtype: torch.dtype, mantissa: int) -> None:
+    # The core computes 16-bit tensors in float32 and rounds once (docs/quantization.md); torch
+    # rounds every operation to 16 bits. Tracked ranges are equal; scales within one unit in the
+    # last 16-bit place; zero points within 1 (they come from min / scale).
+    config_list = [dict(targets_of("mlp"), quant_dtype="uint8", quant_scheme="affine")]
+    data = [b.to(dtype) for b in batches("mlp")]
+    model = make("mlp").to(dtype)
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, ours = quantizer.compress()
+    _, _, theirs = nni_ptq(reference, config_list, data)
+    differing = 0
+    for module, targets in theirs.items():
+        for target, entry in targets.items():
+            mine = ours[module][target]
+            for key in ("scale", "zero_point", "tracked_min", "tracked_max"):
+                assert mine[key].dtype == entry[key].dtype == dtype and mine[key].shape == entry[key].shape
+            assert torch.equal(mine["tracked_min"], entry["tracked_min"])
+            assert torch.equal(mine["tracked_max"], entry["tracked_max"])
+            a, b = mine["scale"].double(), entry["scale"].double()
+            ulp = torch.exp2(torch.floor(torch.log2(b)) - mantissa)
+            assert (a - b).abs().item() <= ulp.item(), (module, target, a, b)
+            assert (mine["zero_point"].double() - entry["zero_point"].double()).abs().item() <= 1
+            differing += int(not torch.equal(mine["scale"], entry["scale"]))
+    assert differing < 8  # most are equal
+
+
 def test_ptq_legacy_config_matches_nni() -> None:
     # NNI 3.0's schema requires a top-level quant_dtype even in a legacy list (None is accepted).
     config_list = [{"quant_types": ["input", "weight", "output"], "quant_bits": {"input": 8, "weight": 4, "output": 8},
