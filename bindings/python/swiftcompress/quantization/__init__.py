@@ -462,8 +462,9 @@ class PtqQuantizer(Quantizer):
         inputs (``model(*batch)``) or a dict of keyword inputs (``model(**batch)``); ``batches`` is
         an iterable of batches (a list, a generator, a DataLoader yielding inputs), or one tensor or
         dict taken as a single batch. The forward is not quantized while calibrating. May be called
-        again (also after compress(), which then has to be called again). Returns the number of
-        batches run."""
+        again, also after compress(): the quantized forward then uses the widened ranges (the core
+        computes the parameters from the observers at each call). Returns the number of batches
+        run."""
         if not self._is_wrapped:
             raise StateError("calibrate: the model is not wrapped (call wrap_model() first)")
         count = 0
