@@ -312,6 +312,26 @@ def test_keyword_inputs_tuple_and_dict_outputs_match_nni() -> None:
         assert torch.equal(model(data[0] * 2), nni_model(data[0] * 2))
 
 
+def test_calibrate_after_compress_widens_the_ranges() -> None:
+    config_list = [dict(targets_of("mlp"), quant_dtype="int8")]
+    data = batches("mlp")
+    model, reference = make("mlp"), make("mlp")
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data[:1])
+    _, first = quantizer.compress()
+    quantizer.calibrate(data[1:])
+    with torch.no_grad():
+        after = model(data[0])
+    # the same as calibrating on all the data before compress()
+    other = PtqQuantizer(reference, config_list)
+    other.calibrate(data)
+    _, expected = other.compress()
+    assert_same_calibration(quantizer.get_calibration_config(), expected)
+    assert first["fc1"]["_input_0"]["tracked_max"] < expected["fc1"]["_input_0"]["tracked_max"]
+    with torch.no_grad():
+        assert torch.equal(after, reference(data[0]))
+
+
 # -- per channel and blocks: a direct torch computation of the formulas ------------------------
 
 def reference_fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, qmin: int, qmax: int,
