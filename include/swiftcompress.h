@@ -482,6 +482,23 @@ int sc_session_quant_params(sc_session *session, const char *module_name, const 
 int sc_session_fake_quantize(sc_session *session, const char *module_name, const char *target_name,
                              const sc_tensor *x, const sc_tensor *out, const sc_tensor *gradient_mask);
 
+/* Apply methods for sc_session_fake_quantize_as (the names of `apply_method` in a config). */
+#define SC_APPLY_CLAMP_ROUND 0     /* 'clamp_round' */
+#define SC_APPLY_QAT_CLAMP_ROUND 1 /* 'qat_clamp_round' */
+#define SC_APPLY_BYPASS 2          /* 'bypass' */
+
+/*
+ * sc_session_fake_quantize with `apply_method` (SC_APPLY_*) in place of the target's own
+ * `apply_method` setting; every other setting is the target's. For quantizers that choose the
+ * method by phase, as NNI 3.0's do (PtqQuantizer: 'bypass' while calibrating, 'clamp_round'
+ * after; QATQuantizer: 'bypass' before quant_start_step, 'qat_clamp_round' from it on, whatever
+ * the config says). Arguments, results and errors as sc_session_fake_quantize, plus
+ * SC_ERROR_INVALID_ARGUMENT for an unknown apply_method.
+ */
+int sc_session_fake_quantize_as(sc_session *session, const char *module_name, const char *target_name,
+                                int apply_method, const sc_tensor *x, const sc_tensor *out,
+                                const sc_tensor *gradient_mask);
+
 /*
  * The quantized range of a target's quant_dtype: *bits (2 to 16), *is_signed (1 for 'intN', 0 for
  * 'uintN'), *qmin and *qmax (intN: [-(2^(N-1)) + 1, 2^(N-1) - 1]; uintN: [0, 2^N - 1]). Any output

@@ -101,8 +101,39 @@ public func sc_session_quant_params(_ session: OpaquePointer?, _ moduleName: Uns
 public func sc_session_fake_quantize(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
                                      _ x: UnsafePointer<sc_tensor>?, _ out: UnsafePointer<sc_tensor>?,
                                      _ gradientMask: UnsafePointer<sc_tensor>?) -> Int32 {
+    fakeQuantize(session, moduleName, targetName, method: nil, x, out, gradientMask, call: "sc_session_fake_quantize")
+}
+
+/// `int sc_session_fake_quantize_as(sc_session *, const char *module_name, const char *target_name,
+///                                  int apply_method, const sc_tensor *x, const sc_tensor *out,
+///                                  const sc_tensor *gradient_mask)`.
+@_cdecl("sc_session_fake_quantize_as")
+public func sc_session_fake_quantize_as(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                        _ applyMethod: Int32, _ x: UnsafePointer<sc_tensor>?, _ out: UnsafePointer<sc_tensor>?,
+                                        _ gradientMask: UnsafePointer<sc_tensor>?) -> Int32 {
+    let method: QuantApplyMethod?
+    switch applyMethod {
+    case 0: method = .clampRound
+    case 1: method = .qatClampRound
+    case 2: method = .bypass
+    default: method = nil
+    }
+    guard let method else {
+        return sessionCall(session) { (_) throws(CallError) in
+            throw CallError(.invalidArgument, "apply_method is \(applyMethod); expected SC_APPLY_CLAMP_ROUND (0), SC_APPLY_QAT_CLAMP_ROUND (1) or SC_APPLY_BYPASS (2)")
+        }
+    }
+    return fakeQuantize(session, moduleName, targetName, method: method, x, out, gradientMask, call: "sc_session_fake_quantize_as")
+}
+
+/// The body of both fake-quantize entry points; `method` replaces the target's apply_method when given.
+private func fakeQuantize(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                          method: QuantApplyMethod?, _ x: UnsafePointer<sc_tensor>?, _ out: UnsafePointer<sc_tensor>?,
+                          _ gradientMask: UnsafePointer<sc_tensor>?, call: String) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
-        let (i, settings) = try quantTarget(s, moduleName, targetName, "sc_session_fake_quantize")
+        let (i, parsed) = try quantTarget(s, moduleName, targetName, call)
+        var settings = parsed
+        if let method { settings.applyMethod = method }
         let name = settings.target
         let xv = try tensorView(x, "\(name): x", writable: false).readOnly
         let ov = try tensorView(out, "\(name): out", writable: true)

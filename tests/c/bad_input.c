@@ -1189,6 +1189,23 @@ static void quant_arguments(void) {
         const float want[4] = {-32 * step, 19 * step, 127 * step, 127 * step}, ones[4] = {1, 1, 1, 1};
         TRUE(equal_floats(out, want, 4));
         TRUE(equal_floats(mask, ones, 4)); /* clamp_round: straight through */
+        /* sc_session_fake_quantize_as: the method given replaces the target's clamp_round. */
+        {
+            const float qat_mask[4] = {1, 1, 1, 0}; /* t = -31.75, 19.05, 127 (inside), 190.5 (clamped) */
+            float out2[4] = {9, 9, 9, 9}, mask2[4] = {9, 9, 9, 9};
+            sc_tensor o2 = tensor(out2, SC_DTYPE_FLOAT32, 1, four, NULL), m2 = tensor(mask2, SC_DTYPE_FLOAT32, 1, four, NULL);
+            ERR(s, sc_session_fake_quantize_as(s, "fc", "weight", 3, &xt, &o2, &m2), SC_ERROR_INVALID_ARGUMENT, "apply_method");
+            ERR(s, sc_session_fake_quantize_as(s, "fc", "weight", -1, &xt, &o2, &m2), SC_ERROR_INVALID_ARGUMENT, "SC_APPLY_BYPASS");
+            ERR(NULL, sc_session_fake_quantize_as(NULL, "fc", "weight", SC_APPLY_BYPASS, &xt, &o2, &m2), SC_ERROR_NULL_POINTER, "session");
+            ERR(s, sc_session_fake_quantize_as(s, "fc", "weight", SC_APPLY_CLAMP_ROUND, &xt, NULL, NULL), SC_ERROR_NULL_POINTER, "out");
+            TRUE(all_equal(out2, 4, 9.0f) && all_equal(mask2, 4, 9.0f));
+            OK(s, sc_session_fake_quantize_as(s, "fc", "weight", SC_APPLY_QAT_CLAMP_ROUND, &xt, &o2, &m2));
+            TRUE(equal_floats(out2, want, 4));
+            TRUE(equal_floats(mask2, qat_mask, 4));
+            OK(s, sc_session_fake_quantize_as(s, "fc", "weight", SC_APPLY_BYPASS, &xt, &o2, &m2));
+            TRUE(equal_floats(out2, x, 4));
+            TRUE(equal_floats(mask2, ones, 4));
+        }
         /* In place, without a mask. */
         OK(s, sc_session_fake_quantize(s, "fc", "weight", &xt, &xt, NULL));
         TRUE(equal_floats(x, want, 4));

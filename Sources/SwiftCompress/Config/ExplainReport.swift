@@ -21,6 +21,9 @@ public struct ExplainReport: Sendable, Equatable {
         public var skipped: [String]
         /// For a legacy list: the config as translated to the current format.
         public var translated: ConfigObject?
+        /// Legacy `quant_start_step` of the config (quantization only; the QAT quantizer's warm-up
+        /// steps for the config's targets), nil where not given.
+        public var quantStartStep: Int? = nil
     }
 
     public struct Warning: Sendable, Equatable {
@@ -78,7 +81,8 @@ public struct ExplainReport: Sendable, Equatable {
 }
 
 extension ExplainReport {
-    /// The report as data: `{"mode", "legacy", "configs": [...], "modules": {name: {"type",
+    /// The report as data: `{"mode", "legacy", "configs": [{"index", "exclusion", "selected",
+    /// "skipped", "translated"?, "quant_start_step"?}], "modules": {name: {"type",
     /// "targets": {target: {"config", "kind", "position"?, "argument"?, "output_key"?, "settings"}}}},
     /// "warnings": [{"kind", "config", "module", "target", "message"}]}`.
     public var json: ConfigValue {
@@ -90,6 +94,7 @@ extension ExplainReport {
                 "skipped": .array(c.skipped.map(ConfigValue.string)),
             ]
             if let t = c.translated { o["translated"] = .object(t) }
+            if let q = c.quantStartStep { o["quant_start_step"] = .int(q) }
             configsOut.append(.object(o))
         }
         var modulesOut = ConfigObject()
@@ -142,6 +147,7 @@ extension ExplainReport {
                 line += ": " + shown.joined(separator: ", ") + (n > 6 ? ", … (+\(n - 6))" : "")
             }
             if !c.skipped.isEmpty { line += "  [\(c.skipped.count) skipped: no template]" }
+            if let q = c.quantStartStep { line += "  [quant_start_step \(q)]" }
             lines.append(line)
         }
         if !targets.isEmpty {

@@ -186,7 +186,7 @@ extension Plan {
                     fusions.append(names)
                 }
             }
-            configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped, translated: legacy ? t.config : nil))
+            configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped, translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep))
         }
 
         let targets = builder.ordered()

@@ -110,6 +110,13 @@ import Testing
         #expect(p.targets(ofModule: "fc1").allSatisfy { $0.settings["quant_dtype"] == "int6" })
         #expect(p.targets(ofModule: "relu").map(\.targetName) == ["_output_0"])
         #expect(p.quantStartSteps == [nil, 100, nil])
+        // The report carries it per config (the Python QATQuantizer reads it there).
+        #expect(p.report.configs.map(\.quantStartStep) == [nil, 100, nil])
+        let configsJSON = p.report.json.object?["configs"]?.array ?? []
+        #expect(configsJSON.count == 3)
+        #expect(configsJSON.first?.object?["quant_start_step"] == nil)
+        #expect(configsJSON.dropFirst().first?.object?["quant_start_step"] == .int(100))
+        #expect(p.report.table.contains("config_list[1]  selects 1 module: fc1  [quant_start_step 100]"))
         #expect(p.report.configs[0].translated == [
             "op_types": ["Conv2d"], "target_names": ["_input_", "weight"],
             "target_settings": ["_input_": ["quant_dtype": "int8"], "weight": ["quant_dtype": "int4"]],

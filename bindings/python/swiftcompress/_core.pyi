@@ -36,8 +36,12 @@ SC_METRIC_FPGM: int
 SC_METRIC_SUPPLIED: int
 SC_SCHEDULE_LINEAR: int
 SC_SCHEDULE_AGP: int
-SC_OBSERVER_MINMAX: int
-SC_OBSERVER_EMA: int
+# Quantization (include/swiftcompress.h, "Quantization")
+SC_OBSERVER_MINMAX: int  # running min / max over all batches (PtqQuantizer)
+SC_OBSERVER_EMA: int  # moving average, decay 0.99; the first batch sets the range (QATQuantizer)
+SC_APPLY_CLAMP_ROUND: int  # 'clamp_round': fake quantization, gradient mask all 1
+SC_APPLY_QAT_CLAMP_ROUND: int  # 'qat_clamp_round': fake quantization, mask 0 where zp + x / scale was clamped
+SC_APPLY_BYPASS: int  # 'bypass': out = x, mask all 1
 
 def version_number() -> int:
     """The loaded libswiftcompress.so's SC_VERSION_NUMBER."""
@@ -112,6 +116,29 @@ class Session:
     def bind_metric(self, module_name: str, target_name: str, metric: TensorSpec, keepalive: Any = ...) -> None: ...
     def generate_masks(self, metric: int) -> None: ...
     def apply_masks(self) -> None: ...
+    # -- quantization (SC_MODE_QUANTIZATION sessions; _quant.c). Nothing is retained: buffers are
+    # read or written during the call only. Errors: StateError (no config, wrong mode, no batch
+    # observed yet), UnknownNameError, DtypeError, ShapeError, QuantizationError (settings rejected,
+    # a granularity that does not fit, a NaN or infinite tracked range), InvalidArgumentError.
+    def observe(self, module_name: str, target_name: str, batch: TensorSpec, observer: int) -> None:
+        """Folds one batch into the target's observer: per-block min / max of ``batch``, combined as
+        ``observer`` says (SC_OBSERVER_MINMAX: running min / max; SC_OBSERVER_EMA: moving average,
+        decay 0.99). The first batch fixes the observer kind and the scale shape. GIL released."""
+    def scale_shape(self, module_name: str, target_name: str) -> Tuple[int, ...]:
+        """NNI's shape of the target's scale: ``()`` per tensor, keepdim otherwise (``(64, 1, 1, 1)``
+        per channel of a conv weight). StateError before the first observed batch."""
+    def quant_params(self, module_name: str, target_name: str, scale: TensorSpec, zero_point: TensorSpec,
+                     tracked_min: Optional[TensorSpec] = ..., tracked_max: Optional[TensorSpec] = ...) -> None:
+        """Writes the scale and zero point computed from the tracked range (and the tracked range
+        itself when its buffers are given); every buffer has exactly the scale shape, any dtype."""
+    def fake_quantize(self, module_name: str, target_name: str, x: TensorSpec, out: TensorSpec,
+                      gradient_mask: Optional[TensorSpec] = ..., apply_method: Optional[int] = ...) -> None:
+        """Writes the target's apply_method of ``x`` into ``out`` (x's shape; may be ``x`` itself), and
+        the straight-through gradient mask into ``gradient_mask`` when given (1 keep, 0 where
+        'qat_clamp_round' clamped). ``apply_method`` (SC_APPLY_*) replaces the target's own setting
+        (sc_session_fake_quantize_as). GIL released."""
+    def quant_range(self, module_name: str, target_name: str) -> Tuple[int, bool, int, int]:
+        """``(bits, signed, qmin, qmax)`` of the target's quant_dtype."""
     # Distillation (sessions created with SC_MODE_DISTILLATION; src/_distill.c).
     def add_teacher_modules(self, names: Sequence[str]) -> None:
         """Adds the teacher's module names (named_modules() order, "" for the root); from then on

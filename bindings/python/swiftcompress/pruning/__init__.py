@@ -41,23 +41,15 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, logger, open_session
-from ..errors import DtypeError, InvalidArgumentError, PruningError, ShapeError, StateError, TensorError
+from .._tensors import check_tensor, host, is_host
+from .._tensors import spec as _spec
+from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError, TensorError
 
 __all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner"]
 
-_DTYPES = {
-    torch.float32: _core.SC_DTYPE_FLOAT32,
-    torch.float64: _core.SC_DTYPE_FLOAT64,
-    torch.float16: _core.SC_DTYPE_FLOAT16,
-    torch.bfloat16: _core.SC_DTYPE_BFLOAT16,
-}
 _MISSING = object()
 
 Masks = Dict[str, Dict[str, Optional[torch.Tensor]]]
-
-
-def _spec(t: torch.Tensor) -> Tuple[int, int, Any, Tuple[int, ...]]:
-    return (t.data_ptr(), _DTYPES[t.dtype], t.shape, t.stride())
 
 
 class _Target:
@@ -88,18 +80,7 @@ class _Target:
         if value is _MISSING:
             raise TensorError(f"{self.qualified_name}: module '{self.module_name}' "
                               f"({type(self.module).__name__}) has no attribute '{self.target_name}'")
-        if not isinstance(value, torch.Tensor):
-            raise TensorError(f"{self.qualified_name}: expected a tensor, got {type(value).__name__}")
-        if value.dtype not in _DTYPES:
-            raise DtypeError(f"{self.qualified_name}: dtype {value.dtype} is not supported; expected "
-                             "torch.float32, torch.float64, torch.float16 or torch.bfloat16")
-        if value.layout is not torch.strided:
-            raise TensorError(f"{self.qualified_name}: layout {value.layout} is not supported; expected a "
-                              "dense (torch.strided) tensor")
-        if value.device.type == "meta":
-            raise TensorError(f"{self.qualified_name}: the tensor is on the 'meta' device and has no data to "
-                              "rank; materialize the model (to_empty / load_state_dict) first")
-        return value
+        return check_tensor(value, self.qualified_name, "rank")
 
 
 class _MaskedForward:
@@ -301,14 +282,14 @@ class Pruner:
                 bind(target.module_name, target.target_name, None, None)
                 new_masks.append(None)
                 continue
-            if tensor.device.type == "cpu" and not tensor.is_neg():
+            if is_host(tensor):
                 mask = torch.empty_like(tensor, requires_grad=False)
                 bind(target.module_name, target.target_name, _spec(tensor), _spec(mask), (tensor, mask))
             else:
                 # Another device (or a lazily negated view): rank a CPU copy, copy the mask back after.
-                host = tensor.detach().to("cpu").resolve_neg()
-                mask = torch.empty_like(host)
-                bind(target.module_name, target.target_name, _spec(host), _spec(mask), (host, mask))
+                copy = host(tensor)
+                mask = torch.empty_like(copy)
+                bind(target.module_name, target.target_name, _spec(copy), _spec(mask), (copy, mask))
                 device_targets.append((len(new_masks), tensor))
             new_masks.append(mask)
         session.generate_masks(self._metric)

@@ -1,4 +1,595 @@
-"""NNI 3.0-compatible quantizers (PtqQuantizer, QATQuantizer) computed by the swiftcompress core."""
+"""NNI 3.0-compatible quantizers (PtqQuantizer, QATQuantizer) computed by the swiftcompress core.
+
+    from swiftcompress.quantization import PtqQuantizer     # was: nni.compression.quantization
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(batches)                  # runs the model on each batch under torch.no_grad()
+    model, calibration_config = quantizer.compress()
+    ...                                           # forward is fake-quantized from now on
+    quantizer.unwrap_model()
+
+    quantizer = QATQuantizer(model, config_list, quant_start_step=100)
+    for x, y in loader:                           # your own training loop
+        loss = criterion(model(x), y)
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+        quantizer.step()                          # one call per optimizer step
+    calibration_config = quantizer.get_calibration_config()
+
+Contract (NNI 3.0's; differences and decisions in docs/python.md, "Quantization"):
+
+- The constructor resolves the config list against the model with the core (ConfigError,
+  QuantizationError for bad keys and values, naming the config index and key; warnings through
+  ``warnings`` and the ``swiftcompress`` logger) and wraps the model: forward pre-hooks for
+  ``_input_*`` targets, forward hooks for ``_output_*`` targets, and, for modules with ``weight`` /
+  ``bias`` targets, a ``forward`` (an instance attribute) that swaps each parameter for its
+  fake-quantized value for the duration of the call and puts the parameter back afterwards (the
+  parameters stay where they are: ``state_dict()`` and the optimizer's parameters are unchanged).
+- Every number is the core's: per-block min / max observers (running min / max for
+  PtqQuantizer, moving average with decay 0.99 for QATQuantizer), scales and zero points, fake
+  quantization and its straight-through gradient mask. Python allocates the buffers and wires
+  torch (hooks, an autograd Function); no formula is computed here.
+- The quantizers choose the apply method by phase, as NNI 3.0's do, whatever ``apply_method``
+  the config gives: PtqQuantizer bypasses while calibrating and applies ``clamp_round`` (gradient
+  straight through) after ``compress()``; QATQuantizer bypasses before ``quant_start_step`` and
+  applies ``qat_clamp_round`` (gradient zeroed where the value was clamped) from it on.
+- ``unwrap_model()`` removes the hooks and restores every ``forward``; parameters were never
+  modified.
+
+Tensors: CPU tensors with any strides are handed to the core as they are; tensors on another
+device are copied to the CPU for the core and the results copied back (one copy each way), as the
+pruning package does (``swiftcompress._tensors``). Unsupported dtypes and layouts raise DtypeError /
+TensorError naming the target.
+"""
 from __future__ import annotations
 
-__all__: list = []
+import weakref
+from collections import defaultdict
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from .. import _core
+from .._session import emit_warnings, forward_arguments, logger, open_session
+from .._tensors import check_tensor, host, spec
+from ..errors import InvalidArgumentError, QuantizationError, StateError, TensorError
+
+__all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "CalibrationConfig"]
+
+CalibrationConfig = Dict[str, Dict[str, Dict[str, Any]]]
+
+_MISSING = object()
+
+# module -> the quantizer wrapping it (a module is wrapped by at most one swiftcompress quantizer)
+_WRAPPED: "weakref.WeakKeyDictionary[torch.nn.Module, Quantizer]" = weakref.WeakKeyDictionary()
+
+
+class _Target:
+    """One resolved target: where its values come from, and its observer's state as Python needs it."""
+
+    __slots__ = ("module_name", "target_name", "module", "kind", "position", "argument", "output_key",
+                 "settings", "start_step", "observed", "dtype", "active")
+
+    def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, entry: Dict[str, Any],
+                 start_step: int) -> None:
+        self.module_name = module_name
+        self.target_name = target_name
+        self.module = module
+        self.kind: str = entry.get("kind", "parameter")
+        self.position: Optional[int] = entry.get("position")
+        self.argument: Optional[str] = entry.get("argument")
+        self.output_key: Optional[str] = entry.get("output_key")
+        self.settings: Dict[str, Any] = entry["settings"]
+        self.start_step = start_step  # QATQuantizer: the step from which the target is fake-quantized
+        self.observed = False  # the core's observer holds at least one batch
+        self.dtype: Optional[torch.dtype] = None  # dtype of the last observed batch (of the calibration buffers)
+        self.active = False  # fake quantization is applied (PTQ: compressed; QAT: scale computed once)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.module_name}.{self.target_name}" if self.module_name else self.target_name
+
+    def parameter(self) -> Optional[torch.Tensor]:
+        """The parameter / buffer now (None when the attribute is None); checks what the core can read."""
+        value = getattr(self.module, self.target_name, _MISSING)
+        if value is None:
+            return None
+        if value is _MISSING:
+            raise TensorError(f"{self.qualified_name}: module '{self.module_name}' "
+                              f"({type(self.module).__name__}) has no attribute '{self.target_name}'")
+        return check_tensor(value, self.qualified_name, "quantize")
+
+
+class _FakeQuantize(torch.autograd.Function):
+    """x -> the core's fake quantization of x; backward multiplies the incoming gradient by the
+    core's gradient mask (qat_clamp_round) or passes it straight through (clamp_round)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, quantizer: "Quantizer", target: _Target, method: int,  # type: ignore[override]
+                with_mask: bool) -> torch.Tensor:
+        out, mask = quantizer._fake_quantize(target, x, method, with_mask)
+        ctx.has_mask = mask is not None
+        if mask is not None:
+            ctx.save_for_backward(mask)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], None, None, None, None]:  # type: ignore[override]
+        if ctx.has_mask:
+            (mask,) = ctx.saved_tensors
+            grad = grad * mask
+        return grad, None, None, None, None
+
+
+class _Hook:
+    """The forward pre-hook (``kind`` 'input', registered with ``with_kwargs=True``) or forward hook
+    ('output') of a module with ``_input_*`` / ``_output_*`` targets: hands each target's tensor to
+    the quantizer and puts back what it returns. Inputs are found as NNI finds them: by position in
+    ``args``, else by argument name in ``kwargs`` (an argument left to its default is not seen);
+    outputs: a tensor is ``_output_0``, a tuple / list element ``_output_<i>``, a dict value
+    ``_output_<key>``. A deep copy (or pickle) of a hooked model gets inert hooks (``owner`` None)."""
+
+    __slots__ = ("owner", "targets", "kind")
+
+    def __init__(self, owner: Optional["Quantizer"], targets: List[_Target], kind: str) -> None:
+        self.owner = owner
+        self.targets = targets
+        self.kind = kind
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_Hook":
+        return _Hook(None, [], self.kind)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_Hook, (None, [], self.kind))
+
+    def __call__(self, module: torch.nn.Module, args: Tuple[Any, ...], third: Any) -> Any:
+        owner = self.owner
+        if owner is None:
+            return None
+        if self.kind == "input":
+            return self._inputs(owner, args, third)
+        return self._outputs(owner, third)
+
+    def _inputs(self, owner: "Quantizer", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        new_args = list(args)
+        changed = False
+        for target in self.targets:
+            position, argument = target.position, target.argument
+            if position is not None and position < len(new_args):
+                new_args[position] = owner._activation_forward(target, new_args[position])
+                changed = True
+            elif argument is not None and argument in kwargs:
+                kwargs[argument] = owner._activation_forward(target, kwargs[argument])
+                changed = True
+        return (tuple(new_args), kwargs) if changed else None
+
+    def _outputs(self, owner: "Quantizer", output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            for target in self.targets:
+                if target.output_key is None and target.position == 0:
+                    output = owner._activation_forward(target, output)
+            return output
+        if isinstance(output, (list, tuple)):
+            items = list(output)
+            for target in self.targets:
+                if target.position is not None and target.position < len(items):
+                    items[target.position] = owner._activation_forward(target, items[target.position])
+            return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
+        if isinstance(output, dict):
+            for target in self.targets:
+                if target.output_key is not None and target.output_key in output:
+                    output[target.output_key] = owner._activation_forward(target, output[target.output_key])
+            return output
+        return output
+
+
+class _QuantForward:
+    """The ``forward`` of a module with parameter targets (an instance attribute): for the duration
+    of the original forward, each parameter target is swapped (in the module's ``_parameters`` /
+    ``_buffers``) for what the quantizer makes of it, then put back, also when forward raises. A
+    deep copy (or pickle) of a wrapped model gets a plain pass-through forward (``owner`` None)."""
+
+    __slots__ = ("owner", "module", "targets", "previous")
+
+    def __init__(self, owner: Optional["Quantizer"], module: torch.nn.Module, targets: List[_Target],
+                 previous: Any) -> None:
+        self.owner = owner
+        self.module = module
+        self.targets = targets
+        self.previous = previous  # the instance forward replaced (None: the class's forward)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_QuantForward":
+        import copy
+
+        return _QuantForward(None, copy.deepcopy(self.module, memo), [], copy.deepcopy(self.previous, memo))
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_QuantForward, (None, self.module, [], self.previous))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module = self.module
+        owner = self.owner
+        swapped: List[Tuple[_Target, Any, torch.Tensor]] = []
+        try:
+            for target in self.targets if owner is not None else ():
+                name = target.target_name
+                parameters = module._parameters
+                buffers = module._buffers
+                container = parameters if name in parameters else buffers if name in buffers else None
+                value = container[name] if container is not None else getattr(module, name)
+                if value is None:
+                    continue
+                new = owner._parameter_forward(target, value)
+                if new is value:
+                    continue
+                if container is not None:
+                    container[name] = new
+                else:
+                    object.__setattr__(module, name, new)
+                swapped.append((target, container, value))
+            if self.previous is None:
+                return type(module).forward(module, *args, **kwargs)
+            return self.previous(*args, **kwargs)
+        finally:
+            for target, container, value in reversed(swapped):
+                if container is not None:
+                    container[target.target_name] = value
+                else:
+                    object.__setattr__(module, target.target_name, value)
+
+
+class Quantizer:
+    """Base of PtqQuantizer and QATQuantizer: ``Quantizer(model, config_list)``. Subclasses decide
+    the observer (``_observer``) and, per phase, whether a target is observed and how it is applied."""
+
+    _observer: int = _core.SC_OBSERVER_MINMAX
+
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"{type(self).__name__}: expected a torch.nn.Module, got {type(model).__name__}")
+        self.bound_model = model
+        self.config_list = config_list
+        self._session, modules, report = open_session(model, config_list, "quantization")
+        self._check_fusions(config_list)
+        emit_warnings(report, stacklevel=3)
+        start_steps = {c["index"]: c["quant_start_step"] for c in report.get("configs", ())
+                       if c.get("quant_start_step") is not None}
+        self._targets: List[_Target] = []
+        signatures: Dict[Any, Optional[List[str]]] = {}
+        for module_name, info in report["modules"].items():
+            module = modules[module_name]
+            for name, entry in info["targets"].items():
+                start = start_steps.get(entry.get("config"), self._default_start_step())
+                target = _Target(module_name, name, module, entry, start)
+                if target.kind == "input" and target.argument is None and target.position is not None:
+                    # `_input_<i>` passed by keyword: the name of positional parameter i
+                    arguments = forward_arguments(module, signatures) or []
+                    if target.position < len(arguments):
+                        target.argument = arguments[target.position]
+                self._targets.append(target)
+        for target in self._targets:
+            # settings the core rejects (quant_dtype, quant_scheme, ...) fail here, naming the target
+            self._session.quant_range(target.module_name, target.target_name)
+            if target.kind == "parameter":
+                target.parameter()  # a missing attribute, an unsupported dtype or device
+        self._is_wrapped = False
+        self._handles: List[Any] = []
+        self._forwards: List[_QuantForward] = []
+        self.wrap_model()
+
+    def _default_start_step(self) -> int:
+        return 0
+
+    @staticmethod
+    def _check_fusions(config_list: Sequence[Dict[str, Any]]) -> None:
+        for i, config in enumerate(config_list):
+            fuse = config.get("fuse_names") if isinstance(config, dict) else None
+            if fuse:
+                raise QuantizationError(
+                    f"fuse_names is not supported by the Python quantizers yet: config_list[{i}].fuse_names = "
+                    f"{fuse!r} asks for batch-norm folding, which these quantizers do not do yet (NNI 3.0 folds "
+                    "each batch norm into the layer before it); remove fuse_names, or fold the batch norms into "
+                    "the model first")
+
+    # -- wrapping ---------------------------------------------------------------------------
+
+    def wrap_model(self) -> None:
+        """Installs the hooks and forwards (done by the constructor). Raises StateError when a module
+        with a target is wrapped already (by another swiftcompress quantizer or an NNI compressor)."""
+        if self._is_wrapped:
+            logger.warning("The bound model has been wrapped, no need to wrap again.")
+            return
+        by_object: Dict[int, Tuple[torch.nn.Module, List[_Target]]] = {}
+        for target in self._targets:
+            by_object.setdefault(id(target.module), (target.module, []))[1].append(target)
+        for module, group in by_object.values():
+            owner = _WRAPPED.get(module)
+            if owner is not None and owner is not self:
+                raise StateError(f"module '{group[0].module_name}' is already wrapped by another swiftcompress "
+                                 "quantizer; call its unwrap_model() first")
+            if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
+                raise StateError(f"module '{group[0].module_name}' is wrapped by an NNI compressor; call its "
+                                 "unwrap_model() first")
+        for module, group in by_object.values():
+            inputs = [t for t in group if t.kind == "input"]
+            outputs = [t for t in group if t.kind == "output"]
+            parameters = [t for t in group if t.kind == "parameter"]
+            if inputs:
+                self._handles.append(module.register_forward_pre_hook(_Hook(self, inputs, "input"), with_kwargs=True))
+            if parameters:
+                forward = _QuantForward(self, module, parameters, module.__dict__.get("forward"))
+                module.__dict__["forward"] = forward
+                self._forwards.append(forward)
+            if outputs:
+                self._handles.append(module.register_forward_hook(_Hook(self, outputs, "output")))
+            _WRAPPED[module] = self
+        self._is_wrapped = True
+
+    def unwrap_model(self) -> None:
+        """Removes the hooks and restores every module's forward as it was before wrap_model(). The
+        parameters were never modified; the observers and the step count are kept (wrap_model()
+        again continues where it stopped)."""
+        if not self._is_wrapped:
+            logger.warning("The bound model is not wrapped, can not unwrap it.")
+            return
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        for forward in self._forwards:
+            module = forward.module
+            if module.__dict__.get("forward") is forward:
+                if forward.previous is None:
+                    del module.__dict__["forward"]
+                else:
+                    module.__dict__["forward"] = forward.previous
+            else:  # something wrapped forward on top of ours: unlink ours from the chain
+                outer = module.__dict__.get("forward")
+                while outer is not None and getattr(outer, "previous", None) is not forward:
+                    outer = getattr(outer, "previous", None)
+                if outer is not None:
+                    outer.previous = forward.previous
+        self._forwards = []
+        for target in self._targets:
+            if _WRAPPED.get(target.module) is self:
+                del _WRAPPED[target.module]
+        self._is_wrapped = False
+
+    # -- the core ---------------------------------------------------------------------------
+
+    def _observe(self, target: _Target, x: torch.Tensor) -> None:
+        check_tensor(x, target.qualified_name, "observe")
+        batch = host(x.detach())
+        self._session.observe(target.module_name, target.target_name, spec(batch), self._observer)
+        target.observed = True
+        target.dtype = x.dtype
+
+    def _fake_quantize(self, target: _Target, x: torch.Tensor, method: int, with_mask: bool
+                       ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The core's fake quantization of ``x`` into a new tensor (x's shape, dtype, device, and its
+        strides when dense), and the gradient mask (same) when asked for."""
+        check_tensor(x, target.qualified_name, "quantize")
+        source = host(x.detach())
+        out = torch.empty_like(source)
+        mask = torch.empty_like(source) if with_mask else None
+        self._session.fake_quantize(target.module_name, target.target_name, spec(source), spec(out),
+                                    None if mask is None else spec(mask), method)
+        if source is not x and x.device != out.device:
+            out = out.to(x.device)
+            mask = None if mask is None else mask.to(x.device)
+        return out, mask
+
+    def _apply(self, target: _Target, x: torch.Tensor, method: int) -> torch.Tensor:
+        with_mask = (method == _core.SC_APPLY_QAT_CLAMP_ROUND and torch.is_grad_enabled() and x.requires_grad)
+        return _FakeQuantize.apply(x, self, target, method, with_mask)
+
+    # -- policies (subclasses) ----------------------------------------------------------------
+
+    def _activation_forward(self, target: _Target, x: Any) -> Any:
+        raise NotImplementedError
+
+    def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- results ----------------------------------------------------------------------------
+
+    def _quant_params(self, target: _Target) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(scale, zero_point, tracked_min, tracked_max): CPU tensors of the scale shape in the dtype
+        of the last observed batch, written by the core."""
+        shape = self._session.scale_shape(target.module_name, target.target_name)
+        dtype = target.dtype or torch.float32
+        scale, zero_point, tracked_min, tracked_max = (torch.empty(shape, dtype=dtype) for _ in range(4))
+        self._session.quant_params(target.module_name, target.target_name, spec(scale), spec(zero_point),
+                                   spec(tracked_min), spec(tracked_max))
+        return scale, zero_point, tracked_min, tracked_max
+
+    def get_calibration_config(self) -> CalibrationConfig:
+        """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
+        'quant_bits', 'tracked_max', 'tracked_min'}}}`` as NNI 3.0 returns it (a defaultdict):
+        CPU tensors of the scale shape (``[]`` per tensor, keepdim otherwise) in the target's dtype
+        for the scale, zero point (integers held in that dtype) and tracked range; ``quant_dtype``
+        the setting (``'int8'`` when not given), ``quant_scheme`` the setting (None when not given),
+        ``quant_bits`` an int. Before a target has a scale (PTQ: before compress(); QAT: before its
+        quant_start_step) its scale and zero point are None; before it observed a batch it has no
+        tracked keys. Fresh tensors each call."""
+        config: CalibrationConfig = defaultdict(dict)
+        for target in self._targets:
+            bits, _, _, _ = self._session.quant_range(target.module_name, target.target_name)
+            settings = target.settings
+            entry: Dict[str, Any] = {"scale": None, "zero_point": None,
+                                     "quant_dtype": settings.get("quant_dtype") or "int8",
+                                     "quant_scheme": settings.get("quant_scheme"), "quant_bits": bits}
+            if target.observed:
+                scale, zero_point, tracked_min, tracked_max = self._quant_params(target)
+                if target.active:
+                    entry["scale"], entry["zero_point"] = scale, zero_point
+                entry["tracked_max"], entry["tracked_min"] = tracked_max, tracked_min
+            config[target.module_name][target.target_name] = entry
+        return config
+
+
+def _batches(batches: Any) -> Iterable[Any]:
+    if isinstance(batches, (torch.Tensor, dict)):
+        return (batches,)
+    try:
+        return iter(batches)
+    except TypeError:
+        raise InvalidArgumentError(f"calibrate: expected an iterable of batches (or one tensor / dict), got "
+                                   f"{type(batches).__name__}") from None
+
+
+class PtqQuantizer(Quantizer):
+    """Post-training quantization (NNI 3.0's PtqQuantizer): ``calibrate(batches)`` runs the model
+    while running min / max observers collect the range of every target; ``compress()`` computes
+    the scales and zero points and fake-quantizes the forward from then on.
+
+    ``PtqQuantizer(model, config_list)``; NNI's ``evaluator`` argument is replaced by
+    ``calibrate`` (passing one raises InvalidArgumentError). ``is_bias_correction`` is not
+    supported."""
+
+    _observer = _core.SC_OBSERVER_MINMAX
+
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
+        if evaluator is not None:
+            raise InvalidArgumentError("PtqQuantizer takes no evaluator (NNI's third argument): run "
+                                       "calibrate(batches) with your calibration data, then compress()")
+        self._calibrating = False
+        self._compressed = False
+        super().__init__(model, config_list)
+
+    def calibrate(self, batches: Any) -> int:
+        """Runs the model on each batch under ``torch.no_grad()`` while the observers collect:
+        parameter targets (``weight``, ``bias``) are observed from the parameter (once per call: a
+        running min / max of an unchanged tensor), ``_input_*`` / ``_output_*`` targets on every
+        call of their module. A batch is a tensor (``model(batch)``), a tuple or list of positional
+        inputs (``model(*batch)``) or a dict of keyword inputs (``model(**batch)``); ``batches`` is
+        an iterable of batches (a list, a generator, a DataLoader yielding inputs), or one tensor or
+        dict taken as a single batch. The forward is not quantized while calibrating. May be called
+        again, also after compress(): the quantized forward then uses the widened ranges (the core
+        computes the parameters from the observers at each call). Returns the number of batches
+        run."""
+        if not self._is_wrapped:
+            raise StateError("calibrate: the model is not wrapped (call wrap_model() first)")
+        count = 0
+        self._calibrating = True
+        try:
+            for target in self._targets:
+                if target.kind == "parameter":
+                    value = target.parameter()
+                    if value is not None:
+                        self._observe(target, value)
+            with torch.no_grad():
+                for batch in _batches(batches):
+                    if isinstance(batch, dict):
+                        self.bound_model(**batch)
+                    elif isinstance(batch, (tuple, list)):
+                        self.bound_model(*batch)
+                    else:
+                        self.bound_model(batch)
+                    count += 1
+        finally:
+            self._calibrating = False
+        return count
+
+    def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
+                 ) -> Tuple[torch.nn.Module, CalibrationConfig]:
+        """Computes every target's scale and zero point (the core's, from the observed range),
+        turns fake quantization on in forward and returns ``(model, calibration_config)`` (see
+        get_calibration_config). Parameter targets not observed yet are observed from the
+        parameter first. StateError names an input / output target that observed nothing (its
+        module was not called by calibrate()); QuantizationError a NaN or infinite range.
+        ``max_steps`` / ``max_epochs`` exist for NNI's signature and must be None."""
+        if max_steps is not None or max_epochs is not None:
+            raise InvalidArgumentError("PtqQuantizer.compress calibrates with calibrate(batches): max_steps and "
+                                       "max_epochs must be None")
+        for target in self._targets:
+            if target.observed:
+                continue
+            if target.kind == "parameter":
+                value = target.parameter()
+                if value is not None:
+                    self._observe(target, value)
+                continue
+            raise StateError(f"{target.qualified_name} observed no batch: module '{target.module_name}' was not "
+                             "called by calibrate(batches); calibrate with data that reaches it, or remove it "
+                             "from the config list")
+        for target in self._targets:
+            if target.observed:
+                self._quant_params(target)  # a NaN or infinite range fails here, before anything changes
+        for target in self._targets:
+            target.active = target.observed
+        self._compressed = True
+        return self.bound_model, self.get_calibration_config()
+
+    def _activation_forward(self, target: _Target, x: Any) -> Any:
+        if not isinstance(x, torch.Tensor):
+            return x
+        if self._calibrating:
+            self._observe(target, x)
+            return x
+        if target.active:
+            return self._apply(target, x, _core.SC_APPLY_CLAMP_ROUND)
+        return x
+
+    def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
+        if target.active and not self._calibrating:
+            return self._apply(target, value, _core.SC_APPLY_CLAMP_ROUND)
+        return value
+
+
+class QATQuantizer(Quantizer):
+    """Quantization-aware training (NNI 3.0's QATQuantizer) inside your own training loop:
+    ``QATQuantizer(model, config_list, quant_start_step=0)``, then call ``step()`` after each
+    optimizer step.
+
+    On every forward in training mode (``module.training``) each target's moving-average observer
+    (decay 0.99, the first batch sets the range) takes the batch, parameters included. A target is
+    fake-quantized once a training forward has run at a step >= its start step (the constructor's
+    ``quant_start_step``, or the legacy config key ``quant_start_step`` of its config), with
+    ``qat_clamp_round``: the gradient is zeroed where ``zp + x / scale`` was clamped and passes
+    straight through elsewhere. Before that the target passes unchanged while its observer still
+    runs. In eval mode nothing is observed and the targets that have a scale are fake-quantized with
+    it (NNI 3.0's behaviour)."""
+
+    _observer = _core.SC_OBSERVER_EMA
+
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], quant_start_step: int = 0
+                 ) -> None:
+        if isinstance(quant_start_step, bool) or not isinstance(quant_start_step, int):
+            hint = ("" if isinstance(quant_start_step, (float, str)) else
+                    " (QATQuantizer takes no evaluator, NNI's third argument: train in your own loop and call "
+                    "step() after each optimizer step)")
+            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}{hint}")
+        self.quant_start_step = max(quant_start_step, 0)
+        self.current_step = 0
+        super().__init__(model, config_list)
+
+    def _default_start_step(self) -> int:
+        return self.quant_start_step
+
+    def step(self) -> int:
+        """Counts one optimizer step (call it after ``optimizer.step()``); returns the new count."""
+        self.current_step += 1
+        return self.current_step
+
+    def compress(self) -> Tuple[torch.nn.Module, CalibrationConfig]:
+        """``(model, get_calibration_config())``: the training happens in your loop; the model stays
+        fake-quantized."""
+        return self.bound_model, self.get_calibration_config()
+
+    def _track(self, target: _Target, x: torch.Tensor, training: bool) -> None:
+        if training:
+            self._observe(target, x)
+            if self.current_step >= target.start_step:
+                target.active = True
+
+    def _activation_forward(self, target: _Target, x: Any) -> Any:
+        if not isinstance(x, torch.Tensor):
+            return x
+        self._track(target, x, target.module.training)
+        if target.active:
+            return self._apply(target, x, _core.SC_APPLY_QAT_CLAMP_ROUND)
+        return x
+
+    def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
+        self._track(target, value, target.module.training)
+        if target.active:
+            return self._apply(target, value, _core.SC_APPLY_QAT_CLAMP_ROUND)
+        return value
