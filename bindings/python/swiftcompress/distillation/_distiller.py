@@ -8,6 +8,7 @@ d(loss)/d(student).
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -130,6 +131,13 @@ class _Recorder:
         self.handles = []
 
 
+def _carries_gradient(t: Optional[torch.Tensor]) -> bool:
+    """Whether a loss over ``t`` would backpropagate into something: ``t`` has a graph, or is a leaf that
+    requires grad (a parameter). A view made under ``torch.no_grad()`` of a parameter reports
+    ``requires_grad`` but has no graph: nothing reaches the parameter through it."""
+    return t is not None and t.requires_grad and (t.grad_fn is not None or (t.is_leaf and t._base is None))
+
+
 class DynamicLayerwiseDistiller:
     """Layer-wise distillation with NNI 3.0's semantics, computed by the swiftcompress core.
 
@@ -223,6 +231,7 @@ class DynamicLayerwiseDistiller:
             for name, slots in teacher_slots.items()]
         self._is_wrapped = False
         self._teacher_is_wrapped = False
+        self._warned_teacher_grad = False
         self.wrap_model()
         self.wrap_teacher_model()
 
@@ -278,10 +287,13 @@ class DynamicLayerwiseDistiller:
         last dim), the smallest of them counts (the first of equal ones); a target whose student, or
         every teacher, was not recorded adds 0. The loss is the sum over targets, as in NNI.
 
-        The tensor is float64 when a recorded student is float64, else float32 (also for float16 /
-        bfloat16 students: the core computes in double), on the first recorded student's device; with
+        The tensor is float64 when a recorded student, or a recorded teacher of a recorded student, is
+        float64 (torch's promotion, as NNI's loss has it), else float32 (also for float16 / bfloat16
+        students: the core computes in double), on the first recorded student's device; with
         nothing recorded it is ``torch.zeros(())`` (NNI returns the int 0). The recorded tensors are
-        dropped afterwards (NNI's ``clean()``). Raises ShapeError (a teacher of another shape than
+        dropped afterwards (NNI's ``clean()``). Teacher tensors are constants: no gradient flows into
+        the teacher (NNI's would when the teacher ran with gradients enabled; a UserWarning says so
+        once when a recorded teacher tensor requires grad). Raises ShapeError (a teacher of another shape than
         its student, an empty student), DtypeError / TensorError (a tensor the core cannot read).
         """
         state = self._state
@@ -294,6 +306,14 @@ class DynamicLayerwiseDistiller:
                 students.append(binding.student)
         self._student_states.clear()
         self._teacher_states.clear()
+        if not self._warned_teacher_grad and students and torch.is_grad_enabled() and any(
+                _carries_gradient(t) for b in state.bindings if b.student is not None for t in b.teachers):
+            self._warned_teacher_grad = True
+            warnings.warn(f"{type(self).__name__}: a recorded teacher tensor requires grad (the teacher ran with "
+                          "gradients enabled); the distillation loss treats teacher tensors as constants, so no "
+                          "gradient reaches the teacher (NNI 3.0's loss would backpropagate into it). Run the "
+                          "teacher under torch.no_grad(), as loss() does. This is warned once per distiller.",
+                          UserWarning, stacklevel=2)
         try:
             if not students:
                 state.total = 0.0
