@@ -298,6 +298,31 @@ import Testing
             try Distillation.totalLoss([a, a])
         }
     }
+
+    /// A broadcast view (stride 0 over one element) may claim a kl row of any length without the
+    /// memory behind it; the row's work buffers (32 bytes per element) would overflow `4 * v` or
+    /// fail to allocate (a trap), so rows over `maxKLRowLength` are refused before any work.
+    @Test func hugeBroadcastKLRowIsRefused() throws {
+        let one = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        defer { one.deallocate() }
+        one.pointee = 1
+        for v in [Distillation.maxKLRowLength + 1, 1 << 40, 1 << 62] {
+            let view = try TensorView(UnsafeRawPointer(one), shape: [1, v], strides: [0, 0], dtype: .float32)
+            #expect(throws: DistillationError(.tooLarge, target: "target",
+                                              "kl: the last dim of the student's shape [1, \(v)] is \(v); at most 268435456 is supported (a softmax row is held in memory)")) {
+                try Distillation.loss(.kl, student: view, teacher: view)
+            }
+            let settings = DistillationSettings(links: ["t"], method: .kl)
+            let target = DistillationTarget(moduleName: "fc", settings: settings, student: view, teachers: [view])
+            #expect(throws: DistillationError(.tooLarge, target: "fc._output_0",
+                                              "kl: the last dim of the student's shape [1, \(v)] is \(v); at most 268435456 is supported (a softmax row is held in memory)")) {
+                try Distillation.totalLoss([target])
+            }
+        }
+        // The limit itself and a long broadcast row below it are computed (uniform rows: loss 0).
+        let row = try TensorView(UnsafeRawPointer(one), shape: [2, 1 << 20], strides: [0, 0], dtype: .float32)
+        #expect(try Distillation.loss(.kl, student: row, teacher: row) == 0)
+    }
 }
 
 extension Array {

@@ -932,3 +932,21 @@ def test_teacher_run_with_grad_gets_no_gradient_and_is_warned_once():
     with _warnings.catch_warnings():
         _warnings.simplefilter("error")
         fresh.loss(torch.zeros(()), x)
+
+
+def test_expanded_kl_row_over_the_limit_is_a_shape_error():
+    # A broadcast output (stride 0) may claim a kl row far longer than its memory; the core refuses a
+    # last dim over 2^28 (its softmax work buffers) instead of failing to allocate them.
+    one = torch.ones(1)
+    huge = one.expand(1, (1 << 28) + 1)
+    student, teacher = Pair(torch.zeros(1)), Pair(torch.zeros(1))
+    student.out.forward = lambda: huge
+    teacher.out.forward = lambda: huge
+    d = DynamicLayerwiseDistiller(student, [{"op_names": ["out"], "apply_method": "kl"}], teacher, lambda b, m: m())
+    with pytest.raises(ShapeError, match=r"out._output_0: kl: the last dim .* is 268435457; at most 268435456"):
+        step(d)
+    # a long broadcast row under the limit is computed: uniform logits, loss 0
+    long = one.expand(2, 1 << 20)
+    student.out.forward = lambda: long
+    teacher.out.forward = lambda: long
+    assert float(step(d)) == 0.0
