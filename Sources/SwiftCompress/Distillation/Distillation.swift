@@ -21,6 +21,8 @@ public struct DistillationTarget: @unchecked Sendable {
     /// gradient then replaces the values); it must not otherwise overlap the student or a teacher.
     public var gradient: MutableTensorView?
 
+    /// A target over the given views; nothing is checked here: `Distillation.targetLoss` /
+    /// `totalLoss` check settings, teacher count and shapes before computing anything.
     public init(moduleName: String, targetName: String = "_output_0", settings: DistillationSettings,
                 student: TensorView, teachers: [TensorView?], gradient: MutableTensorView? = nil) {
         self.moduleName = moduleName
