@@ -390,7 +390,8 @@ int sc_session_bind_teacher(sc_session *session, const char *module_name, const 
  * written. Errors: SC_ERROR_NULL_POINTER (session, total_loss), SC_ERROR_INVALID_ARGUMENT
  * (target_loss_count), SC_ERROR_STATE (no config, an unbound student — named —, not a
  * distillation session), SC_ERROR_SHAPE (a teacher or gradient shape differing from the
- * student's, an empty student, a 'kl' student whose last dim exceeds 2^28), SC_ERROR_DISTILLATION (bad settings, a link naming no teacher
+ * student's, an empty student, a student of more than 2^40 elements or a 'kl' student whose last
+ * dim exceeds 2^28), SC_ERROR_DISTILLATION (bad settings, a link naming no teacher
  * module).
  */
 int sc_session_distill(sc_session *session, double *total_loss, double *target_losses, size_t target_loss_count);

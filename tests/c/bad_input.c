@@ -947,6 +947,21 @@ static void distill_dtypes_and_layouts(void) {
         TRUE(total == 0);
         sc_session_free(s);
     }
+
+    /* A broadcast student of INT64_MAX elements (its chunk count would overflow, its partial sums not
+     * fit in memory): refused for mse as a shape error, nothing written. */
+    {
+        static const int64_t all[1] = {INT64_MAX}, zero[1] = {0};
+        float one = 1;
+        sc_tensor at = tensor(&one, SC_DTYPE_FLOAT32, 1, all, zero);
+        s = distill_session("[{\"op_names\": [\"fc2\"]}]", 1);
+        OK(s, sc_session_bind_student(s, "fc2", "_output_0", &at, NULL));
+        OK(s, sc_session_bind_teacher(s, "fc2", "_output_0", 0, &at));
+        total = -1;
+        ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_SHAPE, "at most 1099511627776 are supported");
+        TRUE(total == -1);
+        sc_session_free(s);
+    }
 }
 
 static void distill_links(void) {

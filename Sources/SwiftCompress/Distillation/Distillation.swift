@@ -82,6 +82,9 @@ public enum Distillation {
     /// The longest last dim `kl` accepts (2^28 elements): each row is held in four Double work
     /// buffers (32 bytes per element) while its softmaxes are computed.
     public static let maxKLRowLength = 1 << 28
+    /// The most elements a student may have (2^40). No real tensor comes near it; a broadcast view
+    /// (stride 0) can claim up to `Int.max`, whose per-chunk partial sums could not be allocated.
+    public static let maxElementCount = 1 << 40
 
     /// The loss between one student tensor and one teacher tensor, and optionally its gradient.
     ///
@@ -100,8 +103,8 @@ public enum Distillation {
     ///   - target: the name errors use.
     /// - Returns: the loss (unweighted).
     /// - Throws: `DistillationError(.shapeMismatch)` when the shapes differ,
-    ///   `.emptyTensor` when the student has no elements, `.tooLarge` for a `kl` last dim over
-    ///   `maxKLRowLength`.
+    ///   `.emptyTensor` when the student has no elements, `.tooLarge` for more than
+    ///   `maxElementCount` elements or a `kl` last dim over `maxKLRowLength`.
     public static func loss(_ method: DistillationMethod, student: TensorView, teacher: TensorView,
                             gradient: MutableTensorView? = nil, gradientScale: Double = 1, accumulate: Bool = false,
                             target: String = "target") throws(DistillationError) -> Double {
@@ -125,8 +128,8 @@ public enum Distillation {
     /// - Throws: `DistillationError`: `.invalidSetting` for a non-finite lambda or no links,
     ///   `.teacherCountMismatch` when `teachers` and `settings.links` differ in length,
     ///   `.shapeMismatch` naming the link whose teacher (or the gradient buffer) differs in shape
-    ///   from the student, `.emptyTensor` for a student without elements, `.tooLarge` for a `kl`
-    ///   last dim over `maxKLRowLength`.
+    ///   from the student, `.emptyTensor` for a student without elements, `.tooLarge` for more
+    ///   than `maxElementCount` elements or a `kl` last dim over `maxKLRowLength`.
     public static func targetLoss(_ target: DistillationTarget,
                                   options: DistillationGradientOptions = .init()) throws(DistillationError) -> DistillationTargetLoss {
         try check(target)
@@ -164,6 +167,10 @@ public enum Distillation {
     static func checkStudent(_ student: TensorView, gradient: MutableTensorView?, target: String) throws(DistillationError) {
         if student.count == 0 {
             throw DistillationError(.emptyTensor, target: target, "the student tensor of shape \(student.shape) has no elements")
+        }
+        if student.count > maxElementCount {
+            throw DistillationError(.tooLarge, target: target,
+                                    "the student tensor of shape \(student.shape) has \(student.count) elements; at most \(maxElementCount) are supported")
         }
         if let g = gradient, g.shape != student.shape {
             throw DistillationError(.shapeMismatch, target: target,

@@ -98,5 +98,5 @@ class Session:
         (0 with none), the total their sum; writes d(total)/d(student) into the gradient buffers. Every
         target's student must be bound. The GIL is released meanwhile. Errors (nothing written): StateError
         (no config, an unbound student), ShapeError (a teacher or gradient of another shape than its student,
-        an empty student, a 'kl' student whose last dim exceeds 2^28), DistillationError (settings; a link
+        an empty student, more than 2^40 elements, a 'kl' student whose last dim exceeds 2^28), DistillationError (settings; a link
         naming no teacher module)."""

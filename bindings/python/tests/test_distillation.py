@@ -960,6 +960,13 @@ def test_expanded_kl_row_over_the_limit_is_a_shape_error():
     d = DynamicLayerwiseDistiller(student, [{"op_names": ["out"], "apply_method": "kl"}], teacher, lambda b, m: m())
     with pytest.raises(ShapeError, match=r"out._output_0: kl: the last dim .* is 268435457; at most 268435456"):
         step(d)
+    # a broadcast output of 2^40 + 1 elements (far more than its memory): refused before any work
+    many = one.expand((1 << 40) + 1)
+    student.out.forward = lambda: many
+    teacher.out.forward = lambda: many
+    with pytest.raises(ShapeError, match=r"out._output_0: the student tensor of shape \[1099511627777\] has "
+                                         r"1099511627777 elements; at most 1099511627776 are supported"):
+        step(d)
     # a long broadcast row under the limit is computed: uniform logits, loss 0
     long = one.expand(2, 1 << 20)
     student.out.forward = lambda: long
