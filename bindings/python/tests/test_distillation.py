@@ -188,13 +188,32 @@ def test_teacher_not_recorded_is_skipped_as_in_nni():
     for n in expected_grads:
         assert_close(grads[n], expected_grads[n], 1e-5)
 
-    # only the aux link: nothing recorded for it, the loss is 0 (NNI: the int 0) and no gradient flows
+    # only the aux link: nothing recorded for it, the loss is 0 (NNI: the int 0) with no graph, so no
+    # gradient path reaches fc2; next to an fc1 target that counts, fc2's parameters get no gradient
+    # (None, as NNI's: a zero gradient would still move them under momentum or weight decay)
+    distiller.unwrap_model()
+    distiller.unwrap_teacher_model()
     config_list = [{"op_names": ["fc2"], "link": "aux"}]
     expected_loss, _ = nni_run(student, teacher, config_list, x)
+    d = DynamicLayerwiseDistiller(student, config_list, teacher, predict)
+    student(x)
+    with torch.no_grad():
+        predict(x, teacher)
+    loss = d.compute_distill_loss()
+    assert expected_loss == 0 and float(loss) == 0.0 and not loss.requires_grad
+    assert d.last_losses == {"fc2": {"_output_0": 0.0}}
+    d.unwrap_model()
+    d.unwrap_teacher_model()
+    config_list = [{"op_names": ["fc1"]}, {"op_names": ["fc2"], "link": "aux"}]
+    expected_loss, expected_grads = nni_run(student, teacher, config_list, x)
+    student.zero_grad(set_to_none=True)
     distiller, loss, grads = our_run(student, teacher, config_list, x)
-    assert expected_loss == 0 and float(loss) == 0.0
-    assert all(float(g.abs().max()) == 0.0 for g in grads.values())
-    assert distiller.last_losses == {"fc2": {"_output_0": 0.0}}
+    assert set(expected_grads) == set(grads) == {"fc1.weight", "fc1.bias"}
+    assert student.fc2.weight.grad is None and student.fc2.bias.grad is None
+    assert abs(float(loss) - expected_loss) <= 1e-5 * expected_loss
+    for n in expected_grads:
+        assert_close(grads[n], expected_grads[n], 1e-5)
+    assert distiller.last_losses["fc2"] == {"_output_0": 0.0} and distiller.last_losses["fc1"]["_output_0"] > 0
 
     # the student's forward is not run at all: 0, and last_losses says "not recorded"
     d = DynamicLayerwiseDistiller(Student(), [{"op_names": ["fc2"]}], Teacher(), predict)

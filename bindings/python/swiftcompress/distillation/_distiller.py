@@ -285,7 +285,8 @@ class DynamicLayerwiseDistiller:
         Per target: for each link whose teacher tensor was recorded, ``lambda * loss`` (``mse``:
         ``F.mse_loss``; ``kl``: ``F.kl_div(log_softmax(s/2), softmax(t/2), 'batchmean') * 4`` over the
         last dim), the smallest of them counts (the first of equal ones); a target whose student, or
-        every teacher, was not recorded adds 0. The loss is the sum over targets, as in NNI.
+        every teacher, was not recorded adds nothing, and no gradient path (as NNI adds no term for
+        it). The loss is the sum over targets, as in NNI.
 
         The tensor is float64 when a recorded student, or a recorded teacher of a recorded student, is
         float64 (torch's promotion, as NNI's loss has it), else float32 (also for float16 / bfloat16
@@ -298,10 +299,17 @@ class DynamicLayerwiseDistiller:
         """
         state = self._state
         students: List[torch.Tensor] = []
-        for binding in state.bindings:
+        # Targets whose student was recorded but none of whose teachers was: NNI adds no term for them,
+        # so they get no gradient path at all (a zero gradient would still move the parameters behind
+        # them under momentum or weight decay); their loss reads 0.0.
+        idle: List[int] = []
+        for index, binding in enumerate(state.bindings):
             key = (binding.module_name, binding.target_name)
             binding.student = self._student_states.get(key)
             binding.teachers = [self._teacher_states.get((link, binding.target_name)) for link in binding.links]
+            if binding.student is not None and all(t is None for t in binding.teachers):
+                binding.student = None
+                idle.append(index)
             if binding.student is not None:
                 students.append(binding.student)
         self._student_states.clear()
@@ -318,8 +326,12 @@ class DynamicLayerwiseDistiller:
             if not students:
                 state.total = 0.0
                 state.losses = [None] * len(state.bindings)
-                return torch.zeros(())
-            return DistillStep.apply(state, *students)
+                result = torch.zeros(())
+            else:
+                result = DistillStep.apply(state, *students)
+            for index in idle:
+                state.losses[index] = 0.0
+            return result
         finally:
             for binding in state.bindings:  # the step's tensors are not kept here
                 binding.student = None
@@ -336,8 +348,9 @@ class DynamicLayerwiseDistiller:
     @property
     def last_losses(self) -> Dict[str, Dict[str, Optional[float]]]:
         """The core's losses of the last :meth:`compute_distill_loss`, per target: ``{module_name:
-        {target_name: lambda * loss of the chosen link, or None when not recorded}}`` (Python floats,
-        computed in double)."""
+        {target_name: lambda * loss of the chosen link, 0.0 when the student was recorded but no linked
+        teacher was, or None when the student was not recorded}}`` (Python floats, computed in
+        double)."""
         out: Dict[str, Dict[str, Optional[float]]] = {}
         for binding, loss in zip(self._state.bindings, self._state.losses):
             out.setdefault(binding.module_name, {})[binding.target_name] = loss
