@@ -359,8 +359,9 @@ int sc_session_target_link(sc_session *session, size_t index, size_t link, const
  * Binds the student tensor of a resolved target (read by sc_session_distill) and, optionally, the
  * buffer d(loss)/d(student) is written into (`gradient` NULL: the loss only). The gradient has the
  * student's shape, any dtype, non-overlapping strides; it may be the student's own buffer with the
- * same layout (the gradient then replaces the values), and must not otherwise overlap the student
- * or a teacher. Data pointers are retained (not copied) until the target's student is bound again,
+ * same layout (the gradient then replaces the values), and must not otherwise overlap the student,
+ * a teacher, or any tensor or gradient buffer bound to another target (not detected: each target's
+ * gradient replaces its buffer's values in target order). Data pointers are retained (not copied) until the target's student is bound again,
  * the config or modules change, or the session is freed; binding the student again clears the
  * target's teachers. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config, not a distillation
  * session), SC_ERROR_UNKNOWN_NAME, SC_ERROR_DTYPE, SC_ERROR_SHAPE (a bad view, a gradient shape
@@ -389,7 +390,8 @@ int sc_session_bind_teacher(sc_session *session, const char *module_name, const 
  * written. Errors: SC_ERROR_NULL_POINTER (session, total_loss), SC_ERROR_INVALID_ARGUMENT
  * (target_loss_count), SC_ERROR_STATE (no config, an unbound student — named —, not a
  * distillation session), SC_ERROR_SHAPE (a teacher or gradient shape differing from the
- * student's, an empty student), SC_ERROR_DISTILLATION (bad settings, a link naming no teacher
+ * student's, an empty student, a student of more than 2^40 elements or a 'kl' student whose last
+ * dim exceeds 2^28), SC_ERROR_DISTILLATION (bad settings, a link naming no teacher
  * module).
  */
 int sc_session_distill(sc_session *session, double *total_loss, double *target_losses, size_t target_loss_count);

@@ -62,7 +62,7 @@ struct CallError: Error {
 
     init(_ error: DistillationError) {
         switch error.kind {
-        case .shapeMismatch, .emptyTensor, .teacherCountMismatch: self.init(.shape, error.description)
+        case .shapeMismatch, .emptyTensor, .teacherCountMismatch, .tooLarge: self.init(.shape, error.description)
         default: self.init(.distillation, error.description)
         }
     }

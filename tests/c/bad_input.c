@@ -927,6 +927,41 @@ static void distill_dtypes_and_layouts(void) {
              near(g64[3], 0.25, 1e-12));
         sc_session_free(s);
     }
+
+    /* kl over a broadcast row (stride 0 over one float) longer than 2^28: refused as a shape error
+     * before any work (its softmax work buffers would not fit); 2^20 is computed (uniform rows: 0). */
+    {
+        static const int64_t huge[2] = {1, ((int64_t)1 << 28) + 1}, big[2] = {2, (int64_t)1 << 20},
+                             zeros[2] = {0, 0};
+        float one = 1;
+        sc_tensor ht = tensor(&one, SC_DTYPE_FLOAT32, 2, huge, zeros), bt = tensor(&one, SC_DTYPE_FLOAT32, 2, big, zeros);
+        s = distill_session("[{\"op_names\": [\"fc2\"], \"apply_method\": \"kl\"}]", 1);
+        OK(s, sc_session_bind_student(s, "fc2", "_output_0", &ht, NULL));
+        OK(s, sc_session_bind_teacher(s, "fc2", "_output_0", 0, &ht));
+        total = -1;
+        ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_SHAPE, "at most 268435456");
+        TRUE(total == -1);
+        OK(s, sc_session_bind_student(s, "fc2", "_output_0", &bt, NULL));
+        OK(s, sc_session_bind_teacher(s, "fc2", "_output_0", 0, &bt));
+        OK(s, sc_session_distill(s, &total, NULL, 0));
+        TRUE(total == 0);
+        sc_session_free(s);
+    }
+
+    /* A broadcast student of INT64_MAX elements (its chunk count would overflow, its partial sums not
+     * fit in memory): refused for mse as a shape error, nothing written. */
+    {
+        static const int64_t all[1] = {INT64_MAX}, zero[1] = {0};
+        float one = 1;
+        sc_tensor at = tensor(&one, SC_DTYPE_FLOAT32, 1, all, zero);
+        s = distill_session("[{\"op_names\": [\"fc2\"]}]", 1);
+        OK(s, sc_session_bind_student(s, "fc2", "_output_0", &at, NULL));
+        OK(s, sc_session_bind_teacher(s, "fc2", "_output_0", 0, &at));
+        total = -1;
+        ERR(s, sc_session_distill(s, &total, NULL, 0), SC_ERROR_SHAPE, "at most 1099511627776 are supported");
+        TRUE(total == -1);
+        sc_session_free(s);
+    }
 }
 
 static void distill_links(void) {

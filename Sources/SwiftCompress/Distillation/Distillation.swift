@@ -21,6 +21,8 @@ public struct DistillationTarget: @unchecked Sendable {
     /// gradient then replaces the values); it must not otherwise overlap the student or a teacher.
     public var gradient: MutableTensorView?
 
+    /// A target over the given views; nothing is checked here: `Distillation.targetLoss` /
+    /// `totalLoss` check settings, teacher count and shapes before computing anything.
     public init(moduleName: String, targetName: String = "_output_0", settings: DistillationSettings,
                 student: TensorView, teachers: [TensorView?], gradient: MutableTensorView? = nil) {
         self.moduleName = moduleName
@@ -77,6 +79,13 @@ public struct DistillationTotal: Sendable, Equatable {
 /// Losses are computed in Double whatever the element types, and are deterministic: the same
 /// inputs give the same bits whatever the number of threads. Large inputs are split over threads.
 public enum Distillation {
+    /// The longest last dim `kl` accepts (2^28 elements): each row is held in four Double work
+    /// buffers (32 bytes per element) while its softmaxes are computed.
+    public static let maxKLRowLength = 1 << 28
+    /// The most elements a student may have (2^40). No real tensor comes near it; a broadcast view
+    /// (stride 0) can claim up to `Int.max`, whose per-chunk partial sums could not be allocated.
+    public static let maxElementCount = 1 << 40
+
     /// The loss between one student tensor and one teacher tensor, and optionally its gradient.
     ///
     /// - `mse`: `sum((s - t)^2) / count` (`F.mse_loss`); gradient `2 (s - t) / count`.
@@ -94,11 +103,13 @@ public enum Distillation {
     ///   - target: the name errors use.
     /// - Returns: the loss (unweighted).
     /// - Throws: `DistillationError(.shapeMismatch)` when the shapes differ,
-    ///   `.emptyTensor` when the student has no elements.
+    ///   `.emptyTensor` when the student has no elements, `.tooLarge` for more than
+    ///   `maxElementCount` elements or a `kl` last dim over `maxKLRowLength`.
     public static func loss(_ method: DistillationMethod, student: TensorView, teacher: TensorView,
                             gradient: MutableTensorView? = nil, gradientScale: Double = 1, accumulate: Bool = false,
                             target: String = "target") throws(DistillationError) -> Double {
         try checkStudent(student, gradient: gradient, target: target)
+        try checkRow(method, student, target: target)
         try checkTeacher(teacher, student: student, link: nil, target: target)
         return DistillationKernels.run(method, student: student, teacher: teacher, gradient: gradient,
                                        gradientScale: gradientScale, accumulate: accumulate)
@@ -117,7 +128,8 @@ public enum Distillation {
     /// - Throws: `DistillationError`: `.invalidSetting` for a non-finite lambda or no links,
     ///   `.teacherCountMismatch` when `teachers` and `settings.links` differ in length,
     ///   `.shapeMismatch` naming the link whose teacher (or the gradient buffer) differs in shape
-    ///   from the student, `.emptyTensor` for a student without elements.
+    ///   from the student, `.emptyTensor` for a student without elements, `.tooLarge` for more
+    ///   than `maxElementCount` elements or a `kl` last dim over `maxKLRowLength`.
     public static func targetLoss(_ target: DistillationTarget,
                                   options: DistillationGradientOptions = .init()) throws(DistillationError) -> DistillationTargetLoss {
         try check(target)
@@ -156,9 +168,20 @@ public enum Distillation {
         if student.count == 0 {
             throw DistillationError(.emptyTensor, target: target, "the student tensor of shape \(student.shape) has no elements")
         }
+        if student.count > maxElementCount {
+            throw DistillationError(.tooLarge, target: target,
+                                    "the student tensor of shape \(student.shape) has \(student.count) elements; at most \(maxElementCount) are supported")
+        }
         if let g = gradient, g.shape != student.shape {
             throw DistillationError(.shapeMismatch, target: target,
                                     "the gradient buffer has shape \(g.shape) but the student has shape \(student.shape)")
+        }
+    }
+
+    static func checkRow(_ method: DistillationMethod, _ student: TensorView, target: String) throws(DistillationError) {
+        if method == .kl, let v = student.shape.last, v > maxKLRowLength {
+            throw DistillationError(.tooLarge, target: target,
+                                    "kl: the last dim of the student's shape \(student.shape) is \(v); at most \(maxKLRowLength) is supported (a softmax row is held in memory)")
         }
     }
 
@@ -178,6 +201,7 @@ public enum Distillation {
                                     "expected \(t.settings.links.count) teacher tensors (one per link in [\(t.settings.links.map(pythonRepr).joined(separator: ", "))]), got \(t.teachers.count)")
         }
         try checkStudent(t.student, gradient: t.gradient, target: name)
+        try checkRow(t.settings.method, t.student, target: name)
         for (link, teacher) in zip(t.settings.links, t.teachers) {
             if let teacher { try checkTeacher(teacher, student: t.student, link: link, target: name) }
         }

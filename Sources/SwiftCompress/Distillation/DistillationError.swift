@@ -18,6 +18,11 @@ public struct DistillationError: Error, Sendable, Equatable, CustomStringConvert
         case emptyTensor
         /// The same `(module, target)` pair appears twice in one call.
         case duplicateTarget
+        /// The student has more than `Distillation.maxElementCount` elements, or a `kl` row (the
+        /// last dim) is longer than `Distillation.maxKLRowLength`: the work buffers could not be
+        /// allocated (a broadcast view with stride 0 can claim such sizes without the memory
+        /// behind it).
+        case tooLarge
     }
 
     public var kind: Kind

@@ -298,6 +298,43 @@ import Testing
             try Distillation.totalLoss([a, a])
         }
     }
+
+    /// A broadcast view (stride 0 over one element) may claim any size without the memory behind
+    /// it: a kl row's work buffers (32 bytes per element) would fail to allocate or overflow `4 * v`,
+    /// and a count near Int.max overflows the chunk count (traps), so rows over `maxKLRowLength`
+    /// and counts over `maxElementCount` are refused before any work.
+    @Test func hugeBroadcastViewsAreRefused() throws {
+        let one = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        defer { one.deallocate() }
+        one.pointee = 1
+        for v in [Distillation.maxKLRowLength + 1, Distillation.maxElementCount] {
+            let view = try TensorView(UnsafeRawPointer(one), shape: [1, v], strides: [0, 0], dtype: .float32)
+            #expect(throws: DistillationError(.tooLarge, target: "target",
+                                              "kl: the last dim of the student's shape [1, \(v)] is \(v); at most 268435456 is supported (a softmax row is held in memory)")) {
+                try Distillation.loss(.kl, student: view, teacher: view)
+            }
+            let settings = DistillationSettings(links: ["t"], method: .kl)
+            let target = DistillationTarget(moduleName: "fc", settings: settings, student: view, teachers: [view])
+            #expect(throws: DistillationError(.tooLarge, target: "fc._output_0",
+                                              "kl: the last dim of the student's shape [1, \(v)] is \(v); at most 268435456 is supported (a softmax row is held in memory)")) {
+                try Distillation.totalLoss([target])
+            }
+        }
+        // More elements than maxElementCount (up to Int.max, which would overflow the chunk count
+        // and whose partial sums could not be allocated): refused for both methods.
+        for n in [Distillation.maxElementCount + 1, 1 << 62, Int.max] {
+            let view = try TensorView(UnsafeRawPointer(one), shape: [n], strides: [0], dtype: .float32)
+            for method in DistillationMethod.allCases {
+                #expect(throws: DistillationError(.tooLarge, target: "target",
+                                                  "the student tensor of shape [\(n)] has \(n) elements; at most 1099511627776 are supported")) {
+                    try Distillation.loss(method, student: view, teacher: view)
+                }
+            }
+        }
+        // A long broadcast row below the row limit is computed (uniform rows: loss 0).
+        let row = try TensorView(UnsafeRawPointer(one), shape: [2, 1 << 20], strides: [0, 0], dtype: .float32)
+        #expect(try Distillation.loss(.kl, student: row, teacher: row) == 0)
+    }
 }
 
 extension Array {

@@ -41,10 +41,17 @@ static PyObject *Session_add_teacher_modules(SessionObject *self, PyObject *name
             Py_DECREF(fast);
             return NULL;
         }
-        const char *name = PyUnicode_AsUTF8(items[i]);
+        Py_ssize_t size = 0;
+        const char *name = PyUnicode_AsUTF8AndSize(items[i], &size);
         if (name == NULL) {
             Py_DECREF(fast);
             return NULL;
+        }
+        if ((size_t)size != strlen(name)) { /* the C ABI would read a shorter name */
+            char message[96];
+            PyOS_snprintf(message, sizeof message, "add_teacher_modules: names[%zd] contains a NUL character", i);
+            Py_DECREF(fast);
+            return scpy_raise_status(SC_ERROR_INVALID_ARGUMENT, message);
         }
         int status = sc_session_add_teacher_module(self->session, name);
         if (status != SC_OK) {

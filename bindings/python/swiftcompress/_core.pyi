@@ -143,7 +143,8 @@ class Session:
     def add_teacher_modules(self, names: Sequence[str]) -> None:
         """Adds the teacher's module names (named_modules() order, "" for the root); from then on
         distill() checks every link against them (DistillationError naming the link and close names).
-        Names added before a failing one (a duplicate) stay added."""
+        Names added before a failing one (a duplicate; InvalidArgumentError) stay added. A name holding a NUL
+        character raises InvalidArgumentError (the C ABI would read it cut short); not a str: TypeError."""
     def target_links(self, index: int) -> List[str]:
         """The teacher module names of resolved target ``index`` ('auto' resolved to the student module's
         own name). DistillationError for invalid settings, StateError without a config."""
@@ -161,7 +162,10 @@ class Session:
     def distill(self) -> Tuple[float, List[float]]:
         """``(total, [per-target loss])``: per target the smallest lambda * loss over its bound links
         (0 with none), the total their sum; writes d(total)/d(student) into the gradient buffers. Every
-        target's student must be bound. The GIL is released meanwhile."""
+        target's student must be bound. The GIL is released meanwhile. Errors (nothing written): StateError
+        (no config, an unbound student), ShapeError (a teacher or gradient of another shape than its student,
+        an empty student, more than 2^40 elements, a 'kl' student whose last dim exceeds 2^28), DistillationError (settings; a link
+        naming no teacher module)."""
     # Real quantization (sessions created with SC_MODE_QUANTIZATION; src/_real.c).
     def quantize(self, module_name: str, target_name: str, x: TensorSpec, out_ptr: int, out_bytes: int,
                  storage: int) -> int:

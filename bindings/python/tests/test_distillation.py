@@ -188,13 +188,32 @@ def test_teacher_not_recorded_is_skipped_as_in_nni():
     for n in expected_grads:
         assert_close(grads[n], expected_grads[n], 1e-5)
 
-    # only the aux link: nothing recorded for it, the loss is 0 (NNI: the int 0) and no gradient flows
+    # only the aux link: nothing recorded for it, the loss is 0 (NNI: the int 0) with no graph, so no
+    # gradient path reaches fc2; next to an fc1 target that counts, fc2's parameters get no gradient
+    # (None, as NNI's: a zero gradient would still move them under momentum or weight decay)
+    distiller.unwrap_model()
+    distiller.unwrap_teacher_model()
     config_list = [{"op_names": ["fc2"], "link": "aux"}]
     expected_loss, _ = nni_run(student, teacher, config_list, x)
+    d = DynamicLayerwiseDistiller(student, config_list, teacher, predict)
+    student(x)
+    with torch.no_grad():
+        predict(x, teacher)
+    loss = d.compute_distill_loss()
+    assert expected_loss == 0 and float(loss) == 0.0 and not loss.requires_grad
+    assert d.last_losses == {"fc2": {"_output_0": 0.0}}
+    d.unwrap_model()
+    d.unwrap_teacher_model()
+    config_list = [{"op_names": ["fc1"]}, {"op_names": ["fc2"], "link": "aux"}]
+    expected_loss, expected_grads = nni_run(student, teacher, config_list, x)
+    student.zero_grad(set_to_none=True)
     distiller, loss, grads = our_run(student, teacher, config_list, x)
-    assert expected_loss == 0 and float(loss) == 0.0
-    assert all(float(g.abs().max()) == 0.0 for g in grads.values())
-    assert distiller.last_losses == {"fc2": {"_output_0": 0.0}}
+    assert set(expected_grads) == set(grads) == {"fc1.weight", "fc1.bias"}
+    assert student.fc2.weight.grad is None and student.fc2.bias.grad is None
+    assert abs(float(loss) - expected_loss) <= 1e-5 * expected_loss
+    for n in expected_grads:
+        assert_close(grads[n], expected_grads[n], 1e-5)
+    assert distiller.last_losses["fc2"] == {"_output_0": 0.0} and distiller.last_losses["fc1"]["_output_0"] > 0
 
     # the student's forward is not run at all: 0, and last_losses says "not recorded"
     d = DynamicLayerwiseDistiller(Student(), [{"op_names": ["fc2"]}], Teacher(), predict)
@@ -506,9 +525,15 @@ def test_unknown_apply_method_and_bad_lambda():
     assert info.type is ConfigError
     assert str(info.value) == "config_list[1].lambda: expected a finite number, got 'x'"
     info = _error([{"op_names": ["fc2"], "lambda": float("nan")}])
-    assert info.type is ConfigError and "lambda" in str(info.value) and "nan" in str(info.value)
+    assert info.type is ConfigError
+    assert str(info.value) == "config_list[0].lambda: expected a finite number, got nan"
+    info = _error([{"op_names": ["fc2"], "lambda": True}])  # a bool is not a number here (NNI asserts a float)
+    assert info.type is ConfigError
+    assert str(info.value) == "config_list[0].lambda: expected a finite number, got True"
     info = _error([{"op_names": ["fc2"], "link": []}])
-    assert info.type is ConfigError and "link" in str(info.value)
+    assert info.type is ConfigError
+    assert str(info.value) == ("config_list[0].link: expected a module name or a non-empty list of module names, "
+                               "got []")
 
 
 def test_constructor_argument_errors():
@@ -592,9 +617,18 @@ def test_unwrap_removes_the_hooks():
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in teacher.modules())
     d.wrap_model()
     d.wrap_teacher_model()
-    student(batch())
-    predict(batch(), teacher)
-    assert float(d.compute_distill_loss()) > 0
+    x = batch()
+    student(x)
+    predict(x, teacher)
+    loss = d.compute_distill_loss()
+    # rewrapped, both sides record again: NNI's formula on the same outputs (kl: the smallest of the
+    # three links; mse on fc1)
+    with torch.no_grad():
+        h = teacher.relu(teacher.fc1(x))
+        out = student(x)
+        kl = min(float(torch_loss("kl", out, getattr(teacher, n)(h))) for n in ("head", "aux", "fc2"))
+        expected = kl + float(F.mse_loss(student.fc1(x), teacher.fc1(x)))
+    assert abs(float(loss) - expected) <= 1e-5 * expected
 
 
 def test_step_tensors_are_not_kept():
@@ -688,6 +722,9 @@ def test_core_session_link_to_missing_teacher_module():
         s.add_teacher_modules(["head"])
     with pytest.raises(TypeError):
         s.add_teacher_modules("head")
+    # a name with a NUL would reach the C ABI cut short ('fc2', which would then pass the link check)
+    with pytest.raises(InvalidArgumentError, match=r"names\[1\] contains a NUL character"):
+        s.add_teacher_modules(["aux", "fc2\x00x"])
     s.set_config(json.dumps([{"op_names": ["fc2"]}]))
     s.bind_student("fc2", "_output_0", _spec(torch.zeros(1)), None, None)
     with pytest.raises(DistillationError, match=r"fc2._output_0: link: 'fc2' names no module of the teacher"):
@@ -735,3 +772,222 @@ def test_example_distill_mlp_runs_and_the_loss_falls():
     assert found, done.stdout
     first, last = float(found.group(1)), float(found.group(2))
     assert last < 0.6 * first, done.stdout
+
+
+# -- edge cases against NNI 3.0 (computed in the same run) -------------------------------------
+
+class InplaceStudent(nn.Module):
+    """fc1's output is changed in place by the ReLU after the hook recorded it (NNI reads the tensor
+    object too, so both see the ReLU'd values, and the gradient flows through the in-place op)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.relu(self.fc1(x)))
+
+
+class TwiceStudent(Student):
+    """fc1 runs twice in one forward: the last call's output is the one recorded (NNI's 'refresh')."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.relu(self.fc1(x)) + self.fc1(2 * x)
+        return self.fc2(h)
+
+
+class Split(nn.Module):
+    """Returns a tuple: `_output_0` a slice (a non-contiguous view), `_output_1` another, through tanh."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(8, 6)
+
+    def forward(self, x: torch.Tensor):
+        y = self.lin(x)
+        return y[..., :3], y[..., 3:].tanh()
+
+
+class TupleModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = Split()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.block(x)
+        return self.fc(a * b)
+
+
+class Broadcast(nn.Module):
+    """Outputs its (1, 5) parameter expanded to the batch: a stride-0 view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.p = nn.Parameter(torch.randn(1, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.p.expand(x.shape[0], 5)
+
+
+class BroadcastModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.e = Broadcast()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.e(x)
+
+
+def _x(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(11))
+
+
+# name: (student class, teacher class, config list, input, eval mode)
+EDGE_CASES = {
+    "batch-1-mse": (Student, Teacher, [{"op_names": ["fc1", "fc2"]}], _x(1, 8), False),
+    "batch-1-kl": (Student, Teacher, [{"op_names": ["fc2"], "apply_method": "kl"}], _x(1, 8), False),
+    "1-D-outputs-kl": (Student, Teacher, [{"op_names": ["fc1", "fc2"], "apply_method": "kl"}], _x(8), False),
+    "inplace-after-record": (InplaceStudent, InplaceStudent, [{"op_names": ["fc1"]}], _x(4, 8), False),
+    "module-called-twice": (TwiceStudent, TwiceStudent, [{"op_names": ["fc1", "fc2"], "lambda": 0.5}], _x(4, 8),
+                            False),
+    "eval-mode": (Student, Teacher, [{"op_names": ["fc1", "fc2"], "apply_method": "kl"}], _x(4, 8), True),
+    "tuple-output-1-kl": (TupleModel, TupleModel,
+                          [{"op_names": ["block"], "target_names": ["_output_1"], "apply_method": "kl"}], _x(4, 8),
+                          False),
+    "tuple-outputs-0-1": (TupleModel, TupleModel, [{"op_names": ["block"], "target_names": ["_output_0", "_output_1"]}],
+                          _x(4, 8), False),
+    "expanded-output-kl": (BroadcastModel, BroadcastModel, [{"op_names": ["e"], "apply_method": "kl"}], _x(4, 8),
+                           False),
+    "transposed-input-3-D-kl": (Student, Teacher, [{"op_names": ["fc1", "fc2"], "apply_method": "kl"}],
+                                _x(3, 4, 8).transpose(0, 1), False),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES))
+def test_edge_cases_equal_nni(name):
+    import warnings as _warnings
+
+    student_cls, teacher_cls, config_list, x, eval_mode = EDGE_CASES[name]
+    torch.manual_seed(21)
+    student, teacher = student_cls(), teacher_cls()
+    if eval_mode:
+        student.eval()
+        teacher.eval()
+    expected_loss, expected_grads = nni_run(student, teacher, config_list, x)
+    with _warnings.catch_warnings():
+        # a teacher run under no_grad is never warned about (not even an expanded parameter, whose
+        # no_grad view reports requires_grad but carries no graph)
+        _warnings.simplefilter("error", UserWarning)
+        distiller, loss, grads = our_run(student, teacher, config_list, x)
+    assert expected_loss > 0
+    assert loss.dtype == torch.float32 and loss.dim() == 0
+    assert abs(float(loss) - expected_loss) <= 1e-5 * expected_loss
+    assert set(grads) == set(expected_grads) and grads
+    for n in grads:
+        assert_close(grads[n], expected_grads[n], 1e-5)
+
+
+@pytest.mark.parametrize("method", ["mse", "kl"])
+def test_float64_teacher_promotes_the_loss_as_nni(method):
+    # NNI's F.mse_loss / F.kl_div of a float32 student and a float64 teacher is float64 (torch's
+    # promotion); the loss here is float64 too, with NNI's value and student gradients.
+    from nni.compression.distillation import DynamicLayerwiseDistiller as NNIDistiller
+
+    torch.manual_seed(22)
+    student, teacher = Student(), Teacher().double()
+    config_list = [{"op_names": ["fc1", "fc2"], "apply_method": method}]
+    x = _x(4, 8)
+    predict64 = lambda b, m: m(b.double())  # noqa: E731
+    s2, t2 = copy.deepcopy(student), copy.deepcopy(teacher)
+    nni = NNIDistiller(s2, copy.deepcopy(config_list), None, t2, predict64)
+    s2(x)
+    with torch.no_grad():
+        predict64(x, t2)
+    expected = nni.compute_distill_loss()
+    expected.backward()
+    ours = DynamicLayerwiseDistiller(student, config_list, teacher, predict64)
+    student(x)
+    with torch.no_grad():
+        predict64(x, teacher)
+    loss = ours.compute_distill_loss()
+    loss.backward()
+    assert expected.dtype == torch.float64 and loss.dtype == torch.float64
+    assert abs(float(loss) - float(expected)) <= 1e-5 * float(expected)
+    wrapped = dict(s2.named_parameters())
+    for n, p in student.named_parameters():
+        other = wrapped.get(n) if n in wrapped else wrapped[n.replace(".", "._nni_wrapper.", 1)]
+        assert p.grad.dtype == torch.float32
+        assert_close(p.grad, other.grad, 1e-5)
+
+
+def test_teacher_run_with_grad_gets_no_gradient_and_is_warned_once():
+    # The documented difference: NNI's loss backpropagates into a teacher that ran with gradients
+    # enabled; here teacher tensors are constants and a UserWarning says so once. The student's
+    # gradients are NNI's either way.
+    from nni.compression.distillation import DynamicLayerwiseDistiller as NNIDistiller
+
+    torch.manual_seed(23)
+    student, teacher = Student(), Teacher()
+    config_list = [{"op_names": ["fc1", "fc2"], "lambda": 0.5}]
+    x = _x(4, 8)
+    s2, t2 = copy.deepcopy(student), copy.deepcopy(teacher)
+    nni = NNIDistiller(s2, copy.deepcopy(config_list), None, t2, predict)
+    s2(x)
+    predict(x, t2)  # with gradients
+    expected = nni.compute_distill_loss()
+    expected.backward()
+    assert any(p.grad is not None and float(p.grad.abs().max()) > 0 for p in t2.parameters())
+
+    ours = DynamicLayerwiseDistiller(student, config_list, teacher, predict)
+    student(x)
+    predict(x, teacher)
+    with pytest.warns(UserWarning, match="no gradient reaches the teacher"):
+        loss = ours.compute_distill_loss()
+    loss.backward()
+    assert abs(float(loss) - float(expected)) <= 1e-5 * float(expected)
+    assert all(p.grad is None for p in teacher.parameters())
+    wrapped = dict(s2.named_parameters())
+    for n, p in student.named_parameters():
+        other = wrapped.get(n) if n in wrapped else wrapped[n.replace(".", "._nni_wrapper.", 1)]
+        assert_close(p.grad, other.grad, 1e-5)
+
+    # once per distiller: the next such step does not warn again; a no_grad teacher never warns
+    import warnings as _warnings
+    student(x)
+    predict(x, teacher)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")
+        ours.compute_distill_loss()
+    fresh = DynamicLayerwiseDistiller(Student(), config_list, Teacher(), predict)
+    fresh.bound_model(x)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")
+        fresh.loss(torch.zeros(()), x)
+
+
+def test_expanded_kl_row_over_the_limit_is_a_shape_error():
+    # A broadcast output (stride 0) may claim a kl row far longer than its memory; the core refuses a
+    # last dim over 2^28 (its softmax work buffers) instead of failing to allocate them.
+    one = torch.ones(1)
+    huge = one.expand(1, (1 << 28) + 1)
+    student, teacher = Pair(torch.zeros(1)), Pair(torch.zeros(1))
+    student.out.forward = lambda: huge
+    teacher.out.forward = lambda: huge
+    d = DynamicLayerwiseDistiller(student, [{"op_names": ["out"], "apply_method": "kl"}], teacher, lambda b, m: m())
+    with pytest.raises(ShapeError, match=r"out._output_0: kl: the last dim .* is 268435457; at most 268435456"):
+        step(d)
+    # a broadcast output of 2^40 + 1 elements (far more than its memory): refused before any work
+    many = one.expand((1 << 40) + 1)
+    student.out.forward = lambda: many
+    teacher.out.forward = lambda: many
+    with pytest.raises(ShapeError, match=r"out._output_0: the student tensor of shape \[1099511627777\] has "
+                                         r"1099511627777 elements; at most 1099511627776 are supported"):
+        step(d)
+    # a long broadcast row under the limit is computed: uniform logits, loss 0
+    long = one.expand(2, 1 << 20)
+    student.out.forward = lambda: long
+    teacher.out.forward = lambda: long
+    assert float(step(d)) == 0.0

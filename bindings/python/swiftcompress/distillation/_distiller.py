@@ -8,6 +8,7 @@ d(loss)/d(student).
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -130,6 +131,13 @@ class _Recorder:
         self.handles = []
 
 
+def _carries_gradient(t: Optional[torch.Tensor]) -> bool:
+    """Whether a loss over ``t`` would backpropagate into something: ``t`` has a graph, or is a leaf that
+    requires grad (a parameter). A view made under ``torch.no_grad()`` of a parameter reports
+    ``requires_grad`` but has no graph: nothing reaches the parameter through it."""
+    return t is not None and t.requires_grad and (t.grad_fn is not None or (t.is_leaf and t._base is None))
+
+
 class DynamicLayerwiseDistiller:
     """Layer-wise distillation with NNI 3.0's semantics, computed by the swiftcompress core.
 
@@ -223,6 +231,7 @@ class DynamicLayerwiseDistiller:
             for name, slots in teacher_slots.items()]
         self._is_wrapped = False
         self._teacher_is_wrapped = False
+        self._warned_teacher_grad = False
         self.wrap_model()
         self.wrap_teacher_model()
 
@@ -276,30 +285,53 @@ class DynamicLayerwiseDistiller:
         Per target: for each link whose teacher tensor was recorded, ``lambda * loss`` (``mse``:
         ``F.mse_loss``; ``kl``: ``F.kl_div(log_softmax(s/2), softmax(t/2), 'batchmean') * 4`` over the
         last dim), the smallest of them counts (the first of equal ones); a target whose student, or
-        every teacher, was not recorded adds 0. The loss is the sum over targets, as in NNI.
+        every teacher, was not recorded adds nothing, and no gradient path (as NNI adds no term for
+        it). The loss is the sum over targets, as in NNI.
 
-        The tensor is float64 when a recorded student is float64, else float32 (also for float16 /
-        bfloat16 students: the core computes in double), on the first recorded student's device; with
+        The tensor is float64 when a recorded student, or a recorded teacher of a recorded student, is
+        float64 (torch's promotion, as NNI's loss has it), else float32 (also for float16 / bfloat16
+        students: the core computes in double), on the first recorded student's device; with
         nothing recorded it is ``torch.zeros(())`` (NNI returns the int 0). The recorded tensors are
-        dropped afterwards (NNI's ``clean()``). Raises ShapeError (a teacher of another shape than
+        dropped afterwards (NNI's ``clean()``). Teacher tensors are constants: no gradient flows into
+        the teacher (NNI's would when the teacher ran with gradients enabled; a UserWarning says so
+        once when a recorded teacher tensor requires grad). Raises ShapeError (a teacher of another shape than
         its student, an empty student), DtypeError / TensorError (a tensor the core cannot read).
         """
         state = self._state
         students: List[torch.Tensor] = []
-        for binding in state.bindings:
+        # Targets whose student was recorded but none of whose teachers was: NNI adds no term for them,
+        # so they get no gradient path at all (a zero gradient would still move the parameters behind
+        # them under momentum or weight decay); their loss reads 0.0.
+        idle: List[int] = []
+        for index, binding in enumerate(state.bindings):
             key = (binding.module_name, binding.target_name)
             binding.student = self._student_states.get(key)
             binding.teachers = [self._teacher_states.get((link, binding.target_name)) for link in binding.links]
+            if binding.student is not None and all(t is None for t in binding.teachers):
+                binding.student = None
+                idle.append(index)
             if binding.student is not None:
                 students.append(binding.student)
         self._student_states.clear()
         self._teacher_states.clear()
+        if not self._warned_teacher_grad and students and torch.is_grad_enabled() and any(
+                _carries_gradient(t) for b in state.bindings if b.student is not None for t in b.teachers):
+            self._warned_teacher_grad = True
+            warnings.warn(f"{type(self).__name__}: a recorded teacher tensor requires grad (the teacher ran with "
+                          "gradients enabled); the distillation loss treats teacher tensors as constants, so no "
+                          "gradient reaches the teacher (NNI 3.0's loss would backpropagate into it). Run the "
+                          "teacher under torch.no_grad(), as loss() does. This is warned once per distiller.",
+                          UserWarning, stacklevel=2)
         try:
             if not students:
                 state.total = 0.0
                 state.losses = [None] * len(state.bindings)
-                return torch.zeros(())
-            return DistillStep.apply(state, *students)
+                result = torch.zeros(())
+            else:
+                result = DistillStep.apply(state, *students)
+            for index in idle:
+                state.losses[index] = 0.0
+            return result
         finally:
             for binding in state.bindings:  # the step's tensors are not kept here
                 binding.student = None
@@ -316,8 +348,9 @@ class DynamicLayerwiseDistiller:
     @property
     def last_losses(self) -> Dict[str, Dict[str, Optional[float]]]:
         """The core's losses of the last :meth:`compute_distill_loss`, per target: ``{module_name:
-        {target_name: lambda * loss of the chosen link, or None when not recorded}}`` (Python floats,
-        computed in double)."""
+        {target_name: lambda * loss of the chosen link, 0.0 when the student was recorded but no linked
+        teacher was, or None when the student was not recorded}}`` (Python floats, computed in
+        double)."""
         out: Dict[str, Dict[str, Optional[float]]] = {}
         for binding, loss in zip(self._state.bindings, self._state.losses):
             out.setdefault(binding.module_name, {})[binding.target_name] = loss

@@ -138,7 +138,11 @@ class DistillStep(torch.autograd.Function):
         state.losses = [loss if id(b) in present else None for b, loss in zip(state.bindings, losses)]
         ctx.gradients = gradients
         ctx.devices = devices
-        dtype = torch.float64 if any(s.dtype == torch.float64 for s in students) else torch.float32
+        # torch's promotion of each student/teacher pair, as NNI's F.mse_loss / F.kl_div returns it:
+        # float64 when a recorded student, or a recorded teacher of a recorded student, is float64.
+        wide = any(s.dtype == torch.float64 for s in students) or any(
+            t is not None and t.dtype == torch.float64 for b in recorded for t in b.teachers)
+        dtype = torch.float64 if wide else torch.float32
         return torch.tensor(total, dtype=dtype, device=students[0].device)
 
     @staticmethod
