@@ -116,6 +116,10 @@ int scpy_read_spec(PyObject *spec, const char *what, tensor_arg *arg) {
     if (data == NULL && PyErr_Occurred()) return -1;
     long dt = PyLong_AsLong(dtype);
     if (dt == -1 && PyErr_Occurred()) return -1;
+    if (dt < INT32_MIN || dt > INT32_MAX) { /* not truncated into a valid code: the core rejects it */
+        PyErr_Format(PyExc_ValueError, "%s: dtype code %ld is out of range", what, dt);
+        return -1;
+    }
     memset(arg, 0, sizeof(*arg));
     arg->t.data = data;
     arg->t.dtype = (int32_t)dt;

@@ -96,6 +96,10 @@ def test_session_misuse():
         session.generate_masks(_core.SC_METRIC_LEVEL)
     with pytest.raises(TypeError, match="spec tuple"):
         session.bind("a", "weight", [0, 0, (1,), None], None)
+    # A dtype code that does not fit 32 bits is refused, not truncated (2**32 + 0 would read as float32).
+    buffer = torch.zeros(1)
+    with pytest.raises(ValueError, match="apply_mask: mask: dtype code 4294967296 is out of range"):
+        _core.apply_mask((buffer.data_ptr(), 2**32, (1,), None), (buffer.data_ptr(), 0, (1,), None), 0)
     session.close()
     with pytest.raises(ValueError, match="closed"):
         session.targets()
