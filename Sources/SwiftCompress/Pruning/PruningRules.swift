@@ -123,19 +123,10 @@ extension Pruning {
             guard let si = plans[ti].alignSource else { continue }
             var derived = [UInt8](repeating: 1, count: plans[ti].layout.blockCount)
             let source = plans[si].layout
+            // A direct (fine-grained) source has written the caller's mask: blocks are its elements.
+            let kept: AlignSourceMask = masks.isDirect[si] ? .written(targets[si].mask.readOnly) : .bytes(masks.masks[si])
             derived.withUnsafeMutableBufferPointer { d in
-                if masks.isDirect[si] {
-                    // Fine-grained: blocks are elements; the caller's mask holds 1 keep / 0 prune.
-                    let written = targets[si].mask.readOnly
-                    alignRule(source: source, kept: { body in
-                        written.visitFloats(0..<source.blockCount) { b, v in body(b, v != 0) }
-                    }, dims: plans[ti].alignDims, mask: d)
-                } else {
-                    let bytes = masks.masks[si]
-                    alignRule(source: source, kept: { body in
-                        for b in 0..<min(source.blockCount, bytes.count) { body(b, bytes[b] != 0) }
-                    }, dims: plans[ti].alignDims, mask: d)
-                }
+                alignRule(source: source, kept: kept, dims: plans[ti].alignDims, mask: d)
             }
             aligned.append((ti, derived))
         }
@@ -245,16 +236,16 @@ extension Pruning {
     }
 
     /// The source mask reduced to `dims` by "any kept", ANDed into `mask` (checked in planning to
-    /// have the reduced shape). `kept` calls its argument with (block index, kept) for every block
-    /// of the source, in order 0, 1, 2, ...
-    static func alignRule(source: BlockLayout, kept: ((Int, Bool) -> Void) -> Void, dims: [Int],
+    /// have the reduced shape). The blocks are walked row by row (a row: the last dim's blocks); when
+    /// the last dim is reduced away a row only needs its first kept block, so the scan of a row stops
+    /// there (a Linear bias aligned to a pruned weight reads a few values per row).
+    static func alignRule(source: BlockLayout, kept: AlignSourceMask, dims: [Int],
                           mask: UnsafeMutableBufferPointer<UInt8>) {
         let rank = source.targetShape.count
-        // Reduce the block mask over the other dims, in block space: an odometer over the block
-        // coordinates keeps the reduced index `r` (strides 0 on the reduced-away dims).
         let keptBlockShape = dims.map { source.metricShape[$0] }
         let keptCount = keptBlockShape.reduce(1, *)
         var reduced = [UInt8](repeating: 0, count: max(keptCount, 0))
+        // Reduced index = sum of block coordinate x reducedStride (0 on the reduced-away dims).
         var reducedStride = [Int](repeating: 0, count: rank)
         var acc = 1
         for j in stride(from: dims.count - 1, through: 0, by: -1) where dims[j] < rank {
@@ -262,19 +253,37 @@ extension Pruning {
             acc *= keptBlockShape[j]
         }
         let metricShape = source.metricShape
-        var coord = [Int](repeating: 0, count: rank)
-        var r = 0
-        reduced.withUnsafeMutableBufferPointer { red in
-            kept { _, isKept in
-                if isKept && r >= 0 && r < red.count { red[r] = 1 }
-                var d = rank - 1
-                while d >= 0 {
-                    coord[d] += 1
-                    r += reducedStride[d]
-                    if coord[d] < metricShape[d] { break }
-                    r -= reducedStride[d] * coord[d]
-                    coord[d] = 0
-                    d -= 1
+        let rowLength = rank == 0 ? 1 : metricShape[rank - 1]
+        let rowStride = rank == 0 ? 0 : reducedStride[rank - 1]
+        let blockCount = min(source.blockCount, kept.count)
+        if rowLength > 0 && blockCount > 0 {
+            var coord = [Int](repeating: 0, count: max(rank - 1, 0))  // the row's coordinates
+            var rowBase = 0  // reduced index of the row's first block
+            reduced.withUnsafeMutableBufferPointer { red in
+                var start = 0
+                while start < blockCount {
+                    let n = min(rowLength, blockCount - start)
+                    if rowStride == 0 {
+                        if rowBase >= 0 && rowBase < red.count && red[rowBase] == 0 && kept.anyKept(start, n) {
+                            red[rowBase] = 1
+                        }
+                    } else {
+                        kept.forEachKept(start, n) { j in
+                            let r = rowBase + j * rowStride
+                            if r >= 0 && r < red.count { red[r] = 1 }
+                        }
+                    }
+                    start += n
+                    // Next row: an odometer over the leading dims.
+                    var d = rank - 2
+                    while d >= 0 {
+                        coord[d] += 1
+                        rowBase += reducedStride[d]
+                        if coord[d] < metricShape[d] { break }
+                        rowBase -= reducedStride[d] * coord[d]
+                        coord[d] = 0
+                        d -= 1
+                    }
                 }
             }
         }
@@ -395,6 +404,48 @@ extension Pruning {
             let base = lo
             decided.withUnsafeBufferPointer { d in mask.store(base..<hi) { i in d[i - base] } }
             lo = hi
+        }
+    }
+}
+
+/// The mask an aligned target is derived from: a byte mask, or the caller's mask already written
+/// by a direct source (1 keep, any value but 0).
+enum AlignSourceMask {
+    case bytes(UnsafeMutableBufferPointer<UInt8>)
+    case written(TensorView)
+
+    var count: Int {
+        switch self {
+        case .bytes(let b): return b.count
+        case .written(let v): return v.count
+        }
+    }
+
+    /// Whether any of the blocks start ..< start + n is kept (stops at the first).
+    func anyKept(_ start: Int, _ n: Int) -> Bool {
+        switch self {
+        case .bytes(let b):
+            for i in start..<(start + n) where b[i] != 0 { return true }
+            return false
+        case .written(let v):
+            if v.dtype == .float32, v.layout.isContiguous, let p = v.pointer {
+                let f = p.assumingMemoryBound(to: Float.self)
+                for i in start..<(start + n) where f[i] != 0 { return true }
+                return false
+            }
+            var found = false
+            v.visitFloats(start..<(start + n)) { _, x in if x != 0 { found = true } }
+            return found
+        }
+    }
+
+    /// Calls `body(j)` for each kept block start + j, j in 0 ..< n, in order.
+    func forEachKept(_ start: Int, _ n: Int, _ body: (Int) -> Void) {
+        switch self {
+        case .bytes(let b):
+            for j in 0..<n where b[start + j] != 0 { body(j) }
+        case .written(let v):
+            v.visitFloats(start..<(start + n)) { i, x in if x != 0 { body(i - start) } }
         }
     }
 }

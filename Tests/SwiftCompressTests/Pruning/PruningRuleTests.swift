@@ -154,6 +154,16 @@ import Testing
             #expect(m[0] == [0, 1, 1, 1, 1, 1, 0, 0, 0], "\(dtype)")
             #expect(m[1] == [1, 1, 0], "\(dtype)")
         }
+        // Aligned over dim 1 (the last dim is kept: every kept value marks its column). |w| 0.01,
+        // 0.05, 0.1, 0.2 pruned -> mask [0 1 1, 0 1 1, 0 1 0]: column 0 all pruned.
+        let columns = PruningAlign(targetName: "weight", dims: [1])
+        let wc: [Float] = [0.1, 5, 0.3, -0.2, 6, 0.4, 0.05, 7, -0.01]
+        for dtype in ElementType.allCases {
+            let m = try Self.masks([("fc.weight", [3, 3], wc, PruningSettings(sparseRatio: 0.5, granularity: .fineGrained)),
+                                    ("fc.bias", [3], [1, 1, 1], PruningSettings(align: columns))], metric: .level, dtype: dtype)
+            #expect(m[0] == [0, 1, 1, 0, 1, 1, 0, 1, 0], "\(dtype)")
+            #expect(m[1] == [0, 1, 1], "\(dtype)")
+        }
         // A 4-D weight [2, 2, 1, 2] aligned over dim 0, pruned in a global group with another target:
         // budget int(12 * 0.5) = 6 of |values| 1...12 -> 1...6 pruned: out channel 0 (1...4) all,
         // out channel 1 (5...8) keeps 7 and 8; the other target keeps all.
