@@ -103,8 +103,12 @@ extension Pruning {
             guard let members = globalMembers[g] else { continue }
             globalRule(members.compactMap { ti in metrics[ti].map { (ti, $0) } }, targets: targets, plans: plans, masks: masks)
         }
-        // Ratio.
-        parallelFor(plans.count) { ti in
+        // Ratio, the largest targets first (the small ones then fill the workers' tails).
+        let ratioOrder = plans.indices.filter { plans[$0].usesRatio }.sorted {
+            (plans[$0].layout.blockCount, $1) > (plans[$1].layout.blockCount, $0)
+        }
+        parallelFor(ratioOrder.count) { oi in
+            let ti = ratioOrder[oi]
             guard plans[ti].usesRatio, let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
