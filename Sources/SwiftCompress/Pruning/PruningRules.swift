@@ -109,7 +109,7 @@ extension Pruning {
         }
         parallelFor(ratioOrder.count) { oi in
             let ti = ratioOrder[oi]
-            guard plans[ti].usesRatio, let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
+            guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
             if masks.isDirect[ti] && !m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k) {

@@ -43,6 +43,10 @@ int scpy_read_spec(PyObject *spec, const char *what, tensor_arg *arg);
 /* Like scpy_read_spec, but None gives NULL in *out (and 0). */
 int scpy_read_optional_spec(PyObject *spec, const char *what, tensor_arg *arg, const sc_tensor **out);
 
+/* Reads a target index (a non-negative int) into *index. Returns 0, or -1 with an exception set
+ * (IndexError for a negative one; the core checks the upper bound). */
+int scpy_read_index(PyObject *arg, size_t *index);
+
 /* Stores `obj` in the session's keepalive dict under `key` (a new reference is taken). */
 int scpy_keep(SessionObject *self, PyObject *key, PyObject *obj);
 

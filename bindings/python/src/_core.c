@@ -151,6 +151,17 @@ int scpy_read_optional_spec(PyObject *spec, const char *what, tensor_arg *arg, c
     return 0;
 }
 
+int scpy_read_index(PyObject *arg, size_t *index) {
+    Py_ssize_t value = PyLong_AsSsize_t(arg);
+    if (value == -1 && PyErr_Occurred()) return -1;
+    if (value < 0) {
+        PyErr_SetString(PyExc_IndexError, "target index out of range");
+        return -1;
+    }
+    *index = (size_t)value;
+    return 0;
+}
+
 int scpy_keep(SessionObject *self, PyObject *key, PyObject *obj) {
     return PyDict_SetItem(self->keepalive, key, obj);
 }
@@ -331,15 +342,11 @@ static PyObject *Session_targets(SessionObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *Session_target_settings(SessionObject *self, PyObject *arg) {
     if (scpy_check_open(self) < 0) return NULL;
-    Py_ssize_t index = PyLong_AsSsize_t(arg);
-    if (index == -1 && PyErr_Occurred()) return NULL;
-    if (index < 0) {
-        PyErr_SetString(PyExc_IndexError, "target index out of range");
-        return NULL;
-    }
+    size_t index = 0;
+    if (scpy_read_index(arg, &index) < 0) return NULL;
     const char *json = NULL;
     size_t length = 0;
-    int status = sc_session_target_settings(self->session, (size_t)index, &json, &length);
+    int status = sc_session_target_settings(self->session, index, &json, &length);
     if (status != SC_OK) return scpy_session_error(self, status);
     return PyUnicode_DecodeUTF8(json, (Py_ssize_t)length, "strict");
 }

@@ -65,21 +65,17 @@ static PyObject *Session_add_teacher_modules(SessionObject *self, PyObject *name
 
 static PyObject *Session_target_links(SessionObject *self, PyObject *arg) {
     if (scpy_check_open(self) < 0) return NULL;
-    Py_ssize_t index = PyLong_AsSsize_t(arg);
-    if (index == -1 && PyErr_Occurred()) return NULL;
-    if (index < 0) {
-        PyErr_SetString(PyExc_IndexError, "target index out of range");
-        return NULL;
-    }
+    size_t index = 0;
+    if (scpy_read_index(arg, &index) < 0) return NULL;
     size_t count = 0;
-    int status = sc_session_target_link_count(self->session, (size_t)index, &count);
+    int status = sc_session_target_link_count(self->session, index, &count);
     if (status != SC_OK) return scpy_session_error(self, status);
     if ((Py_ssize_t)count < 0) return PyErr_NoMemory(); /* more links than a list can hold */
     PyObject *list = PyList_New((Py_ssize_t)count);
     if (list == NULL) return NULL;
     for (size_t k = 0; k < count; k++) {
         const char *teacher = NULL;
-        status = sc_session_target_link(self->session, (size_t)index, k, &teacher);
+        status = sc_session_target_link(self->session, index, k, &teacher);
         if (status != SC_OK) {
             Py_DECREF(list);
             return scpy_session_error(self, status);

@@ -49,6 +49,26 @@ def check_tensor(value: Any, name: str, purpose: str) -> torch.Tensor:
     return value
 
 
+_MISSING = object()
+
+
+def qualified_name(module_name: str, target_name: str) -> str:
+    """``module.target`` (just ``target`` for the root module, whose name is "")."""
+    return f"{module_name}.{target_name}" if module_name else target_name
+
+
+def module_tensor(module: Any, module_name: str, target_name: str, purpose: str) -> Any:
+    """The attribute ``target_name`` of ``module`` now, checked by :func:`check_tensor` (None when the
+    attribute is None, e.g. ``bias=False``); TensorError when the module has no such attribute."""
+    value = getattr(module, target_name, _MISSING)
+    if value is None:
+        return None
+    name = qualified_name(module_name, target_name)
+    if value is _MISSING:
+        raise TensorError(f"{name}: module '{module_name}' ({type(module).__name__}) has no attribute '{target_name}'")
+    return check_tensor(value, name, purpose)
+
+
 def is_host(t: torch.Tensor) -> bool:
     """True when the core can address ``t``'s memory as it is (a CPU tensor, not a lazy view)."""
     return t.device.type == "cpu" and not t.is_neg()

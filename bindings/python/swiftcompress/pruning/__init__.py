@@ -41,13 +41,12 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, logger, open_session
-from .._tensors import check_tensor, host, is_host
+from .._tensors import check_tensor, host, is_host, module_tensor, qualified_name
 from .._tensors import spec as _spec
-from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError, TensorError
+from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
 __all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner"]
 
-_MISSING = object()
 
 Masks = Dict[str, Dict[str, Optional[torch.Tensor]]]
 
@@ -70,17 +69,11 @@ class _Target:
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.module_name}.{self.target_name}" if self.module_name else self.target_name
+        return qualified_name(self.module_name, self.target_name)
 
     def tensor(self) -> Optional[torch.Tensor]:
         """The target's tensor now (None when the attribute is None); checks what the core can read."""
-        value = getattr(self.module, self.target_name, _MISSING)
-        if value is None:
-            return None
-        if value is _MISSING:
-            raise TensorError(f"{self.qualified_name}: module '{self.module_name}' "
-                              f"({type(self.module).__name__}) has no attribute '{self.target_name}'")
-        return check_tensor(value, self.qualified_name, "rank")
+        return module_tensor(self.module, self.module_name, self.target_name, "rank")
 
 
 class _MaskedForward:

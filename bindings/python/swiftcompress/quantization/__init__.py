@@ -49,14 +49,13 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, forward_arguments, logger, open_session
-from .._tensors import check_tensor, host, spec
-from ..errors import InvalidArgumentError, QuantizationError, StateError, TensorError
+from .._tensors import check_tensor, host, module_tensor, qualified_name, spec
+from ..errors import InvalidArgumentError, QuantizationError, StateError
 
 __all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "CalibrationConfig"]
 
 CalibrationConfig = Dict[str, Dict[str, Dict[str, Any]]]
 
-_MISSING = object()
 
 # module -> the quantizer wrapping it (a module is wrapped by at most one swiftcompress quantizer)
 _WRAPPED: "weakref.WeakKeyDictionary[torch.nn.Module, Quantizer]" = weakref.WeakKeyDictionary()
@@ -85,17 +84,11 @@ class _Target:
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.module_name}.{self.target_name}" if self.module_name else self.target_name
+        return qualified_name(self.module_name, self.target_name)
 
     def parameter(self) -> Optional[torch.Tensor]:
         """The parameter / buffer now (None when the attribute is None); checks what the core can read."""
-        value = getattr(self.module, self.target_name, _MISSING)
-        if value is None:
-            return None
-        if value is _MISSING:
-            raise TensorError(f"{self.qualified_name}: module '{self.module_name}' "
-                              f"({type(self.module).__name__}) has no attribute '{self.target_name}'")
-        return check_tensor(value, self.qualified_name, "quantize")
+        return module_tensor(self.module, self.module_name, self.target_name, "quantize")
 
 
 class _FakeQuantize(torch.autograd.Function):
