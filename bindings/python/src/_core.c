@@ -313,8 +313,11 @@ static PyObject *Session_set_config(SessionObject *self, PyObject *arg) {
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (text == NULL) return NULL;
     int status = sc_session_set_config(self->session, text, (size_t)len);
-    PyDict_Clear(self->keepalive); /* a new config drops all bindings, even one that failed */
+    /* A refused config keeps the earlier config and its bindings in the core (the header's
+     * promise), so the tensors those bindings point at must stay alive: drop them only once the new
+     * config has replaced the old one. */
     if (status != SC_OK) return scpy_session_error(self, status);
+    PyDict_Clear(self->keepalive);
     Py_RETURN_NONE;
 }
 
