@@ -11,7 +11,9 @@
 # 3. Runs pytest on bindings/python/tests.
 #
 # Environment: VENV (a venv to use or create), PYTHON (the interpreter that creates it; default
-# python3), SWIFT (the swift driver; default: on PATH, else /opt/swift/usr/bin/swift).
+# python3), SWIFT (the swift driver; default: on PATH, else /opt/swift/usr/bin/swift),
+# SWIFTCOMPRESS_LIB (a prebuilt libswiftcompress.so for the package to bundle instead of building
+# its own: `make test` passes the one release build's .build-release/dist/libswiftcompress.so).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -9,7 +9,13 @@
    tests/test_build.py).
 2. Copies libswiftcompress.so into the package and links _core against it with RUNPATH $ORIGIN.
 
+With ``SWIFTCOMPRESS_LIB`` set to a libswiftcompress.so built with the Swift runtime linked in
+(``make release`` / tools/build-release.sh makes .build-release/dist/libswiftcompress.so, the one
+release build that the tests, the C ABI tests and this package share), step 1 is skipped and that
+library is bundled.
+
 Environment:
+    SWIFTCOMPRESS_LIB          a prebuilt libswiftcompress.so to bundle (no Swift build)
     SWIFTCOMPRESS_SOURCE_ROOT  the repository root (default: two levels above this file)
     SWIFT                      the swift driver (default: `swift` on PATH, else /opt/swift/usr/bin/swift)
     SWIFTCOMPRESS_SCRATCH      the SwiftPM scratch path (default: <root>/.build-python)
@@ -56,17 +62,14 @@ class BuildSwiftThenExtension(build_ext):
 
     def run(self) -> None:
         root = source_root()
-        swift = swift_driver()
-        scratch = os.environ.get("SWIFTCOMPRESS_SCRATCH", str(root / ".build-python"))
-        command = [swift, "build", "-c", "release", "--product", "swiftcompress",
-                   "--scratch-path", scratch, "-Xswiftc", "-static-stdlib"]
-        print("swiftcompress: " + " ".join(command), flush=True)
-        subprocess.run(command, cwd=root, check=True)
-        bin_path = subprocess.run([swift, "build", "-c", "release", "--scratch-path", scratch, "--show-bin-path"], cwd=root,
-                                  check=True, capture_output=True, text=True).stdout.strip()
-        lib = Path(bin_path) / LIB_NAME
-        if not lib.is_file():
-            raise SystemExit(f"swiftcompress: the Swift build did not produce {lib}")
+        prebuilt = os.environ.get("SWIFTCOMPRESS_LIB")
+        if prebuilt:
+            lib = Path(prebuilt).resolve()
+            if not lib.is_file():
+                raise SystemExit(f"swiftcompress: SWIFTCOMPRESS_LIB={prebuilt} is not a file")
+            print(f"swiftcompress: bundling the prebuilt {lib}", flush=True)
+        else:
+            lib = self._build_swift(root)
 
         # The library goes into the package (wheel / in-place build) and beside the extension.
         if self.inplace:
@@ -79,6 +82,22 @@ class BuildSwiftThenExtension(build_ext):
             ext.include_dirs.append(str(root / "include"))
             ext.library_dirs.append(str(package_dir))
         super().run()
+
+    @staticmethod
+    def _build_swift(root: Path) -> Path:
+        """Builds libswiftcompress.so with the Swift runtime linked in; returns its path."""
+        swift = swift_driver()
+        scratch = os.environ.get("SWIFTCOMPRESS_SCRATCH", str(root / ".build-python"))
+        command = [swift, "build", "-c", "release", "--product", "swiftcompress",
+                   "--scratch-path", scratch, "-Xswiftc", "-static-stdlib"]
+        print("swiftcompress: " + " ".join(command), flush=True)
+        subprocess.run(command, cwd=root, check=True)
+        bin_path = subprocess.run([swift, "build", "-c", "release", "--scratch-path", scratch, "--show-bin-path"], cwd=root,
+                                  check=True, capture_output=True, text=True).stdout.strip()
+        lib = Path(bin_path) / LIB_NAME
+        if not lib.is_file():
+            raise SystemExit(f"swiftcompress: the Swift build did not produce {lib}")
+        return lib
 
 
 core = Extension(
