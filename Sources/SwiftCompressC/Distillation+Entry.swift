@@ -125,7 +125,8 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
 }
 
 private func distillationSettings(_ t: TargetPlan) throws(CallError) -> DistillationSettings {
-    do throws(DistillationError) { return try DistillationSettings(t) } catch { throw CallError(error) }
+    guard let settings = t.distillation else { throw CallError(.internal, "\(quoted(t.qualifiedName)) has no distillation settings") }
+    return settings
 }
 
 /// The resolved links of target `index` as C strings, parsed once per config.

@@ -125,8 +125,7 @@ private func pruningTargets(_ s: Session) throws(CallError) -> [(target: Pruning
         guard let b = s.bindings[i] else {
             throw CallError(.state, "\(quoted(name)) is not bound (call sc_session_bind for every resolved target, with NULL tensor and mask for one the model lacks; \(plan.targets.count) targets)")
         }
-        let settings: PruningSettings
-        do throws(PruningError) { settings = try PruningSettings(t.settings, target: name) } catch { throw CallError(error) }
+        guard let settings = t.pruning else { throw CallError(.internal, "\(quoted(name)) has no pruning settings") }
         switch b {
         case .absent:
             if settings.isActive {

@@ -179,7 +179,10 @@ func quantTarget(_ s: Session, _ moduleName: UnsafePointer<CChar>?, _ targetName
     try s.requireMode(.quantization, for: call)
     let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
     guard let plan = s.plan else { throw CallError(.state, "no config list is set (call sc_session_set_config first)") }
-    do throws(QuantizationError) { return (i, try QuantizationSettings(plan: plan.targets[i])) } catch { throw CallError(error) }
+    guard plan.targets.indices.contains(i), let settings = plan.targets[i].quantization else {
+        throw CallError(.internal, "target \(i) has no quantization settings")
+    }
+    return (i, settings)
 }
 
 /// The observer of target `i` and its scale shape, or SC_ERROR_STATE before its first batch.

@@ -67,7 +67,7 @@ private func explicitParameters(scale: UnsafePointer<sc_tensor>?, zeroPoint: Uns
         throw CallError(.invalidArgument, "is_signed is \(isSigned); expected 1 ('intN') or 0 ('uintN')")
     }
     guard let dtype = QuantDType(isSigned: isSigned == 1, bits: Int(bits)) else {
-        throw CallError(.invalidArgument, "bits is \(bits); expected 2 to 16")
+        throw CallError(.invalidArgument, "bits is \(bits); expected \(quantBitRange.lowerBound) to \(quantBitRange.upperBound)")
     }
     let sv = try tensorView(scale, "scale", writable: false).readOnly
     let zv = try tensorView(zeroPoint, "zero_point", writable: false).readOnly

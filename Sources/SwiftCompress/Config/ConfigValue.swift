@@ -91,6 +91,8 @@ extension ConfigValue {
     }
 
     public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    /// The integer of an `.int` (not of a float or a bool), or nil.
+    public var intValue: Int? { if case .int(let i) = self { return i } else { return nil } }
     public var array: [ConfigValue]? { if case .array(let a) = self { return a } else { return nil } }
     public var object: ConfigObject? { if case .object(let o) = self { return o } else { return nil } }
     public var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }

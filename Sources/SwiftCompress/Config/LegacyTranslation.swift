@@ -57,10 +57,9 @@ func translateLegacy(_ config: ConfigObject, index: Int, mode: CompressionMode) 
             guard mode == .pruning else {
                 throw p.error(expected: "a \(mode.rawValue) key; '\(key)' is a legacy pruning key", got: pythonRepr(key))
             }
-            let high = key != "max_sparsity_per_layer"
-            guard let x = value.number, x.isFinite, high ? x >= 0 : x > 0, x <= 1 else {
-                throw p.error(expected: high ? "a number in [0, 1]" : "a number in (0, 1]", got: value)
-            }
+            // The current-format row the key becomes gives its rule (max_sparsity_per_layer: (0, 1]).
+            let row = SettingKeys.row(key == "max_sparsity_per_layer" ? "max_sparse_ratio" : "sparse_ratio", .pruning)
+            guard case .value = row.read([row.name: value]) else { throw p.error(expected: row.type, got: value) }
             if key == "max_sparsity_per_layer" {
                 maxRatio = value
             } else {
@@ -138,8 +137,8 @@ func translateLegacy(_ config: ConfigObject, index: Int, mode: CompressionMode) 
                 b = bits
                 bp = path.key("quant_bits")
             }
-            guard case .int(let n) = b, (2...16).contains(n) else {
-                throw bp.error(expected: "an int from 2 to 16 (or a dict {quant_type: int})", got: b)
+            guard case .int(let n) = b, quantBitRange.contains(n) else {
+                throw bp.error(expected: "an int from \(quantBitRange.lowerBound) to \(quantBitRange.upperBound) (or a dict {quant_type: int})", got: b)
             }
             names.append(.string(target))
             settings[target] = ["quant_dtype": .string("int\(n)")]

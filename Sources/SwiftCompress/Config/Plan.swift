@@ -28,7 +28,7 @@ public struct Plan: Sendable {
     /// meant, as `module.target` strings (at most `limit`). The configured targets of `module` when
     /// it has some, else the targets whose qualified names are closest by edit distance.
     public func suggestTargets(module: String, target: String, limit: Int = 3) -> [String] {
-        let qualified = targets.map { $0.moduleName.isEmpty ? $0.targetName : $0.moduleName + "." + $0.targetName }
+        let qualified = targets.map(\.qualifiedName)
         let ofModule = zip(targets, qualified).filter { $0.0.moduleName == module }.map(\.1)
         if !ofModule.isEmpty { return Array(ofModule.prefix(limit)) }
         let wanted = module.isEmpty ? target : module + "." + target
@@ -48,6 +48,71 @@ public struct TargetPlan: Sendable, Equatable {
     public var settings: ConfigObject
     /// The index of the config that configured this target.
     public var configIndex: Int
+    /// The typed settings the engines read, parsed once from `settings` through the mode's key
+    /// table when the plan is built (no engine re-reads `settings`).
+    public var typed: TargetSettings
+
+    /// The pruning settings of a target of a pruning plan; nil in other modes.
+    public var pruning: PruningSettings? {
+        if case .pruning(let s) = typed { return s }
+        return nil
+    }
+
+    /// The quantization settings (with the target's qualified name and role) of a target of a
+    /// quantization plan; nil in other modes.
+    public var quantization: QuantizationSettings? {
+        if case .quantization(let s) = typed { return s }
+        return nil
+    }
+
+    /// The distillation settings (links resolved, `'auto'` replaced by the module's name) of a
+    /// target of a distillation plan; nil in other modes.
+    public var distillation: DistillationSettings? {
+        if case .distillation(let s) = typed { return s }
+        return nil
+    }
+
+    /// `module.target`, or just `target` for the root module (named `''`), as errors name targets.
+    public var qualifiedName: String { moduleName.isEmpty ? targetName : moduleName + "." + targetName }
+}
+
+/// A target's settings, typed for its plan's mode.
+public enum TargetSettings: Sendable, Hashable {
+    case pruning(PruningSettings)
+    case quantization(QuantizationSettings)
+    case distillation(DistillationSettings)
+
+    /// Parses the canonical settings of one target for `mode`. Every key with a row in the mode's
+    /// key table is checked by the row's rule first, so a bad value (from a registered template,
+    /// which validation does not see) is a `ConfigError` naming the config, the target and the key.
+    static func parse(_ settings: ConfigObject, mode: CompressionMode, module: String, target: String, kind: TargetKind,
+                      configIndex: Int) throws(ConfigError) -> TargetSettings
+    {
+        let qualified = module.isEmpty ? target : module + "." + target
+        let path = KeyPath(configIndex: configIndex, text: "config_list[\(configIndex)] (\(qualified))")
+        for row in SettingKeys.settings(mode) {
+            guard let v = settings[row.name], let rule = row.rule else { continue }
+            try checkSetting(row.name, v, rule: rule, nullable: row.nullable, at: path.key(row.name))
+        }
+        do {
+            switch mode {
+            case .pruning:
+                return .pruning(try PruningSettings(settings, target: qualified))
+            case .quantization:
+                let role: QuantTargetRole
+                switch kind {
+                case .parameter: role = .parameter
+                case .input, .output: role = .activation
+                }
+                return .quantization(try QuantizationSettings(settings, target: qualified, role: role))
+            case .distillation:
+                return .distillation(try DistillationSettings(settings, module: module, target: target))
+            }
+        } catch {
+            // Unreachable after the row checks above; kept so that no input can trap.
+            throw path.error(expected: "settings the \(mode.rawValue) engine accepts", got: String(describing: error))
+        }
+    }
 }
 
 /// What a target refers to.
@@ -348,7 +413,9 @@ func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, templa
             throw namePath.error(expected: "a target that \(module.typeName) modules have in \(mode.rawValue) (\(available)) or one defined in target_settings, for module \(pythonRepr(module.name))", got: pythonRepr(name))
         }
         used.formUnion(fromShorthand[source] ?? [])
-        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s, configIndex: index))
+        let typed = try TargetSettings.parse(s, mode: mode, module: module.name, target: name, kind: kind, configIndex: index)
+        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s,
+                                 configIndex: index, typed: typed))
     }
     return ResolvedTargets(targets: result, usedShorthand: used, warnings: warnings)
 }
@@ -357,7 +424,7 @@ func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, templa
 /// sparse_ratio / min / max within each other (SEMANTICS.md: ratio is clamped into [min, max]).
 func checkFinalPruningSettings(_ targets: [TargetPlan]) throws(ConfigError) {
     for t in targets {
-        if let lo = t.settings["min_sparse_ratio"]?.number, let hi = t.settings["max_sparse_ratio"]?.number, lo > hi {
+        if let lo = t.pruning?.minSparseRatio, let hi = t.pruning?.maxSparseRatio, lo > hi {
             throw ConfigError(configIndex: t.configIndex, path: "config_list[\(t.configIndex)] (\(t.moduleName).\(t.targetName))",
                               expected: "min_sparse_ratio <= max_sparse_ratio", got: "min_sparse_ratio=\(pythonFloat(lo)), max_sparse_ratio=\(pythonFloat(hi))")
         }
@@ -370,8 +437,9 @@ func alignWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
     for t in targets { present.insert(t.moduleName + "\u{0}" + t.targetName) }
     var out: [ExplainReport.Warning] = []
     for t in targets {
-        guard let align = t.settings["align"]?.object, let target = align["target_name"]?.string else { continue }
-        let module = align["module_name"]?.string ?? t.moduleName
+        guard let align = t.pruning?.align else { continue }
+        let target = align.targetName
+        let module = align.moduleName ?? t.moduleName
         if !present.contains(module + "\u{0}" + target) {
             out.append(.init(kind: .alignSourceMissing, configIndex: t.configIndex, module: t.moduleName, target: t.targetName,
                              message: "\(t.moduleName).\(t.targetName) aligns with \(module).\(target), which this plan does not configure (configure it, or the pruning engine reports the missing align source)"))

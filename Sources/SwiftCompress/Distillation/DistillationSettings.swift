@@ -46,47 +46,30 @@ public struct DistillationSettings: Sendable, Hashable {
     ///   and what was given.
     public init(_ settings: ConfigObject, module: String, target: String) throws(DistillationError) {
         let name = distillationTargetName(module: module, target: target)
-        func bad(_ key: String, _ expected: String, _ v: ConfigValue) -> DistillationError {
-            DistillationError(.invalidSetting, target: name, key: key, "expected \(expected), got \(v.pythonDescription)")
-        }
-        func value(_ key: String) -> ConfigValue? {
-            guard let v = settings[key], !v.isNull else { return nil }
-            return v
-        }
-        if let v = value("lambda") {
-            guard let d = v.number, d.isFinite else { throw bad("lambda", "a finite number", v) }
-            lambda = d
-        } else {
-            lambda = 1
-        }
-        let linkExpectation = "'auto', a teacher module name or a non-empty list of teacher module names"
-        switch value("link") {
-        case nil, .string("auto")?:
-            links = [module]
-        case .string(let s)?:
-            links = [s]
-        case .array(let items)? where !items.isEmpty:
-            var names: [String] = []
-            for item in items {
-                guard let s = item.string else { throw bad("link", linkExpectation, .array(items)) }
-                names.append(s)
+        func value(_ key: String) throws(DistillationError) -> ConfigValue? {
+            let row = SettingKeys.row(key, .distillation)
+            switch row.read(settings) {
+            case .unset: return nil
+            case .value(let v): return v
+            case .invalid(let v):
+                throw DistillationError(.invalidSetting, target: name, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
             }
-            links = names
-        case let v?:
-            throw bad("link", linkExpectation, v)
         }
-        if let v = value("apply_method") {
-            guard let s = v.string, let m = DistillationMethod(rawValue: s) else {
-                throw bad("apply_method", "'mse' or 'kl'", v)
-            }
-            method = m
-        } else {
-            method = .mse
+        lambda = try value("lambda")?.number ?? 1
+        switch try value("link") {
+        case nil, .string("auto")?: links = [module]
+        case .string(let s)?: links = [s]
+        case let v?: links = v.array?.compactMap(\.string) ?? [module]
         }
+        method = try value("apply_method")?.string.flatMap(DistillationMethod.init(rawValue:)) ?? .mse
     }
 
     /// Parses the settings of a target of a distillation plan (see `init(_:module:target:)`).
     public init(_ target: TargetPlan) throws(DistillationError) {
+        if let typed = target.distillation {
+            self = typed
+            return
+        }
         try self.init(target.settings, module: target.moduleName, target: target.targetName)
     }
 
