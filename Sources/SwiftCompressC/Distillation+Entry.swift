@@ -105,7 +105,7 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
             let name = s.targetName(i)
             let settings = try distillationSettings(t)
             if !s.teacherModules.isEmpty {
-                do throws(DistillationError) {
+                do throws(EngineError) {
                     try settings.checkLinks(teacherModules: s.teacherModules, module: t.moduleName, target: t.targetName)
                 } catch { throw CallError(error) }
             }
@@ -116,7 +116,7 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
                                               student: student, teachers: s.distill[i].teachers, gradient: s.distill[i].gradient))
         }
         let result: DistillationTotal
-        do throws(DistillationError) { result = try Distillation.totalLoss(targets) } catch { throw CallError(error) }
+        do throws(EngineError) { result = try Distillation.totalLoss(targets) } catch { throw CallError(error) }
         totalLoss.pointee = result.total
         if let targetLosses {
             for (i, r) in result.targets.enumerated() { targetLosses[i] = r.loss }

@@ -58,7 +58,7 @@ public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32
             throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3) or SC_METRIC_SUPPLIED (4)")
         }
         let targets = try pruningTargets(s).map(\.target)
-        do throws(PruningError) { try Pruning.generateMasks(targets, metric: kind) } catch { throw CallError(error) }
+        do throws(EngineError) { try Pruning.generateMasks(targets, metric: kind) } catch { throw CallError(error) }
     }
 }
 
@@ -68,7 +68,7 @@ public func sc_session_apply_masks(_ session: OpaquePointer?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_apply_masks")
         for (t, tensor) in try pruningTargets(s) {
-            do throws(PruningError) {
+            do throws(EngineError) {
                 try Pruning.applyMask(t.mask.readOnly, to: tensor, method: t.settings.applyMethod, name: t.qualifiedName)
             } catch { throw CallError(error) }
         }
@@ -87,7 +87,7 @@ public func sc_apply_mask(_ mask: UnsafePointer<sc_tensor>?, _ target: UnsafePoi
         case 1: how = .add
         default: throw CallError(.invalidArgument, "method is \(method); expected 0 (mul) or 1 (add)")
         }
-        do throws(PruningError) { try Pruning.applyMask(m.readOnly, to: t, method: how, name: "target") } catch { throw CallError(error) }
+        do throws(EngineError) { try Pruning.applyMask(m.readOnly, to: t, method: how, name: "target") } catch { throw CallError(error) }
     }
 }
 
@@ -107,7 +107,7 @@ public func sc_sparsity_schedule(_ schedule: Int32, _ ratio: Double, _ step: Int
             throw CallError(.invalidArgument, "ratio is \(ratio); expected a number in [0, 1]")
         }
         let f: Double
-        do throws(PruningError) { f = try kind.factor(step: Int(step), totalSteps: Int(totalSteps)) } catch {
+        do throws(EngineError) { f = try kind.factor(step: Int(step), totalSteps: Int(totalSteps)) } catch {
             throw CallError(.invalidArgument, error.description)
         }
         out.pointee = ratio * f

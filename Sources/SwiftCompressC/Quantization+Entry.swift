@@ -37,7 +37,7 @@ public func sc_session_observe(_ session: OpaquePointer?, _ moduleName: UnsafePo
         guard o.kind == kind else {
             throw CallError(.state, "\(quoted(settings.target)) is observed with \(observerName(o.kind)) since its first batch; observer \(observerName(kind)) cannot be mixed in (set the config again to start over)")
         }
-        do throws(QuantizationError) { try o.observe(b, settings: settings) } catch { throw CallError(error) }
+        do throws(EngineError) { try o.observe(b, settings: settings) } catch { throw CallError(error) }
         if s.quant[i].scaleShape == nil, let shape = o.scaleShape { s.quant[i].scaleShape = CInt64Array(shape) }
         s.quant[i].observer = o
     }
@@ -80,7 +80,7 @@ public func sc_session_quant_params(_ session: OpaquePointer?, _ moduleName: Uns
             }
         }
         let p: QuantParameters
-        do throws(QuantizationError) {
+        do throws(EngineError) {
             p = try observer.parameters(settings: settings)
             try p.write(scale: scaleView, zeroPoint: zeroView, target: name)
         } catch { throw CallError(error) }
@@ -145,9 +145,9 @@ private func fakeQuantize(_ session: OpaquePointer?, _ moduleName: UnsafePointer
         var p: QuantParameters? = nil
         if settings.applyMethod != .bypass {
             let (observer, _) = try observed(s, i, settings)
-            do throws(QuantizationError) { p = try observer.parameters(settings: settings) } catch { throw CallError(error) }
+            do throws(EngineError) { p = try observer.parameters(settings: settings) } catch { throw CallError(error) }
         }
-        do throws(QuantizationError) {
+        do throws(EngineError) {
             try Quantization.apply(xv, into: ov, parameters: p, settings: settings, gradientMask: mv)
         } catch { throw CallError(error) }
     }

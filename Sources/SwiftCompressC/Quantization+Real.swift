@@ -54,7 +54,7 @@ private func quantizedView(_ p: UnsafeRawPointer?, bytes: UInt, count: Int, stor
 /// The scale and zero point of an observed target, as sc_session_quant_params computes them.
 private func observedParameters(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> QuantParameters {
     let (observer, _) = try observed(s, i, settings)
-    do throws(QuantizationError) { return try observer.parameters(settings: settings) } catch { throw CallError(error) }
+    do throws(EngineError) { return try observer.parameters(settings: settings) } catch { throw CallError(error) }
 }
 
 /// Settings and parameters of the session-free calls: the quantized type from `bits` / `isSigned`,
@@ -85,7 +85,7 @@ private func explicitParameters(scale: UnsafePointer<sc_tensor>?, zeroPoint: Uns
         granularity = .blocks(zip(sv.shape, shape).map { s, n in s == 1 ? -1 : n / s })
     }
     let settings = QuantizationSettings(target: name, role: .parameter, dtype: dtype, granularity: granularity)
-    do throws(QuantizationError) {
+    do throws(EngineError) {
         return (settings, try QuantParameters(scale: sv, zeroPoint: zv, settings: settings))
     } catch { throw CallError(error) }
 }
@@ -117,7 +117,7 @@ public func sc_session_quantize(_ session: OpaquePointer?, _ moduleName: UnsafeP
         let q = try quantizedBuffer(out, bytes: outBytes, count: xv.count, storage: st, "\(name): out", "\(name): out_bytes")
         let p = try observedParameters(s, i, settings)
         let n: Int
-        do throws(QuantizationError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
         nanCount?.pointee = UInt(n)
@@ -136,7 +136,7 @@ public func sc_session_dequantize(_ session: OpaquePointer?, _ moduleName: Unsaf
         let ov = try tensorView(out, "\(name): out", writable: true)
         let qv = try quantizedView(q, bytes: qBytes, count: ov.count, storage: st, "\(name): q", "\(name): q_bytes")
         let p = try observedParameters(s, i, settings)
-        do throws(QuantizationError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
     }
@@ -154,7 +154,7 @@ public func sc_quantize(_ x: UnsafePointer<sc_tensor>?, _ scale: UnsafePointer<s
         let (settings, p) = try explicitParameters(scale: scale, zeroPoint: zeroPoint, bits: bits, isSigned: isSigned, shape: xv.shape, name: "x")
         let q = try quantizedBuffer(out, bytes: outBytes, count: xv.count, storage: st, "out", "out_bytes")
         let n: Int
-        do throws(QuantizationError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
         nanCount?.pointee = UInt(n)
@@ -172,7 +172,7 @@ public func sc_dequantize(_ q: UnsafeRawPointer?, _ qBytes: UInt, _ storage: Int
         let ov = try tensorView(out, "out", writable: true)
         let (settings, p) = try explicitParameters(scale: scale, zeroPoint: zeroPoint, bits: bits, isSigned: isSigned, shape: ov.shape, name: "out")
         let qv = try quantizedView(q, bytes: qBytes, count: ov.count, storage: st, "q", "q_bytes")
-        do throws(QuantizationError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
     }
@@ -220,7 +220,7 @@ public func sc_fold_batch_norm(_ layer: Int32, _ weight: UnsafePointer<sc_tensor
             throw CallError(.shape, "folded_weight has shape \(ow.shape); expected the weight's shape \(w.shape)")
         }
         let bn = BatchNormFolding.BatchNorm(weight: gamma, bias: beta, runningMean: mean, runningVar: variance, eps: eps)
-        do throws(QuantizationError) {
+        do throws(EngineError) {
             try BatchNormFolding.fold(weight: w, bias: b, batchNorm: bn, layer: kind, foldedWeight: ow, foldedBias: ob, name: "weight")
         } catch { throw CallError(error) }
     }

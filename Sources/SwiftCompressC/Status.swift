@@ -60,26 +60,25 @@ struct CallError: Error {
         }
     }
 
-    init(_ error: DistillationError) {
-        switch error.kind {
-        case .shapeMismatch, .emptyTensor, .teacherCountMismatch, .tooLarge: self.init(.shape, error.description)
-        default: self.init(.distillation, error.description)
+    /// The one mapping of engine errors to status codes: shape kinds -> SC_ERROR_SHAPE, element-type
+    /// kinds -> SC_ERROR_DTYPE, every other kind -> the engine's code. The message is the error's
+    /// description, unchanged.
+    init(_ error: EngineError) {
+        if error.kind.isShape {
+            self.init(.shape, error.description)
+        } else if error.kind.isElementType {
+            self.init(.dtype, error.description)
+        } else {
+            self.init(Self.status(of: error.engine), error.description)
         }
     }
 
-    init(_ error: QuantizationError) {
-        switch error.kind {
-        case .shapeMismatch, .emptyTensor: self.init(.shape, error.description)
-        case .unsupportedStorage: self.init(.dtype, error.description)
-        default: self.init(.quantization, error.description)
-        }
-    }
-
-    init(_ error: PruningError) {
-        switch error.kind {
-        case .shapeMismatch: self.init(.shape, error.description)
-        case .unsupportedDType: self.init(.dtype, error.description)
-        default: self.init(.pruning, error.description)
+    /// The status of an engine's errors that are not about shapes or element types.
+    static func status(of engine: EngineError.Engine) -> Status {
+        switch engine {
+        case .pruning: return .pruning
+        case .quantization: return .quantization
+        case .distillation: return .distillation
         }
     }
 }

@@ -109,18 +109,18 @@ public struct PruningSettings: Sendable, Hashable {
     /// - Parameters:
     ///   - settings: the dict for one target.
     ///   - target: `module.target`, used in errors.
-    /// - Throws: `PruningError(.invalidSetting)` naming the key, the expectation and the value.
-    public init(_ settings: ConfigObject, target: String) throws(PruningError) {
-        func value(_ key: String) throws(PruningError) -> ConfigValue? {
+    /// - Throws: `EngineError(.pruning, .invalidSetting)` naming the key, the expectation and the value.
+    public init(_ settings: ConfigObject, target: String) throws(EngineError) {
+        func value(_ key: String) throws(EngineError) -> ConfigValue? {
             let row = SettingKeys.row(key, .pruning)
             switch row.read(settings) {
             case .unset: return nil
             case .value(let v): return v
             case .invalid(let v):
-                throw PruningError(.invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
+                throw EngineError(.pruning, .invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
             }
         }
-        func groupID(_ key: String) throws(PruningError) -> PruningGroupID? {
+        func groupID(_ key: String) throws(EngineError) -> PruningGroupID? {
             switch try value(key) {
             case .int(let i)?: return .int(i)
             case .string(let s)?: return .string(s)
@@ -154,11 +154,11 @@ public struct PruningSettings: Sendable, Hashable {
     /// Checks the ranges of values set directly (the dict initializer checks them already), with
     /// the key table's rules: `sparse_ratio` [0, 1], `max_sparse_ratio` (0, 1], `min_sparse_ratio`
     /// [0, 1), `sparse_threshold` finite, `internal_metric_block` >= 1, block sizes -1 or >= 1.
-    func validate(target: String) throws(PruningError) {
-        func check(_ key: String, _ v: ConfigValue) throws(PruningError) {
+    func validate(target: String) throws(EngineError) {
+        func check(_ key: String, _ v: ConfigValue) throws(EngineError) {
             let row = SettingKeys.row(key, .pruning)
             if case .invalid = row.read([key: v]) {
-                throw PruningError(.invalidSetting, target: target, key: key, "expected \(row.type), got \(v.pythonDescription)")
+                throw EngineError(.pruning, .invalidSetting, target: target, key: key, "expected \(row.type), got \(v.pythonDescription)")
             }
         }
         for (key, v) in [("sparse_ratio", sparseRatio), ("max_sparse_ratio", maxSparseRatio), ("min_sparse_ratio", minSparseRatio),
@@ -167,7 +167,7 @@ public struct PruningSettings: Sendable, Hashable {
         }
         if let b = internalMetricBlock { try check("internal_metric_block", .int(b)) }
         if case .blocks(let sizes) = granularity, sizes.contains(where: { !($0 == -1 || $0 >= 1) }) {
-            throw PruningError(.invalidSetting, target: target, key: "granularity", "expected block sizes that are -1 or >= 1, got \(sizes)")
+            throw EngineError(.pruning, .invalidSetting, target: target, key: "granularity", "expected block sizes that are -1 or >= 1, got \(sizes)")
         }
     }
 

@@ -13,17 +13,17 @@ public enum SparsitySchedule: String, Sendable, Hashable {
     /// The factor at update `step` of `totalSteps`, evaluated in float64 in NNI's order of
     /// operations (the cube correctly rounded, as Python's `** 3`).
     ///
-    /// - Throws: `PruningError(.invalidSetting)` (target `schedule`) unless `totalSteps >= 1`,
+    /// - Throws: `EngineError(.pruning, .invalidSetting)` (target `schedule`) unless `totalSteps >= 1`,
     ///   `0 <= step <= totalSteps` and `initialRatio` is in [0, 1].
-    public func factor(step: Int, totalSteps: Int, initialRatio: Double = 0) throws(PruningError) -> Double {
+    public func factor(step: Int, totalSteps: Int, initialRatio: Double = 0) throws(EngineError) -> Double {
         guard totalSteps >= 1 else {
-            throw PruningError(.invalidSetting, target: "schedule", key: "total_times", "expected an int >= 1, got \(totalSteps)")
+            throw EngineError(.pruning, .invalidSetting, target: "schedule", key: "total_times", "expected an int >= 1, got \(totalSteps)")
         }
         guard step >= 0, step <= totalSteps else {
-            throw PruningError(.invalidSetting, target: "schedule", key: "step", "expected an int in [0, \(totalSteps)], got \(step)")
+            throw EngineError(.pruning, .invalidSetting, target: "schedule", key: "step", "expected an int in [0, \(totalSteps)], got \(step)")
         }
         guard initialRatio >= 0, initialRatio <= 1 else {
-            throw PruningError(.invalidSetting, target: "schedule", key: "initial_ratio", "expected a number in [0, 1], got \(pythonFloat(initialRatio))")
+            throw EngineError(.pruning, .invalidSetting, target: "schedule", key: "initial_ratio", "expected a number in [0, 1], got \(pythonFloat(initialRatio))")
         }
         switch self {
         case .linear:
@@ -36,7 +36,7 @@ public enum SparsitySchedule: String, Sendable, Hashable {
 
     /// `settings` with its four goals multiplied by `factor(step:totalSteps:)`; other keys unchanged.
     /// - Throws: as `factor`.
-    public func settings(_ settings: PruningSettings, step: Int, totalSteps: Int) throws(PruningError) -> PruningSettings {
+    public func settings(_ settings: PruningSettings, step: Int, totalSteps: Int) throws(EngineError) -> PruningSettings {
         let f = try factor(step: step, totalSteps: totalSteps)
         var s = settings
         s.sparseRatio = s.sparseRatio.map { $0 * f }

@@ -142,15 +142,15 @@ public struct QuantizationSettings: Sendable, Hashable {
     ///   - target: `module.target`, used in errors. Its last component (after the last `.`) is the
     ///     target name and gives the role: `_input_*` / `_output_*` are activations, the rest
     ///     parameters.
-    /// - Throws: `QuantizationError(.invalidSetting)` naming the target, the key, what was expected
+    /// - Throws: `EngineError(.quantization, .invalidSetting)` naming the target, the key, what was expected
     ///   and what was given.
-    public init(_ settings: ConfigObject, target: String) throws(QuantizationError) {
+    public init(_ settings: ConfigObject, target: String) throws(EngineError) {
         let name = target.split(separator: ".", omittingEmptySubsequences: false).last.map(String.init) ?? target
         try self.init(settings, target: target, role: QuantTargetRole(targetName: name))
     }
 
     /// Parses the settings of a target of a `Plan` (role from the target's kind).
-    public init(plan: TargetPlan) throws(QuantizationError) {
+    public init(plan: TargetPlan) throws(EngineError) {
         if let typed = plan.quantization {
             self = typed
             return
@@ -167,14 +167,14 @@ public struct QuantizationSettings: Sendable, Hashable {
     /// Parses `settings` for a target whose role is given explicitly; see `init(_:target:)`. Every
     /// key is read through its row of the quantization key table (`SettingKeys.settings(.quantization)`),
     /// so a value is accepted here exactly when validation accepts it in a config list.
-    public init(_ settings: ConfigObject, target: String, role: QuantTargetRole) throws(QuantizationError) {
-        func value(_ key: String) throws(QuantizationError) -> ConfigValue? {
+    public init(_ settings: ConfigObject, target: String, role: QuantTargetRole) throws(EngineError) {
+        func value(_ key: String) throws(EngineError) -> ConfigValue? {
             let row = SettingKeys.row(key, .quantization)
             switch row.read(settings) {
             case .unset: return nil
             case .value(let v): return v
             case .invalid(let v):
-                throw QuantizationError(.invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
+                throw EngineError(.quantization, .invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
             }
         }
         self.target = target
@@ -193,9 +193,9 @@ public struct QuantizationSettings: Sendable, Hashable {
 
     /// How a tensor of `shape` is divided into blocks that share a scale, under these settings.
     ///
-    /// - Throws: `QuantizationError(.invalidGranularity)` when the granularity does not fit the
+    /// - Throws: `EngineError(.quantization, .invalidGranularity)` when the granularity does not fit the
     ///   shape (see `QuantGranularity`), or `.invalidSetting` for block sizes that are not -1 or >= 1.
-    public func blocks(forShape shape: [Int]) throws(QuantizationError) -> QuantizationBlocks {
+    public func blocks(forShape shape: [Int]) throws(EngineError) -> QuantizationBlocks {
         try QuantizationBlocks(shape: shape, granularity: granularity, role: role, target: target)
     }
 }
