@@ -53,14 +53,11 @@ private func quantizedView(_ p: UnsafeRawPointer?, bytes: UInt, count: Int, stor
 
 /// The scale and zero point of an observed target, as sc_session_quant_params computes them.
 private func observedParameters(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> QuantParameters {
-    let (observer, _) = try observed(s, i, settings)
-    do throws(EngineError) { return try observer.parameters(settings: settings) } catch { throw CallError(error) }
+    try s.call { (c) throws(SessionError) in try c.parameters(i, settings: settings) }
 }
 
-/// Settings and parameters of the session-free calls: the quantized type from `bits` / `isSigned`,
-/// the blocks from the scale's shape (one element: per tensor; otherwise x's rank, each size
-/// dividing x's: blocks of x.shape[d] / scale.shape[d] along dim d), scale and zero point read
-/// from the caller's tensors.
+/// Settings and parameters of the session-free calls: the quantized type from `bits` / `isSigned`;
+/// the core derives the rest from the caller's scale and zero point (`QuantParameters.explicit`).
 private func explicitParameters(scale: UnsafePointer<sc_tensor>?, zeroPoint: UnsafePointer<sc_tensor>?, bits: Int32, isSigned: Int32,
                                 shape: [Int], name: String) throws(CallError) -> (QuantizationSettings, QuantParameters) {
     guard isSigned == 0 || isSigned == 1 else {
@@ -71,22 +68,8 @@ private func explicitParameters(scale: UnsafePointer<sc_tensor>?, zeroPoint: Uns
     }
     let sv = try tensorView(scale, "scale", writable: false).readOnly
     let zv = try tensorView(zeroPoint, "zero_point", writable: false).readOnly
-    guard zv.shape == sv.shape else {
-        throw CallError(.shape, "zero_point has shape \(zv.shape); expected scale's shape \(sv.shape)")
-    }
-    let granularity: QuantGranularity
-    if sv.count == 1 {
-        granularity = .perTensor
-    } else {
-        let fits = sv.shape.count == shape.count && zip(sv.shape, shape).allSatisfy { s, n in s == 1 || (s > 1 && n >= s && n % s == 0) }
-        guard fits else {
-            throw CallError(.shape, "scale has shape \(sv.shape); expected one element (per tensor) or \(shape.count) dims each dividing \(name)'s shape \(shape) (the blocks)")
-        }
-        granularity = .blocks(zip(sv.shape, shape).map { s, n in s == 1 ? -1 : n / s })
-    }
-    let settings = QuantizationSettings(target: name, role: .parameter, dtype: dtype, granularity: granularity)
     do throws(EngineError) {
-        return (settings, try QuantParameters(scale: sv, zeroPoint: zv, settings: settings))
+        return try QuantParameters.explicit(scale: sv, zeroPoint: zv, dtype: dtype, shape: shape, name: name)
     } catch { throw CallError(error) }
 }
 

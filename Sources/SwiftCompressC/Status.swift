@@ -73,6 +73,19 @@ struct CallError: Error {
         }
     }
 
+    /// The one mapping of session errors to status codes.
+    init(_ error: SessionError) {
+        switch error {
+        case .invalidArgument(let m): self.init(.invalidArgument, m)
+        case .unknownName(let m): self.init(.unknownName, m)
+        case .state(let m): self.init(.state, m)
+        case .shape(let m): self.init(.shape, m)
+        case .internal(let m): self.init(.internal, m)
+        case .config(let e): self.init(e)
+        case .engine(let e): self.init(e)
+        }
+    }
+
     /// The status of an engine's errors that are not about shapes or element types.
     static func status(of engine: EngineError.Engine) -> Status {
         switch engine {

@@ -34,14 +34,25 @@ public enum SparsitySchedule: String, Sendable, Hashable {
         }
     }
 
+    /// A final ratio scaled to update `step` of `totalSteps`: `ratio * factor(step:totalSteps:)`
+    /// (what `sc_sparsity_schedule` returns).
+    ///
+    /// - Parameter ratio: the final goal, in [0, 1] (checked by the caller).
+    /// - Throws: as `factor`.
+    public func ratio(_ ratio: Double, step: Int, totalSteps: Int) throws(EngineError) -> Double {
+        ratio * (try factor(step: step, totalSteps: totalSteps))
+    }
+
     /// `settings` with its four goals multiplied by `factor(step:totalSteps:)`; other keys unchanged.
+    /// A `max_sparse_ratio` scaled to 0 (step 0) is dropped: the key table's rule is (0, 1], and
+    /// NNI treats a zero bound as unset.
     /// - Throws: as `factor`.
     public func settings(_ settings: PruningSettings, step: Int, totalSteps: Int) throws(EngineError) -> PruningSettings {
         let f = try factor(step: step, totalSteps: totalSteps)
         var s = settings
         s.sparseRatio = s.sparseRatio.map { $0 * f }
         s.sparseThreshold = s.sparseThreshold.map { $0 * f }
-        s.maxSparseRatio = s.maxSparseRatio.map { $0 * f }
+        s.maxSparseRatio = s.maxSparseRatio.map { $0 * f }.flatMap { $0 > 0 ? $0 : nil }
         s.minSparseRatio = s.minSparseRatio.map { $0 * f }
         return s
     }

@@ -110,6 +110,38 @@ public struct QuantParameters: Sendable, Hashable {
                       scaleShape: scale.shape, settings: settings)
     }
 
+    /// Settings and parameters for quantizing a tensor of `shape` with a caller's own scale and
+    /// zero point (no config, no observer: the session-free `sc_quantize` / `sc_dequantize`).
+    ///
+    /// The granularity comes from the scale's shape: one element means per tensor; otherwise the
+    /// scale has the tensor's rank and each of its sizes divides the tensor's, giving blocks of
+    /// `shape[d] / scale.shape[d]` along dim d (`-1`, the whole dim, where the scale's size is 1).
+    /// The target is a parameter named `name`.
+    ///
+    /// - Throws: `.shapeMismatch` (naming no target) when the zero point's shape differs from the
+    ///   scale's or the scale's shape gives no blocks of `shape`; the errors of
+    ///   `init(scale:zeroPoint:settings:)` for unusable values.
+    public static func explicit(scale: TensorView, zeroPoint: TensorView, dtype: QuantDType, shape: [Int],
+                                name: String) throws(EngineError) -> (settings: QuantizationSettings, parameters: QuantParameters) {
+        guard zeroPoint.shape == scale.shape else {
+            throw EngineError(.quantization, .shapeMismatch, target: "", "zero_point has shape \(zeroPoint.shape); expected scale's shape \(scale.shape)")
+        }
+        let granularity: QuantGranularity
+        if scale.count == 1 {
+            granularity = .perTensor
+        } else {
+            let fits = scale.shape.count == shape.count
+                && zip(scale.shape, shape).allSatisfy { s, n in s == 1 || (s > 1 && n >= s && n % s == 0) }
+            guard fits else {
+                throw EngineError(.quantization, .shapeMismatch, target: "",
+                                  "scale has shape \(scale.shape); expected one element (per tensor) or \(shape.count) dims each dividing \(name)'s shape \(shape) (the blocks)")
+            }
+            granularity = .blocks(zip(scale.shape, shape).map { s, n in s == 1 ? -1 : n / s })
+        }
+        let settings = QuantizationSettings(target: name, role: .parameter, dtype: dtype, granularity: granularity)
+        return (settings, try QuantParameters(scale: scale, zeroPoint: zeroPoint, settings: settings))
+    }
+
     /// Writes scale and zero point into caller buffers (one element per block each, any float
     /// dtype and strides; values rounded to the buffer's dtype).
     ///

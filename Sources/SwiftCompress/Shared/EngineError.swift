@@ -123,9 +123,12 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         a.kind == b.kind && a.target == b.target && a.key == b.key && a.message == b.message
     }
 
+    /// `target: key: message`, `target: message`, or the message alone when `target` is empty
+    /// (an error about call arguments rather than a target).
     public var description: String {
-        if let key { return "\(target): \(key): \(message)" }
-        return "\(target): \(message)"
+        let prefix = target.isEmpty ? "" : target + ": "
+        if let key { return "\(prefix)\(key): \(message)" }
+        return prefix + message
     }
 }
 
