@@ -46,7 +46,7 @@ public func sc_session_bind_student(_ session: OpaquePointer?, _ moduleName: Uns
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
         let name = s.targetName(i)
         let st = try tensorView(student, "\(name): student", writable: false).readOnly
-        let g = gradient == nil ? nil : try tensorView(gradient, "\(name): gradient", writable: true)
+        let g = try optionalTensorView(gradient, "\(name): gradient", writable: true)
         let t = try s.checkIndex(i)
         try s.call { (c) throws(SessionError) in try c.bindStudent(module: t.moduleName, target: t.targetName, student: st, gradient: g) }
     }
@@ -64,7 +64,7 @@ public func sc_session_bind_teacher(_ session: OpaquePointer?, _ moduleName: Uns
         let name = s.targetName(i)
         // The student and link checks come before the teacher tensor is converted.
         _ = try s.call { (c) throws(SessionError) in try c.teacherSlot(module: module, target: target, link: link, call: "sc_session_bind_teacher") }
-        let tv = teacher == nil ? nil : try tensorView(teacher, "\(name): teacher \(link)", writable: false).readOnly
+        let tv = try optionalTensorView(teacher, "\(name): teacher \(link)", writable: false)?.readOnly
         try s.call { (c) throws(SessionError) in try c.bindTeacher(module: module, target: target, link: link, teacher: tv, call: "sc_session_bind_teacher") }
     }
 }

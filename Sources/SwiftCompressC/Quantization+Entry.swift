@@ -64,8 +64,8 @@ public func sc_session_quant_params(_ session: OpaquePointer?, _ moduleName: Uns
         let name = settings.target
         let scaleView = try tensorView(scale, "\(name): scale", writable: true)
         let zeroView = try tensorView(zeroPoint, "\(name): zero_point", writable: true)
-        let minView = trackedMin == nil ? nil : try tensorView(trackedMin, "\(name): tracked_min", writable: true)
-        let maxView = trackedMax == nil ? nil : try tensorView(trackedMax, "\(name): tracked_max", writable: true)
+        let minView = try optionalTensorView(trackedMin, "\(name): tracked_min", writable: true)
+        let maxView = try optionalTensorView(trackedMax, "\(name): tracked_max", writable: true)
         try s.call { (c) throws(SessionError) in
             try c.writeParameters(i, settings: settings, scale: scaleView, zeroPoint: zeroView, trackedMin: minView, trackedMax: maxView)
         }
@@ -112,7 +112,7 @@ private func fakeQuantize(_ session: OpaquePointer?, _ moduleName: UnsafePointer
         let name = settings.target
         let xv = try tensorView(x, "\(name): x", writable: false).readOnly
         let ov = try tensorView(out, "\(name): out", writable: true)
-        let mv = gradientMask == nil ? nil : try tensorView(gradientMask, "\(name): gradient_mask", writable: true)
+        let mv = try optionalTensorView(gradientMask, "\(name): gradient_mask", writable: true)
         try s.call { (c) throws(SessionError) in
             try c.fakeQuantize(i, settings: settings, method: method, x: xv, out: ov, gradientMask: mv)
         }

@@ -181,7 +181,7 @@ public func sc_fold_batch_norm(_ layer: Int32, _ weight: UnsafePointer<sc_tensor
         }
         let w = try tensorView(weight, "weight", writable: false).readOnly
         func optional(_ t: UnsafePointer<sc_tensor>?, _ what: String) throws(CallError) -> TensorView? {
-            t == nil ? nil : try tensorView(t, what, writable: false).readOnly
+            try optionalTensorView(t, what, writable: false)?.readOnly
         }
         let b = try optional(bias, "bias")
         let gamma = try optional(bnWeight, "bn_weight"), beta = try optional(bnBias, "bn_bias")

@@ -65,10 +65,13 @@ final class Session {
     /// `module.target` (just `target` for the root module) of resolved target `i`, as messages name it.
     func targetName(_ i: Int) -> String { core.targetName(i) }
 
-    func setOutput(_ s: String) -> CString {
+    /// Keeps `s` as the session's output (valid until the next one) and returns it through `text`
+    /// and `length`.
+    func returnText(_ s: String, _ text: UnsafeMutablePointer<UnsafePointer<CChar>?>, _ length: UnsafeMutablePointer<Int>?) {
         let c = CString(s)
         output = c
-        return c
+        text.pointee = c.constPointer
+        length?.pointee = c.byteCount
     }
 }
 

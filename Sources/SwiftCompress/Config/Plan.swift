@@ -162,99 +162,31 @@ extension Plan {
         try self.init(configs: configs, modules: modules, mode: mode, templates: templates)
     }
 
+    /// The phases: module names checked, legacy lists translated, every config validated and its
+    /// selector compiled, legacy exclusions collected, each config resolved into targets
+    /// (`PlanBuilder`), then the checks that need the merged settings.
     init(configs: [ConfigObject], modules: [ModuleInfo], mode: CompressionMode, templates: SettingTemplates) throws(ConfigError) {
-        var allNames = Set<String>()
-        for (i, m) in modules.enumerated() where !allNames.insert(m.name).inserted {
-            throw ConfigError(configIndex: nil, path: "modules[\(i)].name", expected: "a name not used by an earlier module", got: pythonRepr(m.name))
-        }
+        let allNames = try uniqueModuleNames(modules)
         let legacy = isLegacyList(configs)
         var translated: [TranslatedConfig] = []
         for (i, c) in configs.enumerated() {
-            if legacy {
-                translated.append(try translateLegacy(c, index: i, mode: mode))
-            } else {
-                translated.append(TranslatedConfig(index: i, config: c, isExclusion: false, quantStartStep: nil, droppedKeys: []))
-            }
+            translated.append(legacy ? try translateLegacy(c, index: i, mode: mode)
+                                     : TranslatedConfig(index: i, config: c, isExclusion: false, quantStartStep: nil, droppedKeys: []))
         }
         var selectors: [ModuleSelector] = []
         for t in translated {
             try validateConfig(t.config, index: t.index, mode: mode)
             selectors.append(try ModuleSelector(t.config, index: t.index))
         }
-
-        var warnings: [ExplainReport.Warning] = []
         var excluded = Set<Int>()
-        for (t, s) in zip(translated, selectors) where t.isExclusion {
-            excluded.formUnion(s.select(modules))
-        }
+        for (t, s) in zip(translated, selectors) where t.isExclusion { excluded.formUnion(s.select(modules)) }
 
-        var builder = TargetTable(legacy: legacy)
-        var configEntries: [ExplainReport.ConfigEntry] = []
-        var fusions: [[String]] = []
+        var builder = PlanBuilder(modules: modules, allNames: allNames, mode: mode, templates: templates, legacy: legacy)
         for (t, selector) in zip(translated, selectors) {
-            let i = t.index
-            for u in selector.unmatchedNames(in: modules, names: allNames) {
-                let hint = u.suggestions.isEmpty ? "" : "; closest: " + u.suggestions.map(pythonRepr).joined(separator: ", ")
-                warnings.append(.init(kind: .unmatchedOpName, configIndex: i, module: u.name, target: nil,
-                                      message: "config_list[\(i)].\(u.key): \(pythonRepr(u.name)) names no module and is ignored\(hint)"))
-            }
-            for k in t.droppedKeys {
-                warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
-                                      message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
-            }
-            var selected = selector.select(modules)
-            if t.isExclusion {
-                configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
-                continue
-            }
-            selected.removeAll(where: excluded.contains)
-            var skipped: [String] = []
-            var usedShorthand = Set<String>()
-            var configured = 0
-            for mi in selected {
-                let module = modules[mi]
-                guard let template = templates.template(for: module.typeName, mode: mode) else {
-                    skipped.append(module.name)
-                    warnings.append(.init(kind: .missingTemplate, configIndex: i, module: module.name, target: nil,
-                                          message: "config_list[\(i)] selects \(pythonRepr(module.name)) (\(module.typeName)), which has no \(mode.rawValue) template; skipped (narrow the selection, or register a template for \(module.typeName))"))
-                    continue
-                }
-                let resolved = try resolveTargets(config: t.config, index: i, module: module, template: template, mode: mode)
-                usedShorthand.formUnion(resolved.usedShorthand)
-                warnings.append(contentsOf: resolved.warnings)
-                configured += 1
-                builder.add(resolved.targets, module: module, moduleIndex: mi, configIndex: i, warnings: &warnings)
-            }
-            if selected.isEmpty {
-                warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
-                                      message: "config_list[\(i)] selects no module"))
-            } else if configured == 0 {
-                warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
-                                      message: "config_list[\(i)] selects \(selected.count) module(s), none of a type with a \(mode.rawValue) template"))
-            } else {
-                for key in t.config.keys where !commonKeys.contains(key) && key != "fuse_names" && !usedShorthand.contains(key) {
-                    warnings.append(.init(kind: .unusedShorthand, configIndex: i, module: nil, target: nil,
-                                          message: "config_list[\(i)].\(key) reaches no target of the selected modules and is dropped"))
-                }
-            }
-            if mode == .quantization, let groups = t.config["fuse_names"]?.array {
-                let selectedNames = Set(selected.map { modules[$0].name })
-                for (g, group) in groups.enumerated() {
-                    let names = group.array?.compactMap(\.string) ?? []
-                    let p = KeyPath.config(i).key("fuse_names").index(g)
-                    for (k, n) in names.enumerated() where !allNames.contains(n) {
-                        throw p.index(k).error(expected: "the name of a module of the model", got: pythonRepr(n))
-                    }
-                    if let first = names.first, !selectedNames.contains(first) {
-                        throw p.index(0).error(expected: "a module this config selects (the first module of a fusion is the one configured)", got: pythonRepr(first))
-                    }
-                    fusions.append(names)
-                }
-            }
-            configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped, translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep))
+            try builder.add(t, selector: selector, excluded: excluded)
         }
-
-        let targets = builder.ordered()
+        let targets = builder.table.ordered()
+        var warnings = builder.warnings
         if mode == .pruning {
             try checkFinalPruningSettings(targets)
             warnings.append(contentsOf: alignWarnings(targets))
@@ -262,9 +194,125 @@ extension Plan {
         self.mode = mode
         self.isLegacy = legacy
         self.targets = targets
-        self.fusions = fusions
+        self.fusions = builder.fusions
         self.quantStartSteps = translated.map(\.quantStartStep)
-        self.report = ExplainReport(mode: mode, isLegacy: legacy, configs: configEntries, targets: targets, warnings: warnings)
+        self.report = ExplainReport(mode: mode, isLegacy: legacy, configs: builder.configEntries, targets: targets, warnings: warnings)
+    }
+}
+
+/// The module names, or an error for the first one used twice.
+func uniqueModuleNames(_ modules: [ModuleInfo]) throws(ConfigError) -> Set<String> {
+    var names = Set<String>()
+    for (i, m) in modules.enumerated() where !names.insert(m.name).inserted {
+        throw ConfigError(configIndex: nil, path: "modules[\(i)].name", expected: "a name not used by an earlier module", got: pythonRepr(m.name))
+    }
+    return names
+}
+
+/// What the configs of a list have produced so far: targets, report entries, warnings, fusions.
+struct PlanBuilder {
+    let modules: [ModuleInfo]
+    let allNames: Set<String>
+    let mode: CompressionMode
+    let templates: SettingTemplates
+    var table: TargetTable
+    var warnings: [ExplainReport.Warning] = []
+    var configEntries: [ExplainReport.ConfigEntry] = []
+    var fusions: [[String]] = []
+
+    init(modules: [ModuleInfo], allNames: Set<String>, mode: CompressionMode, templates: SettingTemplates, legacy: Bool) {
+        self.modules = modules
+        self.allNames = allNames
+        self.mode = mode
+        self.templates = templates
+        self.table = TargetTable(legacy: legacy)
+    }
+
+    /// Resolves one (translated) config: its selection, its targets, its warnings and fusions.
+    mutating func add(_ t: TranslatedConfig, selector: ModuleSelector, excluded: Set<Int>) throws(ConfigError) {
+        let i = t.index
+        let legacy = table.legacy
+        reportUnmatchedNames(selector, index: i)
+        for k in t.droppedKeys {
+            warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
+                                  message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
+        }
+        var selected = selector.select(modules)
+        if t.isExclusion {
+            configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
+            return
+        }
+        selected.removeAll(where: excluded.contains)
+        let (skipped, usedShorthand, configured) = try configure(selected, config: t.config, index: i)
+        reportSelection(selected: selected.count, configured: configured, config: t.config, index: i, usedShorthand: usedShorthand)
+        if mode == .quantization { try addFusions(t.config, index: i, selected: selected) }
+        configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped,
+                                   translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep))
+    }
+
+    mutating func reportUnmatchedNames(_ selector: ModuleSelector, index i: Int) {
+        for u in selector.unmatchedNames(in: modules, names: allNames) {
+            let hint = u.suggestions.isEmpty ? "" : "; closest: " + u.suggestions.map(pythonRepr).joined(separator: ", ")
+            warnings.append(.init(kind: .unmatchedOpName, configIndex: i, module: u.name, target: nil,
+                                  message: "config_list[\(i)].\(u.key): \(pythonRepr(u.name)) names no module and is ignored\(hint)"))
+        }
+    }
+
+    /// The targets of each selected module with a template; the modules without one are skipped.
+    mutating func configure(_ selected: [Int], config: ConfigObject, index i: Int) throws(ConfigError)
+        -> (skipped: [String], usedShorthand: Set<String>, configured: Int)
+    {
+        var skipped: [String] = []
+        var usedShorthand = Set<String>()
+        var configured = 0
+        for mi in selected {
+            let module = modules[mi]
+            guard let template = templates.template(for: module.typeName, mode: mode) else {
+                skipped.append(module.name)
+                warnings.append(.init(kind: .missingTemplate, configIndex: i, module: module.name, target: nil,
+                                      message: "config_list[\(i)] selects \(pythonRepr(module.name)) (\(module.typeName)), which has no \(mode.rawValue) template; skipped (narrow the selection, or register a template for \(module.typeName))"))
+                continue
+            }
+            let resolved = try resolveTargets(config: config, index: i, module: module, template: template, mode: mode)
+            usedShorthand.formUnion(resolved.usedShorthand)
+            warnings.append(contentsOf: resolved.warnings)
+            configured += 1
+            table.add(resolved.targets, module: module, moduleIndex: mi, configIndex: i, warnings: &warnings)
+        }
+        return (skipped, usedShorthand, configured)
+    }
+
+    /// Warnings for a config that selects nothing usable, or whose shorthand keys reach no target.
+    mutating func reportSelection(selected: Int, configured: Int, config: ConfigObject, index i: Int, usedShorthand: Set<String>) {
+        if selected == 0 {
+            warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
+                                  message: "config_list[\(i)] selects no module"))
+        } else if configured == 0 {
+            warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
+                                  message: "config_list[\(i)] selects \(selected) module(s), none of a type with a \(mode.rawValue) template"))
+        } else {
+            for key in config.keys where !commonKeys.contains(key) && key != "fuse_names" && !usedShorthand.contains(key) {
+                warnings.append(.init(kind: .unusedShorthand, configIndex: i, module: nil, target: nil,
+                                      message: "config_list[\(i)].\(key) reaches no target of the selected modules and is dropped"))
+            }
+        }
+    }
+
+    /// `fuse_names` groups (validated as lists of names): every name a module, the first selected.
+    mutating func addFusions(_ config: ConfigObject, index i: Int, selected: [Int]) throws(ConfigError) {
+        guard let groups = config["fuse_names"]?.array else { return }
+        let selectedNames = Set(selected.map { modules[$0].name })
+        for (g, group) in groups.enumerated() {
+            let names = group.array?.compactMap(\.string) ?? []
+            let p = KeyPath.config(i).key("fuse_names").index(g)
+            for (k, n) in names.enumerated() where !allNames.contains(n) {
+                throw p.index(k).error(expected: "the name of a module of the model", got: pythonRepr(n))
+            }
+            if let first = names.first, !selectedNames.contains(first) {
+                throw p.index(0).error(expected: "a module this config selects (the first module of a fusion is the one configured)", got: pythonRepr(first))
+            }
+            fusions.append(names)
+        }
     }
 }
 

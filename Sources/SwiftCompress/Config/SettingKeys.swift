@@ -97,6 +97,28 @@ public struct SettingKey: Sendable {
     }
 }
 
+/// Reads one target's settings dict for a typed-settings initializer: each key through its row of
+/// `mode`'s key table, a refused value thrown as `EngineError(engine, .invalidSetting)` naming the
+/// target, the key, the row's expectation and the value. The one reader of PruningSettings,
+/// QuantizationSettings and DistillationSettings.
+struct SettingsReader {
+    let settings: ConfigObject
+    let mode: CompressionMode
+    let engine: EngineError.Engine
+    let target: String
+
+    /// The checked value of `key`, or nil when absent or None.
+    func callAsFunction(_ key: String) throws(EngineError) -> ConfigValue? {
+        let row = SettingKeys.row(key, mode)
+        switch row.read(settings) {
+        case .unset: return nil
+        case .value(let v): return v
+        case .invalid(let v):
+            throw EngineError(engine, .invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
+        }
+    }
+}
+
 /// The bit widths `quant_dtype` (`intN` / `uintN`), legacy `quant_bits` and the C ABI's `bits`
 /// accept: the one place the range is written.
 public let quantBitRange: ClosedRange<Int> = 2...16

@@ -46,15 +46,7 @@ public struct DistillationSettings: Sendable, Hashable {
     ///   and what was given.
     public init(_ settings: ConfigObject, module: String, target: String) throws(EngineError) {
         let name = qualifiedTargetName(module: module, target: target)
-        func value(_ key: String) throws(EngineError) -> ConfigValue? {
-            let row = SettingKeys.row(key, .distillation)
-            switch row.read(settings) {
-            case .unset: return nil
-            case .value(let v): return v
-            case .invalid(let v):
-                throw EngineError(.distillation, .invalidSetting, target: name, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
-            }
-        }
+        let value = SettingsReader(settings: settings, mode: .distillation, engine: .distillation, target: name)
         lambda = try value("lambda")?.number ?? 1
         switch try value("link") {
         case nil, .string("auto")?: links = [module]

@@ -1,21 +1,3 @@
-/// How a target's metric is divided into blocks (NNI's `granularity`).
-public enum PruningGranularity: Sendable, Hashable {
-    /// The pruner's default: fine-grained for the level metric, `outChannel` for parameters and
-    /// `perChannel` for inputs/outputs with L1, L2 and FPGM.
-    case `default`
-    /// One metric value per element (`granularity: None` in NNI).
-    case fineGrained
-    /// One block per index of dim 0 (rows of a Linear weight, filters of a conv weight).
-    case outChannel
-    /// One block per index of dim 1 (needs rank >= 2).
-    case inChannel
-    /// One block per index of dim 1 of an input/output (dim 0 is the batch).
-    case perChannel
-    /// Block sizes over the trailing dims, padded with 1 at the front; -1 means the whole dim.
-    /// Every size must be -1 or >= 1 and divide its dim.
-    case blocks([Int])
-}
-
 /// What a mask does to its target when applied (NNI's `apply_method`).
 public enum PruningApplyMethod: String, Sendable, Hashable {
     /// target * mask.
@@ -111,15 +93,7 @@ public struct PruningSettings: Sendable, Hashable {
     ///   - target: `module.target`, used in errors.
     /// - Throws: `EngineError(.pruning, .invalidSetting)` naming the key, the expectation and the value.
     public init(_ settings: ConfigObject, target: String) throws(EngineError) {
-        func value(_ key: String) throws(EngineError) -> ConfigValue? {
-            let row = SettingKeys.row(key, .pruning)
-            switch row.read(settings) {
-            case .unset: return nil
-            case .value(let v): return v
-            case .invalid(let v):
-                throw EngineError(.pruning, .invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
-            }
-        }
+        let value = SettingsReader(settings: settings, mode: .pruning, engine: .pruning, target: target)
         func groupID(_ key: String) throws(EngineError) -> PruningGroupID? {
             switch try value(key) {
             case .int(let i)?: return .int(i)

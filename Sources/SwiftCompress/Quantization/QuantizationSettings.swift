@@ -168,15 +168,7 @@ public struct QuantizationSettings: Sendable, Hashable {
     /// key is read through its row of the quantization key table (`SettingKeys.settings(.quantization)`),
     /// so a value is accepted here exactly when validation accepts it in a config list.
     public init(_ settings: ConfigObject, target: String, role: QuantTargetRole) throws(EngineError) {
-        func value(_ key: String) throws(EngineError) -> ConfigValue? {
-            let row = SettingKeys.row(key, .quantization)
-            switch row.read(settings) {
-            case .unset: return nil
-            case .value(let v): return v
-            case .invalid(let v):
-                throw EngineError(.quantization, .invalidSetting, target: target, key: key, "expected \(row.typedExpectation), got \(v.pythonDescription)")
-            }
-        }
+        let value = SettingsReader(settings: settings, mode: .quantization, engine: .quantization, target: target)
         self.target = target
         self.role = role
         dtype = try value("quant_dtype")?.string.flatMap(QuantDType.init) ?? .int8
