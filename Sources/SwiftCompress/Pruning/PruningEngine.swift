@@ -106,6 +106,8 @@ struct PruningTargetPlan {
 }
 
 extension Pruning {
+    /// Decides every target's layout, metric source and rule, then checks what spans targets:
+    /// groups, dependency shapes, align sources and dependency parts. No arithmetic on tensors.
     static func plan(_ targets: [PruningTarget], metric kind: PruningMetricKind) throws(EngineError) -> [PruningTargetPlan] {
         var index: [String: Int] = [:]
         var plans: [PruningTargetPlan] = []
@@ -114,43 +116,57 @@ extension Pruning {
             let key = t.moduleName + "\u{0}" + t.targetName
             if index[key] != nil { throw EngineError(.pruning, .duplicateTarget, target: name, "appears more than once in the target list") }
             index[key] = ti
-            try t.settings.validate(target: name)
-            guard t.mask.shape == t.tensor.shape else {
-                throw EngineError(.pruning, .shapeMismatch, target: name, "mask shape \(t.mask.shape) differs from target shape \(t.tensor.shape)")
-            }
-            let layout = try BlockLayout(shape: t.tensor.shape, granularity: t.settings.granularity,
-                                         isParameter: t.isParameter, levelDefault: kind == .level, target: name)
-            let s = t.settings
-            var m: Metric? = nil
-            if s.isActive {
-                if let mv = t.metric {
-                    let ok = mv.count == layout.blockCount
-                        && (mv.shape == layout.metricShape || mv.shape == layout.squeezedShape)
-                    guard ok else {
-                        throw EngineError(.pruning, .shapeMismatch, target: name,
-                                           "supplied metric shape \(mv.shape) does not match the metric shape \(layout.metricShape) of granularity \(s.granularity) on shape \(t.tensor.shape)")
-                    }
-                    m = Metric(values: .view(mv), count: mv.count, singlePrecision: mv.dtype != .float64)
-                } else if kind == .supplied {
-                    throw EngineError(.pruning, .invalidMetric, target: name, "metric kind is 'supplied' but no metric tensor was given")
-                } else if kind == .fpgm && layout.isUnblocked {
-                    throw EngineError(.pruning, .invalidGranularity, target: name, key: "granularity",
-                                       "FPGM needs blocks (e.g. 'out_channel'); it does not support fine-grained pruning")
-                } else if layout.isFineGrained && kind != .fpgm {
-                    m = Metric(values: .magnitude(t.tensor), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
-                } else {
-                    // Computed in phase 2.
-                    m = Metric(values: .dense([]), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
-                }
-            }
-            let inDep = s.dependencyGroupID != nil
-            let inGlobal = !inDep && s.globalGroupID != nil
-            let usesRatio = !inDep && !inGlobal && s.sparseRatio != nil
-            let usesAlign = !inDep && !inGlobal && !usesRatio && s.align != nil
-            plans.append(PruningTargetPlan(name: name, layout: layout, metric: m, inDependency: inDep, inGlobal: inGlobal,
-                                    usesRatio: usesRatio, usesAlign: usesAlign))
+            plans.append(try planTarget(t, metric: kind))
         }
-        // Groups: members need a metric and one sparse_ratio.
+        try checkGroups(targets, plans)
+        try checkDependencyShapes(targets, plans)
+        try resolveAlignSources(targets, &plans, index: index)
+        try checkDependencyParts(targets, plans)
+        return plans
+    }
+
+    /// One target's plan: settings and shapes checked, block layout, metric source, rule.
+    static func planTarget(_ t: PruningTarget, metric kind: PruningMetricKind) throws(EngineError) -> PruningTargetPlan {
+        let name = t.qualifiedName
+        try t.settings.validate(target: name)
+        guard t.mask.shape == t.tensor.shape else {
+            throw EngineError(.pruning, .shapeMismatch, target: name, "mask shape \(t.mask.shape) differs from target shape \(t.tensor.shape)")
+        }
+        let layout = try BlockLayout(shape: t.tensor.shape, granularity: t.settings.granularity,
+                                     isParameter: t.isParameter, levelDefault: kind == .level, target: name)
+        let s = t.settings
+        var m: Metric? = nil
+        if s.isActive {
+            if let mv = t.metric {
+                let ok = mv.count == layout.blockCount
+                    && (mv.shape == layout.metricShape || mv.shape == layout.squeezedShape)
+                guard ok else {
+                    throw EngineError(.pruning, .shapeMismatch, target: name,
+                                       "supplied metric shape \(mv.shape) does not match the metric shape \(layout.metricShape) of granularity \(s.granularity) on shape \(t.tensor.shape)")
+                }
+                m = Metric(values: .view(mv), count: mv.count, singlePrecision: mv.dtype != .float64)
+            } else if kind == .supplied {
+                throw EngineError(.pruning, .invalidMetric, target: name, "metric kind is 'supplied' but no metric tensor was given")
+            } else if kind == .fpgm && layout.isUnblocked {
+                throw EngineError(.pruning, .invalidGranularity, target: name, key: "granularity",
+                                   "FPGM needs blocks (e.g. 'out_channel'); it does not support fine-grained pruning")
+            } else if layout.isFineGrained && kind != .fpgm {
+                m = Metric(values: .magnitude(t.tensor), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
+            } else {
+                // Computed in phase 2.
+                m = Metric(values: .dense([]), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
+            }
+        }
+        let inDep = s.dependencyGroupID != nil
+        let inGlobal = !inDep && s.globalGroupID != nil
+        let usesRatio = !inDep && !inGlobal && s.sparseRatio != nil
+        let usesAlign = !inDep && !inGlobal && !usesRatio && s.align != nil
+        return PruningTargetPlan(name: name, layout: layout, metric: m, inDependency: inDep, inGlobal: inGlobal,
+                                 usesRatio: usesRatio, usesAlign: usesAlign)
+    }
+
+    /// Group members need a metric and one sparse_ratio per group.
+    static func checkGroups(_ targets: [PruningTarget], _ plans: [PruningTargetPlan]) throws(EngineError) {
         for dependency in [true, false] {
             var ratios: [PruningGroupID: (Double?, String)] = [:]
             var order: [PruningGroupID] = []
@@ -176,7 +192,10 @@ extension Pruning {
                                    "\(dependency ? "dependency" : "global") group \(gid) has no sparse_ratio")
             }
         }
-        // Dependency members: same prunable positions.
+    }
+
+    /// Dependency members have the same prunable positions.
+    static func checkDependencyShapes(_ targets: [PruningTarget], _ plans: [PruningTargetPlan]) throws(EngineError) {
         var firstShape: [PruningGroupID: (Int, [Int])] = [:]
         for (ti, t) in targets.enumerated() where plans[ti].inDependency {
             guard let gid = t.settings.dependencyGroupID else { continue }
@@ -188,11 +207,12 @@ extension Pruning {
                 }
             } else {
                 firstShape[gid] = (ti, sq)
-                let blocks = t.settings.internalMetricBlock ?? 1
-                _ = blocks
             }
         }
-        // Align sources.
+    }
+
+    /// Each aligned target's source (in the list, with a mask of its own) and the source dims kept.
+    static func resolveAlignSources(_ targets: [PruningTarget], _ plans: inout [PruningTargetPlan], index: [String: Int]) throws(EngineError) {
         for (ti, t) in targets.enumerated() where plans[ti].usesAlign {
             guard let a = t.settings.align else { continue }
             let module = a.moduleName ?? t.moduleName
@@ -226,7 +246,10 @@ extension Pruning {
             plans[ti].alignSource = si
             plans[ti].alignDims = dims
         }
-        // Dependency parts must divide the fused metric.
+    }
+
+    /// A dependency group's parts (lcm of its members' internal_metric_block) divide its metric.
+    static func checkDependencyParts(_ targets: [PruningTarget], _ plans: [PruningTargetPlan]) throws(EngineError) {
         var blocksByGroup: [PruningGroupID: (Int, Int)] = [:]
         for (ti, t) in targets.enumerated() where plans[ti].inDependency {
             guard let gid = t.settings.dependencyGroupID else { continue }
@@ -241,7 +264,6 @@ extension Pruning {
                                    "dependency group \(gid) splits its metric of \(n) values into \(parts) parts, which does not divide it")
             }
         }
-        return plans
     }
 }
 
