@@ -23,23 +23,19 @@ enum Status: Int32, CaseIterable {
     case quantization = 11
     case `internal` = 100
 
-    /// The header's constant name.
+    /// The header's constant name, derived from the case name: `SC_OK`, else `SC_ERROR_` and the
+    /// case name in upper snake case (`nullPointer` -> `SC_ERROR_NULL_POINTER`, `invalidJSON` ->
+    /// `SC_ERROR_INVALID_JSON`).
     var name: String {
-        switch self {
-        case .ok: return "SC_OK"
-        case .nullPointer: return "SC_ERROR_NULL_POINTER"
-        case .invalidArgument: return "SC_ERROR_INVALID_ARGUMENT"
-        case .invalidJSON: return "SC_ERROR_INVALID_JSON"
-        case .config: return "SC_ERROR_CONFIG"
-        case .unknownName: return "SC_ERROR_UNKNOWN_NAME"
-        case .shape: return "SC_ERROR_SHAPE"
-        case .dtype: return "SC_ERROR_DTYPE"
-        case .state: return "SC_ERROR_STATE"
-        case .pruning: return "SC_ERROR_PRUNING"
-        case .distillation: return "SC_ERROR_DISTILLATION"
-        case .quantization: return "SC_ERROR_QUANTIZATION"
-        case .internal: return "SC_ERROR_INTERNAL"
+        if self == .ok { return "SC_OK" }
+        var snake = ""
+        var previousIsLower = false
+        for c in String(describing: self) {
+            if c.isUppercase && previousIsLower { snake += "_" }
+            snake += c.uppercased()
+            previousIsLower = c.isLowercase
         }
+        return "SC_ERROR_" + snake
     }
 }
 

@@ -126,16 +126,8 @@ public struct QuantizationBlocks: Sendable, Hashable {
                 body(pos..<end, block)
                 pos = end
                 run += 1
-                // Advance the odometer.
-                var k = rank - 1
-                while k >= 0 {
-                    digits[k] += 1
-                    block += digitBlockSteps[k]
-                    if digits[k] < digitSizes[k] { break }
-                    block -= digitSizes[k] * digitBlockSteps[k]
-                    digits[k] = 0
-                    k -= 1
-                }
+                var odometer = digits  // the same memory
+                advanceOdometer(&odometer, sizes: digitSizes, steps: digitBlockSteps, lastDim: rank - 1, offset: &block)
             }
         }
     }
