@@ -3,6 +3,7 @@
 ///
 /// Build one with `Plan(configList:modules:mode:templates:)`; engines take its `targets`.
 public struct Plan: Sendable {
+    /// The mode the plan was resolved for.
     public let mode: CompressionMode
     /// True when the list was read in the legacy (v2) format.
     public let isLegacy: Bool
@@ -38,10 +39,13 @@ public struct Plan: Sendable {
 
 /// One compression target: a parameter (`weight`, `bias`), an input or an output of a module.
 public struct TargetPlan: Sendable, Equatable {
+    /// The module's name as `named_modules()` gives it (`''` for the root).
     public var moduleName: String
+    /// The module's type name (class `__name__`).
     public var moduleType: String
     /// The target's name as NNI 3.0 names it: `weight`, `bias`, `_input_0`, `_input_x`, `_output_0`.
     public var targetName: String
+    /// Parameter, input or output.
     public var kind: TargetKind
     /// The final settings: the template's keys with shorthand keys and `target_settings` merged in,
     /// None (`.null`) for unset (the keys and values of NNI 3.0's `canonicalize_settings`).
@@ -78,8 +82,11 @@ public struct TargetPlan: Sendable, Equatable {
 
 /// A target's settings, typed for its plan's mode.
 public enum TargetSettings: Sendable, Hashable {
+    /// A target of a pruning plan.
     case pruning(PruningSettings)
+    /// A target of a quantization plan (its qualified name and role included).
     case quantization(QuantizationSettings)
+    /// A target of a distillation plan (links resolved).
     case distillation(DistillationSettings)
 
     /// Parses the canonical settings of one target for `mode`. Every key with a row in the mode's

@@ -28,6 +28,7 @@ public struct SettingKey: Sendable {
     public let name: String
     /// The mode the row belongs to; nil for the common keys, which every mode shares.
     public let mode: CompressionMode?
+    /// Where the key may appear.
     public let role: Role
     /// The value's type and range, in the words error messages use (`a number in [0, 1]`).
     public let type: String

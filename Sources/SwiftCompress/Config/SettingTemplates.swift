@@ -12,6 +12,7 @@ public struct SettingTemplates: Sendable, Equatable {
     /// The built-in templates.
     public static let standard = SettingTemplates()
 
+    /// The built-in templates (SEMANTICS.md, "Settings per target"), defaults from the key table.
     public init() {
         // Defaults from the key table: every pruning setting but align, with its template value.
         var pruneWeight = ConfigObject()

@@ -46,6 +46,8 @@ public struct DistillationGradientOptions: Sendable, Hashable {
     /// a buffer shared by several targets, or one that already holds other gradients).
     public var accumulate: Bool
 
+    /// Options for gradient buffers: whether the gradient includes the `lambda` factor, and whether it
+    /// is added to the buffer (true) or overwrites it (false).
     public init(includesLambda: Bool = true, accumulate: Bool = false) {
         self.includesLambda = includesLambda
         self.accumulate = accumulate

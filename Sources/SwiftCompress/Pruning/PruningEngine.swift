@@ -20,6 +20,8 @@ public struct PruningTarget: @unchecked Sendable {
     /// `.supplied`; used whenever given.
     public var metric: TensorView?
 
+    /// A target over caller buffers (see the properties for their contracts); nothing is checked
+    /// until `Pruning.generateMasks`.
     public init(moduleName: String, targetName: String, settings: PruningSettings, tensor: TensorView,
                 mask: MutableTensorView, metric: TensorView? = nil) {
         self.moduleName = moduleName

@@ -31,6 +31,7 @@ public struct PruningAlign: Sendable, Hashable {
     /// dims count from the end.
     public var dims: [Int]
 
+    /// Align to `targetName` of `moduleName` (nil: the same module), keeping the source mask's `dims`.
     public init(moduleName: String? = nil, targetName: String, dims: [Int]) {
         self.moduleName = moduleName
         self.targetName = targetName
@@ -63,6 +64,8 @@ public struct PruningSettings: Sendable, Hashable {
     /// Derive the mask from another target's mask.
     public var align: PruningAlign?
 
+    /// Settings given directly; nil leaves a key unset. Ranges are checked (with the key table's
+    /// rules) when the settings are used by `Pruning.generateMasks`.
     public init(sparseRatio: Double? = nil, maxSparseRatio: Double? = nil, minSparseRatio: Double? = nil,
                 sparseThreshold: Double? = nil, globalGroupID: PruningGroupID? = nil,
                 dependencyGroupID: PruningGroupID? = nil, granularity: PruningGranularity = .default,

@@ -38,6 +38,7 @@ public struct ArrayTarget<Element: TensorElement> {
     public var module: String
     /// The target's name in the module (`weight`, `bias`).
     public var target: String
+    /// The row-major shape of `values` and `mask`.
     public var shape: [Int]
     /// The values, row-major; pruned in place by `prune(_:metric:apply:)` with `apply: true`.
     public var values: [Element]

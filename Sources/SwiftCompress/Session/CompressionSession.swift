@@ -15,20 +15,26 @@
 public final class CompressionSession {
     /// The names of the calls messages refer to ("call sc_session_set_config first").
     public struct CallNames: Sendable {
+        /// The call that sets the config list.
         public var setConfig: String
+        /// The call that binds a pruning target's tensor and mask.
         public var bind: String
+        /// The call that binds a pruning target's metric.
         public var bindMetric: String
         /// How a target the model lacks is bound, as the "bind every target" hint says it.
         public var bindAbsentHint: String
         /// How an absent binding is described ("NULL tensor and mask").
         public var absentBinding: String
+        /// The call that feeds a batch to a quantization observer.
         public var observe: String
+        /// The call that binds a distillation student.
         public var bindStudent: String
         /// Where the scale shape of a target is read.
         public var scaleShape: String
         /// The name of an observer kind in messages.
         public var observerName: @Sendable (QuantObserverKind) -> String
 
+        /// Names for every call messages mention (see the properties).
         public init(setConfig: String, bind: String, bindMetric: String, bindAbsentHint: String, absentBinding: String,
                     observe: String, bindStudent: String, scaleShape: String,
                     observerName: @escaping @Sendable (QuantObserverKind) -> String) {
@@ -55,18 +61,23 @@ public final class CompressionSession {
     /// A pruning target's buffers, or `absent` for a target the model does not have (a Conv2d's
     /// bias with `bias=False`).
     public enum Binding {
+        /// The caller's tensor, its mask (same shape) and an optional supplied metric.
         case buffers(tensor: MutableTensorView, mask: MutableTensorView, metric: TensorView?)
+        /// A target the model lacks; it must not be pruned.
         case absent
     }
 
     /// A distillation target's tensors.
     public struct DistillationBinding {
+        /// The student tensor (read only), or nil before `bindStudent`.
         public var student: TensorView?
+        /// Where the loss gradient is written (student's shape), or nil for no gradient.
         public var gradient: MutableTensorView?
         /// One per link; nil where the teacher's tensor is not bound.
         public var teachers: [TensorView?] = []
     }
 
+    /// The mode the session was created for (fixed).
     public let mode: CompressionMode
     /// The names messages use for calls.
     public let callNames: CallNames

@@ -85,6 +85,7 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The engine that raised the error.
     public var engine: Engine
+    /// What went wrong, for programs that react to it (the C ABI maps it to a status code).
     public var kind: Kind
     /// The target as `module.target` (`conv1.weight`; just the target name for the root module),
     /// or the fusion group (`conv1+bn1`) for folding errors.
