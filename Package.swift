@@ -5,6 +5,9 @@ import PackageDescription
 
 let package = Package(
     name: "swiftcompress",
+    // Typed throws and the C ABI's registry (Synchronization.Mutex, FusedCut's atomics) need the
+    // Swift 6 runtime: macOS 15 / iOS 18 on Apple platforms; Linux has no minimum.
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         // `import SwiftCompress` for Swift programs.
         .library(name: "SwiftCompress", targets: ["SwiftCompress"]),
@@ -22,6 +25,8 @@ let package = Package(
         // Benchmarks are programs that print figures (run them in release), not timed tests.
         .executableTarget(name: "swiftcompress-bench", dependencies: ["SwiftCompress"]),
         .executableTarget(name: "swiftcompress-quant-bench", dependencies: ["SwiftCompress"]),
+        // examples/swift: a program someone can copy (prunes an array-backed model).
+        .executableTarget(name: "prune-array-model", dependencies: ["SwiftCompress"], path: "examples/swift/prune-array-model"),
         // Fixtures are read from disk by path (they carry the commands that produced them).
         // SwiftCompressC is linked so that CABI tests call the header's functions (declared by SwiftCompressABI).
         .testTarget(name: "SwiftCompressTests", dependencies: ["SwiftCompress", "SwiftCompressC", "SwiftCompressABI"], exclude: ["Fixtures"]),

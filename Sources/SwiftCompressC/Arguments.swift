@@ -41,6 +41,11 @@ func elementType(_ code: Int32, _ what: String) throws(CallError) -> ElementType
 /// The most dimensions an `sc_tensor` may have (SC_MAX_NDIM).
 let maxDimensions: Int32 = 16
 
+/// `tensorView` for an optional argument: nil for a NULL pointer.
+func optionalTensorView(_ t: UnsafePointer<sc_tensor>?, _ what: String, writable: Bool) throws(CallError) -> MutableTensorView? {
+    t == nil ? nil : try tensorView(t, what, writable: writable)
+}
+
 /// Validates an `sc_tensor` and makes a view of it. `writable` views must not overlap (the library
 /// writes them from several threads).
 func tensorView(_ t: UnsafePointer<sc_tensor>?, _ what: String, writable: Bool) throws(CallError) -> MutableTensorView {

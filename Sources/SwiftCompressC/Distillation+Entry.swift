@@ -9,10 +9,7 @@ public func sc_session_add_teacher_module(_ session: OpaquePointer?, _ name: Uns
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.distillation, for: "sc_session_add_teacher_module")
         let n = try string(name, "name")
-        guard s.teacherModuleSet.insert(n).inserted else {
-            throw CallError(.invalidArgument, "teacher module \(quoted(n)) was added already")
-        }
-        s.teacherModules.append(n)
+        try s.call { (c) throws(SessionError) in try c.addTeacherModule(n, call: "sc_session_add_teacher_module") }
     }
 }
 
@@ -49,18 +46,9 @@ public func sc_session_bind_student(_ session: OpaquePointer?, _ moduleName: Uns
         let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
         let name = s.targetName(i)
         let st = try tensorView(student, "\(name): student", writable: false).readOnly
-        var g: MutableTensorView? = nil
-        if gradient != nil {
-            let gv = try tensorView(gradient, "\(name): gradient", writable: true)
-            guard gv.shape == st.shape else {
-                throw CallError(.shape, "\(name): gradient shape \(gv.shape) differs from student shape \(st.shape)")
-            }
-            g = gv
-        }
-        let l = try links(s, i)
-        s.distill[i].student = st
-        s.distill[i].gradient = g
-        s.distill[i].teachers = Array(repeating: nil, count: l.count)
+        let g = try optionalTensorView(gradient, "\(name): gradient", writable: true)
+        let t = try s.checkIndex(i)
+        try s.call { (c) throws(SessionError) in try c.bindStudent(module: t.moduleName, target: t.targetName, student: st, gradient: g) }
     }
 }
 
@@ -71,20 +59,13 @@ public func sc_session_bind_teacher(_ session: OpaquePointer?, _ moduleName: Uns
                                     _ link: Int, _ teacher: UnsafePointer<sc_tensor>?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.distillation, for: "sc_session_bind_teacher")
-        let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
+        let module = try string(moduleName, "module_name"), target = try string(targetName, "target_name")
+        let i = try s.index(module: module, target: target)
         let name = s.targetName(i)
-        guard s.distill[i].student != nil else {
-            throw CallError(.state, "\(quoted(name)) has no student bound; call sc_session_bind_student first")
-        }
-        let count = s.distill[i].teachers.count
-        guard link >= 0, link < count else {
-            throw CallError(.invalidArgument, "link \(link) is out of range 0..<\(count) for \(quoted(name))")
-        }
-        if teacher == nil {
-            s.distill[i].teachers[link] = nil
-            return
-        }
-        s.distill[i].teachers[link] = try tensorView(teacher, "\(name): teacher \(link)", writable: false).readOnly
+        // The student and link checks come before the teacher tensor is converted.
+        _ = try s.call { (c) throws(SessionError) in try c.teacherSlot(module: module, target: target, link: link, call: "sc_session_bind_teacher") }
+        let tv = try optionalTensorView(teacher, "\(name): teacher \(link)", writable: false)?.readOnly
+        try s.call { (c) throws(SessionError) in try c.bindTeacher(module: module, target: target, link: link, teacher: tv, call: "sc_session_bind_teacher") }
     }
 }
 
@@ -99,24 +80,7 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
         if targetLosses != nil && targetLossCount != plan.targets.count {
             throw CallError(.invalidArgument, "target_loss_count is \(targetLossCount); expected the target count \(plan.targets.count)")
         }
-        var targets: [DistillationTarget] = []
-        targets.reserveCapacity(plan.targets.count)
-        for (i, t) in plan.targets.enumerated() {
-            let name = s.targetName(i)
-            let settings = try distillationSettings(t)
-            if !s.teacherModules.isEmpty {
-                do throws(DistillationError) {
-                    try settings.checkLinks(teacherModules: s.teacherModules, module: t.moduleName, target: t.targetName)
-                } catch { throw CallError(error) }
-            }
-            guard let student = s.distill[i].student else {
-                throw CallError(.state, "\(quoted(name)) has no student bound (call sc_session_bind_student for every resolved target; \(plan.targets.count) targets)")
-            }
-            targets.append(DistillationTarget(moduleName: t.moduleName, targetName: t.targetName, settings: settings,
-                                              student: student, teachers: s.distill[i].teachers, gradient: s.distill[i].gradient))
-        }
-        let result: DistillationTotal
-        do throws(DistillationError) { result = try Distillation.totalLoss(targets) } catch { throw CallError(error) }
+        let result = try s.call { (c) throws(SessionError) in try c.distill(call: "sc_session_distill") }
         totalLoss.pointee = result.total
         if let targetLosses {
             for (i, r) in result.targets.enumerated() { targetLosses[i] = r.loss }
@@ -124,16 +88,11 @@ public func sc_session_distill(_ session: OpaquePointer?, _ totalLoss: UnsafeMut
     }
 }
 
-private func distillationSettings(_ t: TargetPlan) throws(CallError) -> DistillationSettings {
-    do throws(DistillationError) { return try DistillationSettings(t) } catch { throw CallError(error) }
-}
-
-/// The resolved links of target `index` as C strings, parsed once per config.
+/// The resolved links of target `index` as C strings (kept by the session until the next config).
 private func links(_ s: Session, _ index: Int) throws(CallError) -> [CString] {
-    try s.requireMode(.distillation, for: "a link query")
-    let t = try s.checkIndex(index)
-    if let l = s.distill[index].links { return l }
-    let l = try distillationSettings(t).links.map(CString.init)
-    s.distill[index].links = l
+    let names = try s.call { (c) throws(SessionError) in try c.links(index) }
+    if s.linkStrings.indices.contains(index), let l = s.linkStrings[index] { return l }
+    let l = names.map(CString.init)
+    if s.linkStrings.indices.contains(index) { s.linkStrings[index] = l }
     return l
 }

@@ -10,18 +10,15 @@ public func sc_session_bind(_ session: OpaquePointer?, _ moduleName: UnsafePoint
                             _ tensor: UnsafePointer<sc_tensor>?, _ mask: UnsafePointer<sc_tensor>?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_bind")
-        let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-        let name = s.targetName(i)
+        let module = try string(moduleName, "module_name"), target = try string(targetName, "target_name")
         if tensor == nil && mask == nil {
-            s.bindings[i] = .absent
+            try s.call { (c) throws(SessionError) in try c.bindAbsent(module: module, target: target) }
             return
         }
+        let name = s.targetName(try s.index(module: module, target: target))
         let t = try tensorView(tensor, "\(name): tensor", writable: true)
         let m = try tensorView(mask, "\(name): mask", writable: true)
-        guard m.shape == t.shape else {
-            throw CallError(.shape, "\(name): mask shape \(m.shape) differs from tensor shape \(t.shape)")
-        }
-        s.bindings[i] = .buffers(tensor: t, mask: m, metric: nil)
+        try s.call { (c) throws(SessionError) in try c.bind(module: module, target: target, tensor: t, mask: m) }
     }
 }
 
@@ -32,13 +29,10 @@ public func sc_session_bind_metric(_ session: OpaquePointer?, _ moduleName: Unsa
                                    _ metric: UnsafePointer<sc_tensor>?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_bind_metric")
-        let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-        let name = s.targetName(i)
+        let module = try string(moduleName, "module_name"), target = try string(targetName, "target_name")
+        let name = s.targetName(try s.index(module: module, target: target))
         let m = try tensorView(metric, "\(name): metric", writable: false)
-        guard case .buffers(let tensor, let mask, _) = s.bindings[i] else {
-            throw CallError(.state, "\(quoted(name)) has no buffers bound; call sc_session_bind with its tensor and mask before sc_session_bind_metric")
-        }
-        s.bindings[i] = .buffers(tensor: tensor, mask: mask, metric: m.readOnly)
+        try s.call { (c) throws(SessionError) in try c.bindMetric(module: module, target: target, metric: m.readOnly) }
     }
 }
 
@@ -57,8 +51,7 @@ public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32
         default:
             throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3) or SC_METRIC_SUPPLIED (4)")
         }
-        let targets = try pruningTargets(s).map(\.target)
-        do throws(PruningError) { try Pruning.generateMasks(targets, metric: kind) } catch { throw CallError(error) }
+        try s.call { (c) throws(SessionError) in try c.generateMasks(metric: kind, call: "sc_session_generate_masks") }
     }
 }
 
@@ -66,12 +59,7 @@ public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32
 @_cdecl("sc_session_apply_masks")
 public func sc_session_apply_masks(_ session: OpaquePointer?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
-        try s.requireMode(.pruning, for: "sc_session_apply_masks")
-        for (t, tensor) in try pruningTargets(s) {
-            do throws(PruningError) {
-                try Pruning.applyMask(t.mask.readOnly, to: tensor, method: t.settings.applyMethod, name: t.qualifiedName)
-            } catch { throw CallError(error) }
-        }
+        try s.call { (c) throws(SessionError) in try c.applyMasks(call: "sc_session_apply_masks") }
     }
 }
 
@@ -87,7 +75,7 @@ public func sc_apply_mask(_ mask: UnsafePointer<sc_tensor>?, _ target: UnsafePoi
         case 1: how = .add
         default: throw CallError(.invalidArgument, "method is \(method); expected 0 (mul) or 1 (add)")
         }
-        do throws(PruningError) { try Pruning.applyMask(m.readOnly, to: t, method: how, name: "target") } catch { throw CallError(error) }
+        do throws(EngineError) { try Pruning.applyMask(m.readOnly, to: t, method: how, name: "target") } catch { throw CallError(error) }
     }
 }
 
@@ -106,36 +94,8 @@ public func sc_sparsity_schedule(_ schedule: Int32, _ ratio: Double, _ step: Int
         guard ratio.isFinite, ratio >= 0, ratio <= 1 else {
             throw CallError(.invalidArgument, "ratio is \(ratio); expected a number in [0, 1]")
         }
-        let f: Double
-        do throws(PruningError) { f = try kind.factor(step: Int(step), totalSteps: Int(totalSteps)) } catch {
+        do throws(EngineError) { out.pointee = try kind.ratio(ratio, step: Int(step), totalSteps: Int(totalSteps)) } catch {
             throw CallError(.invalidArgument, error.description)
         }
-        out.pointee = ratio * f
     }
-}
-
-/// Every resolved target that is present, with its parsed settings and its writable tensor, or an
-/// error naming the first unbound target (or an absent one that would need a metric).
-private func pruningTargets(_ s: Session) throws(CallError) -> [(target: PruningTarget, tensor: MutableTensorView)] {
-    let plan = try s.requirePlan()
-    var out: [(target: PruningTarget, tensor: MutableTensorView)] = []
-    out.reserveCapacity(plan.targets.count)
-    for (i, t) in plan.targets.enumerated() {
-        let name = s.targetName(i)
-        guard let b = s.bindings[i] else {
-            throw CallError(.state, "\(quoted(name)) is not bound (call sc_session_bind for every resolved target, with NULL tensor and mask for one the model lacks; \(plan.targets.count) targets)")
-        }
-        let settings: PruningSettings
-        do throws(PruningError) { settings = try PruningSettings(t.settings, target: name) } catch { throw CallError(error) }
-        switch b {
-        case .absent:
-            if settings.isActive {
-                throw CallError(.state, "\(quoted(name)) was bound as absent (NULL tensor and mask) but its settings prune it (sparse_ratio or sparse_threshold); narrow the config or bind its buffers")
-            }
-        case .buffers(let tensor, let mask, let metric):
-            out.append((PruningTarget(moduleName: t.moduleName, targetName: t.targetName, settings: settings,
-                                      tensor: tensor.readOnly, mask: mask, metric: metric), tensor))
-        }
-    }
-    return out
 }

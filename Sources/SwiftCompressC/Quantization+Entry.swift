@@ -33,13 +33,7 @@ public func sc_session_observe(_ session: OpaquePointer?, _ moduleName: UnsafePo
             throw CallError(.invalidArgument, "observer is \(observer); expected SC_OBSERVER_MINMAX (0) or SC_OBSERVER_EMA (1)")
         }
         let b = try tensorView(batch, "\(settings.target): batch", writable: false).readOnly
-        var o = s.quant[i].observer ?? QuantObserver(kind: kind)
-        guard o.kind == kind else {
-            throw CallError(.state, "\(quoted(settings.target)) is observed with \(observerName(o.kind)) since its first batch; observer \(observerName(kind)) cannot be mixed in (set the config again to start over)")
-        }
-        do throws(QuantizationError) { try o.observe(b, settings: settings) } catch { throw CallError(error) }
-        if s.quant[i].scaleShape == nil, let shape = o.scaleShape { s.quant[i].scaleShape = CInt64Array(shape) }
-        s.quant[i].observer = o
+        try s.call { (c) throws(SessionError) in try c.observe(i, batch: b, kind: kind, settings: settings) }
     }
 }
 
@@ -70,27 +64,10 @@ public func sc_session_quant_params(_ session: OpaquePointer?, _ moduleName: Uns
         let name = settings.target
         let scaleView = try tensorView(scale, "\(name): scale", writable: true)
         let zeroView = try tensorView(zeroPoint, "\(name): zero_point", writable: true)
-        let minView = trackedMin == nil ? nil : try tensorView(trackedMin, "\(name): tracked_min", writable: true)
-        let maxView = trackedMax == nil ? nil : try tensorView(trackedMax, "\(name): tracked_max", writable: true)
-        let observer = try observed(s, i, settings).observer
-        let scaleShape = observer.scaleShape ?? []
-        for (what, v) in [("scale", scaleView), ("zero_point", zeroView), ("tracked_min", minView), ("tracked_max", maxView)] {
-            if let v, v.shape != scaleShape {
-                throw CallError(.shape, "\(name): \(what) buffer has shape \(v.shape); expected the scale shape \(scaleShape) (sc_session_scale_shape)")
-            }
-        }
-        let p: QuantParameters
-        do throws(QuantizationError) {
-            p = try observer.parameters(settings: settings)
-            try p.write(scale: scaleView, zeroPoint: zeroView, target: name)
-        } catch { throw CallError(error) }
-        for (v, values) in [(minView, observer.trackedMin), (maxView, observer.trackedMax)] {
-            guard let v else { continue }
-            for (j, x) in values.enumerated() {
-                do throws(TensorViewError) { try v.setValue(x, atLogicalIndex: j) } catch {
-                    throw CallError(.internal, "\(name): writing the tracked range: \(error.message)")
-                }
-            }
+        let minView = try optionalTensorView(trackedMin, "\(name): tracked_min", writable: true)
+        let maxView = try optionalTensorView(trackedMax, "\(name): tracked_max", writable: true)
+        try s.call { (c) throws(SessionError) in
+            try c.writeParameters(i, settings: settings, scale: scaleView, zeroPoint: zeroView, trackedMin: minView, trackedMax: maxView)
         }
     }
 }
@@ -131,25 +108,14 @@ private func fakeQuantize(_ session: OpaquePointer?, _ moduleName: UnsafePointer
                           method: QuantApplyMethod?, _ x: UnsafePointer<sc_tensor>?, _ out: UnsafePointer<sc_tensor>?,
                           _ gradientMask: UnsafePointer<sc_tensor>?, call: String) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
-        let (i, parsed) = try quantTarget(s, moduleName, targetName, call)
-        var settings = parsed
-        if let method { settings.applyMethod = method }
+        let (i, settings) = try quantTarget(s, moduleName, targetName, call)
         let name = settings.target
         let xv = try tensorView(x, "\(name): x", writable: false).readOnly
         let ov = try tensorView(out, "\(name): out", writable: true)
-        let mv = gradientMask == nil ? nil : try tensorView(gradientMask, "\(name): gradient_mask", writable: true)
-        // Checked here too: the core's 'clamp_round' fills the mask without comparing its shape.
-        if let mv, mv.shape != xv.shape {
-            throw CallError(.shape, "\(name): gradient mask has shape \(mv.shape), x \(xv.shape)")
+        let mv = try optionalTensorView(gradientMask, "\(name): gradient_mask", writable: true)
+        try s.call { (c) throws(SessionError) in
+            try c.fakeQuantize(i, settings: settings, method: method, x: xv, out: ov, gradientMask: mv)
         }
-        var p: QuantParameters? = nil
-        if settings.applyMethod != .bypass {
-            let (observer, _) = try observed(s, i, settings)
-            do throws(QuantizationError) { p = try observer.parameters(settings: settings) } catch { throw CallError(error) }
-        }
-        do throws(QuantizationError) {
-            try Quantization.apply(xv, into: ov, parameters: p, settings: settings, gradientMask: mv)
-        } catch { throw CallError(error) }
     }
 }
 
@@ -169,23 +135,20 @@ public func sc_session_quant_range(_ session: OpaquePointer?, _ moduleName: Unsa
     }
 }
 
-private func observerName(_ kind: QuantObserverKind) -> String {
-    kind == .minMax ? "SC_OBSERVER_MINMAX" : "SC_OBSERVER_EMA"
-}
-
-/// The index and parsed settings of a named target of a quantization session.
+/// The index and typed settings of a named target of a quantization session.
 func quantTarget(_ s: Session, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
-                         _ call: String) throws(CallError) -> (Int, QuantizationSettings) {
+                 _ call: String) throws(CallError) -> (Int, QuantizationSettings) {
     try s.requireMode(.quantization, for: call)
-    let i = try s.index(module: try string(moduleName, "module_name"), target: try string(targetName, "target_name"))
-    guard let plan = s.plan else { throw CallError(.state, "no config list is set (call sc_session_set_config first)") }
-    do throws(QuantizationError) { return (i, try QuantizationSettings(plan: plan.targets[i])) } catch { throw CallError(error) }
+    let module = try string(moduleName, "module_name"), target = try string(targetName, "target_name")
+    return try s.call { (c) throws(SessionError) in try c.quantizationTarget(module: module, target: target, call: call) }
 }
 
-/// The observer of target `i` and its scale shape, or SC_ERROR_STATE before its first batch.
+/// The observer of target `i` and its scale shape as a C array (kept by the session), or
+/// SC_ERROR_STATE before its first batch.
 func observed(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> (observer: QuantObserver, shape: CInt64Array) {
-    guard let o = s.quant[i].observer, let shape = s.quant[i].scaleShape else {
-        throw CallError(.state, "\(quoted(settings.target)) has observed no batch yet (call sc_session_observe first)")
-    }
+    let o = try s.call { (c) throws(SessionError) in try c.observer(i, settings: settings) }
+    if s.scaleShapes.indices.contains(i), let shape = s.scaleShapes[i] { return (o, shape) }
+    let shape = CInt64Array(o.scaleShape ?? [])
+    if s.scaleShapes.indices.contains(i) { s.scaleShapes[i] = shape }
     return (o, shape)
 }

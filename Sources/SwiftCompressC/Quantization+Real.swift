@@ -53,40 +53,23 @@ private func quantizedView(_ p: UnsafeRawPointer?, bytes: UInt, count: Int, stor
 
 /// The scale and zero point of an observed target, as sc_session_quant_params computes them.
 private func observedParameters(_ s: Session, _ i: Int, _ settings: QuantizationSettings) throws(CallError) -> QuantParameters {
-    let (observer, _) = try observed(s, i, settings)
-    do throws(QuantizationError) { return try observer.parameters(settings: settings) } catch { throw CallError(error) }
+    try s.call { (c) throws(SessionError) in try c.parameters(i, settings: settings) }
 }
 
-/// Settings and parameters of the session-free calls: the quantized type from `bits` / `isSigned`,
-/// the blocks from the scale's shape (one element: per tensor; otherwise x's rank, each size
-/// dividing x's: blocks of x.shape[d] / scale.shape[d] along dim d), scale and zero point read
-/// from the caller's tensors.
+/// Settings and parameters of the session-free calls: the quantized type from `bits` / `isSigned`;
+/// the core derives the rest from the caller's scale and zero point (`QuantParameters.explicit`).
 private func explicitParameters(scale: UnsafePointer<sc_tensor>?, zeroPoint: UnsafePointer<sc_tensor>?, bits: Int32, isSigned: Int32,
                                 shape: [Int], name: String) throws(CallError) -> (QuantizationSettings, QuantParameters) {
     guard isSigned == 0 || isSigned == 1 else {
         throw CallError(.invalidArgument, "is_signed is \(isSigned); expected 1 ('intN') or 0 ('uintN')")
     }
     guard let dtype = QuantDType(isSigned: isSigned == 1, bits: Int(bits)) else {
-        throw CallError(.invalidArgument, "bits is \(bits); expected 2 to 16")
+        throw CallError(.invalidArgument, "bits is \(bits); expected \(quantBitRange.lowerBound) to \(quantBitRange.upperBound)")
     }
     let sv = try tensorView(scale, "scale", writable: false).readOnly
     let zv = try tensorView(zeroPoint, "zero_point", writable: false).readOnly
-    guard zv.shape == sv.shape else {
-        throw CallError(.shape, "zero_point has shape \(zv.shape); expected scale's shape \(sv.shape)")
-    }
-    let granularity: QuantGranularity
-    if sv.count == 1 {
-        granularity = .perTensor
-    } else {
-        let fits = sv.shape.count == shape.count && zip(sv.shape, shape).allSatisfy { s, n in s == 1 || (s > 1 && n >= s && n % s == 0) }
-        guard fits else {
-            throw CallError(.shape, "scale has shape \(sv.shape); expected one element (per tensor) or \(shape.count) dims each dividing \(name)'s shape \(shape) (the blocks)")
-        }
-        granularity = .blocks(zip(sv.shape, shape).map { s, n in s == 1 ? -1 : n / s })
-    }
-    let settings = QuantizationSettings(target: name, role: .parameter, dtype: dtype, granularity: granularity)
-    do throws(QuantizationError) {
-        return (settings, try QuantParameters(scale: sv, zeroPoint: zv, settings: settings))
+    do throws(EngineError) {
+        return try QuantParameters.explicit(scale: sv, zeroPoint: zv, dtype: dtype, shape: shape, name: name)
     } catch { throw CallError(error) }
 }
 
@@ -117,7 +100,7 @@ public func sc_session_quantize(_ session: OpaquePointer?, _ moduleName: UnsafeP
         let q = try quantizedBuffer(out, bytes: outBytes, count: xv.count, storage: st, "\(name): out", "\(name): out_bytes")
         let p = try observedParameters(s, i, settings)
         let n: Int
-        do throws(QuantizationError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
         nanCount?.pointee = UInt(n)
@@ -136,7 +119,7 @@ public func sc_session_dequantize(_ session: OpaquePointer?, _ moduleName: Unsaf
         let ov = try tensorView(out, "\(name): out", writable: true)
         let qv = try quantizedView(q, bytes: qBytes, count: ov.count, storage: st, "\(name): q", "\(name): q_bytes")
         let p = try observedParameters(s, i, settings)
-        do throws(QuantizationError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
     }
@@ -154,7 +137,7 @@ public func sc_quantize(_ x: UnsafePointer<sc_tensor>?, _ scale: UnsafePointer<s
         let (settings, p) = try explicitParameters(scale: scale, zeroPoint: zeroPoint, bits: bits, isSigned: isSigned, shape: xv.shape, name: "x")
         let q = try quantizedBuffer(out, bytes: outBytes, count: xv.count, storage: st, "out", "out_bytes")
         let n: Int
-        do throws(QuantizationError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { n = try Quantization.quantize(xv, into: q, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
         nanCount?.pointee = UInt(n)
@@ -172,7 +155,7 @@ public func sc_dequantize(_ q: UnsafeRawPointer?, _ qBytes: UInt, _ storage: Int
         let ov = try tensorView(out, "out", writable: true)
         let (settings, p) = try explicitParameters(scale: scale, zeroPoint: zeroPoint, bits: bits, isSigned: isSigned, shape: ov.shape, name: "out")
         let qv = try quantizedView(q, bytes: qBytes, count: ov.count, storage: st, "q", "q_bytes")
-        do throws(QuantizationError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
+        do throws(EngineError) { try Quantization.dequantize(qv, into: ov, parameters: p, settings: settings) } catch {
             throw CallError(error)
         }
     }
@@ -198,7 +181,7 @@ public func sc_fold_batch_norm(_ layer: Int32, _ weight: UnsafePointer<sc_tensor
         }
         let w = try tensorView(weight, "weight", writable: false).readOnly
         func optional(_ t: UnsafePointer<sc_tensor>?, _ what: String) throws(CallError) -> TensorView? {
-            t == nil ? nil : try tensorView(t, what, writable: false).readOnly
+            try optionalTensorView(t, what, writable: false)?.readOnly
         }
         let b = try optional(bias, "bias")
         let gamma = try optional(bnWeight, "bn_weight"), beta = try optional(bnBias, "bn_bias")
@@ -220,7 +203,7 @@ public func sc_fold_batch_norm(_ layer: Int32, _ weight: UnsafePointer<sc_tensor
             throw CallError(.shape, "folded_weight has shape \(ow.shape); expected the weight's shape \(w.shape)")
         }
         let bn = BatchNormFolding.BatchNorm(weight: gamma, bias: beta, runningMean: mean, runningVar: variance, eps: eps)
-        do throws(QuantizationError) {
+        do throws(EngineError) {
             try BatchNormFolding.fold(weight: w, bias: b, batchNorm: bn, layer: kind, foldedWeight: ow, foldedBias: ob, name: "weight")
         } catch { throw CallError(error) }
     }

@@ -113,9 +113,7 @@ public func sc_session_target_settings(_ session: OpaquePointer?, _ index: Int,
     sessionCall(session) { (s) throws(CallError) in
         guard let json else { throw CallError(.nullPointer, "json is NULL") }
         let t = try s.checkIndex(index)
-        let out = s.setOutput(ConfigValue.object(t.settings).jsonText)
-        json.pointee = out.constPointer
-        length?.pointee = out.byteCount
+        s.returnText(ConfigValue.object(t.settings).jsonText, json, length)
     }
 }
 
@@ -127,8 +125,6 @@ public func sc_session_report(_ session: OpaquePointer?, _ table: Int32,
     sessionCall(session) { (s) throws(CallError) in
         guard let text else { throw CallError(.nullPointer, "text is NULL") }
         let p = try s.requirePlan()
-        let out = s.setOutput(table != 0 ? p.report.table : p.report.json.jsonText)
-        text.pointee = out.constPointer
-        length?.pointee = out.byteCount
+        s.returnText(table != 0 ? p.report.table : p.report.json.jsonText, text, length)
     }
 }

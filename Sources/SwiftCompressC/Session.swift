@@ -1,135 +1,87 @@
 import SwiftCompress
 import Synchronization
 
-/// What `sc_session *` points at: one model's modules, one config list resolved against them, and
-/// the caller buffers bound to its targets. Not thread-safe (one session per thread).
+/// What `sc_session *` points at: a thin handle over the core's `CompressionSession` (modules,
+/// config, bindings, observers, links, teacher modules), plus what only C needs: the C strings and
+/// arrays handed out through `const char **` / `const int64_t **` (valid until the next config),
+/// the last returned text and the last error. Not thread-safe (one session per thread).
 final class Session {
-    let mode: CompressionMode
-    private(set) var modules: [ModuleInfo] = []
-    private var moduleNames: Set<String> = []
-    private(set) var plan: Plan?
-    /// `module \0 target` → index in `plan.targets`.
-    private var targetIndex: [String: Int] = [:]
+    let core: CompressionSession
+    var mode: CompressionMode { core.mode }
+    var plan: Plan? { core.plan }
     /// C strings of each target's module and target name.
     private(set) var targetNames: [(module: CString, target: CString)] = []
-    /// Per target: its bound buffers.
-    var bindings: [Binding?] = []
-    /// Per target (distillation sessions): its settings' links as C strings, and its bound tensors.
-    var distill: [DistillBinding] = []
-    /// Per target (quantization sessions): its observer and scale shape, set by sc_session_observe.
-    var quant: [QuantState] = []
-    /// The teacher's module names (distillation sessions).
-    var teacherModules: [String] = []
-    var teacherModuleSet: Set<String> = []
+    /// Per target (distillation sessions): its links as C strings, made on first use.
+    var linkStrings: [[CString]?] = []
+    /// Per target (quantization sessions): its scale shape for sc_session_scale_shape, made once observed.
+    var scaleShapes: [CInt64Array?] = []
     /// The last JSON or text returned (valid until the next one).
     var output: CString?
     private(set) var lastError = CString("")
 
-    /// A target's buffers, or `absent` for a target the model does not have (a Conv2d's bias
-    /// with `bias=False`).
-    enum Binding {
-        case buffers(tensor: MutableTensorView, mask: MutableTensorView, metric: TensorView?)
-        case absent
-    }
-
-    struct DistillBinding {
-        var student: TensorView?
-        var gradient: MutableTensorView?
-        var teachers: [TensorView?] = []
-        /// The resolved links, parsed on first use.
-        var links: [CString]?
-    }
-
-    struct QuantState {
-        /// Made by the target's first sc_session_observe (its kind is kept).
-        var observer: QuantObserver?
-        /// The observer's scale shape for sc_session_scale_shape (fixed once observed).
-        var scaleShape: CInt64Array?
-    }
-
-    init(mode: CompressionMode) { self.mode = mode }
+    init(mode: CompressionMode) { core = CompressionSession(mode: mode, callNames: .c) }
 
     func fail(_ error: CallError) { lastError = CString(error.message) }
 
+    /// Runs a core call, its `SessionError` converted to the C status and message.
+    func call<T>(_ body: (CompressionSession) throws(SessionError) -> T) throws(CallError) -> T {
+        do throws(SessionError) { return try body(core) } catch { throw CallError(error) }
+    }
+
     func addModules(_ list: [ModuleInfo]) throws(CallError) {
-        var names = moduleNames
-        for m in list {
-            guard !m.typeName.isEmpty else { throw CallError(.invalidArgument, "module \(quoted(m.name)): type is empty") }
-            guard names.insert(m.name).inserted else {
-                throw CallError(.invalidArgument, "module \(quoted(m.name)) was added already (names must be unique, as in named_modules())")
-            }
-        }
-        moduleNames = names
-        modules += list
-        if plan != nil { clearPlan() }
+        try call { (c) throws(SessionError) in try c.addModules(list) }
+        if plan == nil { resetCaches() }
     }
 
     func setConfig(_ json: String) throws(CallError) {
-        let p: Plan
-        do throws(SwiftCompressError) { p = try Plan(json: json, modules: modules, mode: mode) } catch { throw CallError(error) }
-        clearPlan()
-        plan = p
-        for (i, t) in p.targets.enumerated() {
-            targetIndex[t.moduleName + "\u{0}" + t.targetName] = i
-            targetNames.append((CString(t.moduleName), CString(t.targetName)))
-        }
-        bindings = Array(repeating: nil, count: p.targets.count)
-        distill = Array(repeating: DistillBinding(), count: p.targets.count)
-        quant = Array(repeating: QuantState(), count: p.targets.count)
+        try call { (c) throws(SessionError) in try c.setConfig(json) }
+        resetCaches()
+        for t in plan?.targets ?? [] { targetNames.append((CString(t.moduleName), CString(t.targetName))) }
     }
 
-    private func clearPlan() {
-        plan = nil
-        targetIndex = [:]
+    private func resetCaches() {
+        let n = plan?.targets.count ?? 0
         targetNames = []
-        bindings = []
-        distill = []
-        quant = []
+        linkStrings = Array(repeating: nil, count: n)
+        scaleShapes = Array(repeating: nil, count: n)
         output = nil
     }
 
-    func requirePlan() throws(CallError) -> Plan {
-        guard let plan else { throw CallError(.state, "no config list is set (call sc_session_set_config first)") }
-        return plan
-    }
+    func requirePlan() throws(CallError) -> Plan { try call { (c) throws(SessionError) in try c.requirePlan() } }
 
     func requireMode(_ m: CompressionMode, for call: String) throws(CallError) {
-        guard mode == m else {
-            throw CallError(.state, "\(call) needs a \(m.rawValue) session; this session was created for \(mode.rawValue)")
-        }
+        try self.call { (c) throws(SessionError) in try c.requireMode(m, for: call) }
     }
 
     /// The index of a resolved target, or an error listing what the caller may have meant.
     func index(module: String, target: String) throws(CallError) -> Int {
-        let p = try requirePlan()
-        if let i = targetIndex[module + "\u{0}" + target] { return i }
-        let name = module.isEmpty ? target : module + "." + target
-        let hints = p.suggestTargets(module: module, target: target)
-        var message = "\(quoted(name)) is not a resolved target of the config list"
-        if !moduleNames.contains(module) { message += " (no module named \(quoted(module)))" }
-        if !hints.isEmpty { message += "; did you mean " + hints.map(quoted).joined(separator: ", ") + "?" }
-        throw CallError(.unknownName, message)
+        try call { (c) throws(SessionError) in try c.index(module: module, target: target) }
     }
 
     func checkIndex(_ index: Int) throws(CallError) -> TargetPlan {
-        let p = try requirePlan()
-        guard index >= 0, index < p.targets.count else {
-            throw CallError(.invalidArgument, "target index \(index) is out of range 0..<\(p.targets.count)")
-        }
-        return p.targets[index]
+        try call { (c) throws(SessionError) in try c.target(at: index) }
     }
 
     /// `module.target` (just `target` for the root module) of resolved target `i`, as messages name it.
-    func targetName(_ i: Int) -> String {
-        guard let t = plan?.targets[i] else { return "target" }
-        return t.moduleName.isEmpty ? t.targetName : t.moduleName + "." + t.targetName
-    }
+    func targetName(_ i: Int) -> String { core.targetName(i) }
 
-    func setOutput(_ s: String) -> CString {
+    /// Keeps `s` as the session's output (valid until the next one) and returns it through `text`
+    /// and `length`.
+    func returnText(_ s: String, _ text: UnsafeMutablePointer<UnsafePointer<CChar>?>, _ length: UnsafeMutablePointer<Int>?) {
         let c = CString(s)
         output = c
-        return c
+        text.pointee = c.constPointer
+        length?.pointee = c.byteCount
     }
+}
+
+extension CompressionSession.CallNames {
+    /// The header's function names, as the C ABI's messages name them.
+    static let c = CompressionSession.CallNames(
+        setConfig: "sc_session_set_config", bind: "sc_session_bind", bindMetric: "sc_session_bind_metric",
+        bindAbsentHint: "NULL tensor and mask for one the model lacks", absentBinding: "NULL tensor and mask",
+        observe: "sc_session_observe", bindStudent: "sc_session_bind_student", scaleShape: "sc_session_scale_shape",
+        observerName: { $0 == .minMax ? "SC_OBSERVER_MINMAX" : "SC_OBSERVER_EMA" })
 }
 
 func quoted(_ s: String) -> String { "'" + s + "'" }

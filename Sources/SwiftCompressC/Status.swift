@@ -23,23 +23,19 @@ enum Status: Int32, CaseIterable {
     case quantization = 11
     case `internal` = 100
 
-    /// The header's constant name.
+    /// The header's constant name, derived from the case name: `SC_OK`, else `SC_ERROR_` and the
+    /// case name in upper snake case (`nullPointer` -> `SC_ERROR_NULL_POINTER`, `invalidJSON` ->
+    /// `SC_ERROR_INVALID_JSON`).
     var name: String {
-        switch self {
-        case .ok: return "SC_OK"
-        case .nullPointer: return "SC_ERROR_NULL_POINTER"
-        case .invalidArgument: return "SC_ERROR_INVALID_ARGUMENT"
-        case .invalidJSON: return "SC_ERROR_INVALID_JSON"
-        case .config: return "SC_ERROR_CONFIG"
-        case .unknownName: return "SC_ERROR_UNKNOWN_NAME"
-        case .shape: return "SC_ERROR_SHAPE"
-        case .dtype: return "SC_ERROR_DTYPE"
-        case .state: return "SC_ERROR_STATE"
-        case .pruning: return "SC_ERROR_PRUNING"
-        case .distillation: return "SC_ERROR_DISTILLATION"
-        case .quantization: return "SC_ERROR_QUANTIZATION"
-        case .internal: return "SC_ERROR_INTERNAL"
+        if self == .ok { return "SC_OK" }
+        var snake = ""
+        var previousIsLower = false
+        for c in String(describing: self) {
+            if c.isUppercase && previousIsLower { snake += "_" }
+            snake += c.uppercased()
+            previousIsLower = c.isLowercase
         }
+        return "SC_ERROR_" + snake
     }
 }
 
@@ -60,26 +56,38 @@ struct CallError: Error {
         }
     }
 
-    init(_ error: DistillationError) {
-        switch error.kind {
-        case .shapeMismatch, .emptyTensor, .teacherCountMismatch, .tooLarge: self.init(.shape, error.description)
-        default: self.init(.distillation, error.description)
+    /// The one mapping of engine errors to status codes: shape kinds -> SC_ERROR_SHAPE, element-type
+    /// kinds -> SC_ERROR_DTYPE, every other kind -> the engine's code. The message is the error's
+    /// description, unchanged.
+    init(_ error: EngineError) {
+        if error.kind.isShape {
+            self.init(.shape, error.description)
+        } else if error.kind.isElementType {
+            self.init(.dtype, error.description)
+        } else {
+            self.init(Self.status(of: error.engine), error.description)
         }
     }
 
-    init(_ error: QuantizationError) {
-        switch error.kind {
-        case .shapeMismatch, .emptyTensor: self.init(.shape, error.description)
-        case .unsupportedStorage: self.init(.dtype, error.description)
-        default: self.init(.quantization, error.description)
+    /// The one mapping of session errors to status codes.
+    init(_ error: SessionError) {
+        switch error {
+        case .invalidArgument(let m): self.init(.invalidArgument, m)
+        case .unknownName(let m): self.init(.unknownName, m)
+        case .state(let m): self.init(.state, m)
+        case .shape(let m): self.init(.shape, m)
+        case .internal(let m): self.init(.internal, m)
+        case .config(let e): self.init(e)
+        case .engine(let e): self.init(e)
         }
     }
 
-    init(_ error: PruningError) {
-        switch error.kind {
-        case .shapeMismatch: self.init(.shape, error.description)
-        case .unsupportedDType: self.init(.dtype, error.description)
-        default: self.init(.pruning, error.description)
+    /// The status of an engine's errors that are not about shapes or element types.
+    static func status(of engine: EngineError.Engine) -> Status {
+        switch engine {
+        case .pruning: return .pruning
+        case .quantization: return .quantization
+        case .distillation: return .distillation
         }
     }
 }

@@ -17,6 +17,8 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// problem is an absence.
     public var got: String
 
+    /// An error at `path` (config `configIndex`, nil outside a config): `expected` in words, `got`
+    /// the Python-style rendering of the value ("" for an absence).
     public init(configIndex: Int?, path: String, expected: String, got: String) {
         self.configIndex = configIndex
         self.path = path

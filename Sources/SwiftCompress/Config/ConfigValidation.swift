@@ -4,19 +4,13 @@
 /// say so in docs/config.md: integers where a float is expected (`sparse_ratio: 1`), `None` for any
 /// setting whose default is `None`, and a missing `quant_dtype` (default int8).
 
-/// The eight keys every mode shares; all other keys of a config are settings (shorthand).
-let commonKeys: [String] = [
-    "op_names", "op_names_re", "op_types", "exclude_op_names", "exclude_op_names_re", "exclude_op_types",
-    "target_names", "target_settings",
-]
-let selectionListKeys: [String] = [
-    "op_names", "op_names_re", "op_types", "exclude_op_names", "exclude_op_names_re", "exclude_op_types",
-]
+/// The eight keys every mode shares; all other keys of a config are settings (shorthand). From
+/// the key table (`SettingKeys.common`).
+let commonKeys: [String] = SettingKeys.common.map(\.name)
+/// The six selection keys (the common keys that are lists of names or patterns).
+let selectionListKeys: [String] = SettingKeys.common.filter { $0.name != "target_names" && $0.name != "target_settings" }.map(\.name)
 /// Keys only the legacy format knows; in a current-format list they are errors with a hint.
-let legacyOnlyKeys: [String] = [
-    "op_partial_names", "exclude", "sparsity", "sparsity_per_layer", "total_sparsity", "max_sparsity_per_layer",
-    "quant_types", "quant_bits", "quant_start_step",
-]
+let legacyOnlyKeys: Set<String> = Set(CompressionMode.allCases.flatMap { SettingKeys.legacy($0).map(\.name) })
 
 /// How one setting value is checked.
 enum SettingRule: Sendable {
@@ -39,47 +33,17 @@ enum SettingRule: Sendable {
         case .granularity: return "'default', 'in_channel', 'out_channel', 'per_channel' or a list of ints (each >= 1, or -1 for a whole dim)"
         case .choice(let c): return "one of " + c.map(pythonRepr).joined(separator: ", ")
         case .align: return "a dict {'module_name': str or None, 'target_name': str, 'dims': [int, ...]}"
-        case .quantDtype: return "'intN' or 'uintN' with N from 2 to 16"
+        case .quantDtype: return "'intN' or 'uintN' with N from \(quantBitRange.lowerBound) to \(quantBitRange.upperBound)"
         case .link: return "a module name or a non-empty list of module names"
         }
     }
 }
 
-/// The settings keys of each mode, in documentation order, with their rules. `nil`-able: every
-/// key accepts None (unset) except where noted in `nonNullable`.
+/// The settings keys of each mode, in documentation order, with their rules (the key table's
+/// setting rows, `SettingKeys.settings(_:)`).
 func settingRules(_ mode: CompressionMode) -> [(key: String, rule: SettingRule)] {
-    switch mode {
-    case .pruning:
-        return [
-            ("sparse_ratio", .ratio(lowOpen: false, highOpen: false)),
-            ("max_sparse_ratio", .ratio(lowOpen: true, highOpen: false)),
-            ("min_sparse_ratio", .ratio(lowOpen: false, highOpen: true)),
-            ("sparse_threshold", .finiteNumber),
-            ("global_group_id", .groupID),
-            ("dependency_group_id", .groupID),
-            ("granularity", .granularity),
-            ("internal_metric_block", .positiveInt),
-            ("apply_method", .choice(["mul", "add", "bypass"])),
-            ("align", .align),
-        ]
-    case .quantization:
-        return [
-            ("quant_dtype", .quantDtype),
-            ("quant_scheme", .choice(["affine", "symmetric"])),
-            ("granularity", .granularity),
-            ("apply_method", .choice(["clamp_round", "qat_clamp_round", "bypass"])),
-        ]
-    case .distillation:
-        return [
-            ("lambda", .finiteNumber),
-            ("link", .link),
-            ("apply_method", .choice(["mse", "kl"])),
-        ]
-    }
+    SettingKeys.settings(mode).compactMap { row in row.rule.map { (row.name, $0) } }
 }
-
-/// Keys whose value may not be None.
-let nonNullableSettings: Set<String> = ["granularity"]
 
 /// The number `quant_dtype` text names: ("int", 8) for "int8"; nil when malformed.
 func parseQuantDtype(_ s: String) -> (signed: Bool, bits: Int)? {
@@ -95,14 +59,16 @@ func parseQuantDtype(_ s: String) -> (signed: Bool, bits: Int)? {
         return nil
     }
     guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0",
-        let bits = Int(digits), (2...16).contains(bits)
+        let bits = Int(digits), quantBitRange.contains(bits)
     else { return nil }
     return (signed, bits)
 }
 
-func checkSetting(_ key: String, _ value: ConfigValue, rule: SettingRule, at path: KeyPath) throws(ConfigError) {
+/// Checks one setting value against its row's rule; the one implementation of each rule (typed
+/// settings read values through `SettingKey.read`, which calls this).
+func checkSetting(_ key: String, _ value: ConfigValue, rule: SettingRule, nullable: Bool, at path: KeyPath) throws(ConfigError) {
     if value.isNull {
-        if nonNullableSettings.contains(key) { throw path.error(expected: rule.expectation, got: value) }
+        if !nullable { throw path.error(expected: rule.expectation, got: value) }
         return
     }
     switch rule {
@@ -171,12 +137,11 @@ func checkSetting(_ key: String, _ value: ConfigValue, rule: SettingRule, at pat
 func checkSettings(_ entries: [(key: String, value: ConfigValue)], mode: CompressionMode, at path: KeyPath,
                    isTargetSettings: Bool) throws(ConfigError)
 {
-    let rules = settingRules(mode)
     for (key, value) in entries {
-        guard let rule = rules.first(where: { $0.key == key })?.rule else {
+        guard let row = SettingKeys.setting(key, mode), let rule = row.rule else {
             throw unknownKeyError(key, mode: mode, at: path.key(key), inTargetSettings: isTargetSettings)
         }
-        try checkSetting(key, value, rule: rule, at: path.key(key))
+        try checkSetting(key, value, rule: rule, nullable: row.nullable, at: path.key(key))
     }
     if mode == .pruning {
         let ratio = entries.first(where: { $0.key == "sparse_ratio" })?.value
@@ -192,7 +157,7 @@ func checkSettings(_ entries: [(key: String, value: ConfigValue)], mode: Compres
 /// An error for a key the mode does not know, with the most useful hint: the closest known key,
 /// the mode the key belongs to, or the legacy format.
 func unknownKeyError(_ key: String, mode: CompressionMode, at path: KeyPath, inTargetSettings: Bool) -> ConfigError {
-    let known = settingRules(mode).map(\.key) + (inTargetSettings ? [] : commonKeys + (mode == .quantization ? ["fuse_names"] : []))
+    let known = settingRules(mode).map(\.key) + (inTargetSettings ? [] : commonKeys + SettingKeys.configKeys(mode).map(\.name))
     var expected = "a \(mode.rawValue) key (" + known.joined(separator: ", ") + ")"
     if let other = CompressionMode.allCases.first(where: { $0 != mode && settingRules($0).contains(where: { $0.key == key }) }) {
         expected += "; '\(key)' is a \(other.rawValue) key"

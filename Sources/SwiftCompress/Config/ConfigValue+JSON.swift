@@ -68,23 +68,7 @@ extension ConfigValue {
 }
 
 func writeJSONString(_ s: String, into out: inout String) {
-    out += "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += "\\u00" + hex2(u.value)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    out += "\""
+    appendQuoted(s, style: .json, into: &out)
 }
 
 /// A JSON syntax error: what was wrong and where (byte offset, 1-based line and column).

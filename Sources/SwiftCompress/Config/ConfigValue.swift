@@ -18,12 +18,15 @@ public enum ConfigValue: Sendable, Hashable {
 public struct ConfigObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var entries: [(key: String, value: ConfigValue)] = []
 
+    /// An empty dict.
     public init() {}
 
+    /// A dict of `entries` in order; a key given twice keeps its first position and its last value.
     public init(_ entries: [(String, ConfigValue)]) {
         for (k, v) in entries { self[k] = v }
     }
 
+    /// A dict literal, as `init(_:)`.
     public init(dictionaryLiteral elements: (String, ConfigValue)...) {
         self.init(elements)
     }
@@ -45,8 +48,10 @@ public struct ConfigObject: Sendable, Hashable, Sequence, ExpressibleByDictionar
         }
     }
 
+    /// Whether `key` is present (also when its value is `.null`).
     public func contains(_ key: String) -> Bool { entries.contains(where: { $0.key == key }) }
 
+    /// The entries in insertion order.
     public func makeIterator() -> IndexingIterator<[(key: String, value: ConfigValue)]> {
         entries.makeIterator()
     }
@@ -91,6 +96,8 @@ extension ConfigValue {
     }
 
     public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    /// The integer of an `.int` (not of a float or a bool), or nil.
+    public var intValue: Int? { if case .int(let i) = self { return i } else { return nil } }
     public var array: [ConfigValue]? { if case .array(let a) = self { return a } else { return nil } }
     public var object: ConfigObject? { if case .object(let o) = self { return o } else { return nil } }
     public var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
@@ -138,23 +145,44 @@ func pythonFloat(_ d: Double) -> String {
 
 /// Python's `repr(str)` with single quotes, for error messages and the table report.
 func pythonRepr(_ s: String) -> String {
-    var out = "'"
+    var out = ""
+    appendQuoted(s, style: .python, into: &out)
+    return out
+}
+
+/// How `appendQuoted` quotes: Python (`'...'`, `\xNN` for control characters and DEL) or JSON
+/// (`"..."`, `\u00NN` for control characters).
+enum QuoteStyle {
+    case python
+    case json
+}
+
+/// Appends `s` quoted in `style`: the quote and backslash escaped, `\n` `\r` `\t` by name, other
+/// control characters by code; every other scalar as is. The one string escaper of the report,
+/// the error messages and the JSON writer.
+func appendQuoted(_ s: String, style: QuoteStyle, into out: inout String) {
+    let quote: Unicode.Scalar = style == .python ? "'" : "\""
+    out.unicodeScalars.append(quote)
     for u in s.unicodeScalars {
         switch u {
-        case "'": out += "\\'"
+        case quote:
+            out += "\\"
+            out.unicodeScalars.append(quote)
         case "\\": out += "\\\\"
         case "\n": out += "\\n"
-        case "\t": out += "\\t"
         case "\r": out += "\\r"
+        case "\t": out += "\\t"
         default:
-            if u.value < 0x20 || u.value == 0x7f {
+            if style == .json, u.value < 0x20 {
+                out += "\\u00" + hex2(u.value)
+            } else if style == .python, u.value < 0x20 || u.value == 0x7f {
                 out += "\\x" + hex2(u.value)
             } else {
                 out.unicodeScalars.append(u)
             }
         }
     }
-    return out + "'"
+    out.unicodeScalars.append(quote)
 }
 
 func hex2(_ v: UInt32) -> String {

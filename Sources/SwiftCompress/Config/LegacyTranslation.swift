@@ -31,44 +31,76 @@ func isLegacyList(_ configs: [ConfigObject]) -> Bool {
     return legacyMarkerKeys.contains(where: first.contains)
 }
 
-func translateLegacy(_ config: ConfigObject, index: Int, mode: CompressionMode) throws(ConfigError) -> TranslatedConfig {
-    let path = KeyPath.config(index)
-    var out = ConfigObject()
+/// The legacy keys of one config, read and checked (`readLegacyKeys`), and the rest of the config.
+struct LegacyKeys {
+    var rest = ConfigObject()
     var isExclusion = false
     var quantStartStep: Int? = nil
-    var dropped: [String] = []
     var sparsityKey: String? = nil
     var ratio: ConfigValue? = nil
     var maxRatio: ConfigValue? = nil
     var quantTypes: [String]? = nil
     var quantBits: ConfigValue? = nil
     var partialPatterns: [ConfigValue] = []
+}
 
-    let sparsityKeys = ["sparsity", "sparsity_per_layer", "total_sparsity"]
+let legacySparsityKeys = ["sparsity", "sparsity_per_layer", "total_sparsity"]
+
+/// Translates one legacy config: its keys read, then the exclusion, the pruning and the
+/// quantization translations in turn.
+func translateLegacy(_ config: ConfigObject, index: Int, mode: CompressionMode) throws(ConfigError) -> TranslatedConfig {
+    let path = KeyPath.config(index)
+    var k = try readLegacyKeys(config, path: path, mode: mode)
+    if k.isExclusion {
+        for key in legacySparsityKeys + ["quant_types", "quant_bits"] where config.contains(key) {
+            throw path.key(key).error(expected: "no '\(key)' in a config with exclude: True (exclude and sparsity are mutually exclusive)", got: config[key]?.pythonDescription ?? "")
+        }
+    }
+    if !k.partialPatterns.isEmpty {
+        let existing = k.rest["op_names_re"]?.array ?? []
+        k.rest["op_names_re"] = .array(existing + k.partialPatterns)
+    }
+    if k.isExclusion {
+        // Keep only what selects modules: the exclusion removes exactly the modules these select.
+        var selection = ConfigObject()
+        var dropped: [String] = []
+        for (key, v) in k.rest {
+            if selectionListKeys.contains(key) { selection[key] = v } else { dropped.append(key) }
+        }
+        return TranslatedConfig(index: index, config: selection, isExclusion: true, quantStartStep: nil, droppedKeys: dropped)
+    }
+    var dropped: [String] = []
+    translateLegacySparsity(&k, index: index, dropped: &dropped)
+    try translateLegacyQuantization(&k, path: path, dropped: &dropped)
+    return TranslatedConfig(index: index, config: k.rest, isExclusion: false, quantStartStep: k.quantStartStep, droppedKeys: dropped)
+}
+
+/// Reads and checks the legacy keys of `config`; every other key is kept in `rest`.
+func readLegacyKeys(_ config: ConfigObject, path: KeyPath, mode: CompressionMode) throws(ConfigError) -> LegacyKeys {
+    var k = LegacyKeys()
     for (key, value) in config {
         let p = path.key(key)
         switch key {
         case "op_partial_names":
-            partialPatterns = try checkStringList(value, at: p).map { .string(".*" + $0 + ".*") }
+            k.partialPatterns = try checkStringList(value, at: p).map { .string(".*" + $0 + ".*") }
         case "exclude":
             guard let b = value.bool else { throw p.error(expected: "True or False", got: value) }
-            isExclusion = b
+            k.isExclusion = b
         case "sparsity", "sparsity_per_layer", "total_sparsity", "max_sparsity_per_layer":
             guard mode == .pruning else {
                 throw p.error(expected: "a \(mode.rawValue) key; '\(key)' is a legacy pruning key", got: pythonRepr(key))
             }
-            let high = key != "max_sparsity_per_layer"
-            guard let x = value.number, x.isFinite, high ? x >= 0 : x > 0, x <= 1 else {
-                throw p.error(expected: high ? "a number in [0, 1]" : "a number in (0, 1]", got: value)
-            }
+            // The current-format row the key becomes gives its rule (max_sparsity_per_layer: (0, 1]).
+            let row = SettingKeys.row(key == "max_sparsity_per_layer" ? "max_sparse_ratio" : "sparse_ratio", .pruning)
+            guard case .value = row.read([row.name: value]) else { throw p.error(expected: row.type, got: value) }
             if key == "max_sparsity_per_layer" {
-                maxRatio = value
+                k.maxRatio = value
             } else {
-                if let sparsityKey {
-                    throw p.error(expected: "one sparsity key per config, but '\(sparsityKey)' is given too", got: pythonRepr(key))
+                if let first = k.sparsityKey {
+                    throw p.error(expected: "one sparsity key per config, but '\(first)' is given too", got: pythonRepr(key))
                 }
-                sparsityKey = key
-                ratio = value
+                k.sparsityKey = key
+                k.ratio = value
             }
         case "quant_types", "quant_bits", "quant_start_step":
             guard mode == .quantization else {
@@ -80,74 +112,64 @@ func translateLegacy(_ config: ConfigObject, index: Int, mode: CompressionMode) 
                 for (i, t) in types.enumerated() where !["input", "weight", "output"].contains(t) {
                     throw (value.string == nil ? p.index(i) : p).error(expected: "'input', 'weight' or 'output'", got: pythonRepr(t))
                 }
-                quantTypes = types
+                k.quantTypes = types
             } else if key == "quant_bits" {
-                quantBits = value
+                k.quantBits = value
             } else {
                 guard case .int(let n) = value, n >= 0 else { throw p.error(expected: "an int >= 0", got: value) }
-                quantStartStep = n
+                k.quantStartStep = n
             }
         default:
-            out[key] = value
+            k.rest[key] = value
         }
     }
+    return k
+}
 
-    if isExclusion {
-        for key in sparsityKeys + ["quant_types", "quant_bits"] where config.contains(key) {
-            throw path.key(key).error(expected: "no '\(key)' in a config with exclude: True (exclude and sparsity are mutually exclusive)", got: config[key]?.pythonDescription ?? "")
-        }
-    }
-    if !partialPatterns.isEmpty {
-        let existing = out["op_names_re"]?.array ?? []
-        out["op_names_re"] = .array(existing + partialPatterns)
-    }
-    if isExclusion {
-        // Keep only what selects modules: the exclusion removes exactly the modules these select.
-        var selection = ConfigObject()
-        for (k, v) in out where selectionListKeys.contains(k) { selection[k] = v }
-        for (k, _) in out where !selectionListKeys.contains(k) { dropped.append(k) }
-        return TranslatedConfig(index: index, config: selection, isExclusion: true, quantStartStep: nil, droppedKeys: dropped)
-    }
-
-    if let ratio, let sparsityKey {
+/// `sparsity` / `sparsity_per_layer` / `total_sparsity` (+ `max_sparsity_per_layer`) -> the
+/// weight's settings.
+func translateLegacySparsity(_ k: inout LegacyKeys, index: Int, dropped: inout [String]) {
+    if let ratio = k.ratio, let sparsityKey = k.sparsityKey {
         var weight: ConfigObject = ["sparse_ratio": ratio, "granularity": "default"]
-        if let maxRatio { weight["max_sparse_ratio"] = maxRatio }
+        if let maxRatio = k.maxRatio { weight["max_sparse_ratio"] = maxRatio }
         if sparsityKey == "total_sparsity" { weight["global_group_id"] = .string("config_list[\(index)].total_sparsity") }
-        out["target_names"] = ["weight", "bias"]
-        out["target_settings"] = ["weight": .object(weight)]
-    } else if maxRatio != nil {
+        k.rest["target_names"] = ["weight", "bias"]
+        k.rest["target_settings"] = ["weight": .object(weight)]
+    } else if k.maxRatio != nil {
         dropped.append("max_sparsity_per_layer")
     }
+}
 
-    if let quantTypes {
-        guard let bits = quantBits else {
-            throw path.key("quant_bits").error(expected: "quant_bits (an int, or a dict {quant_type: int}) with quant_types", got: "nothing")
-        }
-        var names: [ConfigValue] = []
-        var settings = ConfigObject()
-        for (type, target) in [("input", "_input_"), ("weight", "weight"), ("output", "_output_")] where quantTypes.contains(type) {
-            let b: ConfigValue
-            let bp: KeyPath
-            if let o = bits.object {
-                guard let v = o[type] else {
-                    throw path.key("quant_bits").key(type).error(expected: "the bit width of '\(type)' (quant_types has it)", got: "nothing")
-                }
-                b = v
-                bp = path.key("quant_bits").key(type)
-            } else {
-                b = bits
-                bp = path.key("quant_bits")
-            }
-            guard case .int(let n) = b, (2...16).contains(n) else {
-                throw bp.error(expected: "an int from 2 to 16 (or a dict {quant_type: int})", got: b)
-            }
-            names.append(.string(target))
-            settings[target] = ["quant_dtype": .string("int\(n)")]
-        }
-        out["target_names"] = .array(names)
-        out["target_settings"] = .object(settings)
-    } else if quantBits != nil {
-        dropped.append("quant_bits")
+/// `quant_types` + `quant_bits` -> target_names and a quant_dtype per target.
+func translateLegacyQuantization(_ k: inout LegacyKeys, path: KeyPath, dropped: inout [String]) throws(ConfigError) {
+    guard let quantTypes = k.quantTypes else {
+        if k.quantBits != nil { dropped.append("quant_bits") }
+        return
     }
-    return TranslatedConfig(index: index, config: out, isExclusion: false, quantStartStep: quantStartStep, droppedKeys: dropped)
+    guard let bits = k.quantBits else {
+        throw path.key("quant_bits").error(expected: "quant_bits (an int, or a dict {quant_type: int}) with quant_types", got: "nothing")
+    }
+    var names: [ConfigValue] = []
+    var settings = ConfigObject()
+    for (type, target) in [("input", "_input_"), ("weight", "weight"), ("output", "_output_")] where quantTypes.contains(type) {
+        let b: ConfigValue
+        let bp: KeyPath
+        if let o = bits.object {
+            guard let v = o[type] else {
+                throw path.key("quant_bits").key(type).error(expected: "the bit width of '\(type)' (quant_types has it)", got: "nothing")
+            }
+            b = v
+            bp = path.key("quant_bits").key(type)
+        } else {
+            b = bits
+            bp = path.key("quant_bits")
+        }
+        guard case .int(let n) = b, quantBitRange.contains(n) else {
+            throw bp.error(expected: "an int from \(quantBitRange.lowerBound) to \(quantBitRange.upperBound) (or a dict {quant_type: int})", got: b)
+        }
+        names.append(.string(target))
+        settings[target] = ["quant_dtype": .string("int\(n)")]
+    }
+    k.rest["target_names"] = .array(names)
+    k.rest["target_settings"] = .object(settings)
 }

@@ -9,6 +9,8 @@ public struct ModuleInfo: Sendable, Hashable {
     /// keep their name and have no position).
     public var forwardArguments: [String]?
 
+    /// A module as `named_modules()` names it (`''` for the root), its class `__name__`, and its
+    /// forward arguments without `self` (nil when unknown; used to resolve `_input_<name>`).
     public init(name: String, typeName: String, forwardArguments: [String]? = nil) {
         self.name = name
         self.typeName = typeName

@@ -3,6 +3,7 @@
 ///
 /// Build one with `Plan(configList:modules:mode:templates:)`; engines take its `targets`.
 public struct Plan: Sendable {
+    /// The mode the plan was resolved for.
     public let mode: CompressionMode
     /// True when the list was read in the legacy (v2) format.
     public let isLegacy: Bool
@@ -28,7 +29,7 @@ public struct Plan: Sendable {
     /// meant, as `module.target` strings (at most `limit`). The configured targets of `module` when
     /// it has some, else the targets whose qualified names are closest by edit distance.
     public func suggestTargets(module: String, target: String, limit: Int = 3) -> [String] {
-        let qualified = targets.map { $0.moduleName.isEmpty ? $0.targetName : $0.moduleName + "." + $0.targetName }
+        let qualified = targets.map(\.qualifiedName)
         let ofModule = zip(targets, qualified).filter { $0.0.moduleName == module }.map(\.1)
         if !ofModule.isEmpty { return Array(ofModule.prefix(limit)) }
         let wanted = module.isEmpty ? target : module + "." + target
@@ -38,16 +39,87 @@ public struct Plan: Sendable {
 
 /// One compression target: a parameter (`weight`, `bias`), an input or an output of a module.
 public struct TargetPlan: Sendable, Equatable {
+    /// The module's name as `named_modules()` gives it (`''` for the root).
     public var moduleName: String
+    /// The module's type name (class `__name__`).
     public var moduleType: String
     /// The target's name as NNI 3.0 names it: `weight`, `bias`, `_input_0`, `_input_x`, `_output_0`.
     public var targetName: String
+    /// Parameter, input or output.
     public var kind: TargetKind
     /// The final settings: the template's keys with shorthand keys and `target_settings` merged in,
     /// None (`.null`) for unset (the keys and values of NNI 3.0's `canonicalize_settings`).
     public var settings: ConfigObject
     /// The index of the config that configured this target.
     public var configIndex: Int
+    /// The typed settings the engines read, parsed once from `settings` through the mode's key
+    /// table when the plan is built (no engine re-reads `settings`).
+    public var typed: TargetSettings
+
+    /// The pruning settings of a target of a pruning plan; nil in other modes.
+    public var pruning: PruningSettings? {
+        if case .pruning(let s) = typed { return s }
+        return nil
+    }
+
+    /// The quantization settings (with the target's qualified name and role) of a target of a
+    /// quantization plan; nil in other modes.
+    public var quantization: QuantizationSettings? {
+        if case .quantization(let s) = typed { return s }
+        return nil
+    }
+
+    /// The distillation settings (links resolved, `'auto'` replaced by the module's name) of a
+    /// target of a distillation plan; nil in other modes.
+    public var distillation: DistillationSettings? {
+        if case .distillation(let s) = typed { return s }
+        return nil
+    }
+
+    /// `module.target`, or just `target` for the root module (named `''`), as errors name targets.
+    public var qualifiedName: String { moduleName.isEmpty ? targetName : moduleName + "." + targetName }
+}
+
+/// A target's settings, typed for its plan's mode.
+public enum TargetSettings: Sendable, Hashable {
+    /// A target of a pruning plan.
+    case pruning(PruningSettings)
+    /// A target of a quantization plan (its qualified name and role included).
+    case quantization(QuantizationSettings)
+    /// A target of a distillation plan (links resolved).
+    case distillation(DistillationSettings)
+
+    /// Parses the canonical settings of one target for `mode`. Every key with a row in the mode's
+    /// key table is checked by the row's rule first, so a bad value (from a registered template,
+    /// which validation does not see) is a `ConfigError` naming the config, the target and the key.
+    static func parse(_ settings: ConfigObject, mode: CompressionMode, module: String, target: String, kind: TargetKind,
+                      configIndex: Int) throws(ConfigError) -> TargetSettings
+    {
+        let qualified = module.isEmpty ? target : module + "." + target
+        let path = KeyPath(configIndex: configIndex, text: "config_list[\(configIndex)] (\(qualified))")
+        for row in SettingKeys.settings(mode) {
+            guard let v = settings[row.name], let rule = row.rule else { continue }
+            try checkSetting(row.name, v, rule: rule, nullable: row.nullable, at: path.key(row.name))
+        }
+        do {
+            switch mode {
+            case .pruning:
+                return .pruning(try PruningSettings(settings, target: qualified))
+            case .quantization:
+                let role: QuantTargetRole
+                switch kind {
+                case .parameter: role = .parameter
+                case .input, .output: role = .activation
+                }
+                return .quantization(try QuantizationSettings(settings, target: qualified, role: role))
+            case .distillation:
+                return .distillation(try DistillationSettings(settings, module: module, target: target))
+            }
+        } catch {
+            // Unreachable after the row checks above; kept so that no input can trap.
+            throw path.error(expected: "settings the \(mode.rawValue) engine accepts", got: String(describing: error))
+        }
+    }
 }
 
 /// What a target refers to.
@@ -97,99 +169,31 @@ extension Plan {
         try self.init(configs: configs, modules: modules, mode: mode, templates: templates)
     }
 
+    /// The phases: module names checked, legacy lists translated, every config validated and its
+    /// selector compiled, legacy exclusions collected, each config resolved into targets
+    /// (`PlanBuilder`), then the checks that need the merged settings.
     init(configs: [ConfigObject], modules: [ModuleInfo], mode: CompressionMode, templates: SettingTemplates) throws(ConfigError) {
-        var allNames = Set<String>()
-        for (i, m) in modules.enumerated() where !allNames.insert(m.name).inserted {
-            throw ConfigError(configIndex: nil, path: "modules[\(i)].name", expected: "a name not used by an earlier module", got: pythonRepr(m.name))
-        }
+        let allNames = try uniqueModuleNames(modules)
         let legacy = isLegacyList(configs)
         var translated: [TranslatedConfig] = []
         for (i, c) in configs.enumerated() {
-            if legacy {
-                translated.append(try translateLegacy(c, index: i, mode: mode))
-            } else {
-                translated.append(TranslatedConfig(index: i, config: c, isExclusion: false, quantStartStep: nil, droppedKeys: []))
-            }
+            translated.append(legacy ? try translateLegacy(c, index: i, mode: mode)
+                                     : TranslatedConfig(index: i, config: c, isExclusion: false, quantStartStep: nil, droppedKeys: []))
         }
         var selectors: [ModuleSelector] = []
         for t in translated {
             try validateConfig(t.config, index: t.index, mode: mode)
             selectors.append(try ModuleSelector(t.config, index: t.index))
         }
-
-        var warnings: [ExplainReport.Warning] = []
         var excluded = Set<Int>()
-        for (t, s) in zip(translated, selectors) where t.isExclusion {
-            excluded.formUnion(s.select(modules))
-        }
+        for (t, s) in zip(translated, selectors) where t.isExclusion { excluded.formUnion(s.select(modules)) }
 
-        var builder = TargetTable(legacy: legacy)
-        var configEntries: [ExplainReport.ConfigEntry] = []
-        var fusions: [[String]] = []
+        var builder = PlanBuilder(modules: modules, allNames: allNames, mode: mode, templates: templates, legacy: legacy)
         for (t, selector) in zip(translated, selectors) {
-            let i = t.index
-            for u in selector.unmatchedNames(in: modules, names: allNames) {
-                let hint = u.suggestions.isEmpty ? "" : "; closest: " + u.suggestions.map(pythonRepr).joined(separator: ", ")
-                warnings.append(.init(kind: .unmatchedOpName, configIndex: i, module: u.name, target: nil,
-                                      message: "config_list[\(i)].\(u.key): \(pythonRepr(u.name)) names no module and is ignored\(hint)"))
-            }
-            for k in t.droppedKeys {
-                warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
-                                      message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
-            }
-            var selected = selector.select(modules)
-            if t.isExclusion {
-                configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
-                continue
-            }
-            selected.removeAll(where: excluded.contains)
-            var skipped: [String] = []
-            var usedShorthand = Set<String>()
-            var configured = 0
-            for mi in selected {
-                let module = modules[mi]
-                guard let template = templates.template(for: module.typeName, mode: mode) else {
-                    skipped.append(module.name)
-                    warnings.append(.init(kind: .missingTemplate, configIndex: i, module: module.name, target: nil,
-                                          message: "config_list[\(i)] selects \(pythonRepr(module.name)) (\(module.typeName)), which has no \(mode.rawValue) template; skipped (narrow the selection, or register a template for \(module.typeName))"))
-                    continue
-                }
-                let resolved = try resolveTargets(config: t.config, index: i, module: module, template: template, mode: mode)
-                usedShorthand.formUnion(resolved.usedShorthand)
-                warnings.append(contentsOf: resolved.warnings)
-                configured += 1
-                builder.add(resolved.targets, module: module, moduleIndex: mi, configIndex: i, warnings: &warnings)
-            }
-            if selected.isEmpty {
-                warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
-                                      message: "config_list[\(i)] selects no module"))
-            } else if configured == 0 {
-                warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
-                                      message: "config_list[\(i)] selects \(selected.count) module(s), none of a type with a \(mode.rawValue) template"))
-            } else {
-                for key in t.config.keys where !commonKeys.contains(key) && key != "fuse_names" && !usedShorthand.contains(key) {
-                    warnings.append(.init(kind: .unusedShorthand, configIndex: i, module: nil, target: nil,
-                                          message: "config_list[\(i)].\(key) reaches no target of the selected modules and is dropped"))
-                }
-            }
-            if mode == .quantization, let groups = t.config["fuse_names"]?.array {
-                let selectedNames = Set(selected.map { modules[$0].name })
-                for (g, group) in groups.enumerated() {
-                    let names = group.array?.compactMap(\.string) ?? []
-                    let p = KeyPath.config(i).key("fuse_names").index(g)
-                    for (k, n) in names.enumerated() where !allNames.contains(n) {
-                        throw p.index(k).error(expected: "the name of a module of the model", got: pythonRepr(n))
-                    }
-                    if let first = names.first, !selectedNames.contains(first) {
-                        throw p.index(0).error(expected: "a module this config selects (the first module of a fusion is the one configured)", got: pythonRepr(first))
-                    }
-                    fusions.append(names)
-                }
-            }
-            configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped, translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep))
+            try builder.add(t, selector: selector, excluded: excluded)
         }
-
-        let targets = builder.ordered()
+        let targets = builder.table.ordered()
+        var warnings = builder.warnings
         if mode == .pruning {
             try checkFinalPruningSettings(targets)
             warnings.append(contentsOf: alignWarnings(targets))
@@ -197,9 +201,125 @@ extension Plan {
         self.mode = mode
         self.isLegacy = legacy
         self.targets = targets
-        self.fusions = fusions
+        self.fusions = builder.fusions
         self.quantStartSteps = translated.map(\.quantStartStep)
-        self.report = ExplainReport(mode: mode, isLegacy: legacy, configs: configEntries, targets: targets, warnings: warnings)
+        self.report = ExplainReport(mode: mode, isLegacy: legacy, configs: builder.configEntries, targets: targets, warnings: warnings)
+    }
+}
+
+/// The module names, or an error for the first one used twice.
+func uniqueModuleNames(_ modules: [ModuleInfo]) throws(ConfigError) -> Set<String> {
+    var names = Set<String>()
+    for (i, m) in modules.enumerated() where !names.insert(m.name).inserted {
+        throw ConfigError(configIndex: nil, path: "modules[\(i)].name", expected: "a name not used by an earlier module", got: pythonRepr(m.name))
+    }
+    return names
+}
+
+/// What the configs of a list have produced so far: targets, report entries, warnings, fusions.
+struct PlanBuilder {
+    let modules: [ModuleInfo]
+    let allNames: Set<String>
+    let mode: CompressionMode
+    let templates: SettingTemplates
+    var table: TargetTable
+    var warnings: [ExplainReport.Warning] = []
+    var configEntries: [ExplainReport.ConfigEntry] = []
+    var fusions: [[String]] = []
+
+    init(modules: [ModuleInfo], allNames: Set<String>, mode: CompressionMode, templates: SettingTemplates, legacy: Bool) {
+        self.modules = modules
+        self.allNames = allNames
+        self.mode = mode
+        self.templates = templates
+        self.table = TargetTable(legacy: legacy)
+    }
+
+    /// Resolves one (translated) config: its selection, its targets, its warnings and fusions.
+    mutating func add(_ t: TranslatedConfig, selector: ModuleSelector, excluded: Set<Int>) throws(ConfigError) {
+        let i = t.index
+        let legacy = table.legacy
+        reportUnmatchedNames(selector, index: i)
+        for k in t.droppedKeys {
+            warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
+                                  message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
+        }
+        var selected = selector.select(modules)
+        if t.isExclusion {
+            configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
+            return
+        }
+        selected.removeAll(where: excluded.contains)
+        let (skipped, usedShorthand, configured) = try configure(selected, config: t.config, index: i)
+        reportSelection(selected: selected.count, configured: configured, config: t.config, index: i, usedShorthand: usedShorthand)
+        if mode == .quantization { try addFusions(t.config, index: i, selected: selected) }
+        configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped,
+                                   translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep))
+    }
+
+    mutating func reportUnmatchedNames(_ selector: ModuleSelector, index i: Int) {
+        for u in selector.unmatchedNames(in: modules, names: allNames) {
+            let hint = u.suggestions.isEmpty ? "" : "; closest: " + u.suggestions.map(pythonRepr).joined(separator: ", ")
+            warnings.append(.init(kind: .unmatchedOpName, configIndex: i, module: u.name, target: nil,
+                                  message: "config_list[\(i)].\(u.key): \(pythonRepr(u.name)) names no module and is ignored\(hint)"))
+        }
+    }
+
+    /// The targets of each selected module with a template; the modules without one are skipped.
+    mutating func configure(_ selected: [Int], config: ConfigObject, index i: Int) throws(ConfigError)
+        -> (skipped: [String], usedShorthand: Set<String>, configured: Int)
+    {
+        var skipped: [String] = []
+        var usedShorthand = Set<String>()
+        var configured = 0
+        for mi in selected {
+            let module = modules[mi]
+            guard let template = templates.template(for: module.typeName, mode: mode) else {
+                skipped.append(module.name)
+                warnings.append(.init(kind: .missingTemplate, configIndex: i, module: module.name, target: nil,
+                                      message: "config_list[\(i)] selects \(pythonRepr(module.name)) (\(module.typeName)), which has no \(mode.rawValue) template; skipped (narrow the selection, or register a template for \(module.typeName))"))
+                continue
+            }
+            let resolved = try resolveTargets(config: config, index: i, module: module, template: template, mode: mode)
+            usedShorthand.formUnion(resolved.usedShorthand)
+            warnings.append(contentsOf: resolved.warnings)
+            configured += 1
+            table.add(resolved.targets, module: module, moduleIndex: mi, configIndex: i, warnings: &warnings)
+        }
+        return (skipped, usedShorthand, configured)
+    }
+
+    /// Warnings for a config that selects nothing usable, or whose shorthand keys reach no target.
+    mutating func reportSelection(selected: Int, configured: Int, config: ConfigObject, index i: Int, usedShorthand: Set<String>) {
+        if selected == 0 {
+            warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
+                                  message: "config_list[\(i)] selects no module"))
+        } else if configured == 0 {
+            warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
+                                  message: "config_list[\(i)] selects \(selected) module(s), none of a type with a \(mode.rawValue) template"))
+        } else {
+            for key in config.keys where !commonKeys.contains(key) && key != "fuse_names" && !usedShorthand.contains(key) {
+                warnings.append(.init(kind: .unusedShorthand, configIndex: i, module: nil, target: nil,
+                                      message: "config_list[\(i)].\(key) reaches no target of the selected modules and is dropped"))
+            }
+        }
+    }
+
+    /// `fuse_names` groups (validated as lists of names): every name a module, the first selected.
+    mutating func addFusions(_ config: ConfigObject, index i: Int, selected: [Int]) throws(ConfigError) {
+        guard let groups = config["fuse_names"]?.array else { return }
+        let selectedNames = Set(selected.map { modules[$0].name })
+        for (g, group) in groups.enumerated() {
+            let names = group.array?.compactMap(\.string) ?? []
+            let p = KeyPath.config(i).key("fuse_names").index(g)
+            for (k, n) in names.enumerated() where !allNames.contains(n) {
+                throw p.index(k).error(expected: "the name of a module of the model", got: pythonRepr(n))
+            }
+            if let first = names.first, !selectedNames.contains(first) {
+                throw p.index(0).error(expected: "a module this config selects (the first module of a fusion is the one configured)", got: pythonRepr(first))
+            }
+            fusions.append(names)
+        }
     }
 }
 
@@ -348,7 +468,9 @@ func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, templa
             throw namePath.error(expected: "a target that \(module.typeName) modules have in \(mode.rawValue) (\(available)) or one defined in target_settings, for module \(pythonRepr(module.name))", got: pythonRepr(name))
         }
         used.formUnion(fromShorthand[source] ?? [])
-        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s, configIndex: index))
+        let typed = try TargetSettings.parse(s, mode: mode, module: module.name, target: name, kind: kind, configIndex: index)
+        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s,
+                                 configIndex: index, typed: typed))
     }
     return ResolvedTargets(targets: result, usedShorthand: used, warnings: warnings)
 }
@@ -357,7 +479,7 @@ func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, templa
 /// sparse_ratio / min / max within each other (SEMANTICS.md: ratio is clamped into [min, max]).
 func checkFinalPruningSettings(_ targets: [TargetPlan]) throws(ConfigError) {
     for t in targets {
-        if let lo = t.settings["min_sparse_ratio"]?.number, let hi = t.settings["max_sparse_ratio"]?.number, lo > hi {
+        if let lo = t.pruning?.minSparseRatio, let hi = t.pruning?.maxSparseRatio, lo > hi {
             throw ConfigError(configIndex: t.configIndex, path: "config_list[\(t.configIndex)] (\(t.moduleName).\(t.targetName))",
                               expected: "min_sparse_ratio <= max_sparse_ratio", got: "min_sparse_ratio=\(pythonFloat(lo)), max_sparse_ratio=\(pythonFloat(hi))")
         }
@@ -370,8 +492,9 @@ func alignWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
     for t in targets { present.insert(t.moduleName + "\u{0}" + t.targetName) }
     var out: [ExplainReport.Warning] = []
     for t in targets {
-        guard let align = t.settings["align"]?.object, let target = align["target_name"]?.string else { continue }
-        let module = align["module_name"]?.string ?? t.moduleName
+        guard let align = t.pruning?.align else { continue }
+        let target = align.targetName
+        let module = align.moduleName ?? t.moduleName
         if !present.contains(module + "\u{0}" + target) {
             out.append(.init(kind: .alignSourceMissing, configIndex: t.configIndex, module: t.moduleName, target: t.targetName,
                              message: "\(t.moduleName).\(t.targetName) aligns with \(module).\(target), which this plan does not configure (configure it, or the pruning engine reports the missing align source)"))

@@ -12,12 +12,11 @@ public struct SettingTemplates: Sendable, Equatable {
     /// The built-in templates.
     public static let standard = SettingTemplates()
 
+    /// The built-in templates (SEMANTICS.md, "Settings per target"), defaults from the key table.
     public init() {
-        let pruneWeight: ConfigObject = [
-            "sparse_ratio": nil, "max_sparse_ratio": nil, "min_sparse_ratio": nil, "sparse_threshold": nil,
-            "global_group_id": nil, "dependency_group_id": nil, "granularity": "default",
-            "internal_metric_block": nil, "apply_method": "mul",
-        ]
+        // Defaults from the key table: every pruning setting but align, with its template value.
+        var pruneWeight = ConfigObject()
+        for row in SettingKeys.settings(.pruning) where row.name != "align" { pruneWeight[row.name] = row.templateValue }
         let pruneBias: ConfigObject = [
             "align": ["module_name": nil, "target_name": "weight", "dims": [0]],
             "apply_method": "mul",
@@ -25,9 +24,9 @@ public struct SettingTemplates: Sendable, Equatable {
         let pruneDefault: ConfigObject = ["weight": .object(pruneWeight), "bias": .object(pruneBias)]
         let pruneEmbedding: ConfigObject = ["weight": .object(pruneWeight)]
 
-        let quantTarget: ConfigValue = [
-            "quant_dtype": nil, "quant_scheme": nil, "granularity": "default", "apply_method": "clamp_round",
-        ]
+        var quantSettings = ConfigObject()
+        for row in SettingKeys.settings(.quantization) { quantSettings[row.name] = row.templateValue }
+        let quantTarget = ConfigValue.object(quantSettings)
         let quantDefault: ConfigObject = ["_input_": quantTarget, "weight": quantTarget, "bias": quantTarget, "_output_": quantTarget]
         let quantActivation: ConfigObject = ["_input_": quantTarget, "_output_": quantTarget]
 
@@ -46,9 +45,11 @@ public struct SettingTemplates: Sendable, Equatable {
     }
 
     /// The template every module type gets in distillation mode unless one is registered for it.
-    public static let distillationDefault: ConfigObject = [
-        "_output_": ["lambda": nil, "link": nil, "apply_method": nil]
-    ]
+    public static let distillationDefault: ConfigObject = {
+        var settings = ConfigObject()
+        for row in SettingKeys.settings(.distillation) { settings[row.name] = row.templateValue }
+        return ["_output_": .object(settings)]
+    }()
 
     /// The template for `typeName` in `mode`, or nil when that mode does not know the type
     /// (distillation knows every type).

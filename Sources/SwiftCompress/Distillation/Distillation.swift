@@ -34,7 +34,7 @@ public struct DistillationTarget: @unchecked Sendable {
     }
 
     /// `module.target` (just `target` for the root module), as errors name it.
-    public var qualifiedName: String { distillationTargetName(module: moduleName, target: targetName) }
+    public var qualifiedName: String { qualifiedTargetName(module: moduleName, target: targetName) }
 }
 
 /// How gradients are written.
@@ -46,6 +46,8 @@ public struct DistillationGradientOptions: Sendable, Hashable {
     /// a buffer shared by several targets, or one that already holds other gradients).
     public var accumulate: Bool
 
+    /// Options for gradient buffers: whether the gradient includes the `lambda` factor, and whether it
+    /// is added to the buffer (true) or overwrites it (false).
     public init(includesLambda: Bool = true, accumulate: Bool = false) {
         self.includesLambda = includesLambda
         self.accumulate = accumulate
@@ -102,12 +104,12 @@ public enum Distillation {
     ///     dtype and strides; see `DistillationTarget.gradient` for overlap.
     ///   - target: the name errors use.
     /// - Returns: the loss (unweighted).
-    /// - Throws: `DistillationError(.shapeMismatch)` when the shapes differ,
+    /// - Throws: `EngineError(.distillation, .shapeMismatch)` when the shapes differ,
     ///   `.emptyTensor` when the student has no elements, `.tooLarge` for more than
     ///   `maxElementCount` elements or a `kl` last dim over `maxKLRowLength`.
     public static func loss(_ method: DistillationMethod, student: TensorView, teacher: TensorView,
                             gradient: MutableTensorView? = nil, gradientScale: Double = 1, accumulate: Bool = false,
-                            target: String = "target") throws(DistillationError) -> Double {
+                            target: String = "target") throws(EngineError) -> Double {
         try checkStudent(student, gradient: gradient, target: target)
         try checkRow(method, student, target: target)
         try checkTeacher(teacher, student: student, link: nil, target: target)
@@ -131,7 +133,7 @@ public enum Distillation {
     ///   from the student, `.emptyTensor` for a student without elements, `.tooLarge` for more
     ///   than `maxElementCount` elements or a `kl` last dim over `maxKLRowLength`.
     public static func targetLoss(_ target: DistillationTarget,
-                                  options: DistillationGradientOptions = .init()) throws(DistillationError) -> DistillationTargetLoss {
+                                  options: DistillationGradientOptions = .init()) throws(EngineError) -> DistillationTargetLoss {
         try check(target)
         return compute(target, options: options)
     }
@@ -144,11 +146,11 @@ public enum Distillation {
     ///   `.duplicateTarget` when a `(moduleName, targetName)` pair appears twice (its loss would
     ///   count twice).
     public static func totalLoss(_ targets: [DistillationTarget],
-                                 options: DistillationGradientOptions = .init()) throws(DistillationError) -> DistillationTotal {
+                                 options: DistillationGradientOptions = .init()) throws(EngineError) -> DistillationTotal {
         var seen = Set<String>()
         for t in targets {
             if !seen.insert(t.moduleName + "\u{0}" + t.targetName).inserted {
-                throw DistillationError(.duplicateTarget, target: t.qualifiedName, "appears more than once in the target list")
+                throw EngineError(.distillation, .duplicateTarget, target: t.qualifiedName, "appears more than once in the target list")
             }
             try check(t)
         }
@@ -164,40 +166,40 @@ public enum Distillation {
 
     // MARK: - Checks
 
-    static func checkStudent(_ student: TensorView, gradient: MutableTensorView?, target: String) throws(DistillationError) {
+    static func checkStudent(_ student: TensorView, gradient: MutableTensorView?, target: String) throws(EngineError) {
         if student.count == 0 {
-            throw DistillationError(.emptyTensor, target: target, "the student tensor of shape \(student.shape) has no elements")
+            throw EngineError(.distillation, .emptyTensor, target: target, "the student tensor of shape \(student.shape) has no elements")
         }
         if student.count > maxElementCount {
-            throw DistillationError(.tooLarge, target: target,
+            throw EngineError(.distillation, .tooLarge, target: target,
                                     "the student tensor of shape \(student.shape) has \(student.count) elements; at most \(maxElementCount) are supported")
         }
         if let g = gradient, g.shape != student.shape {
-            throw DistillationError(.shapeMismatch, target: target,
+            throw EngineError(.distillation, .shapeMismatch, target: target,
                                     "the gradient buffer has shape \(g.shape) but the student has shape \(student.shape)")
         }
     }
 
-    static func checkRow(_ method: DistillationMethod, _ student: TensorView, target: String) throws(DistillationError) {
+    static func checkRow(_ method: DistillationMethod, _ student: TensorView, target: String) throws(EngineError) {
         if method == .kl, let v = student.shape.last, v > maxKLRowLength {
-            throw DistillationError(.tooLarge, target: target,
+            throw EngineError(.distillation, .tooLarge, target: target,
                                     "kl: the last dim of the student's shape \(student.shape) is \(v); at most \(maxKLRowLength) is supported (a softmax row is held in memory)")
         }
     }
 
-    static func checkTeacher(_ teacher: TensorView, student: TensorView, link: String?, target: String) throws(DistillationError) {
+    static func checkTeacher(_ teacher: TensorView, student: TensorView, link: String?, target: String) throws(EngineError) {
         if teacher.shape != student.shape {
             let which = link.map { "the teacher of link \(pythonRepr($0))" } ?? "the teacher"
-            throw DistillationError(.shapeMismatch, target: target,
+            throw EngineError(.distillation, .shapeMismatch, target: target,
                                     "\(which) has shape \(teacher.shape) but the student has shape \(student.shape)")
         }
     }
 
-    static func check(_ t: DistillationTarget) throws(DistillationError) {
+    static func check(_ t: DistillationTarget) throws(EngineError) {
         let name = t.qualifiedName
         try t.settings.validate(target: name)
         if t.teachers.count != t.settings.links.count {
-            throw DistillationError(.teacherCountMismatch, target: name,
+            throw EngineError(.distillation, .teacherCountMismatch, target: name,
                                     "expected \(t.settings.links.count) teacher tensors (one per link in [\(t.settings.links.map(pythonRepr).joined(separator: ", "))]), got \(t.teachers.count)")
         }
         try checkStudent(t.student, gradient: t.gradient, target: name)

@@ -42,51 +42,26 @@ public struct DistillationSettings: Sendable, Hashable {
     ///   - settings: the dict for one target.
     ///   - module: the student module's name (`''` for the root); it is what `'auto'` links to.
     ///   - target: the target's name in the module (`_output_0`), used in errors.
-    /// - Throws: `DistillationError(.invalidSetting)` naming the target, the key, what was expected
+    /// - Throws: `EngineError(.distillation, .invalidSetting)` naming the target, the key, what was expected
     ///   and what was given.
-    public init(_ settings: ConfigObject, module: String, target: String) throws(DistillationError) {
-        let name = distillationTargetName(module: module, target: target)
-        func bad(_ key: String, _ expected: String, _ v: ConfigValue) -> DistillationError {
-            DistillationError(.invalidSetting, target: name, key: key, "expected \(expected), got \(v.pythonDescription)")
+    public init(_ settings: ConfigObject, module: String, target: String) throws(EngineError) {
+        let name = qualifiedTargetName(module: module, target: target)
+        let value = SettingsReader(settings: settings, mode: .distillation, engine: .distillation, target: name)
+        lambda = try value("lambda")?.number ?? 1
+        switch try value("link") {
+        case nil, .string("auto")?: links = [module]
+        case .string(let s)?: links = [s]
+        case let v?: links = v.array?.compactMap(\.string) ?? [module]
         }
-        func value(_ key: String) -> ConfigValue? {
-            guard let v = settings[key], !v.isNull else { return nil }
-            return v
-        }
-        if let v = value("lambda") {
-            guard let d = v.number, d.isFinite else { throw bad("lambda", "a finite number", v) }
-            lambda = d
-        } else {
-            lambda = 1
-        }
-        let linkExpectation = "'auto', a teacher module name or a non-empty list of teacher module names"
-        switch value("link") {
-        case nil, .string("auto")?:
-            links = [module]
-        case .string(let s)?:
-            links = [s]
-        case .array(let items)? where !items.isEmpty:
-            var names: [String] = []
-            for item in items {
-                guard let s = item.string else { throw bad("link", linkExpectation, .array(items)) }
-                names.append(s)
-            }
-            links = names
-        case let v?:
-            throw bad("link", linkExpectation, v)
-        }
-        if let v = value("apply_method") {
-            guard let s = v.string, let m = DistillationMethod(rawValue: s) else {
-                throw bad("apply_method", "'mse' or 'kl'", v)
-            }
-            method = m
-        } else {
-            method = .mse
-        }
+        method = try value("apply_method")?.string.flatMap(DistillationMethod.init(rawValue:)) ?? .mse
     }
 
     /// Parses the settings of a target of a distillation plan (see `init(_:module:target:)`).
-    public init(_ target: TargetPlan) throws(DistillationError) {
+    public init(_ target: TargetPlan) throws(EngineError) {
+        if let typed = target.distillation {
+            self = typed
+            return
+        }
         try self.init(target.settings, module: target.moduleName, target: target.targetName)
     }
 
@@ -96,26 +71,26 @@ public struct DistillationSettings: Sendable, Hashable {
     ///   - teacherModules: the teacher's module names as `named_modules()` gives them (`''` for the
     ///     root).
     ///   - module, target: the student target, used in errors.
-    /// - Throws: `DistillationError(.unknownLink)` for the first link that names no teacher module,
+    /// - Throws: `EngineError(.distillation, .unknownLink)` for the first link that names no teacher module,
     ///   naming the link and up to three close teacher module names.
-    public func checkLinks(teacherModules: [String], module: String, target: String) throws(DistillationError) {
+    public func checkLinks(teacherModules: [String], module: String, target: String) throws(EngineError) {
         let names = Set(teacherModules)
         for link in links where !names.contains(link) {
             let infos = teacherModules.map { ModuleInfo(name: $0, typeName: "") }
             let close = suggestNames(for: link, in: infos, names: names)
             let hint = close.isEmpty ? "" : "; closest: " + close.map(pythonRepr).joined(separator: ", ")
-            throw DistillationError(.unknownLink, target: distillationTargetName(module: module, target: target), key: "link",
+            throw EngineError(.distillation, .unknownLink, target: qualifiedTargetName(module: module, target: target), key: "link",
                                     "\(pythonRepr(link)) names no module of the teacher\(hint)")
         }
     }
 
     /// Checks values set directly (the dict initializer guarantees them).
-    func validate(target: String) throws(DistillationError) {
+    func validate(target: String) throws(EngineError) {
         if !lambda.isFinite {
-            throw DistillationError(.invalidSetting, target: target, key: "lambda", "expected a finite number, got \(pythonFloat(lambda))")
+            throw EngineError(.distillation, .invalidSetting, target: target, key: "lambda", "expected a finite number, got \(pythonFloat(lambda))")
         }
         if links.isEmpty {
-            throw DistillationError(.invalidSetting, target: target, key: "link", "expected at least one teacher module name, got []")
+            throw EngineError(.distillation, .invalidSetting, target: target, key: "link", "expected at least one teacher module name, got []")
         }
     }
 }

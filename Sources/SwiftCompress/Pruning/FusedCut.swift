@@ -41,7 +41,24 @@ func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: 
     var starts = [Int](repeating: 0, count: metrics.count)
     var acc = 0
     for (s, m) in metrics.enumerated() { starts[s] = acc; acc += m.count }
+    let bracket = fusedBracket(metrics, starts: starts, total: total, count: k)
+    guard let scan = fusedScan(metrics, masks: masks, starts: starts, bracket: bracket, total: total,
+                               candidateLimit: candidateLimit) else { return false }
+    guard scan.below < k, k <= scan.below + scan.candidates else { return false }
+    fusedWriteCut(metrics, masks: masks, starts: starts, total: total, count: k, scan: scan)
+    return true
+}
 
+/// The key bracket of phase 1: keys in `lowKey ... lowKey &+ span` are the cut's candidates.
+struct FusedBracket {
+    var lowKey: UInt32
+    var span: UInt32
+    var margin: Int
+    var sampleCount: Int
+}
+
+/// Phase 1 of the fused cut: sample the keys and bracket the k-th smallest.
+func fusedBracket(_ metrics: [Metric], starts: [Int], total: Int, count k: Int) -> FusedBracket {
     // 1. Sample and bracket.
     let sampleCount = min(max(total / 128, 1024), 65536)
     var sample = [UInt32](repeating: 0, count: sampleCount)
@@ -72,7 +89,23 @@ func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: 
     let lowKey: UInt32 = rank - margin < 0 ? 0 : keyAtRank(&sample, rank - margin).key
     let highKey: UInt32 = rank + margin >= sampleCount ? UInt32.max : keyAtRank(&sample, rank + margin).key
     let span = highKey &- lowKey  // candidates: key &- lowKey <= span (keys below lowKey wrap above it)
+    return FusedBracket(lowKey: lowKey, span: span, margin: margin, sampleCount: sampleCount)
+}
 
+/// What phase 2 found: per worker its candidates (key << 32 | position, in index order), and the
+/// counts of keys below the bracket and of candidates.
+struct FusedScan {
+    var found: SharedSlots<[UInt64]>
+    var workers: Int
+    var below: Int
+    var candidates: Int
+}
+
+/// Phase 2 of the fused cut: one pass writing the masks of keys below the bracket, counting them,
+/// and collecting the candidates; nil when the candidate budget overflows.
+func fusedScan(_ metrics: [Metric], masks: [MutableTensorView], starts: [Int], bracket: FusedBracket, total: Int,
+               candidateLimit: Int) -> FusedScan? {
+    let lowKey = bracket.lowKey, span = bracket.span, margin = bracket.margin, sampleCount = bracket.sampleCount
     // 2. One pass: masks, count below, candidates. Workers take contiguous runs of chunks.
     let plan = ChunkPlan(counts: metrics.map(\.count), elementsPerWorker: minimumChunk)
     let tasks = plan.tasks, bounds = plan.bounds, workers = plan.workers
@@ -126,12 +159,16 @@ func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: 
     var below = 0
     var candidates = 0
     for w in 0..<workers {
-        if belowCounts[w] < 0 { return false }
+        if belowCounts[w] < 0 { return nil }
         below += belowCounts[w]
         candidates += found[w].count
     }
-    guard below < k, k <= below + candidates else { return false }
+    return FusedScan(found: found, workers: workers, below: below, candidates: candidates)
+}
 
+/// Phase 3 of the fused cut: the (k - below)-th smallest candidate key, then the pruned candidates.
+func fusedWriteCut(_ metrics: [Metric], masks: [MutableTensorView], starts: [Int], total: Int, count k: Int, scan: FusedScan) {
+    let found = scan.found, workers = scan.workers, below = scan.below, candidates = scan.candidates
     // 3. The (k - below)-th smallest candidate key, then the pruned candidates: every key below it
     //    and its first `ties` equal keys in index order. Each worker's list is in index order and
     //    the lists follow each other, so the ties are dealt out to the workers in order and the
@@ -180,7 +217,6 @@ func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: 
             }
         }
     }
-    return true
 }
 
 /// Sigmas of the sample's rank error that the bracket [lo, hi] allows on each side. A cut outside

@@ -176,12 +176,7 @@ func fpgmRowsGram(_ a: UnsafePointer<Float>, rows: Int, dim: Int) -> [Double] {
             partial[part] = sums
         }
     }
-    var out = [Double](repeating: 0, count: rows)
-    for part in 0..<parts {
-        let p = partial[part]
-        for i in 0..<min(rows, p.count) { out[i] += p[i] }
-    }
-    return out
+    return sumOfParts(partial, rows: rows)
 }
 
 /// Adds the distances of the pairs (i in panel I, j in panel J, i < j) to `sums[i]` and `sums[j]`.
@@ -332,12 +327,7 @@ func fpgmRowsDirect(_ a: UnsafePointer<Float>, rows: Int, dim: Int) -> [Double] 
         }
         partial[part] = sums
     }
-    var out = [Double](repeating: 0, count: rows)
-    for part in 0..<parts {
-        let p = partial[part]
-        for i in 0..<min(rows, p.count) { out[i] += p[i] }
-    }
-    return out
+    return sumOfParts(partial, rows: rows)
 }
 
 @inline(__always)
@@ -377,4 +367,14 @@ private func squaredDistances4(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Flo
         k += 1
     }
     return (Double(a0.sum()) + Double(t0), Double(a1.sum()) + Double(t1), Double(a2.sum()) + Double(t2), Double(a3.sum()) + Double(t3))
+}
+
+/// The element-wise sum of the per-part row sums (each at most `rows` long), in part order.
+func sumOfParts(_ partial: SharedSlots<[Double]>, rows: Int) -> [Double] {
+    var out = [Double](repeating: 0, count: rows)
+    for part in 0..<partial.storage.count {
+        let p = partial[part]
+        for i in 0..<min(rows, p.count) { out[i] += p[i] }
+    }
+    return out
 }

@@ -20,6 +20,8 @@ public struct PruningTarget: @unchecked Sendable {
     /// `.supplied`; used whenever given.
     public var metric: TensorView?
 
+    /// A target over caller buffers (see the properties for their contracts); nothing is checked
+    /// until `Pruning.generateMasks`.
     public init(moduleName: String, targetName: String, settings: PruningSettings, tensor: TensorView,
                 mask: MutableTensorView, metric: TensorView? = nil) {
         self.moduleName = moduleName
@@ -58,7 +60,7 @@ public enum Pruning {
     /// - Throws: `PruningError` naming the first target with a problem (bad settings, mismatched
     ///   shapes, bad granularity, group members that disagree, align to a missing target, missing
     ///   supplied metric).
-    public static func generateMasks(_ targets: [PruningTarget], metric: PruningMetricKind) throws(PruningError) {
+    public static func generateMasks(_ targets: [PruningTarget], metric: PruningMetricKind) throws(EngineError) {
         let plans = try plan(targets, metric: metric)
         let masks = computeBlockMasks(targets, plans: plans, metric: metric)
         writeMasks(targets, plans: plans, blockMasks: masks)
@@ -68,11 +70,11 @@ public enum Pruning {
     /// not 1 (and 0 where it is), `bypass` leaves the target unchanged. `mask` must have the target's
     /// shape; dtypes and strides may differ. Both buffers are the caller's.
     ///
-    /// - Throws: `PruningError(.shapeMismatch)` when the shapes differ (`name` is used in it).
+    /// - Throws: `EngineError(.pruning, .shapeMismatch)` when the shapes differ (`name` is used in it).
     public static func applyMask(_ mask: TensorView, to target: MutableTensorView, method: PruningApplyMethod,
-                                 name: String = "target") throws(PruningError) {
+                                 name: String = "target") throws(EngineError) {
         guard mask.shape == target.shape else {
-            throw PruningError(.shapeMismatch, target: name, "mask shape \(mask.shape) differs from target shape \(target.shape)")
+            throw EngineError(.pruning, .shapeMismatch, target: name, "mask shape \(mask.shape) differs from target shape \(target.shape)")
         }
         switch method {
         case .bypass: return
@@ -106,51 +108,67 @@ struct PruningTargetPlan {
 }
 
 extension Pruning {
-    static func plan(_ targets: [PruningTarget], metric kind: PruningMetricKind) throws(PruningError) -> [PruningTargetPlan] {
+    /// Decides every target's layout, metric source and rule, then checks what spans targets:
+    /// groups, dependency shapes, align sources and dependency parts. No arithmetic on tensors.
+    static func plan(_ targets: [PruningTarget], metric kind: PruningMetricKind) throws(EngineError) -> [PruningTargetPlan] {
         var index: [String: Int] = [:]
         var plans: [PruningTargetPlan] = []
         for (ti, t) in targets.enumerated() {
             let name = t.qualifiedName
             let key = t.moduleName + "\u{0}" + t.targetName
-            if index[key] != nil { throw PruningError(.duplicateTarget, target: name, "appears more than once in the target list") }
+            if index[key] != nil { throw EngineError(.pruning, .duplicateTarget, target: name, "appears more than once in the target list") }
             index[key] = ti
-            try t.settings.validate(target: name)
-            guard t.mask.shape == t.tensor.shape else {
-                throw PruningError(.shapeMismatch, target: name, "mask shape \(t.mask.shape) differs from target shape \(t.tensor.shape)")
-            }
-            let layout = try BlockLayout(shape: t.tensor.shape, granularity: t.settings.granularity,
-                                         isParameter: t.isParameter, levelDefault: kind == .level, target: name)
-            let s = t.settings
-            var m: Metric? = nil
-            if s.isActive {
-                if let mv = t.metric {
-                    let ok = mv.count == layout.blockCount
-                        && (mv.shape == layout.metricShape || mv.shape == layout.squeezedShape)
-                    guard ok else {
-                        throw PruningError(.shapeMismatch, target: name,
-                                           "supplied metric shape \(mv.shape) does not match the metric shape \(layout.metricShape) of granularity \(s.granularity) on shape \(t.tensor.shape)")
-                    }
-                    m = Metric(values: .view(mv), count: mv.count, singlePrecision: mv.dtype != .float64)
-                } else if kind == .supplied {
-                    throw PruningError(.invalidMetric, target: name, "metric kind is 'supplied' but no metric tensor was given")
-                } else if kind == .fpgm && layout.isUnblocked {
-                    throw PruningError(.invalidGranularity, target: name, key: "granularity",
-                                       "FPGM needs blocks (e.g. 'out_channel'); it does not support fine-grained pruning")
-                } else if layout.isFineGrained && kind != .fpgm {
-                    m = Metric(values: .magnitude(t.tensor), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
-                } else {
-                    // Computed in phase 2.
-                    m = Metric(values: .dense([]), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
-                }
-            }
-            let inDep = s.dependencyGroupID != nil
-            let inGlobal = !inDep && s.globalGroupID != nil
-            let usesRatio = !inDep && !inGlobal && s.sparseRatio != nil
-            let usesAlign = !inDep && !inGlobal && !usesRatio && s.align != nil
-            plans.append(PruningTargetPlan(name: name, layout: layout, metric: m, inDependency: inDep, inGlobal: inGlobal,
-                                    usesRatio: usesRatio, usesAlign: usesAlign))
+            plans.append(try planTarget(t, metric: kind))
         }
-        // Groups: members need a metric and one sparse_ratio.
+        try checkGroups(targets, plans)
+        try checkDependencyShapes(targets, plans)
+        try resolveAlignSources(targets, &plans, index: index)
+        try checkDependencyParts(targets, plans)
+        return plans
+    }
+
+    /// One target's plan: settings and shapes checked, block layout, metric source, rule.
+    static func planTarget(_ t: PruningTarget, metric kind: PruningMetricKind) throws(EngineError) -> PruningTargetPlan {
+        let name = t.qualifiedName
+        try t.settings.validate(target: name)
+        guard t.mask.shape == t.tensor.shape else {
+            throw EngineError(.pruning, .shapeMismatch, target: name, "mask shape \(t.mask.shape) differs from target shape \(t.tensor.shape)")
+        }
+        let layout = try BlockLayout(shape: t.tensor.shape, granularity: t.settings.granularity,
+                                     isParameter: t.isParameter, levelDefault: kind == .level, target: name)
+        let s = t.settings
+        var m: Metric? = nil
+        if s.isActive {
+            if let mv = t.metric {
+                let ok = mv.count == layout.blockCount
+                    && (mv.shape == layout.metricShape || mv.shape == layout.squeezedShape)
+                guard ok else {
+                    throw EngineError(.pruning, .shapeMismatch, target: name,
+                                       "supplied metric shape \(mv.shape) does not match the metric shape \(layout.metricShape) of granularity \(s.granularity) on shape \(t.tensor.shape)")
+                }
+                m = Metric(values: .view(mv), count: mv.count, singlePrecision: mv.dtype != .float64)
+            } else if kind == .supplied {
+                throw EngineError(.pruning, .invalidMetric, target: name, "metric kind is 'supplied' but no metric tensor was given")
+            } else if kind == .fpgm && layout.isUnblocked {
+                throw EngineError(.pruning, .invalidGranularity, target: name, key: "granularity",
+                                   "FPGM needs blocks (e.g. 'out_channel'); it does not support fine-grained pruning")
+            } else if layout.isFineGrained && kind != .fpgm {
+                m = Metric(values: .magnitude(t.tensor), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
+            } else {
+                // Computed in phase 2.
+                m = Metric(values: .dense([]), count: layout.blockCount, singlePrecision: t.tensor.dtype != .float64)
+            }
+        }
+        let inDep = s.dependencyGroupID != nil
+        let inGlobal = !inDep && s.globalGroupID != nil
+        let usesRatio = !inDep && !inGlobal && s.sparseRatio != nil
+        let usesAlign = !inDep && !inGlobal && !usesRatio && s.align != nil
+        return PruningTargetPlan(name: name, layout: layout, metric: m, inDependency: inDep, inGlobal: inGlobal,
+                                 usesRatio: usesRatio, usesAlign: usesAlign)
+    }
+
+    /// Group members need a metric and one sparse_ratio per group.
+    static func checkGroups(_ targets: [PruningTarget], _ plans: [PruningTargetPlan]) throws(EngineError) {
         for dependency in [true, false] {
             var ratios: [PruningGroupID: (Double?, String)] = [:]
             var order: [PruningGroupID] = []
@@ -159,51 +177,55 @@ extension Pruning {
                 guard inGroup, let gid = dependency ? t.settings.dependencyGroupID : t.settings.globalGroupID else { continue }
                 let keyName = dependency ? "dependency_group_id" : "global_group_id"
                 if plans[ti].metric == nil {
-                    throw PruningError(.invalidSetting, target: plans[ti].name, key: keyName,
+                    throw EngineError(.pruning, .invalidSetting, target: plans[ti].name, key: keyName,
                                        "a member of group \(gid) needs sparse_ratio or sparse_threshold")
                 }
                 if ratios[gid] == nil { order.append(gid); ratios[gid] = (nil, plans[ti].name) }
                 if let r = t.settings.sparseRatio, let entry = ratios[gid] {
                     if let prev = entry.0, prev != r {
-                        throw PruningError(.groupMismatch, target: plans[ti].name, key: "sparse_ratio",
+                        throw EngineError(.pruning, .groupMismatch, target: plans[ti].name, key: "sparse_ratio",
                                            "sparse_ratio \(pythonFloat(r)) differs from \(pythonFloat(prev)) of \(entry.1) in \(dependency ? "dependency" : "global") group \(gid)")
                     }
                     ratios[gid] = (r, plans[ti].name)
                 }
             }
             for gid in order where ratios[gid]?.0 == nil {
-                throw PruningError(.invalidSetting, target: ratios[gid]?.1 ?? "", key: "sparse_ratio",
+                throw EngineError(.pruning, .invalidSetting, target: ratios[gid]?.1 ?? "", key: "sparse_ratio",
                                    "\(dependency ? "dependency" : "global") group \(gid) has no sparse_ratio")
             }
         }
-        // Dependency members: same prunable positions.
+    }
+
+    /// Dependency members have the same prunable positions.
+    static func checkDependencyShapes(_ targets: [PruningTarget], _ plans: [PruningTargetPlan]) throws(EngineError) {
         var firstShape: [PruningGroupID: (Int, [Int])] = [:]
         for (ti, t) in targets.enumerated() where plans[ti].inDependency {
             guard let gid = t.settings.dependencyGroupID else { continue }
             let sq = plans[ti].layout.squeezedShape
             if let (fi, shape) = firstShape[gid] {
                 if shape != sq {
-                    throw PruningError(.groupMismatch, target: plans[ti].name, key: "dependency_group_id",
+                    throw EngineError(.pruning, .groupMismatch, target: plans[ti].name, key: "dependency_group_id",
                                        "metric shape \(sq) differs from \(shape) of \(plans[fi].name) in dependency group \(gid)")
                 }
             } else {
                 firstShape[gid] = (ti, sq)
-                let blocks = t.settings.internalMetricBlock ?? 1
-                _ = blocks
             }
         }
-        // Align sources.
+    }
+
+    /// Each aligned target's source (in the list, with a mask of its own) and the source dims kept.
+    static func resolveAlignSources(_ targets: [PruningTarget], _ plans: inout [PruningTargetPlan], index: [String: Int]) throws(EngineError) {
         for (ti, t) in targets.enumerated() where plans[ti].usesAlign {
             guard let a = t.settings.align else { continue }
             let module = a.moduleName ?? t.moduleName
             guard let si = index[module + "\u{0}" + a.targetName] else {
                 let src = module.isEmpty ? a.targetName : module + "." + a.targetName
-                throw PruningError(.missingAlignSource, target: plans[ti].name, key: "align",
+                throw EngineError(.pruning, .missingAlignSource, target: plans[ti].name, key: "align",
                                    "align source \(src) is not in the target list")
             }
             let sp = plans[si]
             if !(sp.inDependency || sp.inGlobal || sp.usesRatio || targets[si].settings.sparseThreshold != nil) {
-                throw PruningError(.missingAlignSource, target: plans[ti].name, key: "align",
+                throw EngineError(.pruning, .missingAlignSource, target: plans[ti].name, key: "align",
                                    "align source \(sp.name) has no mask of its own (it needs sparse_ratio or sparse_threshold)")
             }
             let rank = sp.layout.targetShape.count
@@ -211,7 +233,7 @@ extension Pruning {
             for d in a.dims {
                 let nd = d < 0 ? d + rank : d
                 guard nd >= 0, nd < rank else {
-                    throw PruningError(.invalidSetting, target: plans[ti].name, key: "align.dims",
+                    throw EngineError(.pruning, .invalidSetting, target: plans[ti].name, key: "align.dims",
                                        "dim \(d) is out of range for \(sp.name) of shape \(sp.layout.targetShape)")
                 }
                 if !dims.contains(nd) { dims.append(nd) }
@@ -220,13 +242,16 @@ extension Pruning {
             let reduced = dims.map { sp.layout.targetShape[$0] }
             let want = plans[ti].layout.squeezedShape
             guard reduced == want else {
-                throw PruningError(.shapeMismatch, target: plans[ti].name, key: "align",
+                throw EngineError(.pruning, .shapeMismatch, target: plans[ti].name, key: "align",
                                    "mask of \(sp.name) reduced to dims \(dims) has shape \(reduced), but this target needs \(want)")
             }
             plans[ti].alignSource = si
             plans[ti].alignDims = dims
         }
-        // Dependency parts must divide the fused metric.
+    }
+
+    /// A dependency group's parts (lcm of its members' internal_metric_block) divide its metric.
+    static func checkDependencyParts(_ targets: [PruningTarget], _ plans: [PruningTargetPlan]) throws(EngineError) {
         var blocksByGroup: [PruningGroupID: (Int, Int)] = [:]
         for (ti, t) in targets.enumerated() where plans[ti].inDependency {
             guard let gid = t.settings.dependencyGroupID else { continue }
@@ -237,11 +262,10 @@ extension Pruning {
         for (gid, (parts, ti)) in blocksByGroup {
             let n = plans[ti].layout.blockCount
             if parts <= 0 || n % parts != 0 {
-                throw PruningError(.invalidSetting, target: plans[ti].name, key: "internal_metric_block",
+                throw EngineError(.pruning, .invalidSetting, target: plans[ti].name, key: "internal_metric_block",
                                    "dependency group \(gid) splits its metric of \(n) values into \(parts) parts, which does not divide it")
             }
         }
-        return plans
     }
 }
 

@@ -279,15 +279,7 @@ extension Pruning {
                     }
                     start += n
                     // Next row: an odometer over the leading dims.
-                    var d = rank - 2
-                    while d >= 0 {
-                        coord[d] += 1
-                        rowBase += reducedStride[d]
-                        if coord[d] < metricShape[d] { break }
-                        rowBase -= reducedStride[d] * coord[d]
-                        coord[d] = 0
-                        d -= 1
-                    }
+                    advanceOdometer(&coord, sizes: metricShape, steps: reducedStride, lastDim: rank - 2, offset: &rowBase)
                 }
             }
         }

@@ -1,21 +1,3 @@
-/// How a target's metric is divided into blocks (NNI's `granularity`).
-public enum PruningGranularity: Sendable, Hashable {
-    /// The pruner's default: fine-grained for the level metric, `outChannel` for parameters and
-    /// `perChannel` for inputs/outputs with L1, L2 and FPGM.
-    case `default`
-    /// One metric value per element (`granularity: None` in NNI).
-    case fineGrained
-    /// One block per index of dim 0 (rows of a Linear weight, filters of a conv weight).
-    case outChannel
-    /// One block per index of dim 1 (needs rank >= 2).
-    case inChannel
-    /// One block per index of dim 1 of an input/output (dim 0 is the batch).
-    case perChannel
-    /// Block sizes over the trailing dims, padded with 1 at the front; -1 means the whole dim.
-    /// Every size must be -1 or >= 1 and divide its dim.
-    case blocks([Int])
-}
-
 /// What a mask does to its target when applied (NNI's `apply_method`).
 public enum PruningApplyMethod: String, Sendable, Hashable {
     /// target * mask.
@@ -49,6 +31,7 @@ public struct PruningAlign: Sendable, Hashable {
     /// dims count from the end.
     public var dims: [Int]
 
+    /// Align to `targetName` of `moduleName` (nil: the same module), keeping the source mask's `dims`.
     public init(moduleName: String? = nil, targetName: String, dims: [Int]) {
         self.moduleName = moduleName
         self.targetName = targetName
@@ -61,9 +44,9 @@ public struct PruningAlign: Sendable, Hashable {
 public struct PruningSettings: Sendable, Hashable {
     /// Fraction of metric positions to prune, in [0, 1].
     public var sparseRatio: Double?
-    /// Upper bound on this target's sparsity, in [0, 1].
+    /// Upper bound on this target's sparsity, in (0, 1] (NNI's schema: 0 is no valid bound).
     public var maxSparseRatio: Double?
-    /// Lower bound on this target's sparsity, in [0, 1].
+    /// Lower bound on this target's sparsity, in [0, 1).
     public var minSparseRatio: Double?
     /// Metric positions with a value below this are pruned (finite, any sign).
     public var sparseThreshold: Double?
@@ -74,13 +57,15 @@ public struct PruningSettings: Sendable, Hashable {
     /// Block division of the metric.
     public var granularity: PruningGranularity
     /// Number of equal parts the dependency-group metric is split into (each pruned at the ratio);
-    /// nil or 0 mean 1.
+    /// nil means 1; otherwise >= 1 (the key table's rule, as in a config list).
     public var internalMetricBlock: Int?
     /// How the mask is applied (default `mul`).
     public var applyMethod: PruningApplyMethod
     /// Derive the mask from another target's mask.
     public var align: PruningAlign?
 
+    /// Settings given directly; nil leaves a key unset. Ranges are checked (with the key table's
+    /// rules) when the settings are used by `Pruning.generateMasks`.
     public init(sparseRatio: Double? = nil, maxSparseRatio: Double? = nil, minSparseRatio: Double? = nil,
                 sparseThreshold: Double? = nil, globalGroupID: PruningGroupID? = nil,
                 dependencyGroupID: PruningGroupID? = nil, granularity: PruningGranularity = .default,
@@ -100,122 +85,66 @@ public struct PruningSettings: Sendable, Hashable {
 
     /// Parses one target's canonical settings dict (NNI's keys, see compression-config-v3).
     ///
-    /// Absent keys and `None` mean unset. An absent or `None` `granularity` means fine-grained
-    /// (as in NNI); `'default'` means the pruner's default. Keys this type does not know (e.g.
-    /// `quant_dtype`) are ignored: the config engine validates key names.
+    /// Every key is read through its row of the pruning key table (`SettingKeys.settings(.pruning)`),
+    /// so a value is accepted here exactly when validation accepts it in a config list. Absent keys
+    /// and `None` mean unset. An absent or `None` `granularity` means fine-grained (as in NNI);
+    /// `'default'` means the pruner's default. Keys this type does not know (e.g. `quant_dtype`)
+    /// are ignored: the config engine validates key names.
     ///
     /// - Parameters:
     ///   - settings: the dict for one target.
     ///   - target: `module.target`, used in errors.
-    /// - Throws: `PruningError(.invalidSetting)` naming the key, the expectation and the value.
-    public init(_ settings: ConfigObject, target: String) throws(PruningError) {
-        func bad(_ key: String, _ expected: String, _ v: ConfigValue) -> PruningError {
-            PruningError(.invalidSetting, target: target, key: key, "expected \(expected), got \(v.pythonDescription)")
-        }
-        func value(_ key: String) -> ConfigValue? {
-            guard let v = settings[key], !v.isNull else { return nil }
-            return v
-        }
-        func ratio(_ key: String) throws(PruningError) -> Double? {
-            guard let v = value(key) else { return nil }
-            guard let d = v.number, d >= 0, d <= 1 else { throw bad(key, "a number in [0, 1]", v) }
-            return d
-        }
-        func groupID(_ key: String) throws(PruningError) -> PruningGroupID? {
-            guard let v = value(key) else { return nil }
-            switch v {
-            case .int(let i): return .int(i)
-            case .string(let s): return .string(s)
-            default: throw bad(key, "an int or a string", v)
+    /// - Throws: `EngineError(.pruning, .invalidSetting)` naming the key, the expectation and the value.
+    public init(_ settings: ConfigObject, target: String) throws(EngineError) {
+        let value = SettingsReader(settings: settings, mode: .pruning, engine: .pruning, target: target)
+        func groupID(_ key: String) throws(EngineError) -> PruningGroupID? {
+            switch try value(key) {
+            case .int(let i)?: return .int(i)
+            case .string(let s)?: return .string(s)
+            default: return nil
             }
         }
-        sparseRatio = try ratio("sparse_ratio")
-        maxSparseRatio = try ratio("max_sparse_ratio")
-        minSparseRatio = try ratio("min_sparse_ratio")
-        if let v = value("sparse_threshold") {
-            guard let d = v.number, d.isFinite else { throw bad("sparse_threshold", "a finite number", v) }
-            sparseThreshold = d
-        } else {
-            sparseThreshold = nil
-        }
+        sparseRatio = try value("sparse_ratio")?.number
+        maxSparseRatio = try value("max_sparse_ratio")?.number
+        minSparseRatio = try value("min_sparse_ratio")?.number
+        sparseThreshold = try value("sparse_threshold")?.number
         globalGroupID = try groupID("global_group_id")
         dependencyGroupID = try groupID("dependency_group_id")
-
-        if let v = value("granularity") {
-            switch v {
-            case .string("default"): granularity = .default
-            case .string("out_channel"): granularity = .outChannel
-            case .string("in_channel"): granularity = .inChannel
-            case .string("per_channel"): granularity = .perChannel
-            case .array(let items):
-                var sizes: [Int] = []
-                for item in items {
-                    guard case .int(let i) = item, i == -1 || i >= 1 else {
-                        throw bad("granularity", "'default', 'out_channel', 'in_channel', 'per_channel' or a list of block sizes (each -1 or >= 1)", v)
-                    }
-                    sizes.append(i)
-                }
-                granularity = .blocks(sizes)
-            default:
-                throw bad("granularity", "'default', 'out_channel', 'in_channel', 'per_channel' or a list of block sizes (each -1 or >= 1)", v)
-            }
-        } else {
-            granularity = .fineGrained
+        switch try value("granularity") {
+        case .string("out_channel")?: granularity = .outChannel
+        case .string("in_channel")?: granularity = .inChannel
+        case .string("per_channel")?: granularity = .perChannel
+        case .string?: granularity = .default
+        case .array(let items)?: granularity = .blocks(items.compactMap(\.intValue))
+        default: granularity = .fineGrained
         }
-
-        if let v = value("internal_metric_block") {
-            guard case .int(let i) = v, i >= 0 else { throw bad("internal_metric_block", "an int >= 1", v) }
-            internalMetricBlock = i == 0 ? nil : i
-        } else {
-            internalMetricBlock = nil
-        }
-
-        if let v = value("apply_method") {
-            guard let s = v.string, let m = PruningApplyMethod(rawValue: s) else {
-                throw bad("apply_method", "'mul', 'add' or 'bypass'", v)
-            }
-            applyMethod = m
-        } else {
-            applyMethod = .mul
-        }
-
-        if let v = value("align") {
-            guard let o = v.object else { throw bad("align", "a dict with 'target_name' and 'dims'", v) }
-            var moduleName: String? = nil
-            if let m = o["module_name"], !m.isNull {
-                guard let s = m.string else { throw bad("align.module_name", "a string or None", m) }
-                moduleName = s
-            }
-            guard let t = o["target_name"], let tn = t.string else {
-                throw bad("align.target_name", "a string", o["target_name"] ?? .null)
-            }
-            guard let d = o["dims"], let arr = d.array else { throw bad("align.dims", "a list of ints", o["dims"] ?? .null) }
-            var dims: [Int] = []
-            for item in arr {
-                guard case .int(let i) = item else { throw bad("align.dims", "a list of ints", d) }
-                dims.append(i)
-            }
-            align = PruningAlign(moduleName: moduleName, targetName: tn, dims: dims)
+        internalMetricBlock = try value("internal_metric_block")?.intValue
+        applyMethod = try value("apply_method")?.string.flatMap(PruningApplyMethod.init(rawValue:)) ?? .mul
+        if let o = try value("align")?.object {
+            align = PruningAlign(moduleName: o["module_name"]?.string, targetName: o["target_name"]?.string ?? "",
+                                 dims: o["dims"]?.array?.compactMap(\.intValue) ?? [])
         } else {
             align = nil
         }
     }
 
-    /// Checks the ranges of values set directly (the dict initializer checks them already).
-    func validate(target: String) throws(PruningError) {
-        for (key, v) in [("sparse_ratio", sparseRatio), ("max_sparse_ratio", maxSparseRatio), ("min_sparse_ratio", minSparseRatio)] {
-            if let v, !(v >= 0 && v <= 1) {
-                throw PruningError(.invalidSetting, target: target, key: key, "expected a number in [0, 1], got \(pythonFloat(v))")
+    /// Checks the ranges of values set directly (the dict initializer checks them already), with
+    /// the key table's rules: `sparse_ratio` [0, 1], `max_sparse_ratio` (0, 1], `min_sparse_ratio`
+    /// [0, 1), `sparse_threshold` finite, `internal_metric_block` >= 1, block sizes -1 or >= 1.
+    func validate(target: String) throws(EngineError) {
+        func check(_ key: String, _ v: ConfigValue) throws(EngineError) {
+            let row = SettingKeys.row(key, .pruning)
+            if case .invalid = row.read([key: v]) {
+                throw EngineError(.pruning, .invalidSetting, target: target, key: key, "expected \(row.type), got \(v.pythonDescription)")
             }
         }
-        if let t = sparseThreshold, !t.isFinite {
-            throw PruningError(.invalidSetting, target: target, key: "sparse_threshold", "expected a finite number, got \(pythonFloat(t))")
+        for (key, v) in [("sparse_ratio", sparseRatio), ("max_sparse_ratio", maxSparseRatio), ("min_sparse_ratio", minSparseRatio),
+                         ("sparse_threshold", sparseThreshold)] {
+            if let v { try check(key, .double(v)) }
         }
-        if let b = internalMetricBlock, b < 0 {
-            throw PruningError(.invalidSetting, target: target, key: "internal_metric_block", "expected an int >= 1, got \(b)")
-        }
+        if let b = internalMetricBlock { try check("internal_metric_block", .int(b)) }
         if case .blocks(let sizes) = granularity, sizes.contains(where: { !($0 == -1 || $0 >= 1) }) {
-            throw PruningError(.invalidSetting, target: target, key: "granularity", "expected block sizes that are -1 or >= 1, got \(sizes)")
+            throw EngineError(.pruning, .invalidSetting, target: target, key: "granularity", "expected block sizes that are -1 or >= 1, got \(sizes)")
         }
     }
 

@@ -13,17 +13,17 @@ public enum SparsitySchedule: String, Sendable, Hashable {
     /// The factor at update `step` of `totalSteps`, evaluated in float64 in NNI's order of
     /// operations (the cube correctly rounded, as Python's `** 3`).
     ///
-    /// - Throws: `PruningError(.invalidSetting)` (target `schedule`) unless `totalSteps >= 1`,
+    /// - Throws: `EngineError(.pruning, .invalidSetting)` (target `schedule`) unless `totalSteps >= 1`,
     ///   `0 <= step <= totalSteps` and `initialRatio` is in [0, 1].
-    public func factor(step: Int, totalSteps: Int, initialRatio: Double = 0) throws(PruningError) -> Double {
+    public func factor(step: Int, totalSteps: Int, initialRatio: Double = 0) throws(EngineError) -> Double {
         guard totalSteps >= 1 else {
-            throw PruningError(.invalidSetting, target: "schedule", key: "total_times", "expected an int >= 1, got \(totalSteps)")
+            throw EngineError(.pruning, .invalidSetting, target: "schedule", key: "total_times", "expected an int >= 1, got \(totalSteps)")
         }
         guard step >= 0, step <= totalSteps else {
-            throw PruningError(.invalidSetting, target: "schedule", key: "step", "expected an int in [0, \(totalSteps)], got \(step)")
+            throw EngineError(.pruning, .invalidSetting, target: "schedule", key: "step", "expected an int in [0, \(totalSteps)], got \(step)")
         }
         guard initialRatio >= 0, initialRatio <= 1 else {
-            throw PruningError(.invalidSetting, target: "schedule", key: "initial_ratio", "expected a number in [0, 1], got \(pythonFloat(initialRatio))")
+            throw EngineError(.pruning, .invalidSetting, target: "schedule", key: "initial_ratio", "expected a number in [0, 1], got \(pythonFloat(initialRatio))")
         }
         switch self {
         case .linear:
@@ -34,14 +34,25 @@ public enum SparsitySchedule: String, Sendable, Hashable {
         }
     }
 
-    /// `settings` with its four goals multiplied by `factor(step:totalSteps:)`; other keys unchanged.
+    /// A final ratio scaled to update `step` of `totalSteps`: `ratio * factor(step:totalSteps:)`
+    /// (what `sc_sparsity_schedule` returns).
+    ///
+    /// - Parameter ratio: the final goal, in [0, 1] (checked by the caller).
     /// - Throws: as `factor`.
-    public func settings(_ settings: PruningSettings, step: Int, totalSteps: Int) throws(PruningError) -> PruningSettings {
+    public func ratio(_ ratio: Double, step: Int, totalSteps: Int) throws(EngineError) -> Double {
+        ratio * (try factor(step: step, totalSteps: totalSteps))
+    }
+
+    /// `settings` with its four goals multiplied by `factor(step:totalSteps:)`; other keys unchanged.
+    /// A `max_sparse_ratio` scaled to 0 (step 0) is dropped: the key table's rule is (0, 1], and
+    /// NNI treats a zero bound as unset.
+    /// - Throws: as `factor`.
+    public func settings(_ settings: PruningSettings, step: Int, totalSteps: Int) throws(EngineError) -> PruningSettings {
         let f = try factor(step: step, totalSteps: totalSteps)
         var s = settings
         s.sparseRatio = s.sparseRatio.map { $0 * f }
         s.sparseThreshold = s.sparseThreshold.map { $0 * f }
-        s.maxSparseRatio = s.maxSparseRatio.map { $0 * f }
+        s.maxSparseRatio = s.maxSparseRatio.map { $0 * f }.flatMap { $0 > 0 ? $0 : nil }
         s.minSparseRatio = s.minSparseRatio.map { $0 * f }
         return s
     }

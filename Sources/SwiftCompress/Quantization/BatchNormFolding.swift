@@ -22,17 +22,17 @@ public struct ModuleFusion: Sendable, Hashable {
 
     /// Checks a group (`Plan.fusions` entry) with its modules' type names (`ModuleInfo.typeName`).
     ///
-    /// - Throws: `QuantizationError(.invalidFusion)` (target: the names joined by `+`, key
+    /// - Throws: `EngineError(.quantization, .invalidFusion)` (target: the names joined by `+`, key
     ///   `fuse_names`) when the counts differ, the group has fewer than 2 or more than 3 modules,
     ///   or the type sequence is not one NNI 3.0 can fuse (listing the ones it can).
-    public init(names: [String], types: [String]) throws(QuantizationError) {
+    public init(names: [String], types: [String]) throws(EngineError) {
         let target = names.joined(separator: "+")
         guard names.count == types.count else {
-            throw QuantizationError(.invalidFusion, target: target, key: "fuse_names",
+            throw EngineError(.quantization, .invalidFusion, target: target, key: "fuse_names",
                                     "\(names.count) module name(s) but \(types.count) type name(s)")
         }
         guard (2...3).contains(names.count) else {
-            throw QuantizationError(.invalidFusion, target: target, key: "fuse_names",
+            throw EngineError(.quantization, .invalidFusion, target: target, key: "fuse_names",
                                     "expected 2 or 3 modules to fuse, got \(names.count)")
         }
         let relu = types.count == 3 || types[1] == "ReLU"
@@ -48,7 +48,7 @@ public struct ModuleFusion: Sendable, Hashable {
             fold = .linearBatchNorm
         }
         guard let fold else {
-            throw QuantizationError(.invalidFusion, target: target, key: "fuse_names",
+            throw EngineError(.quantization, .invalidFusion, target: target, key: "fuse_names",
                                     "modules of types (\(types.joined(separator: ", "))) cannot be fused; NNI 3.0 fuses (ConvNd, BatchNormNd[, ReLU]), (Linear, BatchNorm1d[, ReLU]), (ConvNd or Linear, ReLU), (BatchNormNd, ReLU)")
         }
         self.names = names
@@ -110,12 +110,12 @@ public enum BatchNormFolding {
     ///     memory (in place) with the same layout.
     ///   - foldedBias: receives bias' (C values, any dtype).
     ///   - name: names the layer in errors (`conv1` or `conv1+bn1`).
-    /// - Throws: `QuantizationError(.invalidFusion)` for a weight of rank 0, vectors whose element
+    /// - Throws: `EngineError(.quantization, .invalidFusion)` for a weight of rank 0, vectors whose element
     ///   count is not C, outputs of another shape, a negative or non-finite eps. Nothing is written
     ///   on error.
     public static func fold(weight: TensorView, bias: TensorView?, batchNorm bn: BatchNorm, layer: Layer,
-                            foldedWeight: MutableTensorView, foldedBias: MutableTensorView, name: String) throws(QuantizationError) {
-        func fail(_ m: String) -> QuantizationError { QuantizationError(.invalidFusion, target: name, key: "fuse_names", m) }
+                            foldedWeight: MutableTensorView, foldedBias: MutableTensorView, name: String) throws(EngineError) {
+        func fail(_ m: String) -> QuantizationError { EngineError(.quantization, .invalidFusion, target: name, key: "fuse_names", m) }
         guard let c = weight.shape.first else { throw fail("the weight has shape \(weight.shape); folding needs a channel dim 0") }
         let vectors: [(String, TensorView?)] = [("bias", bias), ("batch norm weight", bn.weight), ("batch norm bias", bn.bias),
                                                 ("running_mean", bn.runningMean), ("running_var", bn.runningVar)]

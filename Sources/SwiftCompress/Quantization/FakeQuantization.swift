@@ -24,7 +24,7 @@ extension Quantization {
     ///   fit `x`, `.invalidParameters` when `parameters.dtype` differs from `settings.dtype`.
     ///   Nothing is written on error.
     public static func fakeQuantize(_ x: TensorView, into out: MutableTensorView, parameters: QuantParameters,
-                                    settings: QuantizationSettings, gradientMask: MutableTensorView? = nil) throws(QuantizationError) {
+                                    settings: QuantizationSettings, gradientMask: MutableTensorView? = nil) throws(EngineError) {
         let blocks = try checkedBlocks(x, out: out, mask: gradientMask, parameters: parameters, settings: settings)
         if x.dtype == .float64 {
             fakeQuant(x, out, parameters, blocks, gradientMask, Double.self)
@@ -35,7 +35,7 @@ extension Quantization {
 
     /// Fake quantization in place: `fakeQuantize(x.readOnly, into: x, ...)`.
     public static func fakeQuantize(inPlace x: MutableTensorView, parameters: QuantParameters,
-                                    settings: QuantizationSettings, gradientMask: MutableTensorView? = nil) throws(QuantizationError) {
+                                    settings: QuantizationSettings, gradientMask: MutableTensorView? = nil) throws(EngineError) {
         try fakeQuantize(x.readOnly, into: x, parameters: parameters, settings: settings, gradientMask: gradientMask)
     }
 
@@ -50,7 +50,7 @@ extension Quantization {
     /// - Throws: as `fakeQuantize`; `.invalidParameters` when `parameters` is nil for
     ///   `clamp_round` / `qat_clamp_round`.
     public static func apply(_ x: TensorView, into out: MutableTensorView, parameters: QuantParameters?,
-                             settings: QuantizationSettings, gradientMask: MutableTensorView? = nil) throws(QuantizationError) {
+                             settings: QuantizationSettings, gradientMask: MutableTensorView? = nil) throws(EngineError) {
         switch settings.applyMethod {
         case .bypass:
             try checkSameShape(x, out.shape, "output", settings)
@@ -61,7 +61,7 @@ extension Quantization {
             gradientMask?.fill(1)
         case .clampRound, .qatClampRound:
             guard let parameters else {
-                throw QuantizationError(.invalidParameters, target: settings.target, key: "apply_method",
+                throw EngineError(.quantization, .invalidParameters, target: settings.target, key: "apply_method",
                                         "'\(settings.applyMethod.rawValue)' needs a scale and a zero point; none were given (observe batches and compute them first)")
             }
             let qat = settings.applyMethod == .qatClampRound
@@ -71,24 +71,24 @@ extension Quantization {
         }
     }
 
-    static func checkSameShape(_ x: TensorView, _ shape: [Int], _ what: String, _ settings: QuantizationSettings) throws(QuantizationError) {
+    static func checkSameShape(_ x: TensorView, _ shape: [Int], _ what: String, _ settings: QuantizationSettings) throws(EngineError) {
         if shape != x.shape {
-            throw QuantizationError(.shapeMismatch, target: settings.target, "\(what) has shape \(shape), the target \(x.shape)")
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target, "\(what) has shape \(shape), the target \(x.shape)")
         }
     }
 
     /// The blocks of `x` after checking outputs and parameters against it.
     static func checkedBlocks(_ x: TensorView, out: MutableTensorView?, mask: MutableTensorView?, parameters: QuantParameters,
-                              settings: QuantizationSettings) throws(QuantizationError) -> QuantizationBlocks {
+                              settings: QuantizationSettings) throws(EngineError) -> QuantizationBlocks {
         if let out { try checkSameShape(x, out.shape, "output", settings) }
         if let mask { try checkSameShape(x, mask.shape, "gradient mask", settings) }
         if parameters.dtype != settings.dtype {
-            throw QuantizationError(.invalidParameters, target: settings.target, key: "quant_dtype",
+            throw EngineError(.quantization, .invalidParameters, target: settings.target, key: "quant_dtype",
                                     "scale and zero point were computed for \(parameters.dtype), the settings say \(settings.dtype)")
         }
         let blocks = try settings.blocks(forShape: x.shape)
         if parameters.scale.count != blocks.blockCount {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "\(parameters.scale.count) scale(s) (scale shape \(parameters.scaleShape)) for a target of shape \(x.shape) with \(blocks.blockCount) block(s) (scale shape \(blocks.scaleShape))")
         }
         return blocks

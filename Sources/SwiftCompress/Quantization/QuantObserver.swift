@@ -51,10 +51,10 @@ public struct QuantObserver: Sendable, Hashable {
     ///   `.invalidGranularity` when the granularity does not fit the batch's shape,
     ///   `.shapeMismatch` when the batch's scale shape differs from the one tracked so far,
     ///   `.invalidSetting` (key `decay`) for a decay outside [0, 1]. The state is unchanged on error.
-    public mutating func observe(_ batch: TensorView, settings: QuantizationSettings) throws(QuantizationError) {
+    public mutating func observe(_ batch: TensorView, settings: QuantizationSettings) throws(EngineError) {
         let blocks = try Quantization.observedBlocks(batch, settings: settings, kind: kind)
         if let scaleShape, scaleShape != blocks.scaleShape {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "batch of shape \(batch.shape) gives scale shape \(blocks.scaleShape), but the observer tracks scale shape \(scaleShape)")
         }
         let first = batchCount == 0
@@ -77,11 +77,11 @@ public struct QuantObserver: Sendable, Hashable {
     /// Scale and zero point from the tracked range (see `QuantParameters.init(trackedMin:...)`),
     /// computed in the precision of the last batch.
     ///
-    /// - Throws: `QuantizationError(.emptyTensor)` before the first batch; `.invalidParameters`
+    /// - Throws: `EngineError(.quantization, .emptyTensor)` before the first batch; `.invalidParameters`
     ///   when a tracked value is NaN or infinite.
-    public func parameters(settings: QuantizationSettings) throws(QuantizationError) -> QuantParameters {
+    public func parameters(settings: QuantizationSettings) throws(EngineError) -> QuantParameters {
         guard let scaleShape else {
-            throw QuantizationError(.emptyTensor, target: settings.target, "no batch observed yet: nothing to compute a scale from")
+            throw EngineError(.quantization, .emptyTensor, target: settings.target, "no batch observed yet: nothing to compute a scale from")
         }
         return try QuantParameters(trackedMin: trackedMin, trackedMax: trackedMax, scaleShape: scaleShape,
                                    settings: settings, precision: precision)
@@ -108,10 +108,10 @@ extension Quantization {
     ///   the block count. Nothing is written on error.
     public static func observe(_ batch: TensorView, trackedMin: MutableTensorView, trackedMax: MutableTensorView,
                                isFirstBatch: Bool, kind: QuantObserverKind,
-                               settings: QuantizationSettings) throws(QuantizationError) {
+                               settings: QuantizationSettings) throws(EngineError) {
         let blocks = try observedBlocks(batch, settings: settings, kind: kind)
         for (name, buffer) in [("tracked_min", trackedMin), ("tracked_max", trackedMax)] where buffer.count != blocks.blockCount {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "\(name) buffer has \(buffer.count) elements (shape \(buffer.shape)); the batch of shape \(batch.shape) has \(blocks.blockCount) block(s), scale shape \(blocks.scaleShape)")
         }
         if batch.dtype == .float64 {
@@ -136,14 +136,14 @@ extension Quantization {
 
     /// The blocks of `batch` after checking the observer's inputs.
     static func observedBlocks(_ batch: TensorView, settings: QuantizationSettings,
-                               kind: QuantObserverKind) throws(QuantizationError) -> QuantizationBlocks {
+                               kind: QuantObserverKind) throws(EngineError) -> QuantizationBlocks {
         if case .movingAverage(let decay) = kind, !(decay >= 0 && decay <= 1) {
-            throw QuantizationError(.invalidSetting, target: settings.target, key: "decay",
+            throw EngineError(.quantization, .invalidSetting, target: settings.target, key: "decay",
                                     "expected a moving-average decay in [0, 1], got \(pythonFloat(decay))")
         }
         let blocks = try settings.blocks(forShape: batch.shape)
         if batch.count == 0 {
-            throw QuantizationError(.emptyTensor, target: settings.target,
+            throw EngineError(.quantization, .emptyTensor, target: settings.target,
                                     "batch of shape \(batch.shape) has no elements; min and max are undefined")
         }
         return blocks

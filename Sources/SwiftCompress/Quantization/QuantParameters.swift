@@ -34,19 +34,19 @@ public struct QuantParameters: Sendable, Hashable {
     ///   - trackedMin, trackedMax: one value per block each.
     ///   - scaleShape: the blocks' shape; its element count must equal the number of values.
     ///   - settings: dtype and scheme are used; the target names errors.
-    /// - Throws: `QuantizationError(.shapeMismatch)` when the counts disagree,
+    /// - Throws: `EngineError(.quantization, .shapeMismatch)` when the counts disagree,
     ///   `.invalidParameters` when a tracked value is NaN or infinite, or the scale overflows
     ///   (a range wider than the largest float32; NNI would produce NaN or infinite scales, here
     ///   the caller hears of it).
     public init(trackedMin: [Double], trackedMax: [Double], scaleShape: [Int], settings: QuantizationSettings,
-                precision: ElementType = .float32) throws(QuantizationError) {
+                precision: ElementType = .float32) throws(EngineError) {
         let n = checkedElementCount(of: scaleShape) ?? -1
         guard trackedMin.count == n, trackedMax.count == n else {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "scale shape \(scaleShape) has \(n < 0 ? "an invalid number of" : String(n)) element(s), but \(trackedMin.count) tracked min and \(trackedMax.count) tracked max values were given")
         }
         for i in 0..<n where !trackedMin[i].isFinite || !trackedMax[i].isFinite {
-            throw QuantizationError(.invalidParameters, target: settings.target,
+            throw EngineError(.quantization, .invalidParameters, target: settings.target,
                                     "tracked range of block \(i) is [\(pythonFloat(trackedMin[i])), \(pythonFloat(trackedMax[i]))]; the observed values held NaN or infinity")
         }
         var s = [Double](repeating: 0, count: n), z = [Double](repeating: 0, count: n)
@@ -59,7 +59,7 @@ public struct QuantParameters: Sendable, Hashable {
                 (s[i], z[i]) = (Double(a), Double(b))
             }
             guard s[i].isFinite, z[i].isFinite else {
-                throw QuantizationError(.invalidParameters, target: settings.target,
+                throw EngineError(.quantization, .invalidParameters, target: settings.target,
                                         "tracked range of block \(i) is [\(pythonFloat(trackedMin[i])), \(pythonFloat(trackedMax[i]))]; its scale is not finite in \(precision == .float64 ? "float64" : "float32")")
             }
         }
@@ -71,24 +71,24 @@ public struct QuantParameters: Sendable, Hashable {
 
     /// Scale and zero point given directly (e.g. read back from a checkpoint).
     ///
-    /// - Throws: `QuantizationError(.shapeMismatch)` when a count differs from the element count
+    /// - Throws: `EngineError(.quantization, .shapeMismatch)` when a count differs from the element count
     ///   of `scaleShape`; `.invalidParameters` for a scale that is not finite and > 0, or a zero
     ///   point that is not an integer in [qmin, qmax] of `settings.dtype`.
-    public init(scale: [Double], zeroPoint: [Double], scaleShape: [Int], settings: QuantizationSettings) throws(QuantizationError) {
+    public init(scale: [Double], zeroPoint: [Double], scaleShape: [Int], settings: QuantizationSettings) throws(EngineError) {
         let n = checkedElementCount(of: scaleShape) ?? -1
         guard scale.count == n, zeroPoint.count == n else {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "scale shape \(scaleShape) has \(n < 0 ? "an invalid number of" : String(n)) element(s), but \(scale.count) scale(s) and \(zeroPoint.count) zero point(s) were given")
         }
         let d = settings.dtype
         for i in 0..<n {
             guard scale[i].isFinite, scale[i] > 0 else {
-                throw QuantizationError(.invalidParameters, target: settings.target,
+                throw EngineError(.quantization, .invalidParameters, target: settings.target,
                                         "scale of block \(i) is \(pythonFloat(scale[i])); expected a finite number > 0")
             }
             let zp = zeroPoint[i]
             guard zp.rounded() == zp, zp >= Double(d.qmin), zp <= Double(d.qmax) else {
-                throw QuantizationError(.invalidParameters, target: settings.target,
+                throw EngineError(.quantization, .invalidParameters, target: settings.target,
                                         "zero point of block \(i) is \(pythonFloat(zp)); expected an integer in [\(d.qmin), \(d.qmax)] (\(d))")
             }
         }
@@ -101,23 +101,55 @@ public struct QuantParameters: Sendable, Hashable {
     /// Scale and zero point read from caller buffers (one element per block each, any float dtype
     /// and strides); validated as `init(scale:zeroPoint:scaleShape:settings:)`. `scaleShape` is the
     /// scale buffer's shape.
-    public init(scale: TensorView, zeroPoint: TensorView, settings: QuantizationSettings) throws(QuantizationError) {
+    public init(scale: TensorView, zeroPoint: TensorView, settings: QuantizationSettings) throws(EngineError) {
         guard zeroPoint.count == scale.count else {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "zero point buffer has \(zeroPoint.count) element(s) (shape \(zeroPoint.shape)), scale buffer \(scale.count) (shape \(scale.shape))")
         }
         try self.init(scale: scale.allValues(as: Double.self), zeroPoint: zeroPoint.allValues(as: Double.self),
                       scaleShape: scale.shape, settings: settings)
     }
 
+    /// Settings and parameters for quantizing a tensor of `shape` with a caller's own scale and
+    /// zero point (no config, no observer: the session-free `sc_quantize` / `sc_dequantize`).
+    ///
+    /// The granularity comes from the scale's shape: one element means per tensor; otherwise the
+    /// scale has the tensor's rank and each of its sizes divides the tensor's, giving blocks of
+    /// `shape[d] / scale.shape[d]` along dim d (`-1`, the whole dim, where the scale's size is 1).
+    /// The target is a parameter named `name`.
+    ///
+    /// - Throws: `.shapeMismatch` (naming no target) when the zero point's shape differs from the
+    ///   scale's or the scale's shape gives no blocks of `shape`; the errors of
+    ///   `init(scale:zeroPoint:settings:)` for unusable values.
+    public static func explicit(scale: TensorView, zeroPoint: TensorView, dtype: QuantDType, shape: [Int],
+                                name: String) throws(EngineError) -> (settings: QuantizationSettings, parameters: QuantParameters) {
+        guard zeroPoint.shape == scale.shape else {
+            throw EngineError(.quantization, .shapeMismatch, target: "", "zero_point has shape \(zeroPoint.shape); expected scale's shape \(scale.shape)")
+        }
+        let granularity: QuantGranularity
+        if scale.count == 1 {
+            granularity = .perTensor
+        } else {
+            let fits = scale.shape.count == shape.count
+                && zip(scale.shape, shape).allSatisfy { s, n in s == 1 || (s > 1 && n >= s && n % s == 0) }
+            guard fits else {
+                throw EngineError(.quantization, .shapeMismatch, target: "",
+                                  "scale has shape \(scale.shape); expected one element (per tensor) or \(shape.count) dims each dividing \(name)'s shape \(shape) (the blocks)")
+            }
+            granularity = .blocks(zip(scale.shape, shape).map { s, n in s == 1 ? -1 : n / s })
+        }
+        let settings = QuantizationSettings(target: name, role: .parameter, dtype: dtype, granularity: granularity)
+        return (settings, try QuantParameters(scale: scale, zeroPoint: zeroPoint, settings: settings))
+    }
+
     /// Writes scale and zero point into caller buffers (one element per block each, any float
     /// dtype and strides; values rounded to the buffer's dtype).
     ///
-    /// - Throws: `QuantizationError(.shapeMismatch)` when a buffer's element count is not the
+    /// - Throws: `EngineError(.quantization, .shapeMismatch)` when a buffer's element count is not the
     ///   block count (`target` names the target in the error).
-    public func write(scale out: MutableTensorView, zeroPoint zpOut: MutableTensorView, target: String) throws(QuantizationError) {
+    public func write(scale out: MutableTensorView, zeroPoint zpOut: MutableTensorView, target: String) throws(EngineError) {
         for (name, b) in [("scale", out), ("zero_point", zpOut)] where b.count != scale.count {
-            throw QuantizationError(.shapeMismatch, target: target,
+            throw EngineError(.quantization, .shapeMismatch, target: target,
                                     "\(name) buffer has \(b.count) element(s) (shape \(b.shape)); expected \(scale.count) (scale shape \(scaleShape))")
         }
         let s = scale, z = zeroPoint
@@ -156,14 +188,14 @@ extension Quantization {
     /// `QuantParameters.init(trackedMin:...)`: in float64 when `trackedMin` is float64, float32
     /// otherwise; stored rounded to the output buffers' dtypes.
     ///
-    /// - Throws: `QuantizationError(.shapeMismatch)` when the four buffers do not all have the
+    /// - Throws: `EngineError(.quantization, .shapeMismatch)` when the four buffers do not all have the
     ///   same element count, `.invalidParameters` for NaN or infinite tracked values. Nothing is
     ///   written on error.
     public static func computeScaleAndZeroPoint(trackedMin: TensorView, trackedMax: TensorView,
                                                 scale: MutableTensorView, zeroPoint: MutableTensorView,
-                                                settings: QuantizationSettings) throws(QuantizationError) {
+                                                settings: QuantizationSettings) throws(EngineError) {
         guard trackedMax.count == trackedMin.count else {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "tracked_max has \(trackedMax.count) element(s) (shape \(trackedMax.shape)), tracked_min \(trackedMin.count) (shape \(trackedMin.shape))")
         }
         let p = try QuantParameters(trackedMin: trackedMin.allValues(as: Double.self), trackedMax: trackedMax.allValues(as: Double.self),

@@ -24,11 +24,11 @@ public struct QuantizationBlocks: Sendable, Hashable {
 
     /// Resolves `granularity` for a tensor of `shape`. `target` names the tensor in errors.
     ///
-    /// - Throws: `QuantizationError(.invalidGranularity)` for block sizes that do not divide their
+    /// - Throws: `EngineError(.quantization, .invalidGranularity)` for block sizes that do not divide their
     ///   dim or outnumber the dims, `per_channel` on an activation of rank < 2 or a parameter of
     ///   rank 0, `out_channel` / `in_channel` on an activation or a tensor of too small a rank;
     ///   `.shapeMismatch` for a negative dim or a shape with more than `Int.max` elements.
-    public init(shape: [Int], granularity: QuantGranularity, role: QuantTargetRole, target: String) throws(QuantizationError) {
+    public init(shape: [Int], granularity: QuantGranularity, role: QuantTargetRole, target: String) throws(EngineError) {
         let isParameter = role == .parameter
         let g: PruningGranularity
         switch granularity {
@@ -39,13 +39,13 @@ public struct QuantizationBlocks: Sendable, Hashable {
         case .blocks(let sizes): g = .blocks(sizes)
         }
         guard checkedElementCount(of: shape) != nil else {
-            throw QuantizationError(.shapeMismatch, target: target, "shape \(shape) has a negative dimension or too many elements")
+            throw EngineError(.quantization, .shapeMismatch, target: target, "shape \(shape) has a negative dimension or too many elements")
         }
         let layout: BlockLayout
         do {
             layout = try BlockLayout(shape: shape, granularity: g, isParameter: isParameter, levelDefault: false, target: target)
         } catch {
-            throw QuantizationError(.invalidGranularity, target: target, key: "granularity", error.message)
+            throw EngineError(.quantization, .invalidGranularity, target: target, key: "granularity", error.message)
         }
         self.shape = shape
         let n = layout.elementCount
@@ -126,16 +126,8 @@ public struct QuantizationBlocks: Sendable, Hashable {
                 body(pos..<end, block)
                 pos = end
                 run += 1
-                // Advance the odometer.
-                var k = rank - 1
-                while k >= 0 {
-                    digits[k] += 1
-                    block += digitBlockSteps[k]
-                    if digits[k] < digitSizes[k] { break }
-                    block -= digitSizes[k] * digitBlockSteps[k]
-                    digits[k] = 0
-                    k -= 1
-                }
+                var odometer = digits  // the same memory
+                advanceOdometer(&odometer, sizes: digitSizes, steps: digitBlockSteps, lastDim: rank - 1, offset: &block)
             }
         }
     }

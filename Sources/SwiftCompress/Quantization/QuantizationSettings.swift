@@ -1,4 +1,4 @@
-/// A quantized integer type: `intN` or `uintN` with N from 2 to 16 (`quant_dtype`).
+/// A quantized integer type: `intN` or `uintN` with N in `quantBitRange` (2 to 16, `quant_dtype`).
 ///
 /// The ranges are NNI 3.0's (SEMANTICS.md): `intN` is symmetric around 0, `[-(2^(N-1)) + 1,
 /// 2^(N-1) - 1]` (int8: [-127, 127], the value -128 is never produced); `uintN` is `[0, 2^N - 1]`.
@@ -8,9 +8,9 @@ public struct QuantDType: Sendable, Hashable, CustomStringConvertible {
     /// N, from 2 to 16.
     public let bits: Int
 
-    /// The dtype with this signedness and width; nil unless `bits` is in 2...16.
+    /// The dtype with this signedness and width; nil unless `bits` is in `quantBitRange` (2...16).
     public init?(isSigned: Bool, bits: Int) {
-        guard (2...16).contains(bits) else { return nil }
+        guard quantBitRange.contains(bits) else { return nil }
         self.isSigned = isSigned
         self.bits = bits
     }
@@ -142,16 +142,20 @@ public struct QuantizationSettings: Sendable, Hashable {
     ///   - target: `module.target`, used in errors. Its last component (after the last `.`) is the
     ///     target name and gives the role: `_input_*` / `_output_*` are activations, the rest
     ///     parameters.
-    /// - Throws: `QuantizationError(.invalidSetting)` naming the target, the key, what was expected
+    /// - Throws: `EngineError(.quantization, .invalidSetting)` naming the target, the key, what was expected
     ///   and what was given.
-    public init(_ settings: ConfigObject, target: String) throws(QuantizationError) {
+    public init(_ settings: ConfigObject, target: String) throws(EngineError) {
         let name = target.split(separator: ".", omittingEmptySubsequences: false).last.map(String.init) ?? target
         try self.init(settings, target: target, role: QuantTargetRole(targetName: name))
     }
 
     /// Parses the settings of a target of a `Plan` (role from the target's kind).
-    public init(plan: TargetPlan) throws(QuantizationError) {
-        let qualified = plan.moduleName.isEmpty ? plan.targetName : plan.moduleName + "." + plan.targetName
+    public init(plan: TargetPlan) throws(EngineError) {
+        if let typed = plan.quantization {
+            self = typed
+            return
+        }
+        let qualified = plan.qualifiedName
         let role: QuantTargetRole
         switch plan.kind {
         case .parameter: role = .parameter
@@ -160,66 +164,30 @@ public struct QuantizationSettings: Sendable, Hashable {
         try self.init(plan.settings, target: qualified, role: role)
     }
 
-    /// Parses `settings` for a target whose role is given explicitly; see `init(_:target:)`.
-    public init(_ settings: ConfigObject, target: String, role: QuantTargetRole) throws(QuantizationError) {
-        func bad(_ key: String, _ expected: String, _ v: ConfigValue) -> QuantizationError {
-            QuantizationError(.invalidSetting, target: target, key: key, "expected \(expected), got \(v.pythonDescription)")
-        }
-        func value(_ key: String) -> ConfigValue? {
-            guard let v = settings[key], !v.isNull else { return nil }
-            return v
-        }
+    /// Parses `settings` for a target whose role is given explicitly; see `init(_:target:)`. Every
+    /// key is read through its row of the quantization key table (`SettingKeys.settings(.quantization)`),
+    /// so a value is accepted here exactly when validation accepts it in a config list.
+    public init(_ settings: ConfigObject, target: String, role: QuantTargetRole) throws(EngineError) {
+        let value = SettingsReader(settings: settings, mode: .quantization, engine: .quantization, target: target)
         self.target = target
         self.role = role
-        if let v = value("quant_dtype") {
-            guard let s = v.string, let d = QuantDType(s) else {
-                throw bad("quant_dtype", "'intN' or 'uintN' with N from 2 to 16", v)
-            }
-            dtype = d
-        } else {
-            dtype = .int8
+        dtype = try value("quant_dtype")?.string.flatMap(QuantDType.init) ?? .int8
+        scheme = try value("quant_scheme")?.string.flatMap(QuantScheme.init(rawValue:)) ?? .symmetric
+        switch try value("granularity") {
+        case .string("per_channel")?: granularity = .perChannel
+        case .string("out_channel")?: granularity = .outChannel
+        case .string("in_channel")?: granularity = .inChannel
+        case .array(let items)?: granularity = .blocks(items.compactMap(\.intValue))
+        default: granularity = .perTensor
         }
-        if let v = value("quant_scheme") {
-            guard let s = v.string, let q = QuantScheme(rawValue: s) else { throw bad("quant_scheme", "'symmetric' or 'affine'", v) }
-            scheme = q
-        } else {
-            scheme = .symmetric
-        }
-        let granularityExpectation = "'default', 'per_channel', 'out_channel', 'in_channel' or a list of block sizes (each -1 or >= 1)"
-        if let v = value("granularity") {
-            switch v {
-            case .string("default"): granularity = .perTensor
-            case .string("per_channel"): granularity = .perChannel
-            case .string("out_channel"): granularity = .outChannel
-            case .string("in_channel"): granularity = .inChannel
-            case .array(let items):
-                var sizes: [Int] = []
-                for item in items {
-                    guard case .int(let i) = item, i == -1 || i >= 1 else { throw bad("granularity", granularityExpectation, v) }
-                    sizes.append(i)
-                }
-                granularity = .blocks(sizes)
-            default:
-                throw bad("granularity", granularityExpectation, v)
-            }
-        } else {
-            granularity = .perTensor
-        }
-        if let v = value("apply_method") {
-            guard let s = v.string, let m = QuantApplyMethod(rawValue: s) else {
-                throw bad("apply_method", "'clamp_round', 'qat_clamp_round' or 'bypass'", v)
-            }
-            applyMethod = m
-        } else {
-            applyMethod = .clampRound
-        }
+        applyMethod = try value("apply_method")?.string.flatMap(QuantApplyMethod.init(rawValue:)) ?? .clampRound
     }
 
     /// How a tensor of `shape` is divided into blocks that share a scale, under these settings.
     ///
-    /// - Throws: `QuantizationError(.invalidGranularity)` when the granularity does not fit the
+    /// - Throws: `EngineError(.quantization, .invalidGranularity)` when the granularity does not fit the
     ///   shape (see `QuantGranularity`), or `.invalidSetting` for block sizes that are not -1 or >= 1.
-    public func blocks(forShape shape: [Int]) throws(QuantizationError) -> QuantizationBlocks {
+    public func blocks(forShape shape: [Int]) throws(EngineError) -> QuantizationBlocks {
         try QuantizationBlocks(shape: shape, granularity: granularity, role: role, target: target)
     }
 }

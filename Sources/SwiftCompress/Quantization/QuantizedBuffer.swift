@@ -180,7 +180,7 @@ extension Quantization {
     ///   differ, `.invalidGranularity`, `.invalidParameters` as for `fakeQuantize`. Nothing is
     ///   written on error.
     public static func quantize(_ x: TensorView, into q: QuantizedBuffer, parameters: QuantParameters,
-                                settings: QuantizationSettings) throws(QuantizationError) -> Int {
+                                settings: QuantizationSettings) throws(EngineError) -> Int {
         let blocks = try checkedBlocks(x, out: nil, mask: nil, parameters: parameters, settings: settings)
         try checkStorage(q.storage, count: q.count, x.count, shape: x.shape, settings)
         guard let base = q.pointer, x.count > 0 else { return 0 }
@@ -204,7 +204,7 @@ extension Quantization {
     ///   - parameters, settings: as for `fakeQuantize`.
     /// - Throws: as `quantize`.
     public static func dequantize(_ q: QuantizedView, into out: MutableTensorView, parameters: QuantParameters,
-                                  settings: QuantizationSettings) throws(QuantizationError) {
+                                  settings: QuantizationSettings) throws(EngineError) {
         let blocks = try checkedBlocks(out.readOnly, out: nil, mask: nil, parameters: parameters, settings: settings)
         try checkStorage(q.storage, count: q.count, out.count, shape: out.shape, settings)
         guard let base = q.pointer, out.count > 0 else { return }
@@ -216,13 +216,13 @@ extension Quantization {
     }
 
     static func checkStorage(_ storage: QuantizedStorage, count: Int, _ n: Int, shape: [Int],
-                             _ settings: QuantizationSettings) throws(QuantizationError) {
+                             _ settings: QuantizationSettings) throws(EngineError) {
         if !storage.canHold(settings.dtype) {
-            throw QuantizationError(.unsupportedStorage, target: settings.target, key: "quant_dtype",
+            throw EngineError(.quantization, .unsupportedStorage, target: settings.target, key: "quant_dtype",
                                     "\(settings.dtype) values [\(settings.dtype.qmin), \(settings.dtype.qmax)] do not fit \(storage.rawValue) storage [\(storage.range.lowerBound), \(storage.range.upperBound)]; use \(QuantizedStorage.smallest(for: settings.dtype).rawValue)")
         }
         if count != n {
-            throw QuantizationError(.shapeMismatch, target: settings.target,
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "quantized buffer holds \(count) value(s), the tensor of shape \(shape) has \(n)")
         }
     }

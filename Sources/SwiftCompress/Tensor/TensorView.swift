@@ -3,6 +3,7 @@ public struct TensorViewError: Error, Sendable, Equatable, CustomStringConvertib
     /// What is wrong, in words, with the values involved (e.g. `shape[1] is -3; dimensions must be >= 0`).
     public var message: String
 
+    /// An error with `message`.
     public init(_ message: String) { self.message = message }
 
     public var description: String { message }

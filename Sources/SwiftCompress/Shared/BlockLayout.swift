@@ -26,13 +26,13 @@ struct BlockLayout: Sendable, Equatable {
     /// (`.fineGrained` for level, `.outChannel` for norms/FPGM; `.perChannel` is substituted for
     /// inputs/outputs).
     init(shape: [Int], granularity: PruningGranularity, isParameter: Bool, levelDefault: Bool,
-         target: String) throws(PruningError) {
+         target: String) throws(EngineError) {
         var g = granularity
         if case .default = g {
             g = levelDefault ? .fineGrained : (isParameter ? .outChannel : .perChannel)
         }
         let rank = shape.count
-        func err(_ m: String) -> PruningError { PruningError(.invalidGranularity, target: target, key: "granularity", m) }
+        func err(_ m: String) -> PruningError { EngineError(.pruning, .invalidGranularity, target: target, key: "granularity", m) }
         var kernel: [Int]
         var unblocked = false
         switch g {

@@ -44,3 +44,21 @@ final class SharedSlots<T>: @unchecked Sendable {
         set { storage[i] = newValue }
     }
 }
+
+/// Advances a row-major odometer one step over dims `0...lastDim`: the last digit counts up,
+/// carrying into the dims before it; `offset` moves by `steps[d]` per unit of digit d (and back
+/// by `steps[d] * sizes[d]` on a carry). Stops after the first dim that does not carry. Shared by
+/// the pruning align rule (rows of a reduced mask) and quantization's block walk.
+@inline(__always)
+func advanceOdometer<Digits: MutableCollection<Int>>(_ digits: inout Digits, sizes: [Int], steps: [Int], lastDim: Int,
+                                                    offset: inout Int) where Digits.Index == Int {
+    var d = lastDim
+    while d >= 0 {
+        digits[d] += 1
+        offset += steps[d]
+        if digits[d] < sizes[d] { return }
+        offset -= steps[d] * digits[d]
+        digits[d] = 0
+        d -= 1
+    }
+}
