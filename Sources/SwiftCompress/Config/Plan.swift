@@ -120,7 +120,7 @@ extension Plan {
         var warnings: [ExplainReport.Warning] = []
         var excluded = Set<Int>()
         for (t, s) in zip(translated, selectors) where t.isExclusion {
-            excluded.formUnion(s.select(modules))
+            excluded.formUnion(try s.select(modules))
         }
 
         var builder = TargetTable(legacy: legacy)
@@ -137,7 +137,7 @@ extension Plan {
                 warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
                                       message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
             }
-            var selected = selector.select(modules)
+            var selected = try selector.select(modules)
             if t.isExclusion {
                 configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
                 continue
