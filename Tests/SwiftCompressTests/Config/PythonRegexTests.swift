@@ -229,8 +229,8 @@ import Testing
             #expect(try r.matches(String(repeating: "a", count: n), stepLimit: 200_000))
         }
         // quadratic in the name: the inner a+ still tries every length from every start
-        #expect(try r.matches(String(repeating: "a", count: 2000) + "!") == false)
-        #expect(try PythonRegex("(?:a*)*b").matches(String(repeating: "a", count: 500), stepLimit: 200_000) == false)
+        #expect(try r.matches(String(repeating: "a", count: 1000) + "!") == false)
+        #expect(try PythonRegex("(?:a*)*b").matches(String(repeating: "a", count: 300)) == false)
         #expect(try PythonRegex("(x+x+)+y").matches(String(repeating: "x", count: 300), stepLimit: 1_000_000) == false)
     }
 

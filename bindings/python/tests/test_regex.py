@@ -140,7 +140,7 @@ class PatternGen:
             fl = r.choice(["i", "s", "m", "x", "a", "u", "-i", "i-s", "-x", "ai", "-i", "im"])
             return "(?" + fl + ":" + inner + ")"
         if c < 0.92:
-            return "(?(%d)" % r.randint(1, 3) + inner + ("|" + self.alt(depth + 1) if r.random() < 0.6 else "") + ")"
+            return "(?(%d)" % r.randint(1, 3) + self.seq(depth + 1) + ("|" + self.seq(depth + 1) if r.random() < 0.6 else "") + ")"
         return r.choice([r"\1", r"\2", "(?P=g0)", "(?P=g1)"])
 
     def quant(self) -> str:
