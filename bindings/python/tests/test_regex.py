@@ -249,7 +249,8 @@ def test_differential_against_python_re(capsys):
         seen.add(p)
         try:
             expected = python_verdict(p, names)
-        except _SlowInPython:
+        except (_SlowInPython, SystemError):
+            # too slow in Python, or sre's own "span of capturing group is wrong" SystemError
             slow += 1
             continue
         patterns += 1
@@ -271,7 +272,7 @@ def test_differential_against_python_re(capsys):
             failures.append(f"{p!r}: {detail}")
     elapsed = time.perf_counter() - t0
     with capsys.disabled():
-        print(f"\n[regex differential] patterns={patterns} (python refuses {refused}; {slow} skipped, over 0.5 s in python) names={len(names)} "
+        print(f"\n[regex differential] patterns={patterns} (python refuses {refused}; {slow} skipped: over 0.5 s or a SystemError in python) names={len(names)} "
               f"agreements={agreements} disagreements={len(failures)} in {elapsed:.1f} s")
     assert not failures, "\n".join(failures[:30])
 
