@@ -15,6 +15,8 @@ struct PyReMatcher {
     static let defaultStepLimit = 20_000_000
     /// Choice points and undo entries kept at once are bounded too (memory).
     static let stackLimit = 4_000_000
+    /// Explored states remembered at once (memory of the memo, 8 bytes each plus the set).
+    static let visitedLimit = 8_000_000
 
     private enum Kind: UInt8 {
         case alternative, greedyOne, lazyOne, untilTail, untilIterate
@@ -48,6 +50,7 @@ struct PyReMatcher {
     private var visitedSet = Set<Int>()
     private var useBitmap = false
     private var visitedLog: [Int] = []
+    private var overflowed = false
     private let progCount: Int
     private let posRadix: Int
 
@@ -154,6 +157,7 @@ struct PyReMatcher {
             if !visitedSet.insert(key).inserted { return false }
         }
         visitedLog.append(key)
+        if visitedLog.count > PyReMatcher.visitedLimit { overflowed = true }
         return true
     }
 
@@ -195,6 +199,8 @@ struct PyReMatcher {
             var ok = true
             if memo && !firstVisit(pc, pos) {
                 ok = false
+            } else if overflowed {
+                throw PyReBudgetExceeded(steps: steps)
             } else {
                 switch insts[pc] {
                 case .char(let t):

@@ -438,15 +438,118 @@ private func codeEscape(_ source: PyReTokenizer, _ c: UInt32) throws(PyReSyntaxE
 /// `unicodedata.lookup` for the names the standard library knows (`Unicode.Scalar.Properties.name`
 /// and `nameAlias`), matched case-insensitively as Python does; built on first use.
 func pyLookupCharacterName(_ name: String) -> UInt32? {
-    let key = String(name.uppercased())
+    var key = ""
+    for u in name.unicodeScalars {  // Python upper-cases ASCII letters only
+        key.unicodeScalars.append(u.value >= 0x61 && u.value <= 0x7A ? Unicode.Scalar(u.value - 32) ?? u : u)
+    }
     return PyReNameTable.shared.table[key]
 }
 
 /// Every named scalar by upper-cased name and alias (about 150 000 entries, built once on the first
-/// `\N{...}`).
+/// `\N{...}`): the standard library's names and correction aliases, plus the other formal aliases
+/// of NameAliases.txt that `unicodedata.lookup` accepts (control, alternate, figment and
+/// abbreviation: `LINE FEED`, `LF`, `BOM`, `ZWJ`, `VS1`-`VS256`, ...; checked against Python 3.11).
 final class PyReNameTable: Sendable {
     static let shared = PyReNameTable()
     let table: [String: UInt32]
+
+    /// The non-correction formal aliases (Unicode 14), "|"-separated per code point.
+    private static let formalAliases: [(UInt32, String)] = [
+        (0x0000, "NULL|NUL"),
+        (0x0001, "START OF HEADING|SOH"),
+        (0x0002, "START OF TEXT|STX"),
+        (0x0003, "END OF TEXT|ETX"),
+        (0x0004, "END OF TRANSMISSION|EOT"),
+        (0x0005, "ENQUIRY|ENQ"),
+        (0x0006, "ACKNOWLEDGE|ACK"),
+        (0x0007, "ALERT|BEL"),
+        (0x0008, "BACKSPACE|BS"),
+        (0x0009, "CHARACTER TABULATION|HORIZONTAL TABULATION|HT|TAB"),
+        (0x000A, "LINE FEED|NEW LINE|END OF LINE|LF|NL|EOL"),
+        (0x000B, "LINE TABULATION|VERTICAL TABULATION|VT"),
+        (0x000C, "FORM FEED|FF"),
+        (0x000D, "CARRIAGE RETURN|CR"),
+        (0x000E, "SHIFT OUT|LOCKING-SHIFT ONE|SO"),
+        (0x000F, "SHIFT IN|LOCKING-SHIFT ZERO|SI"),
+        (0x0010, "DATA LINK ESCAPE|DLE"),
+        (0x0011, "DEVICE CONTROL ONE|DC1"),
+        (0x0012, "DEVICE CONTROL TWO|DC2"),
+        (0x0013, "DEVICE CONTROL THREE|DC3"),
+        (0x0014, "DEVICE CONTROL FOUR|DC4"),
+        (0x0015, "NEGATIVE ACKNOWLEDGE|NAK"),
+        (0x0016, "SYNCHRONOUS IDLE|SYN"),
+        (0x0017, "END OF TRANSMISSION BLOCK|ETB"),
+        (0x0018, "CANCEL|CAN"),
+        (0x0019, "END OF MEDIUM|EOM"),
+        (0x001A, "SUBSTITUTE|SUB"),
+        (0x001B, "ESCAPE|ESC"),
+        (0x001C, "INFORMATION SEPARATOR FOUR|FILE SEPARATOR|FS"),
+        (0x001D, "INFORMATION SEPARATOR THREE|GROUP SEPARATOR|GS"),
+        (0x001E, "INFORMATION SEPARATOR TWO|RECORD SEPARATOR|RS"),
+        (0x001F, "INFORMATION SEPARATOR ONE|UNIT SEPARATOR|US"),
+        (0x0020, "SP"),
+        (0x007F, "DELETE|DEL"),
+        (0x0080, "PADDING CHARACTER|PAD"),
+        (0x0081, "HIGH OCTET PRESET|HOP"),
+        (0x0082, "BREAK PERMITTED HERE|BPH"),
+        (0x0083, "NO BREAK HERE|NBH"),
+        (0x0084, "INDEX|IND"),
+        (0x0085, "NEXT LINE|NEL"),
+        (0x0086, "START OF SELECTED AREA|SSA"),
+        (0x0087, "END OF SELECTED AREA|ESA"),
+        (0x0088, "CHARACTER TABULATION SET|HORIZONTAL TABULATION SET|HTS"),
+        (0x0089, "CHARACTER TABULATION WITH JUSTIFICATION|HORIZONTAL TABULATION WITH JUSTIFICATION|HTJ"),
+        (0x008A, "LINE TABULATION SET|VERTICAL TABULATION SET|VTS"),
+        (0x008B, "PARTIAL LINE FORWARD|PARTIAL LINE DOWN|PLD"),
+        (0x008C, "PARTIAL LINE BACKWARD|PARTIAL LINE UP|PLU"),
+        (0x008D, "REVERSE LINE FEED|REVERSE INDEX|RI"),
+        (0x008E, "SINGLE SHIFT TWO|SINGLE-SHIFT-2|SS2"),
+        (0x008F, "SINGLE SHIFT THREE|SINGLE-SHIFT-3|SS3"),
+        (0x0090, "DEVICE CONTROL STRING|DCS"),
+        (0x0091, "PRIVATE USE ONE|PRIVATE USE-1|PU1"),
+        (0x0092, "PRIVATE USE TWO|PRIVATE USE-2|PU2"),
+        (0x0093, "SET TRANSMIT STATE|STS"),
+        (0x0094, "CANCEL CHARACTER|CCH"),
+        (0x0095, "MESSAGE WAITING|MW"),
+        (0x0096, "START OF GUARDED AREA|START OF PROTECTED AREA|SPA"),
+        (0x0097, "END OF GUARDED AREA|END OF PROTECTED AREA|EPA"),
+        (0x0098, "START OF STRING|SOS"),
+        (0x0099, "SINGLE GRAPHIC CHARACTER INTRODUCER|SGC"),
+        (0x009A, "SINGLE CHARACTER INTRODUCER|SCI"),
+        (0x009B, "CONTROL SEQUENCE INTRODUCER|CSI"),
+        (0x009C, "STRING TERMINATOR|ST"),
+        (0x009D, "OPERATING SYSTEM COMMAND|OSC"),
+        (0x009E, "PRIVACY MESSAGE|PM"),
+        (0x009F, "APPLICATION PROGRAM COMMAND|APC"),
+        (0x00A0, "NBSP"),
+        (0x00AD, "SHY"),
+        (0x034F, "CGJ"),
+        (0x061C, "ALM"),
+        (0x180B, "FVS1"),
+        (0x180C, "FVS2"),
+        (0x180D, "FVS3"),
+        (0x180E, "MVS"),
+        (0x180F, "FVS4"),
+        (0x200B, "ZWSP"),
+        (0x200C, "ZWNJ"),
+        (0x200D, "ZWJ"),
+        (0x200E, "LRM"),
+        (0x200F, "RLM"),
+        (0x202A, "LRE"),
+        (0x202B, "RLE"),
+        (0x202C, "PDF"),
+        (0x202D, "LRO"),
+        (0x202E, "RLO"),
+        (0x202F, "NNBSP"),
+        (0x205F, "MMSP"),
+        (0x2060, "WJ"),
+        (0x2066, "LRI"),
+        (0x2067, "RLI"),
+        (0x2068, "FSI"),
+        (0x2069, "PDI"),
+        (0xFEFF, "BYTE ORDER MARK|BOM|ZWNBSP"),
+    ]
+
     private init() {
         var t: [String: UInt32] = [:]
         t.reserveCapacity(160_000)
@@ -456,6 +559,11 @@ final class PyReNameTable: Sendable {
             if let n = p.name { t[n] = v }
             if let a = p.nameAlias, t[a] == nil { t[a] = v }
         }
+        for (v, names) in PyReNameTable.formalAliases {
+            for n in names.split(separator: "|") { t[String(n)] = v }
+        }
+        for i in UInt32(0)..<16 { t["VS\(i + 1)"] = 0xFE00 + i }
+        for i in UInt32(0)..<240 { t["VS\(i + 17)"] = 0xE0100 + i }
         table = t
     }
 }

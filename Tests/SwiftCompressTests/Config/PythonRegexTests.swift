@@ -151,6 +151,13 @@ import Testing
         ("\\S", "\u{200B}", true),
         ("\\N{KELVIN SIGN}", "\u{212A}", true),
         ("\\N{kelvin sign}", "\u{212A}", true),
+        ("\\N{LINE FEED}", "\n", true),  // formal aliases, as unicodedata.lookup
+        ("\\N{LF}", "\n", true),
+        ("\\N{BOM}", "\u{FEFF}", true),
+        ("\\N{VS256}", "\u{E01EF}", true),
+        ("\\N{LATIN CAPITAL LETTER GHA}", "\u{1A2}", true),
+        ("\\N{CJK UNIFIED IDEOGRAPH-4E00}", "一", true),
+        ("\\N{HANGUL SYLLABLE GA}", "가", true),
         ("\\u0130", "\u{130}", true),
         ("\\U0001d7d8", "𝟘", true),
         ("\\101", "A", true),
