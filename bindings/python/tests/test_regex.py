@@ -69,7 +69,7 @@ def gen_names(rng: random.Random, count: int):
 
 LITERALS = list("abcxyzAB.019_ ") + ["İ", "ı", "i", "I", "K", "k", "K", "s", "S", "ſ", "ß", "中", "文", "٣", "µ", "Σ", "ς", "𐐀", "𐐨"]
 ESCAPES = [r"\d", r"\D", r"\w", r"\W", r"\s", r"\S", r"\.", r"\\", r"\-", r"\x41", r"\x61", r"\u0130", r"\u212a",
-           r"\U0001d7d8", r"\N{LATIN SMALL LETTER A}", r"\N{KELVIN SIGN}", r"\0", r"\101", r"\t", r"\n", r"\a",
+           r"\U0001d7d8", r"\N{LATIN SMALL LETTER A}", r"\N{KELVIN SIGN}", r"\N{LF}", r"\N{tab}", r"\0", r"\101", r"\t", r"\n", r"\a",
            r"\_", r"\ ", r"\#", r"\{", r"\*"]
 ASSERTS = [r"\b", r"\B", r"\A", r"\Z", "^", "$"]
 BAD = [r"\p{L}", r"\z", r"\G", r"\q", r"\e", r"\8", r"\x4", r"\u12", r"\N{NO SUCH NAME}", r"\N", "(", ")", "[", "[a-",
