@@ -9,11 +9,14 @@ struct ModuleSelector: Sendable {
     var excludeNames: Set<String>
     var excludeRe: [PythonRegex]
     var excludeTypes: Set<String>
+    /// The index of the config in the list (for errors found while matching).
+    var configIndex: Int
 
     /// Builds the selector of a validated current-format config; compiles its patterns.
     /// Throws `ConfigError` naming the config index, the key and the pattern that does not compile.
     init(_ config: ConfigObject, index: Int) throws(ConfigError) {
         let path = KeyPath.config(index)
+        configIndex = index
         func strings(_ key: String) throws(ConfigError) -> [String] {
             guard let v = config[key] else { return [] }
             return try checkStringList(v, at: path.key(key))
@@ -36,7 +39,9 @@ struct ModuleSelector: Sendable {
     }
 
     /// The indices (into `modules`, in model order) of the selected modules.
-    func select(_ modules: [ModuleInfo]) -> [Int] {
+    /// Throws `ConfigError` naming the config index, the key, the pattern and the module name when
+    /// a pattern's match is not decided within the regex work bound (`PyReMatcher.defaultStepLimit`).
+    func select(_ modules: [ModuleInfo]) throws(ConfigError) -> [Int] {
         let names = Set(opNames)
         let types = Set(opTypes)
         let byName = !opNames.isEmpty || !opNamesRe.isEmpty
@@ -44,20 +49,32 @@ struct ModuleSelector: Sendable {
         for (i, m) in modules.enumerated() {
             var selected: Bool
             if byName {
-                selected = names.contains(m.name) || opNamesRe.contains(where: { $0.matches(m.name) })
+                selected = names.contains(m.name)
+                if !selected { selected = try anyMatches(opNamesRe, "op_names_re", m.name) }
                 if !types.isEmpty { selected = selected && types.contains(m.typeName) }
             } else {
                 selected = types.contains(m.typeName)
             }
             guard selected else { continue }
-            if excludeNames.contains(m.name) || excludeTypes.contains(m.typeName)
-                || excludeRe.contains(where: { $0.matches(m.name) })
-            {
-                continue
-            }
+            if excludeNames.contains(m.name) || excludeTypes.contains(m.typeName) { continue }
+            if try anyMatches(excludeRe, "exclude_op_names_re", m.name) { continue }
             result.append(i)
         }
         return result
+    }
+
+    /// Whether one of `patterns` (the list under `key`) matches `name`, as `re.match`.
+    private func anyMatches(_ patterns: [PythonRegex], _ key: String, _ name: String) throws(ConfigError) -> Bool {
+        for (j, p) in patterns.enumerated() {
+            do {
+                if try p.matches(name) { return true }
+            } catch {
+                throw KeyPath.config(configIndex).key(key).index(j).error(
+                    expected: "a regular expression whose match against module \(pythonRepr(name)) is decided within \(error.limit) backtracking steps (the pattern backtracks exponentially, as it would in Python's re; simplify it, e.g. (a+)+ -> a+)",
+                    got: pythonRepr(p.pattern))
+            }
+        }
+        return false
     }
 
     /// The `op_names` and `exclude_op_names` that name no module, in config order, each with up to

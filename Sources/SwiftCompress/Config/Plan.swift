@@ -186,7 +186,7 @@ extension Plan {
             selectors.append(try ModuleSelector(t.config, index: t.index))
         }
         var excluded = Set<Int>()
-        for (t, s) in zip(translated, selectors) where t.isExclusion { excluded.formUnion(s.select(modules)) }
+        for (t, s) in zip(translated, selectors) where t.isExclusion { excluded.formUnion(try s.select(modules)) }
 
         var builder = PlanBuilder(modules: modules, allNames: allNames, mode: mode, templates: templates, legacy: legacy)
         for (t, selector) in zip(translated, selectors) {
@@ -244,7 +244,7 @@ struct PlanBuilder {
             warnings.append(.init(kind: .droppedKey, configIndex: i, module: nil, target: nil,
                                   message: "config_list[\(i)].\(k) has no effect in this config and is ignored"))
         }
-        var selected = selector.select(modules)
+        var selected = try selector.select(modules)
         if t.isExclusion {
             configEntries.append(.init(index: i, isExclusion: true, selected: selected.map { modules[$0].name }, skipped: [], translated: legacy ? t.config : nil))
             return

@@ -13,8 +13,8 @@ import Testing
         (#"[{"op_types": "Linear"}]"#, "config_list[0].op_types: expected a list of strings (write ['Linear']), got 'Linear'"),
         (#"[{"op_names": ["fc1", 2]}]"#, "config_list[0].op_names[1]: expected a string, got 2"),
         (#"[{"op_types": ["Linear"], "exclude_op_names": null}]"#, "config_list[0].exclude_op_names: expected a list of strings, got None"),
-        (#"[{"op_names_re": ["fc", "layer(1"]}]"#, "config_list[0].op_names_re[1]: expected a Python regular expression that compiles (expected ')'), got 'layer(1'"),
-        (#"[{"op_types": ["Linear"], "exclude_op_names_re": ["*"]}]"#, "config_list[0].exclude_op_names_re[0]: expected a Python regular expression that compiles (quantifier '*' must appear after expression), got '*'"),
+        (#"[{"op_names_re": ["fc", "layer(1"]}]"#, "config_list[0].op_names_re[1]: expected a Python regular expression that compiles (missing ), unterminated subpattern at position 5), got 'layer(1'"),
+        (#"[{"op_types": ["Linear"], "exclude_op_names_re": ["*"]}]"#, "config_list[0].exclude_op_names_re[0]: expected a Python regular expression that compiles (nothing to repeat at position 0), got '*'"),
         (#"[{"op_types": ["Linear"], "target_names": ["weight", ""]}]"#, "config_list[0].target_names[1]: expected a target name, got ''"),
         // pruning values
         (#"[{"op_types": ["Linear"], "target_settings": {"weight": {"sparse_ratio": 1.5}}}]"#, "config_list[0].target_settings.weight.sparse_ratio: expected a number in [0, 1], got 1.5"),
