@@ -83,7 +83,7 @@ struct PyReMatcher {
         let (a, o1) = progCount.multipliedReportingOverflow(by: posRadix)
         let (space, o2) = a.multipliedReportingOverflow(by: prog.maxLoopRadix)
         memo = prog.memoizable && prog.maxLoopRadix <= (1 << 40) && !o1 && !o2 && space < (1 << 60)
-        if memo && space <= (1 << 23) {
+        if memo && space <= (1 << 20) {
             useBitmap = true
             bitmap = [UInt64](repeating: 0, count: space / 64 + 1)
         }
