@@ -10,6 +10,7 @@ struct PyReBudgetExceeded: Error {
     var steps: Int
 }
 
+/// One match of a program against one subject (a module name's scalars); `run()` once.
 struct PyReMatcher {
     /// The default work bound per (pattern, name): instructions executed plus backtracks.
     static let defaultStepLimit = 20_000_000
