@@ -36,6 +36,7 @@ struct PyReCharSet: Sendable {
     /// The whole test's answer for characters below U+0080.
     var asciiAnswer: (UInt64, UInt64) = (0, 0)
 
+    /// Whether `x` (already lowered per `mode`) is a member: bitmap, then the tail items.
     func found(_ x: UInt32) -> Bool {
         if x < 0x80 {
             let bit = UInt64(1) << UInt64(x & 63)
@@ -58,6 +59,7 @@ struct PyReCharSet: Sendable {
         return false
     }
 
+    /// The set's test for the character `c` (a table lookup below U+0080).
     func matches(_ c: UInt32) -> Bool {
         if c < 0x80 {
             let bit = UInt64(1) << UInt64(c & 63)
@@ -66,6 +68,7 @@ struct PyReCharSet: Sendable {
         return slowMatches(c)
     }
 
+    /// The set's test computed from the members (used to fill the ASCII table and above U+0080).
     func slowMatches(_ c: UInt32) -> Bool {
         let x: UInt32
         switch mode {
@@ -162,6 +165,7 @@ struct PyReCompiler {
 
     init(state: PyReParseState) { self.state = state }
 
+    /// The program of a parsed pattern under its global flags, ending in `succeed`.
     static func compile(_ nodes: [PyReNode], _ state: PyReParseState) throws(PyReSyntaxError) -> PyReProgram {
         var c = PyReCompiler(state: state)
         c.prog.groups = state.groups - 1
@@ -172,6 +176,7 @@ struct PyReCompiler {
     }
 
     @discardableResult
+    /// Appends an instruction (recording the loops its memo key depends on); returns its index.
     mutating func append(_ i: PyReInst) -> Int {
         let key = loopStack.map { "\($0.reg):\($0.radix)" }.joined(separator: ",")
         let idx: Int
@@ -193,6 +198,7 @@ struct PyReCompiler {
         return prog.insts.count - 1
     }
 
+    /// `_combine_flags`: a scoped type flag (a, u) replaces the enclosing one.
     func combine(_ flags: Int, _ add: Int, _ del: Int) -> Int {
         var f = flags
         if add & PyReFlag.typeFlags != 0 { f &= ~PyReFlag.typeFlags }
@@ -217,6 +223,7 @@ struct PyReCompiler {
         return negate ? .notLiteralLowerASCII(lo) : .literalLowerASCII(lo)
     }
 
+    /// Adds a BMP character to the set's bitmap (beyond the BMP is the caller's tail item).
     func setBit(_ set: inout PyReCharSet, _ x: UInt32) {
         if x < 0x80 {
             let bit = UInt64(1) << UInt64(x & 63)
@@ -227,6 +234,7 @@ struct PyReCompiler {
         }
     }
 
+    /// Stores a set with its ASCII answer table; returns its index.
     mutating func addSet(_ s: PyReCharSet) -> Int {
         var s = s
         var a: (UInt64, UInt64) = (0, 0)
@@ -320,6 +328,7 @@ struct PyReCompiler {
         }
     }
 
+    /// `_simple`: one single-character item, possibly in flag-only non-capturing groups.
     func isSimple(_ nodes: [PyReNode]) -> Bool {
         guard nodes.count == 1 else { return false }
         switch nodes[0] {
@@ -329,10 +338,12 @@ struct PyReCompiler {
         }
     }
 
+    /// Points the jump at `at` to `target`.
     mutating func patchJump(_ at: Int, to target: Int) {
         if case .jump = prog.insts[at] { prog.insts[at] = .jump(target) }
     }
 
+    /// Compiles a sequence under `flags` (`_compile`).
     mutating func emit(_ nodes: [PyReNode], _ flags: Int) throws(PyReSyntaxError) {
         for node in nodes {
             switch node {

@@ -10,6 +10,7 @@ struct PyReBudgetExceeded: Error {
     var steps: Int
 }
 
+/// One match of a program against one subject (a module name's scalars); `run()` once.
 struct PyReMatcher {
     /// The default work bound per (pattern, name): instructions executed plus backtracks.
     static let defaultStepLimit = 20_000_000
@@ -21,6 +22,17 @@ struct PyReMatcher {
     private enum Kind: UInt8 {
         case alternative, greedyOne, lazyOne, untilTail, untilIterate
         case atomicBarrier, assertBarrier, negAssertBarrier, possMandatory, possOptional
+        /// Only restores its capture snapshot (the last alternative of a branch, the last tail
+        /// attempt of a single-character repeat) and keeps backtracking.
+        case restoreOnly
+    }
+
+    /// Which captures a choice point restores when it is backtracked to: sre restores the
+    /// highest set mark (`LASTMARK_RESTORE`) at its save points, and the marks themselves
+    /// (`MARK_POP`) only where a repeat context is active or always (MAX_UNTIL iterations,
+    /// possessive iterations). Captures set in a failed tail elsewhere stay, as in sre.
+    private enum Snapshot {
+        case none, lastmark, full, fullInRepeat
     }
 
     private struct Choice {
@@ -30,14 +42,20 @@ struct PyReMatcher {
         var aux: Int
         var log: Int
         var vlog: Int
+        var savedLastmark: Int
+        var savedMarks: [Int]?
     }
 
     let prog: PyReProgram
     let s: [UInt32]
     let n: Int
-    /// [0]: lastmark; [1 ..< 1 + 2 * groups]: marks; then count and last position per loop register.
+    /// [0]: the active repeat context (sre's `state->repeat`, a loop register or -1); then per
+    /// loop register: count, last position, enclosing repeat context. Restored on backtracking.
     private var vals: [Int]
-    private let regBase: Int
+    private let regBase = 1
+    /// Captures (sre's marks and lastmark): restored only where sre restores them.
+    private var marks: [Int]
+    private var lastmark = -1
     private var undo: [(Int, Int)] = []
     private var choices: [Choice] = []
     private var barriers: [Int] = []
@@ -59,14 +77,14 @@ struct PyReMatcher {
         s = subject
         n = subject.count
         self.stepLimit = stepLimit
-        regBase = 1 + 2 * prog.groups
-        vals = [Int](repeating: -1, count: 1 + 2 * prog.groups + 2 * prog.registers)
+        vals = [Int](repeating: -1, count: 1 + 3 * prog.registers)
+        marks = [Int](repeating: -1, count: 2 * prog.groups)
         progCount = prog.insts.count
         posRadix = n + 1
         let (a, o1) = progCount.multipliedReportingOverflow(by: posRadix)
         let (space, o2) = a.multipliedReportingOverflow(by: prog.maxLoopRadix)
         memo = prog.memoizable && prog.maxLoopRadix <= (1 << 40) && !o1 && !o2 && space < (1 << 60)
-        if memo && space <= (1 << 23) {
+        if memo && space <= (1 << 20) {
             useBitmap = true
             bitmap = [UInt64](repeating: 0, count: space / 64 + 1)
         }
@@ -88,13 +106,16 @@ struct PyReMatcher {
         }
     }
 
-    @inline(__always) private func count(_ reg: Int) -> Int { vals[regBase + 2 * reg] }
-    @inline(__always) private func last(_ reg: Int) -> Int { vals[regBase + 2 * reg + 1] }
+    @inline(__always) private func count(_ reg: Int) -> Int { vals[regBase + 3 * reg] }
+    @inline(__always) private func last(_ reg: Int) -> Int { vals[regBase + 3 * reg + 1] }
+    @inline(__always) private func enclosing(_ reg: Int) -> Int { vals[regBase + 3 * reg + 2] }
+    @inline(__always) private mutating func setCount(_ reg: Int, _ v: Int) { set(regBase + 3 * reg, v) }
+    @inline(__always) private mutating func setLast(_ reg: Int, _ v: Int) { set(regBase + 3 * reg + 1, v) }
 
     private func groupSpan(_ group: Int) -> (Int, Int)? {
         let i = 2 * (group - 1)
-        guard group >= 1, group <= prog.groups, i < vals[0] else { return nil }
-        let p = vals[1 + i], e = vals[2 + i]
+        guard group >= 1, group <= prog.groups, i < lastmark else { return nil }
+        let p = marks[i], e = marks[i + 1]
         if p < 0 || e < 0 || e < p { return nil }
         return (p, e)
     }
@@ -176,11 +197,26 @@ struct PyReMatcher {
 
     // MARK: run
 
-    private mutating func push(_ kind: Kind, _ pc: Int, _ pos: Int, _ aux: Int = 0) throws(PyReBudgetExceeded) {
+    private mutating func push(_ kind: Kind, _ pc: Int, _ pos: Int, _ aux: Int = 0, _ snapshot: Snapshot = .none) throws(PyReBudgetExceeded) {
+        var lm = -2
+        var ms: [Int]?
+        if !memo {
+            switch snapshot {
+            case .none: break
+            case .lastmark: lm = lastmark
+            case .full: lm = lastmark; ms = marks
+            case .fullInRepeat: lm = lastmark; if vals[0] >= 0 { ms = marks }
+            }
+        }
+        try push(kind, pc, pos, aux, savedLastmark: lm, savedMarks: ms)
+    }
+
+    private mutating func push(_ kind: Kind, _ pc: Int, _ pos: Int, _ aux: Int, savedLastmark: Int, savedMarks: [Int]?) throws(PyReBudgetExceeded) {
         if choices.count >= PyReMatcher.stackLimit || undo.count >= PyReMatcher.stackLimit {
             throw PyReBudgetExceeded(steps: steps)
         }
-        choices.append(Choice(kind: kind, pc: pc, pos: pos, aux: aux, log: undo.count, vlog: visitedLog.count))
+        choices.append(Choice(kind: kind, pc: pc, pos: pos, aux: aux, log: undo.count, vlog: visitedLog.count,
+                              savedLastmark: savedLastmark, savedMarks: savedMarks))
         switch kind {
         case .atomicBarrier, .assertBarrier, .negAssertBarrier, .possMandatory, .possOptional:
             barriers.append(choices.count - 1)
@@ -214,7 +250,9 @@ struct PyReMatcher {
                         while e < limit && test(t, s[e]) { e += 1 }
                         steps += (e - pos) / 8
                         if e - pos < mn { ok = false; break }
-                        if kind == .greedy && e - pos > mn { try push(.greedyOne, pc, e, pos + mn) }
+                        if kind == .greedy {
+                            try push(e - pos > mn ? .greedyOne : .restoreOnly, pc, e, pos + mn, .fullInRepeat)
+                        }
                         pos = e
                         pc += 1
                     case .lazy:
@@ -223,25 +261,25 @@ struct PyReMatcher {
                             if test(t, s[e]) { e += 1 } else { break }
                         }
                         if e - pos < mn { ok = false; break }
-                        try push(.lazyOne, pc, e, pos)
+                        try push(.lazyOne, pc, e, pos, .fullInRepeat)
                         pos = e
                         pc += 1
                     }
                 case .branch(let starts):
                     guard let first = starts.first else { ok = false; break }
-                    if starts.count > 1 { try push(.alternative, pc, pos, 1) }
+                    try push(starts.count > 1 ? .alternative : .restoreOnly, pc, pos, 1, .fullInRepeat)
                     pc = first
                 case .jump(let t):
                     pc = t
                 case .at(let t):
                     if at(t, pos) { pc += 1 } else { ok = false }
                 case .mark(let i):
-                    if i > vals[0] {
-                        var j = vals[0] + 1
-                        while j < i { set(1 + j, -1); j += 1 }
-                        set(0, i)
+                    if i > lastmark {
+                        var j = lastmark + 1
+                        while j < i { marks[j] = -1; j += 1 }
+                        lastmark = i
                     }
-                    set(1 + i, pos)
+                    marks[i] = pos
                     pc += 1
                 case let .groupref(g, mode):
                     guard let (p, e) = groupSpan(g) else { ok = false; break }
@@ -264,28 +302,32 @@ struct PyReMatcher {
                 case let .groupExists(g, no):
                     pc = groupSpan(g) == nil ? no : pc + 1
                 case let .repeatInit(reg, until):
-                    set(regBase + 2 * reg, 0)
-                    set(regBase + 2 * reg + 1, -1)
+                    setCount(reg, 0)
+                    setLast(reg, -1)
+                    set(regBase + 3 * reg + 2, vals[0])
+                    set(0, reg)
                     pc = until
                 case let .until(reg, mn, mx, body, lazy):
                     let c = count(reg)
                     if c < mn {
-                        set(regBase + 2 * reg, c + 1)
+                        setCount(reg, c + 1)
                         pc = body
                     } else if lazy {
-                        try push(.untilIterate, pc, pos)
+                        try push(.untilIterate, pc, pos, 0, enclosing(reg) >= 0 ? .full : .lastmark)
+                        set(0, enclosing(reg))
                         pc += 1
                     } else if (c < mx || mx == pyReMaxRepeat) && pos != last(reg) {
-                        try push(.untilTail, pc, pos)
-                        set(regBase + 2 * reg, c + 1)
-                        set(regBase + 2 * reg + 1, pos)
+                        try push(.untilTail, pc, pos, 0, .full)
+                        setCount(reg, c + 1)
+                        setLast(reg, pos)
                         pc = body
                     } else {
+                        set(0, enclosing(reg))
                         pc += 1
                     }
                 case .possessiveInit(let reg):
-                    set(regBase + 2 * reg, 0)
-                    set(regBase + 2 * reg + 1, -2)
+                    setCount(reg, 0)
+                    setLast(reg, -2)
                     pc += 1
                 case let .possessiveLoop(reg, mn, mx, body, exit):
                     let c = count(reg)
@@ -293,8 +335,8 @@ struct PyReMatcher {
                         try push(.possMandatory, pc, pos)
                         pc = body
                     } else if (c < mx || mx == pyReMaxRepeat) && pos != last(reg) {
-                        set(regBase + 2 * reg + 1, pos)
-                        try push(.possOptional, pc, pos, exit)
+                        setLast(reg, pos)
+                        try push(.possOptional, pc, pos, exit, .full)
                         pc = body
                     } else {
                         pc = exit
@@ -307,7 +349,7 @@ struct PyReMatcher {
                         if negate { pc = exit } else { ok = false }
                         break
                     }
-                    try push(negate ? .negAssertBarrier : .assertBarrier, exit, pos)
+                    try push(negate ? .negAssertBarrier : .assertBarrier, exit, pos, 0, negate ? .fullInRepeat : .none)
                     pos -= back
                     pc = body
                 case .succeed:
@@ -326,7 +368,7 @@ struct PyReMatcher {
                         ok = false
                     case .possMandatory, .possOptional:
                         if case let .possessiveLoop(reg, _, _, _, _) = insts[b.pc] {
-                            set(regBase + 2 * reg, count(reg) + 1)
+                            setCount(reg, count(reg) + 1)
                         }
                         pc = b.pc
                     default:
@@ -339,16 +381,21 @@ struct PyReMatcher {
             while let c = choices.popLast() {
                 steps += 1
                 undoTo(c.log)
+                if c.savedLastmark != -2 { lastmark = c.savedLastmark }
+                if let m = c.savedMarks { marks = m }
                 switch c.kind {
+                case .restoreOnly:
+                    continue
                 case .alternative:
                     guard case .branch(let starts) = insts[c.pc], c.aux < starts.count else { continue }
-                    if c.aux + 1 < starts.count { try push(.alternative, c.pc, c.pos, c.aux + 1) }
+                    try push(c.aux + 1 < starts.count ? .alternative : .restoreOnly, c.pc, c.pos, c.aux + 1,
+                             savedLastmark: c.savedLastmark, savedMarks: c.savedMarks)
                     pc = starts[c.aux]
                     pos = c.pos
                     continue mainLoop
                 case .greedyOne:
                     let e = c.pos - 1
-                    if e > c.aux { try push(.greedyOne, c.pc, e, c.aux) }
+                    try push(e > c.aux ? .greedyOne : .restoreOnly, c.pc, e, c.aux, savedLastmark: c.savedLastmark, savedMarks: c.savedMarks)
                     pc = c.pc + 1
                     pos = e
                     continue mainLoop
@@ -357,11 +404,12 @@ struct PyReMatcher {
                     let e = c.pos
                     if mx != pyReMaxRepeat && e - c.aux >= mx { continue }
                     if e >= n || !test(t, s[e]) { continue }
-                    try push(.lazyOne, c.pc, e + 1, c.aux)
+                    try push(.lazyOne, c.pc, e + 1, c.aux, savedLastmark: c.savedLastmark, savedMarks: c.savedMarks)
                     pc = c.pc + 1
                     pos = e + 1
                     continue mainLoop
                 case .untilTail:
+                    if case let .until(reg, _, _, _, _) = insts[c.pc] { set(0, enclosing(reg)) }
                     pc = c.pc + 1
                     pos = c.pos
                     continue mainLoop
@@ -369,8 +417,8 @@ struct PyReMatcher {
                     guard case let .until(reg, _, mx, body, _) = insts[c.pc] else { continue }
                     let cnt = count(reg)
                     if (mx != pyReMaxRepeat && cnt >= mx) || c.pos == last(reg) { continue }
-                    set(regBase + 2 * reg, cnt + 1)
-                    set(regBase + 2 * reg + 1, c.pos)
+                    setCount(reg, cnt + 1)
+                    setLast(reg, c.pos)
                     pc = body
                     pos = c.pos
                     continue mainLoop

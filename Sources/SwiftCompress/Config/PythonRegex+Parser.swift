@@ -96,6 +96,7 @@ final class PyReParseState {
 
     var groups: Int { groupwidths.count }
 
+    /// Opens a capturing group (named or not); returns its number.
     func opengroup(_ name: String?) throws(PyReSyntaxError) -> Int {
         let gid = groups
         groupwidths.append(nil)
@@ -109,12 +110,15 @@ final class PyReParseState {
         return gid
     }
 
+    /// Closes a group, recording its width (for lookbehind and backreference widths).
     func closegroup(_ gid: Int, _ p: [PyReNode]) {
         if gid < groupwidths.count { groupwidths[gid] = pyReWidth(p, self) }
     }
 
+    /// Whether group `gid` exists and is closed.
     func checkgroup(_ gid: Int) -> Bool { gid >= 0 && gid < groups && groupwidths[gid] != nil }
 
+    /// Inside a lookbehind, a reference must name a closed group defined before it.
     func checklookbehindgroup(_ gid: Int, _ source: PyReTokenizer) throws(PyReSyntaxError) {
         if let lb = lookbehindgroups {
             if !checkgroup(gid) { throw source.error("cannot refer to an open group") }
@@ -195,12 +199,14 @@ final class PyReTokenizer {
         try advance()
     }
 
+    /// Code points as a String (a non-scalar value, a lone surrogate, written as `\u{...}`).
     static func string(_ cs: [UInt32]) -> String {
         var out = ""
         for c in cs { if let u = Unicode.Scalar(c) { out.unicodeScalars.append(u) } else { out += "\\u{\(String(c, radix: 16))}" } }
         return out
     }
 
+    /// Reads the next token (`Tokenizer.__next`); a trailing backslash is 'bad escape (end of pattern)'.
     func advance() throws(PyReSyntaxError) {
         let i = index
         guard i < s.count else { next = nil; return }
@@ -225,6 +231,7 @@ final class PyReTokenizer {
         return false
     }
 
+    /// The next token, consumed (nil at the end).
     func get() throws(PyReSyntaxError) -> PyReToken? {
         let this = next
         try advance()
@@ -264,15 +271,18 @@ final class PyReTokenizer {
 
     var tell: Int { index - (next?.count ?? 0) }
 
+    /// Moves back to position `i` (a `{` that is not a repeat).
     func seek(_ i: Int) throws(PyReSyntaxError) {
         index = i
         try advance()
     }
 
+    /// An error at the current position minus `offset`, as `Tokenizer.error`.
     func error(_ msg: String, _ offset: Int = 0) -> PyReSyntaxError {
         PyReSyntaxError(message: msg, position: tell - offset)
     }
 
+    /// A group name must be an identifier.
     func checkgroupname(_ name: [UInt32], _ offset: Int) throws(PyReSyntaxError) {
         if !pyIsIdentifier(name) {
             throw error("bad character in group name \(pythonRepr(PyReTokenizer.string(name)))", name.count + offset)
@@ -450,6 +460,7 @@ func pyLookupCharacterName(_ name: String) -> UInt32? {
 /// of NameAliases.txt that `unicodedata.lookup` accepts (control, alternate, figment and
 /// abbreviation: `LINE FEED`, `LF`, `BOM`, `ZWJ`, `VS1`-`VS256`, ...; checked against Python 3.11).
 final class PyReNameTable: Sendable {
+    /// The table, built on first use.
     static let shared = PyReNameTable()
     let table: [String: UInt32]
 

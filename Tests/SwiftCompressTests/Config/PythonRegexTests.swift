@@ -216,6 +216,8 @@ import Testing
         ("(|a)+b", "ab", true),
         ("(?:(a)|b)*\\1", "aba", true),
         ("(?#note)ab", "ab", true),
+        ("()(((a))+?(?>(?(2).+)))a$", "aaaaaa", false),  // sre keeps group 2's end from a failed tail
+        ("()(((a))+?(?>(?(2).+)))a$", "aa", true),
         ("a|", "x", true),
         ("[a-]", "-", true),
         ("[\\w-]+$", "a-b", true),
