@@ -377,6 +377,49 @@ func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, templa
                     mode: CompressionMode) throws(ConfigError) -> ResolvedTargets
 {
     let path = KeyPath.config(index)
+    let (settings, order, fromShorthand) = mergedTemplateSettings(config: config, template: template)
+    let given = config["target_names"]?.array?.compactMap(\.string)
+    var names = given ?? order
+    if let j = names.firstIndex(of: inputPrefix) {
+        names.remove(at: j)
+        names.append(inputPrefix + "0")
+    }
+    if let j = names.firstIndex(of: outputPrefix) {
+        names.remove(at: j)
+        names.append(outputPrefix + "0")
+    }
+
+    var result: [TargetPlan] = []
+    var used = Set<String>()
+    var warnings: [ExplainReport.Warning] = []
+    for name in names where !result.contains(where: { $0.targetName == name }) {
+        // Where the name came from in target_names, for error paths.
+        let namePath: KeyPath = {
+            if let given, let j = given.firstIndex(where: { $0 == name || ($0 + "0" == name && ($0 == inputPrefix || $0 == outputPrefix)) }) {
+                return path.key("target_names").index(j)
+            }
+            return path.key("target_names")
+        }()
+        let (source, kind) = try resolveTargetKind(name, settings: settings, module: module, index: index, namePath: namePath,
+                                                   warnings: &warnings)
+        guard let s = settings[source] else {
+            let available = order.map(pythonRepr).joined(separator: ", ")
+            throw namePath.error(expected: "a target that \(module.typeName) modules have in \(mode.rawValue) (\(available)) or one defined in target_settings, for module \(pythonRepr(module.name))", got: pythonRepr(name))
+        }
+        used.formUnion(fromShorthand[source] ?? [])
+        let typed = try TargetSettings.parse(s, mode: mode, module: module.name, target: name, kind: kind, configIndex: index)
+        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s,
+                                 configIndex: index, typed: typed))
+    }
+    return ResolvedTargets(targets: result, usedShorthand: used, warnings: warnings)
+}
+
+/// The settings of every template target under one config: the template's, then the shorthand
+/// keys the target already has, then `target_settings` key by key (new targets appended). Also the
+/// targets' order and, per target, the keys that came from shorthand.
+func mergedTemplateSettings(config: ConfigObject, template: ConfigObject)
+    -> (settings: [String: ConfigObject], order: [String], fromShorthand: [String: Set<String>])
+{
     var settings: [String: ConfigObject] = [:]
     var order: [String] = []
     var fromShorthand: [String: Set<String>] = [:]
@@ -409,70 +452,47 @@ func resolveTargets(config: ConfigObject, index: Int, module: ModuleInfo, templa
             }
         }
     }
+    return (settings, order, fromShorthand)
+}
 
-    let given = config["target_names"]?.array?.compactMap(\.string)
-    var names = given ?? order
-    if let j = names.firstIndex(of: inputPrefix) {
-        names.remove(at: j)
-        names.append(inputPrefix + "0")
-    }
-    if let j = names.firstIndex(of: outputPrefix) {
-        names.remove(at: j)
-        names.append(outputPrefix + "0")
-    }
-
-    var result: [TargetPlan] = []
-    var used = Set<String>()
-    var warnings: [ExplainReport.Warning] = []
-    for name in names where !result.contains(where: { $0.targetName == name }) {
-        // Where the name came from in target_names, for error paths.
-        let namePath: KeyPath = {
-            if let given, let j = given.firstIndex(where: { $0 == name || ($0 + "0" == name && ($0 == inputPrefix || $0 == outputPrefix)) }) {
-                return path.key("target_names").index(j)
+/// What target `name` refers to, and which entry of `settings` configures it (`_input_<x>` without
+/// its own settings takes the `_input_` template). An `_input_<name>` the module's forward
+/// arguments lack is an error; a digit position beyond them is a warning.
+func resolveTargetKind(_ name: String, settings: [String: ConfigObject], module: ModuleInfo, index: Int, namePath: KeyPath,
+                       warnings: inout [ExplainReport.Warning]) throws(ConfigError) -> (source: String, kind: TargetKind)
+{
+    let source: String
+    let kind: TargetKind
+    if name.hasPrefix(inputPrefix) {
+        source = settings[name] != nil ? name : inputPrefix
+        let suffix = String(name.dropFirst(inputPrefix.count))
+        if let p = Int(suffix), suffix.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            kind = .input(position: p, name: nil)
+            if let args = module.forwardArguments, p >= args.count {
+                warnings.append(.init(kind: .inputOutOfRange, configIndex: index, module: module.name, target: name,
+                                      message: "config_list[\(index)]: \(module.name).\(name): \(module.typeName).forward takes \(args.count) argument(s) (\(args.joined(separator: ", "))); input \(p) exists only if it takes *args"))
             }
-            return path.key("target_names")
-        }()
-        let source: String
-        let kind: TargetKind
-        if name.hasPrefix(inputPrefix) {
-            source = settings[name] != nil ? name : inputPrefix
-            let suffix = String(name.dropFirst(inputPrefix.count))
-            if let p = Int(suffix), suffix.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                kind = .input(position: p, name: nil)
-                if let args = module.forwardArguments, p >= args.count {
-                    warnings.append(.init(kind: .inputOutOfRange, configIndex: index, module: module.name, target: name,
-                                          message: "config_list[\(index)]: \(module.name).\(name): \(module.typeName).forward takes \(args.count) argument(s) (\(args.joined(separator: ", "))); input \(p) exists only if it takes *args"))
-                }
-            } else if let args = module.forwardArguments {
-                guard let p = args.firstIndex(of: suffix) else {
-                    throw namePath.error(expected: "an input of \(module.typeName).forward (\(args.map { inputPrefix + $0 }.joined(separator: ", ")), or \(inputPrefix)<position>) for module \(pythonRepr(module.name))", got: pythonRepr(name))
-                }
-                kind = .input(position: p, name: suffix)
-            } else {
-                kind = .input(position: nil, name: suffix)
+        } else if let args = module.forwardArguments {
+            guard let p = args.firstIndex(of: suffix) else {
+                throw namePath.error(expected: "an input of \(module.typeName).forward (\(args.map { inputPrefix + $0 }.joined(separator: ", ")), or \(inputPrefix)<position>) for module \(pythonRepr(module.name))", got: pythonRepr(name))
             }
-        } else if name.hasPrefix(outputPrefix) {
-            source = settings[name] != nil ? name : outputPrefix
-            let suffix = String(name.dropFirst(outputPrefix.count))
-            if let p = Int(suffix), suffix.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                kind = .output(index: p, key: nil)
-            } else {
-                kind = .output(index: nil, key: suffix)
-            }
+            kind = .input(position: p, name: suffix)
         } else {
-            source = name
-            kind = .parameter
+            kind = .input(position: nil, name: suffix)
         }
-        guard let s = settings[source] else {
-            let available = order.map(pythonRepr).joined(separator: ", ")
-            throw namePath.error(expected: "a target that \(module.typeName) modules have in \(mode.rawValue) (\(available)) or one defined in target_settings, for module \(pythonRepr(module.name))", got: pythonRepr(name))
+    } else if name.hasPrefix(outputPrefix) {
+        source = settings[name] != nil ? name : outputPrefix
+        let suffix = String(name.dropFirst(outputPrefix.count))
+        if let p = Int(suffix), suffix.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            kind = .output(index: p, key: nil)
+        } else {
+            kind = .output(index: nil, key: suffix)
         }
-        used.formUnion(fromShorthand[source] ?? [])
-        let typed = try TargetSettings.parse(s, mode: mode, module: module.name, target: name, kind: kind, configIndex: index)
-        result.append(TargetPlan(moduleName: module.name, moduleType: module.typeName, targetName: name, kind: kind, settings: s,
-                                 configIndex: index, typed: typed))
+    } else {
+        source = name
+        kind = .parameter
     }
-    return ResolvedTargets(targets: result, usedShorthand: used, warnings: warnings)
+    return (source, kind)
 }
 
 /// Checks that only the merged settings can get wrong: min_sparse_ratio <= max_sparse_ratio, and
