@@ -33,6 +33,9 @@ def forward_arguments(module: Any, cache: Dict[Any, Optional[List[str]]]) -> Opt
     """The names of the positional parameters of ``module.forward`` (``self`` excluded), or None when
     the signature cannot be read. Cached per underlying function (one lookup per module class)."""
     forward = module.forward
+    original = getattr(type(getattr(forward, "__self__", None)), "swiftcompress_original", None)
+    if original is not None:  # a swiftcompress wrapper (swiftcompress._wrapping): the wrapped forward's
+        forward = original(forward.__self__)
     key = getattr(forward, "__func__", forward)
     try:
         return cache[key]

@@ -15,71 +15,12 @@ import torch
 
 from .._session import emit_warnings, forward_arguments, logger, module_list, open_session
 from ..errors import InvalidArgumentError, TensorError
+from .._tensors import qualified_name
+from .._slots import MISSING as _MISSING
+from .._slots import Slot as _Slot
 from ._function import Binding, DistillStep, StepState
 
 __all__ = ["DynamicLayerwiseDistiller"]
-
-_MISSING = object()
-
-
-class _Slot:
-    """Where one target's tensor is found in one module's forward call: ``kind`` 'input' or 'output';
-    ``position`` (positional argument / tuple element), ``argument`` (the argument name, looked up
-    in the keyword arguments), ``key`` (a dict output's key)."""
-
-    __slots__ = ("target_name", "kind", "position", "argument", "key")
-
-    def __init__(self, target_name: str, kind: str, position: Optional[int], argument: Optional[str],
-                 key: Optional[str]) -> None:
-        self.target_name = target_name
-        self.kind = kind
-        self.position = position
-        self.argument = argument
-        self.key = key
-
-    @classmethod
-    def from_report(cls, target_name: str, entry: Dict[str, Any], forward_args: Optional[List[str]]) -> "_Slot":
-        """The slot of a target of the core's report (``kind``, ``position``, ``argument``,
-        ``output_key``), for a module whose positional forward arguments are ``forward_args``. An
-        input named by argument is looked up by that module's own signature, so the teacher's module
-        may take it at another position."""
-        kind = entry.get("kind")
-        position = entry.get("position")
-        if kind == "input":
-            argument = entry.get("argument")
-            if argument is not None:
-                position = forward_args.index(argument) if forward_args and argument in forward_args else None
-            elif position is not None and forward_args and position < len(forward_args):
-                argument = forward_args[position]
-            return cls(target_name, "input", position, argument, None)
-        if kind == "output":
-            key = entry.get("output_key")
-            return cls(target_name, "output", position, None, key)
-        raise InvalidArgumentError(f"{target_name}: DynamicLayerwiseDistiller distils inputs and outputs "
-                                   f"(_input_*, _output_*); got a {kind} target")
-
-    def read_input(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        if self.position is not None and self.position < len(args):
-            return args[self.position]
-        if self.argument is not None:
-            return kwargs.get(self.argument)
-        return None
-
-    def read_output(self, output: Any) -> Any:
-        if isinstance(output, torch.Tensor):
-            return output if self.position == 0 and self.key is None else None
-        if isinstance(output, (list, tuple)):
-            if self.position is not None and self.position < len(output):
-                return output[self.position]
-            return None
-        if isinstance(output, dict):
-            key = self.key if self.key is not None else str(self.position)
-            for k, v in output.items():
-                if k == key or str(k) == key:
-                    return v
-            return None
-        return _MISSING
-
 
 class _Recorder:
     """The forward hooks of one module name: they store the module's targets' tensors of its last call
@@ -101,7 +42,7 @@ class _Recorder:
             self.states.pop(key, None)  # not recorded in this call
             return
         if value is _MISSING or not isinstance(value, torch.Tensor):
-            name = f"{self.module_name}.{slot.target_name}" if self.module_name else slot.target_name
+            name = qualified_name(self.module_name, slot.target_name)
             raise TensorError(f"{self.side} {name}: distillation records tensors; the {where} is "
                               f"{type(value).__name__ if value is not _MISSING else 'an unsupported container'}")
         self.states[key] = value
