@@ -216,7 +216,10 @@ class _Note:
         module = self.module
         base = type(module).extra_repr(module)
         notes: Dict[Tuple[str, str, bool], List[str]] = {}
-        for wrapping in wrappings(module):
+        # in the order the wrappings were installed: the forward chain from the innermost, then hooks
+        chain = list(_forward_chain(module))
+        hooks = [w for w in wrappings(module) if isinstance(w, WrappingHook)]
+        for wrapping in chain[::-1] + hooks:
             if not wrapping.own:
                 continue
             key = (wrapping.kind, wrapping.label, wrapping.owner is None)

@@ -33,6 +33,13 @@ Contract (NNI 3.0's; differences and decisions in docs/python.md, "Quantization"
   applies ``qat_clamp_round`` (gradient zeroed where the value was clamped) from it on.
 - ``unwrap_model()`` removes the hooks and restores every ``forward``; parameters were never
   modified.
+- Wrapping is ``swiftcompress._wrapping``'s (shared with pruning); inputs and outputs are found
+  by ``swiftcompress._slots`` (shared with distillation). ``torch.export`` (strict or not) traces
+  the fake quantization as torch operators with the core's scale and zero point as constants
+  (``quantization/_torch.py``, bit-equal to the core; nothing is observed while tracing). A deep
+  copy or pickle of a wrapped model is a frozen quantized model: the core's parameters of the
+  moment of the copy, applied by the same torch formulation, no observers, no quantizer.
+  ``print(model)`` names the quantized targets.
 
 Tensors: CPU tensors with any strides are handed to the core as they are; tensors on another
 device are copied to the CPU for the core and the results copied back (one copy each way), as the
@@ -389,6 +396,11 @@ def _core_parameters(quantizer: "Quantizer", target: _Target) -> Frozen:
 
     with _disable_current_modes():
         return quantizer._frozen(target)
+
+
+# torch.compiler.assume_constant_result(_core_parameters) without importing torch._dynamo (seconds):
+# dynamo (strict export) calls it once at trace time and keeps the result as constants.
+_core_parameters._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 def _batches(batches: Any) -> Iterable[Any]:
