@@ -41,7 +41,8 @@ PRUNE = [{"op_types": ["Conv2d", "Linear"], "sparse_ratio": 0.5}]
 
 
 def masked(model: nn.Module, masks, add: bool = False) -> nn.Module:
-    """A plain copy of ``model`` (no swiftcompress forward) with weight := weight * mask."""
+    """A plain copy of a pruned ``model`` (no swiftcompress forward) with weight := weight * mask (or
+    weight - 1000 where pruned). Quantization hooks would stay: not for quantized models."""
     clone = copy.deepcopy(model)
     for module in clone.modules():
         module.__dict__.pop("forward", None)
@@ -318,3 +319,38 @@ def test_bypass_leaves_the_target_unchanged_as_nni() -> None:
         assert torch.equal(ours, theirs)
         assert torch.equal(ours, masked(model, {"fc": masks["fc"]})(x))  # conv unpruned, fc masked
     assert int((masks["conv"]["weight"] == 0).sum()) == 2 * 3 * 3 * 3  # the mask is computed all the same
+
+
+class KeywordNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(6, 8)
+        self.fc2 = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(input=torch.relu(self.fc1(x)))  # fc2's input passed by keyword
+
+
+def test_quantizing_a_pruned_model_and_exporting_it() -> None:
+    torch.manual_seed(0)
+    model = KeywordNet().eval()
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(2))
+    pruner = L1NormPruner(model, [{"op_types": ["Linear"], "sparse_ratio": 0.5}])
+    _, masks = pruner.compress()
+    with torch.no_grad():
+        hidden = torch.relu(model.fc1(x))  # pruned, not quantized: what fc2 gets while calibrating
+    quantizer = PtqQuantizer(model, [{"op_types": ["Linear"], "target_names": ["_input_", "weight"],
+                                      "quant_dtype": "int8"}])
+    quantizer.calibrate([x])
+    _, config = quantizer.compress()
+    # the pruner's wrapper does not hide fc2's signature: `input=` is found as _input_0
+    assert torch.equal(config["fc2"]["_input_0"]["tracked_max"], hidden.amax())
+    assert repr(model.fc2).endswith("[swiftcompress: pruned weight, bias (L1NormPruner); quantized weight, "
+                                    "_input_0 (PtqQuantizer)])")
+    with torch.no_grad():
+        wrapped = model(x)
+        assert torch.equal(torch.export.export(model, (x,)).module()(x), wrapped)
+        assert torch.equal(copy.deepcopy(model)(x), wrapped)
+    quantizer.unwrap_model()
+    pruner.unwrap_model()
+    assert all("forward" not in m.__dict__ and "extra_repr" not in m.__dict__ for m in model.modules())
