@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .._session import emit_warnings, forward_arguments, logger, module_list, open_session
+from .._sync import lock_for, locked
 from ..errors import InvalidArgumentError, TensorError
 from ._function import Binding, DistillStep, StepState
 
@@ -232,11 +233,14 @@ class DynamicLayerwiseDistiller:
         self._is_wrapped = False
         self._teacher_is_wrapped = False
         self._warned_teacher_grad = False
+        # loss / compute_distill_loss serialize across threads (shared with compressors of the modules)
+        self._lock = lock_for(list(modules.values()) + list(teacher_modules.values()))
         self.wrap_model()
         self.wrap_teacher_model()
 
     # -- hooks --------------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the forward hooks on the student (done by the constructor)."""
         if self._is_wrapped:
@@ -246,6 +250,7 @@ class DynamicLayerwiseDistiller:
             recorder.install()
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Removes the student's forward hooks and drops its recorded tensors (NNI: the teacher stays
         wrapped until :meth:`unwrap_teacher_model`)."""
@@ -257,6 +262,7 @@ class DynamicLayerwiseDistiller:
         self._student_states.clear()
         self._is_wrapped = False
 
+    @locked
     def wrap_teacher_model(self) -> None:
         """Installs the forward hooks on the linked teacher modules (done by the constructor)."""
         if self._teacher_is_wrapped:
@@ -266,6 +272,7 @@ class DynamicLayerwiseDistiller:
             recorder.install()
         self._teacher_is_wrapped = True
 
+    @locked
     def unwrap_teacher_model(self) -> None:
         """Removes the teacher's forward hooks and drops its recorded tensors."""
         if not self._teacher_is_wrapped:
@@ -278,6 +285,7 @@ class DynamicLayerwiseDistiller:
 
     # -- losses -------------------------------------------------------------------------------
 
+    @locked
     def compute_distill_loss(self) -> torch.Tensor:
         """The distillation loss of the hidden states recorded since the last call, as a 0-dim tensor
         whose backward is the core's d(loss)/d(student output).
@@ -337,6 +345,7 @@ class DynamicLayerwiseDistiller:
                 binding.student = None
                 binding.teachers = [None] * len(binding.links)
 
+    @locked
     def loss(self, original_loss: Any, batch: Any) -> torch.Tensor:
         """``origin_loss_lambda * original_loss + compute_distill_loss()``, after running
         ``teacher_predict(batch, teacher_model)`` under ``torch.no_grad()``: call it where the

@@ -41,6 +41,7 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, logger, open_session
+from .._sync import SharedLock, lock_for, locked
 from .._tensors import check_tensor, host, is_host, module_tensor, qualified_name
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
@@ -86,12 +87,18 @@ class _MaskedForward:
     (the fused fast path of ``nn.TransformerEncoderLayer`` in eval mode, ``F.linear(x,
     self.fc.weight)``) sees the masked weight; the outermost wrapped call does the swapping, nested
     ones find their targets swapped already. ``owner`` is the pruner (None in a deep copy of a
-    wrapped model, which stays masked but belongs to no pruner)."""
+    wrapped model, which stays masked but belongs to no pruner).
 
-    __slots__ = ("owner", "module", "own", "subtree", "previous")
+    Threads: every call holds ``lock`` (the pruner's, reentrant) from the first swap to the last
+    restore, so two threads running the wrapped model serialize: none sees another's swap undone
+    midway (an unmasked weight) and ``compress`` / ``update_masks`` never change a mask during a
+    forward. The forwards of one copied model share one new lock (SharedLock)."""
+
+    __slots__ = ("owner", "module", "own", "subtree", "previous", "lock")
 
     def __init__(self, owner: Optional["Pruner"], module: torch.nn.Module, own: List[_Target],
-                 subtree: List[_Target], previous: Any) -> None:
+                 subtree: List[_Target], previous: Any, lock: Optional[SharedLock] = None) -> None:
+        self.lock = lock if lock is not None else SharedLock()
         self.owner = owner
         self.module = module
         self.own = own          # the module's own targets (empty for an ancestor)
@@ -102,12 +109,17 @@ class _MaskedForward:
         import copy
 
         return _MaskedForward(None, copy.deepcopy(self.module, memo), copy.deepcopy(self.own, memo),
-                              copy.deepcopy(self.subtree, memo), copy.deepcopy(self.previous, memo))
+                              copy.deepcopy(self.subtree, memo), copy.deepcopy(self.previous, memo),
+                              copy.deepcopy(self.lock, memo))
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (_MaskedForward, (None, self.module, self.own, self.subtree, self.previous))
+        return (_MaskedForward, (None, self.module, self.own, self.subtree, self.previous, self.lock))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return self._swapped_call(args, kwargs)
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         swapped = []
         try:
             for target in self.subtree:
@@ -189,10 +201,12 @@ class Pruner:
                 target.tensor()  # fail early on a missing attribute, an unsupported dtype or device
         self._is_wrapped = False
         self._compressed = False
+        self._lock = lock_for(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
 
     # -- wrapping ---------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the masking forward on every module with a target and on its ancestors (done by
         the constructor). Raises StateError when a module with a target is wrapped already (by
@@ -225,11 +239,12 @@ class Pruner:
         self._wrapped = []
         for key, module in objects.items():
             forward = _MaskedForward(self, module, self._by_object.get(key, []), subtree[key],
-                                     module.__dict__.get("forward"))
+                                     module.__dict__.get("forward"), self._lock)
             module.__dict__["forward"] = forward
             self._wrapped.append(forward)
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Restores every module's forward as it was before wrap_model(). The weights were never
         modified."""
@@ -254,6 +269,7 @@ class Pruner:
 
     # -- masks ------------------------------------------------------------------------------
 
+    @locked
     def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
                  ) -> Tuple[torch.nn.Module, Masks]:
         """Computes every mask with the core and returns ``(model, masks)``.
@@ -261,6 +277,9 @@ class Pruner:
         ``max_steps`` / ``max_epochs`` exist for NNI's signature: these pruners prune once, without
         training, and raise InvalidArgumentError when either is given. Raises PruningError /
         ShapeError when the rules reject a target (no mask is changed then).
+
+        Thread-safe: concurrent calls (and wrapped forwards) on one pruner serialize under the
+        pruner's lock; each call returns the masks it had the core write.
         """
         if max_steps is not None or max_epochs is not None:
             raise InvalidArgumentError(f"{type(self).__name__} prunes once without training: max_steps and "
@@ -293,6 +312,7 @@ class Pruner:
         self._compressed = True
         return self.bound_model, self.get_masks()
 
+    @locked
     def get_masks(self) -> Masks:
         """``{module_name: {target_name: mask}}`` in model order; the live masks (not copies). Before
         compress(): all-ones masks (what the unmasked forward computes), as in NNI."""
@@ -308,6 +328,7 @@ class Pruner:
             masks[module_name] = entry
         return masks
 
+    @locked
     def update_masks(self, masks: Masks) -> None:
         """Replaces masks (``{module_name: {target_name: tensor or None}}``); the wrapped forward uses
         them from then on (the tensors are used as given, not copied). A module or target that is

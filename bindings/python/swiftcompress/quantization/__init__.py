@@ -49,6 +49,7 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, forward_arguments, logger, open_session
+from .._sync import lock_for, locked
 from .._tensors import check_tensor, host, module_tensor, qualified_name, spec
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
@@ -137,9 +138,10 @@ class _Hook:
         owner = self.owner
         if owner is None:
             return None
-        if self.kind == "input":
-            return self._inputs(owner, args, third)
-        return self._outputs(owner, third)
+        with owner._lock:  # observer updates and fake quantization serialize across threads
+            if self.kind == "input":
+                return self._inputs(owner, args, third)
+            return self._outputs(owner, third)
 
     def _inputs(self, owner: "Quantizer", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         new_args = list(args)
@@ -198,6 +200,13 @@ class _QuantForward:
         return (_QuantForward, (None, self.module, [], self.previous))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        owner = self.owner
+        if owner is None:
+            return self._swapped_call(args, kwargs)
+        with owner._lock:  # held while the parameters are swapped (docs/python.md, "Threads")
+            return self._swapped_call(args, kwargs)
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         module = self.module
         owner = self.owner
         swapped: List[Tuple[_Target, Any, torch.Tensor]] = []
@@ -266,6 +275,7 @@ class Quantizer:
         self._is_wrapped = False
         self._handles: List[Any] = []
         self._forwards: List[_QuantForward] = []
+        self._lock = lock_for(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
 
     def _default_start_step(self) -> int:
@@ -284,6 +294,7 @@ class Quantizer:
 
     # -- wrapping ---------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the hooks and forwards (done by the constructor). Raises StateError when a module
         with a target is wrapped already (by another swiftcompress quantizer or an NNI compressor)."""
@@ -316,6 +327,7 @@ class Quantizer:
             _WRAPPED[module] = self
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Removes the hooks and restores every module's forward as it was before wrap_model(). The
         parameters were never modified; the observers and the step count are kept (wrap_model()
@@ -393,6 +405,7 @@ class Quantizer:
                                    spec(tracked_min), spec(tracked_max))
         return scale, zero_point, tracked_min, tracked_max
 
+    @locked
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
         'quant_bits', 'tracked_max', 'tracked_min'}}}`` as NNI 3.0 returns it (a defaultdict):
@@ -447,6 +460,7 @@ class PtqQuantizer(Quantizer):
         self._compressed = False
         super().__init__(model, config_list)
 
+    @locked
     def calibrate(self, batches: Any) -> int:
         """Runs the model on each batch under ``torch.no_grad()`` while the observers collect:
         parameter targets (``weight``, ``bias``) are observed from the parameter (once per call: a
@@ -457,7 +471,7 @@ class PtqQuantizer(Quantizer):
         dict taken as a single batch. The forward is not quantized while calibrating. May be called
         again, also after compress(): the quantized forward then uses the widened ranges (the core
         computes the parameters from the observers at each call). Returns the number of batches
-        run."""
+        run. Thread-safe: calls on one quantizer (and its wrapped forwards) serialize under its lock."""
         if not self._is_wrapped:
             raise StateError("calibrate: the model is not wrapped (call wrap_model() first)")
         count = 0
@@ -481,6 +495,7 @@ class PtqQuantizer(Quantizer):
             self._calibrating = False
         return count
 
+    @locked
     def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
                  ) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """Computes every target's scale and zero point (the core's, from the observed range),
@@ -557,11 +572,13 @@ class QATQuantizer(Quantizer):
     def _default_start_step(self) -> int:
         return self.quant_start_step
 
+    @locked
     def step(self) -> int:
         """Counts one optimizer step (call it after ``optimizer.step()``); returns the new count."""
         self.current_step += 1
         return self.current_step
 
+    @locked
     def compress(self) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """``(model, get_calibration_config())``: the training happens in your loop; the model stays
         fake-quantized."""
