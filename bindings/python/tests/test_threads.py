@@ -288,7 +288,7 @@ def test_distiller_concurrent_losses_and_gradients():
     ref_student, ref = make()
     ref_loss = ref.loss(torch.zeros(()), x)
     ref_grad = torch.autograd.grad(ref_loss, ref_student[0].weight)[0]
-    assert float(ref_loss) > 0 and float(ref_grad.abs().sum()) > 0
+    assert ref_loss.item() > 0 and ref_grad.abs().sum().item() > 0
     student, distiller = make()
 
     def work(i: int):
