@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 import torch
@@ -26,12 +26,16 @@ TIME_BOUND_S = 60.0
 
 @pytest.fixture(autouse=True)
 def short_switch_interval():
+    """A short switch interval (more interleaving) and one intra-op torch thread (tiny tensors)."""
     old = sys.getswitchinterval()
+    threads = torch.get_num_threads()
     sys.setswitchinterval(1e-6)
+    torch.set_num_threads(1)
     try:
         yield
     finally:
         sys.setswitchinterval(old)
+        torch.set_num_threads(threads)
 
 
 def run_rounds(work: Callable[[int], Any], rounds: int = ROUNDS, threads: int = THREADS) -> List[List[Any]]:
@@ -219,33 +223,43 @@ def test_ptq_concurrent_calibrate_compress_and_forward():
                 assert_calibration_equal(value, expected)
 
 
-def key_of(config) -> bytes:
-    """The calibration config's values as bytes (None: absent)."""
-    parts = []
+def key_of(config) -> Dict[str, bytes]:
+    """Per target, the calibration config's values as bytes (None: absent)."""
+    out = {}
     for m, targets in config.items():
         for t, entry in targets.items():
+            parts = []
             for k in ("scale", "zero_point", "tracked_min", "tracked_max"):
                 v = entry.get(k)
                 parts.append(b"-" if v is None else v.numpy().tobytes())
-    return b"|".join(parts)
+            out[f"{m}.{t}"] = b"|".join(parts)
+    return out
 
 
 def test_qat_concurrent_training_forwards_and_steps():
-    # Every training forward folds the (same) batch into the moving averages, so the state after k
-    # forwards is one value per k: every output and every calibration config a thread sees must be
-    # one that the single-threaded sequence of the same forwards produces.
+    # Every training forward folds the (same) batch into the moving averages, so each target's state
+    # after k forwards is one value per k: every output and every target's calibration values a
+    # thread sees must be ones the single-threaded sequence of the same forwards produces. (A
+    # calibration config read between two modules' forwards may mix k and k + 1 across targets: the
+    # lock is per call, not per model forward.)
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(3))
     forwards = ROUNDS * (THREADS - 1)
     reference = QATQuantizer(MLP(), QUANT_CONFIG)
     reference.bound_model.train()
     outputs = set()
-    configs = {key_of(reference.get_calibration_config())}
+    configs: Dict[str, set] = {}
+
+    def add(config) -> None:
+        for target, value in key_of(config).items():
+            configs.setdefault(target, set()).add(value)
+
+    add(reference.get_calibration_config())
     with torch.no_grad():
         for _ in range(forwards):
             outputs.add(reference.bound_model(x).numpy().tobytes())
-            configs.add(key_of(reference.get_calibration_config()))
+            add(reference.get_calibration_config())
     final = key_of(reference.get_calibration_config())
-    assert len(configs) > 2  # the moving averages move (rounding), so the check is sharp
+    assert len(configs["fc1.weight"]) > 2  # the moving averages move (rounding), so the check is sharp
     quantizer = QATQuantizer(MLP(), QUANT_CONFIG)
     quantizer.bound_model.train()
 
@@ -260,7 +274,10 @@ def test_qat_concurrent_training_forwards_and_steps():
     assert quantizer.current_step == ROUNDS
     for round_results in rounds:
         for kind, value in round_results:
-            assert value in (outputs if kind == "forward" else configs), kind
+            if kind == "forward":
+                assert value in outputs
+            else:
+                assert all(v in configs[target] for target, v in value.items()), value
     assert key_of(quantizer.get_calibration_config()) == final
 
 
