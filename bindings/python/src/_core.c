@@ -280,6 +280,13 @@ static int read_name(PyObject *obj, const char *what, Py_ssize_t index, const ch
     return -1;
 }
 
+/* After add_modules / add_modules_json (done or refused): adding a module after the config was set
+ * discards the core's resolved targets and bindings, and only then may the kept objects go. No
+ * module added (an empty list, a refused first item) leaves the bindings, and their objects, in place. */
+static void drop_keepalive_if_unbound(SessionObject *self) {
+    if (sc_session_target_count(self->session) == 0) PyDict_Clear(self->keepalive);
+}
+
 static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
     if (scpy_check_open(self) < 0) return NULL;
     PyObject *fast = PySequence_Fast(modules, "add_modules: expected a sequence of (name, type, forward_args) tuples");
@@ -334,11 +341,16 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
         Py_XDECREF(afast);
         if (status != SC_OK) {
             Py_DECREF(fast);
-            return scpy_session_error(self, status);
+            scpy_session_error(self, status);
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            drop_keepalive_if_unbound(self); /* earlier items may have been added */
+            PyErr_Restore(type, value, tb);
+            return NULL;
         }
     }
     Py_DECREF(fast);
-    PyDict_Clear(self->keepalive); /* adding modules drops the bindings */
+    drop_keepalive_if_unbound(self);
     Py_RETURN_NONE;
 }
 
@@ -348,8 +360,8 @@ static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
     const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
     if (text == NULL) return NULL;
     int status = sc_session_add_modules_json(self->session, text, (size_t)len);
-    if (status != SC_OK) return scpy_session_error(self, status);
-    PyDict_Clear(self->keepalive);
+    if (status != SC_OK) return scpy_session_error(self, status); /* adds no module */
+    drop_keepalive_if_unbound(self);
     Py_RETURN_NONE;
 }
 

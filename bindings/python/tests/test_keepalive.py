@@ -149,3 +149,32 @@ def test_session_init_again_drops_the_bindings_only_when_idle():
     collect()
     assert weight() is None and mask() is None
     assert s.targets() == []
+
+
+def test_adding_no_module_keeps_the_bindings():
+    # add_modules([]) adds nothing: the core keeps its targets and bindings (the keepalive used to be
+    # cleared by every add_modules call, leaving the core with pointers into freed tensors)
+    s = pruning_session()
+    weight, mask = bind_weight(s)
+    s.add_modules([])
+    collect()
+    assert weight() is not None and mask() is not None
+    s.generate_masks(_core.SC_METRIC_L1)
+    assert torch.equal(mask(), EXPECTED)
+    # a module added after the config discards the targets and bindings: then the objects go
+    s.add_modules([("fc2", "Linear", None)])
+    assert s.targets() == []
+    collect()
+    assert weight() is None and mask() is None
+
+
+def test_add_modules_json_drops_the_objects_exactly_when_the_core_drops_the_bindings():
+    s = pruning_session()
+    weight, mask = bind_weight(s)
+    with pytest.raises(swiftcompress.ConfigError):  # refused: nothing changes
+        s.add_modules_json("[{")
+    collect()
+    assert weight() is not None and s.targets() == [("fc", "weight"), ("fc", "bias")]
+    s.add_modules_json("[]")  # the core discards the resolved targets even for an empty list
+    collect()
+    assert s.targets() == [] and weight() is None and mask() is None
