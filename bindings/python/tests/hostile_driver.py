@@ -37,7 +37,7 @@ import traceback
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-KINDS = ("prune_config", "prune_tensor", "quant_config", "quant_tensor", "distill_config", "misuse")
+KINDS = ("prune_config", "prune_tensor", "quant_config", "quant_tensor", "distill_config", "misuse", "odd_model")
 
 
 class Wrong(Exception):
@@ -102,6 +102,9 @@ TENSOR_VARIANTS = ["contiguous", "transposed", "sliced", "expand_rows", "expand_
                    "float16", "bfloat16", "int32", "int64", "int8", "uint8", "bool", "complex64",
                    "float8_e4m3fn", "meta", "no_grad", "shared_param", "shared_view", "channels_last",
                    "negative_view", "nan", "inf", "sparse", "plain_tensor"]
+ODD_NAMES = ["fc", "a\x00b", "\x00", "fc\ud800", "\udfff", "f" * 5000, "layer.1.x", "ünïcødé", "名前",
+             "emoji\U0001F600", " ", "a\nb", "\t", "00"]
+ODD_BAD = ("\x00", "\ud800", "\udfff")  # what the core cannot take: InvalidArgumentError
 MISUSE = ["compress_twice", "unwrap_twice", "compress_after_unwrap", "wrap_again", "second_pruner",
           "update_masks_bad", "calibrate_after_compress", "ptq_compress_without_calibrate", "qat_steps",
           "distill_after_unwrap", "threads_compress", "threads_calibrate", "threads_loss", "explain_closed",
@@ -153,8 +156,13 @@ def make_case(seed: int, index: int) -> Dict[str, Any]:
         if rng.random() < 0.2:
             config["target_names"] = rng.choice([["_output_0"], ["_input_0"], ["weight"], ["_output_9"]])
         case["config"] = [config]
-    else:
+    elif kind == "misuse":
         case["scenario"] = MISUSE[(index // len(KINDS)) % len(MISUSE)]
+    else:
+        case["name"] = rng.choice(ODD_NAMES)
+        case["duck"] = rng.choice([None, None, "str", "short", "long", "int_name", "none_name", "int_module",
+                                   "list_item"])
+        case["api"] = rng.choice(["explain", "LevelPruner", "PtqQuantizer", "distiller_teacher"])
     return case
 
 
@@ -782,7 +790,53 @@ def case_misuse(case: Dict[str, Any]) -> str:
     return "ok"
 
 
-RUNNERS = {"prune_config": case_prune_config, "prune_tensor": case_prune_tensor, "quant_config": case_quant_config,
+def case_odd_model(case: Dict[str, Any]) -> str:
+    """A model with a module of an odd name (torch accepts any str), or a duck-typed model whose
+    named_modules() yields an odd item; the name must be in the report (and pruned), or the call
+    must raise InvalidArgumentError when the core cannot take it."""
+    import swiftcompress
+    from swiftcompress.distillation import DynamicLayerwiseDistiller
+    from swiftcompress.pruning import LevelPruner
+    from swiftcompress.quantization import PtqQuantizer
+
+    torch, nn = _torch()
+    name, duck, api = case["name"], case["duck"], case["api"]
+    model = nn.Sequential(nn.Linear(4, 4))
+    model._modules[name] = nn.Linear(4, 4)  # as add_module, without its check of "." (a hostile name)
+    config = [{"op_types": ["Linear"], "sparse_ratio": 0.5}]
+    bad = any(c in name for c in ODD_BAD)
+    if duck is not None:
+        items = {"str": "fc", "short": ("fc",), "long": ("fc", nn.Linear(2, 2), 1), "int_name": (3, nn.Linear(2, 2)),
+                 "none_name": (None, nn.Linear(2, 2)), "int_module": ("fc", 5), "list_item": ["fc", nn.Linear(2, 2)]}
+
+        class Duck:
+            def named_modules(self, remove_duplicate=True):
+                return iter([("", nn.Sequential()), items[duck]])
+
+        expect_error(lambda: swiftcompress.explain(Duck(), config), "InvalidArgumentError")
+        return "ok"
+    if api == "explain":
+        run = lambda: swiftcompress.explain(model, config).targets  # noqa: E731
+    elif api == "LevelPruner":
+        run = lambda: LevelPruner(model, config).compress()[1]  # noqa: E731
+    elif api == "PtqQuantizer":
+        run = lambda: PtqQuantizer(model, [{"op_types": ["Linear"], "target_names": ["weight"]}]).compress()[1]  # noqa: E731
+    else:
+        run = lambda: DynamicLayerwiseDistiller(nn.Sequential(nn.Linear(4, 4)), [{"op_names": ["0"]}],  # noqa: E731
+                                                model, lambda b, t: t(b)).target_links()
+    if bad:
+        expect_error(run, "InvalidArgumentError")
+        return "ok"
+    result = run()
+    if api in ("explain", "LevelPruner", "PtqQuantizer") and list(result) != ["0", name]:
+        raise Wrong(f"modules {list(result)[:3]}")
+    if api == "LevelPruner":
+        check_binary(result)
+        level_reference(model._modules[name].weight, result[name]["weight"], 0.5, "odd.weight")
+    return "ok"
+
+
+RUNNERS = {"odd_model": case_odd_model, "prune_config": case_prune_config, "prune_tensor": case_prune_tensor, "quant_config": case_quant_config,
            "quant_tensor": case_quant_tensor, "distill_config": case_distill_config, "misuse": case_misuse}
 
 

@@ -105,3 +105,22 @@ def test_duck_typed_models_with_odd_items(item, problem):
 def test_duck_typed_model_with_good_items_is_explained():
     report = swiftcompress.explain(Duck([("", nn.Sequential()), ("fc", nn.Linear(2, 3))]), PRUNE)
     assert list(report.targets) == ["fc"] and report.targets["fc"]["weight"]["sparse_ratio"] == 0.5
+
+
+def test_a_child_named_with_dots_is_pruned_and_its_forward_masked():
+    # torch's _modules takes any str: a child of the root named "layer.1.x" (no module "layer.1")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4))
+    model._modules["layer.1.x"] = nn.Linear(4, 4)
+    pruner = L1NormPruner(model, PRUNE)
+    _, masks = pruner.compress()
+    assert list(masks) == ["0", "layer.1.x"]
+    child = model._modules["layer.1.x"]
+    assert masks["layer.1.x"]["weight"][:, 0].tolist().count(0.0) == 2
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        expected = torch.nn.functional.linear(model[0](x), child.weight * masks["layer.1.x"]["weight"],
+                                              child.bias * masks["layer.1.x"]["bias"])
+        assert torch.equal(child(model[0](x)), expected)
+    pruner.unwrap_model()
+    assert "forward" not in child.__dict__ and "forward" not in model.__dict__

@@ -230,9 +230,10 @@ class Pruner:
         for target in self._targets:
             name = target.module_name
             while True:
-                module = modules[name]
-                objects[id(module)] = module
-                subtree.setdefault(id(module), []).append(target)
+                module = modules.get(name)  # None for a prefix that names no module: a name with a "."
+                if module is not None:      # (torch's _modules accepts "layer.1.x" as a child's name)
+                    objects[id(module)] = module
+                    subtree.setdefault(id(module), []).append(target)
                 if not name:
                     break
                 name = name.rpartition(".")[0]
