@@ -11,8 +11,10 @@
  *
  * Memory safety: the core keeps the data pointers of bound tensors. Session.bind and
  * Session.bind_metric therefore take a `keepalive` object (the tensors, their storages) that the
- * session holds until the target is bound again, the config or the modules change, or the session
- * is closed, which is exactly as long as the core may read or write those buffers.
+ * session holds until the target is bound again, an accepted config, modules added that discard
+ * the resolved targets, or the session is closed, which is exactly as long as the core may read or
+ * write those buffers. The object is stored before the core gets the pointer; a call the core
+ * refuses (it keeps its earlier bindings) puts the earlier entry back and drops nothing.
  *
  * Errors: a failed call raises the exception class registered for its status with
  * set_error_classes() (the package registers subclasses of ValueError / TypeError), or

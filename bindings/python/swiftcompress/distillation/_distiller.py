@@ -166,6 +166,10 @@ class DynamicLayerwiseDistiller:
     pre-hook, outputs by a forward hook), in the student and in the teacher. The recorded tensors are
     the module's own (the student's keep their autograd graph); nothing is copied until
     :meth:`compute_distill_loss`.
+
+    Threads: :meth:`loss`, :meth:`compute_distill_loss` and the wrap / unwrap methods serialize under
+    the distiller's reentrant lock (``swiftcompress._sync``), so concurrent losses never see each
+    other's bindings; the recording hooks keep the last tensor per target without the lock.
     """
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]],

@@ -26,6 +26,9 @@ Contract (as NNI 3.0's, with the differences listed in docs/python.md):
   ``nn.TransformerEncoderLayer``) sees the masked weight. Masks follow the weight's device and dtype
   (converted on first use after ``model.to(...)``).
 - ``unwrap_model()`` restores every original ``forward``; the weights are never modified.
+- Threads: calls on one pruner (compress, update_masks, get_masks, wrap / unwrap) and the wrapped
+  forward (for as long as it has parameters swapped) serialize under the pruner's reentrant lock
+  (``swiftcompress._sync``); each call returns the masks it had the core write.
 
 Tensors: CPU tensors with any strides (channels_last, transposed) are passed as they are (the C ABI
 takes strides in elements). A target on another device (CUDA, MPS) is copied to the CPU for the

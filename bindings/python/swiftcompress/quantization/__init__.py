@@ -33,6 +33,9 @@ Contract (NNI 3.0's; differences and decisions in docs/python.md, "Quantization"
   applies ``qat_clamp_round`` (gradient zeroed where the value was clamped) from it on.
 - ``unwrap_model()`` removes the hooks and restores every ``forward``; parameters were never
   modified.
+- Threads: calls on one quantizer (calibrate, compress, step, get_calibration_config, wrap /
+  unwrap), every observer update and fake quantization of the hooks, and each parameter-swapping
+  forward serialize under the quantizer's reentrant lock (``swiftcompress._sync``).
 
 Tensors: CPU tensors with any strides are handed to the core as they are; tensors on another
 device are copied to the CPU for the core and the results copied back (one copy each way), as the
