@@ -431,10 +431,17 @@ def case_prune_tensor(case: Dict[str, Any]) -> str:
     shape = tuple(model[0].weight.shape)
     tensor, clean = hostile_tensor(variant, shape, case["seed"])
     set_target(model[0], "weight", tensor, variant)
+    other_clean = None
     if variant == "shared_param":
         other = model[3] if use_conv else model[2]
         if tuple(other.weight.shape) == shape:
             other._parameters["weight"] = model[0]._parameters["weight"]
+    elif variant == "shared_view" and not use_conv:
+        # the second target overlaps the first one's storage: both read the same memory
+        storage = tensor._base if tensor._base is not None else tensor
+        view = storage.view(-1)[4:44].view(5, 8)
+        model[2]._parameters["weight"] = _torch()[1].Parameter(view)
+        other_clean = view.detach().clone()
     config = [{"op_types": ["Linear", "Conv2d"], "sparse_ratio": ratio, "target_names": ["weight"]}]
     pruner = getattr(pruning, case["pruner"])(model, config)
     _, masks = pruner.compress()
@@ -446,6 +453,8 @@ def case_prune_tensor(case: Dict[str, Any]) -> str:
         # the same call on a clean contiguous float32 copy of the values
         reference_model = conv_model(case["seed"] % 1000) if use_conv else mlp(case["seed"] % 1000)
         reference_model[0]._parameters["weight"] = _torch()[1].Parameter(clean)
+        if other_clean is not None:
+            reference_model[2]._parameters["weight"] = _torch()[1].Parameter(other_clean)
         reference = quiet(lambda: getattr(pruning, case["pruner"])(reference_model, config)).compress()[1]
         if variant not in ("float16", "bfloat16"):  # ranking in 16 bits may order near values otherwise
             masks_equal(masks, reference, "clean copy")

@@ -237,11 +237,10 @@ def key_of(config) -> Dict[str, bytes]:
 
 
 def test_qat_concurrent_training_forwards_and_steps():
-    # Every training forward folds the (same) batch into the moving averages, so each target's state
-    # after k forwards is one value per k: every output and every target's calibration values a
-    # thread sees must be ones the single-threaded sequence of the same forwards produces. (A
-    # calibration config read between two modules' forwards may mix k and k + 1 across targets: the
-    # lock is per call, not per model forward.)
+    # Every training forward folds the (same) batch into the moving averages, so the state after k
+    # forwards is one value per k: every output and every calibration config a thread sees must be
+    # one that the single-threaded sequence of the same forwards produces (a whole-model forward
+    # holds the quantizer's lock from its first module to its last).
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(3))
     forwards = ROUNDS * (THREADS - 1)
     reference = QATQuantizer(MLP(), QUANT_CONFIG)
@@ -253,11 +252,13 @@ def test_qat_concurrent_training_forwards_and_steps():
         for target, value in key_of(config).items():
             configs.setdefault(target, set()).add(value)
 
+    whole = {b"".join(key_of(reference.get_calibration_config()).values())}
     add(reference.get_calibration_config())
     with torch.no_grad():
         for _ in range(forwards):
             outputs.add(reference.bound_model(x).numpy().tobytes())
             add(reference.get_calibration_config())
+            whole.add(b"".join(key_of(reference.get_calibration_config()).values()))
     final = key_of(reference.get_calibration_config())
     assert len(configs["fc1.weight"]) > 2  # the moving averages move (rounding), so the check is sharp
     quantizer = QATQuantizer(MLP(), QUANT_CONFIG)
@@ -277,6 +278,7 @@ def test_qat_concurrent_training_forwards_and_steps():
             if kind == "forward":
                 assert value in outputs
             else:
+                assert b"".join(value.values()) in whole  # a consistent snapshot between forwards
                 assert all(v in configs[target] for target, v in value.items()), value
     assert key_of(quantizer.get_calibration_config()) == final
 

@@ -333,7 +333,7 @@ class DynamicLayerwiseDistiller:
                           "gradients enabled); the distillation loss treats teacher tensors as constants, so no "
                           "gradient reaches the teacher (NNI 3.0's loss would backpropagate into it). Run the "
                           "teacher under torch.no_grad(), as loss() does. This is warned once per distiller.",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=3)  # 3: the caller, past the @locked wrapper
         try:
             if not students:
                 state.total = 0.0

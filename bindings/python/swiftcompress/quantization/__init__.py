@@ -183,7 +183,9 @@ class _QuantForward:
     """The ``forward`` of a module with parameter targets (an instance attribute): for the duration
     of the original forward, each parameter target is swapped (in the module's ``_parameters`` /
     ``_buffers``) for what the quantizer makes of it, then put back, also when forward raises. A
-    deep copy (or pickle) of a wrapped model gets a plain pass-through forward (``owner`` None)."""
+    deep copy (or pickle) of a wrapped model gets a plain pass-through forward (``owner`` None).
+    The bound model's root gets one too (without targets, unless it has parameter targets): every
+    call holds the quantizer's lock, so a whole-model forward is one serialized step."""
 
     __slots__ = ("owner", "module", "targets", "previous")
 
@@ -328,6 +330,14 @@ class Quantizer:
             if outputs:
                 self._handles.append(module.register_forward_hook(_Hook(self, outputs, "output")))
             _WRAPPED[module] = self
+        root = self.bound_model
+        if not any(f.module is root for f in self._forwards):
+            # A forward of the whole model holds the lock from its first module to its last, so a
+            # forward in another thread (or get_calibration_config) never interleaves between two
+            # modules' observer updates (docs/python.md, "Threads"). No target: nothing is swapped.
+            forward = _QuantForward(self, root, [], root.__dict__.get("forward"))
+            root.__dict__["forward"] = forward
+            self._forwards.append(forward)
         self._is_wrapped = True
 
     @locked
