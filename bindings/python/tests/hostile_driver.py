@@ -20,7 +20,8 @@ Every outcome is classified (:func:`run_case`):
 - ``wrong``: anything else that came back (a mismatch, a mask value other than 0 / 1, a
   disallowed error class);
 - ``foreign``: an exception that is not a swiftcompress error (ValueError, AttributeError, ...);
-- ``crash``: the worker process died or hung in the case.
+- ``crash``: the worker process died or hung in the case;
+- ``skipped``: not started before the suite's time budget ran out.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ import traceback
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-KINDS = ("prune_config", "prune_tensor", "quant_config", "quant_tensor", "distill_config", "misuse", "odd_model")
+KINDS = ("prune_config", "prune_tensor", "quant_config", "quant_tensor", "distill_config", "misuse", "odd_model",
+         "distill_tensor")
 
 
 class Wrong(Exception):
@@ -102,6 +104,8 @@ TENSOR_VARIANTS = ["contiguous", "transposed", "sliced", "expand_rows", "expand_
                    "float16", "bfloat16", "int32", "int64", "int8", "uint8", "bool", "complex64",
                    "float8_e4m3fn", "meta", "no_grad", "shared_param", "shared_view", "channels_last",
                    "negative_view", "nan", "inf", "sparse", "plain_tensor"]
+DISTILL_VARIANTS = ["contiguous", "transposed", "expand", "float16", "bfloat16", "float64", "negative_view",
+                    "zero_size", "nan", "int32", "channels_last", "sliced", "scalar_rows"]
 ODD_NAMES = ["fc", "a\x00b", "\x00", "fc\ud800", "\udfff", "f" * 5000, "layer.1.x", "ünïcødé", "名前",
              "emoji\U0001F600", " ", "a\nb", "\t", "00"]
 ODD_BAD = ("\x00", "\ud800", "\udfff")  # what the core cannot take: InvalidArgumentError
@@ -156,6 +160,10 @@ def make_case(seed: int, index: int) -> Dict[str, Any]:
         if rng.random() < 0.2:
             config["target_names"] = rng.choice([["_output_0"], ["_input_0"], ["weight"], ["_output_9"]])
         case["config"] = [config]
+    elif kind == "distill_tensor":
+        case["variant"] = DISTILL_VARIANTS[(index // len(KINDS)) % len(DISTILL_VARIANTS)]
+        case["method"] = rng.choice(["mse", "kl"])
+        case["lambda"] = rng.choice([1.0, 0.5, 3])
     elif kind == "misuse":
         case["scenario"] = MISUSE[(index // len(KINDS)) % len(MISUSE)]
     else:
@@ -845,7 +853,88 @@ def case_odd_model(case: Dict[str, Any]) -> str:
     return "ok"
 
 
-RUNNERS = {"odd_model": case_odd_model, "prune_config": case_prune_config, "prune_tensor": case_prune_tensor, "quant_config": case_quant_config,
+class _Shaped:
+    """The hidden state of a distill_tensor case: Linear(6, 8) then the variant's view / cast."""
+
+    def __init__(self, variant: str) -> None:
+        self.variant = variant
+
+    def __call__(self, h):
+        torch, _ = _torch()
+        v = self.variant
+        if v == "transposed":
+            return h.t()
+        if v == "expand":
+            return h[:, :1].expand(-1, 8)
+        if v in ("float16", "bfloat16", "float64"):
+            return h.to(getattr(torch, v))
+        if v == "negative_view":
+            return torch._neg_view(h)
+        if v == "zero_size":
+            return h[:0]
+        if v == "nan":
+            return h * torch.tensor([float("nan")] + [1.0] * 7)
+        if v == "int32":
+            return (h * 10).to(torch.int32)
+        if v == "channels_last":
+            return h.reshape(3, 2, 2, 2).contiguous(memory_format=torch.channels_last)
+        if v == "sliced":
+            return h[:, ::2]
+        if v == "scalar_rows":
+            return h[:, :1]
+        return h
+
+
+def case_distill_tensor(case: Dict[str, Any]) -> str:
+    """Student / teacher hidden states of a hostile layout or dtype: the core's loss and gradient
+    against torch's formulas on the same values (float64), or DtypeError / ShapeError."""
+    from swiftcompress.distillation import DynamicLayerwiseDistiller
+
+    torch, nn = _torch()
+    import torch.nn.functional as F
+
+    shaped = _Shaped(case["variant"])
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(6, 8)
+            self.out = nn.Identity()
+
+        def forward(self, x):
+            return self.out(shaped(self.lin(x)))
+
+    torch.manual_seed(case["seed"] % 1000)
+    student, teacher = Net(), Net()
+    lam, method = case["lambda"], case["method"]
+    config = [{"op_names": ["out"], "lambda": lam, "apply_method": method}]
+    distiller = DynamicLayerwiseDistiller(student, config, teacher, lambda batch, t: t(batch))
+    x = torch.randn(3, 6, generator=torch.Generator().manual_seed(case["seed"]))
+    s_out = student(x)
+    loss = distiller.loss(torch.zeros(()), x)
+    got = torch.autograd.grad(loss, student.lin.weight)[0]
+    # torch's formula in float64 on the same values
+    with torch.no_grad():
+        t_out = teacher(x).resolve_neg().double()
+    s_ref = shaped(student.lin(x)).resolve_neg().double()
+    if method == "mse":
+        expected = lam * F.mse_loss(s_ref, t_out)
+    else:
+        expected = lam * F.kl_div(F.log_softmax(s_ref / 2, dim=-1), F.softmax(t_out / 2, dim=-1),
+                                  reduction="batchmean") * 4
+    ref_grad = torch.autograd.grad(expected, student.lin.weight)[0]
+    low = s_out.dtype in (torch.float16, torch.bfloat16)
+    rtol = 2e-2 if low else 1e-5
+    if not torch.allclose(loss.double(), expected, rtol=1e-6 if not low else 1e-6, atol=1e-9, equal_nan=True):
+        raise Wrong(f"loss {float(loss)} != {float(expected)}")
+    if not torch.allclose(got.double(), ref_grad.double(), rtol=rtol, atol=1e-6 if not low else 1e-3, equal_nan=True):
+        raise Wrong(f"gradient differs from torch's (max {float((got.double() - ref_grad).abs().max())})")
+    distiller.unwrap_model()
+    distiller.unwrap_teacher_model()
+    return "ok"
+
+
+RUNNERS = {"distill_tensor": case_distill_tensor, "odd_model": case_odd_model, "prune_config": case_prune_config, "prune_tensor": case_prune_tensor, "quant_config": case_quant_config,
            "quant_tensor": case_quant_tensor, "distill_config": case_distill_config, "misuse": case_misuse}
 
 
@@ -853,7 +942,11 @@ def run_case(case: Dict[str, Any]) -> Dict[str, Any]:
     """The outcome of one case: {"outcome": ok | error | wrong | foreign, "detail": ...}."""
     import swiftcompress
 
-    allowed = allowed_errors(case["variant"]) if "variant" in case else None
+    allowed = None
+    if case["kind"] == "distill_tensor":
+        allowed = {"int32": ("DtypeError",), "zero_size": ("ShapeError",)}.get(case["variant"], ())
+    elif "variant" in case:
+        allowed = allowed_errors(case["variant"])
     try:
         quiet(lambda: RUNNERS[case["kind"]](case))
     except Wrong as wrong:
@@ -866,7 +959,8 @@ def run_case(case: Dict[str, Any]) -> Dict[str, Any]:
     except Exception as error:  # noqa: BLE001 - the point of the suite
         return {"outcome": "foreign", "detail": f"{type(error).__name__}: {error}",
                 "traceback": traceback.format_exc(limit=6)}
-    if allowed and case.get("variant") in INTEGER_LIKE | {"meta", "sparse"}:
+    must_fail = ({"int32", "zero_size"} if case["kind"] == "distill_tensor" else INTEGER_LIKE | {"meta", "sparse"})
+    if allowed and case.get("variant") in must_fail:
         return {"outcome": "wrong", "detail": f"{case['variant']}: expected one of {allowed}, got a result"}
     return {"outcome": "ok", "detail": ""}
 
@@ -881,11 +975,15 @@ def worker(seed: int) -> None:
 
     torch.set_num_threads(1)
     out = sys.stdout
+    deadline = float(os.environ.get("SWIFTCOMPRESS_HOSTILE_DEADLINE", "inf"))
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         index = int(line)
+        if time.time() > deadline:  # the suite's time bound: the remaining cases are skipped
+            out.write(f"K {index}\n")
+            continue
         out.write(f"S {index}\n")
         out.flush()
         if os.environ.get("SWIFTCOMPRESS_HOSTILE_ABORT") == str(index):  # the driver's self-test
@@ -928,6 +1026,9 @@ def _run_worker(seed: int, indices: List[int], results: Dict[int, Dict[str, Any]
                 if parts[0] == "S" and len(parts) == 2:
                     state["started"] = time.monotonic()
                     state["current"] = int(parts[1])
+                elif parts[0] == "K" and len(parts) == 2:
+                    results[int(parts[1])] = {"outcome": "skipped", "detail": "past the deadline"}
+                    done_here += 1
                 elif parts[0] == "R" and len(parts) == 3:
                     results[int(parts[1])] = json.loads(parts[2])
                     state["current"] = None
@@ -949,10 +1050,14 @@ def _run_worker(seed: int, indices: List[int], results: Dict[int, Dict[str, Any]
 
 
 def run_suite(seed: int, count: int, workers: int = 3, case_timeout: float = 60.0,
-              extra_env: Optional[Dict[str, str]] = None) -> Dict[int, Dict[str, Any]]:
-    """Runs cases 0..count-1 of ``seed`` in ``workers`` processes; returns {index: outcome}."""
+              extra_env: Optional[Dict[str, str]] = None, time_budget: Optional[float] = None
+              ) -> Dict[int, Dict[str, Any]]:
+    """Runs cases 0..count-1 of ``seed`` in ``workers`` processes; returns {index: outcome}. With
+    ``time_budget`` (seconds), cases not started by then are recorded as skipped."""
     env = dict(os.environ)
     env.update(extra_env or {})
+    if time_budget is not None:
+        env["SWIFTCOMPRESS_HOSTILE_DEADLINE"] = repr(time.time() + time_budget)
     env.setdefault("OMP_NUM_THREADS", "1")
     package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     env["PYTHONPATH"] = os.pathsep.join([p for p in [env.get("PYTHONPATH"), package] if p])
@@ -976,8 +1081,8 @@ def describe(case: Dict[str, Any]) -> str:
 
 
 def summarize(results: Dict[int, Dict[str, Any]]) -> Dict[str, int]:
-    """{cases, ok, error, wrong, foreign, crash}: the number of cases of each outcome."""
-    counts = {"cases": len(results), "ok": 0, "error": 0, "wrong": 0, "foreign": 0, "crash": 0}
+    """{cases, ok, error, wrong, foreign, crash, skipped}: the number of cases of each outcome."""
+    counts = {"cases": len(results), "ok": 0, "error": 0, "wrong": 0, "foreign": 0, "crash": 0, "skipped": 0}
     for outcome in results.values():
         counts[outcome["outcome"]] += 1
     return counts
