@@ -43,8 +43,7 @@ def bind_weight(s: _core.Session):
 
 
 def collect() -> None:
-    for _ in range(3):
-        gc.collect()
+    gc.collect()  # the keepalive objects are tuples of tensors: no cycles, one pass is enough
 
 
 def test_refused_set_config_keeps_the_bound_tensors_alive():
@@ -178,3 +177,37 @@ def test_add_modules_json_drops_the_objects_exactly_when_the_core_drops_the_bind
     s.add_modules_json("[]")  # the core discards the resolved targets even for an empty list
     collect()
     assert s.targets() == [] and weight() is None and mask() is None
+
+
+def test_session_calls_while_masks_are_generated_in_another_thread_are_refused():
+    # __init__ again (or close) while generate_masks runs with the GIL released would free the core
+    # session under the running call: refused with RuntimeError; the running call completes.
+    import threading
+
+    s = _core.Session(_core.SC_MODE_PRUNING)
+    s.add_modules([("", "M", None), ("fc", "Linear", ["input"])])
+    s.set_config(json.dumps([{"op_names": ["fc"], "sparse_ratio": 0.5, "target_names": ["weight"]}]))
+    weight = torch.randn(2048, 256, generator=torch.Generator().manual_seed(0))
+    mask = torch.full_like(weight, 7.0)
+    s.bind("fc", "weight", spec(weight), spec(mask), (weight, mask))
+    refused = []
+    for _ in range(20):  # FPGM over 2048 rows takes long enough to be seen busy
+        worker = threading.Thread(target=s.generate_masks, args=(_core.SC_METRIC_FPGM,))
+        worker.start()
+        while worker.is_alive():
+            try:
+                s.targets()
+            except RuntimeError:  # busy: now try to re-initialize and close it
+                for call in (lambda: s.__init__(_core.SC_MODE_PRUNING), s.close):
+                    try:
+                        call()
+                    except RuntimeError as error:
+                        refused.append(str(error))
+                break
+        worker.join()
+        if refused:
+            break
+    assert len(refused) == 2 and all("in use by another thread" in r for r in refused)
+    assert s.targets() == [("fc", "weight")]  # still the same session
+    rows = mask[:, 0]
+    assert int((rows == 0).sum()) == 1024 and bool(((mask == 0) | (mask == 1)).all())
