@@ -356,10 +356,23 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
     Py_RETURN_NONE;
 }
 
+/* The UTF-8 of a JSON text argument; a str that does not encode (a lone surrogate) raises
+ * ConfigError (SC_ERROR_INVALID_JSON), as the core does for text that is not UTF-8. */
+static const char *json_text(PyObject *arg, const char *what, Py_ssize_t *len) {
+    const char *text = PyUnicode_AsUTF8AndSize(arg, len);
+    if (text == NULL && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
+        PyErr_Clear();
+        char message[128];
+        PyOS_snprintf(message, sizeof message, "%s: the text is not valid Unicode (a lone surrogate)", what);
+        scpy_raise_status(SC_ERROR_INVALID_JSON, message);
+    }
+    return text;
+}
+
 static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
     if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
-    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    const char *text = json_text(arg, "add_modules_json", &len);
     if (text == NULL) return NULL;
     int status = sc_session_add_modules_json(self->session, text, (size_t)len);
     if (status != SC_OK) return scpy_session_error(self, status); /* adds no module */
@@ -370,7 +383,7 @@ static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
 static PyObject *Session_set_config(SessionObject *self, PyObject *arg) {
     if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
-    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    const char *text = json_text(arg, "set_config", &len);
     if (text == NULL) return NULL;
     int status = sc_session_set_config(self->session, text, (size_t)len);
     /* A refused config keeps the earlier config and its bindings in the core (the header's

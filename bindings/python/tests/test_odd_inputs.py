@@ -124,3 +124,26 @@ def test_a_child_named_with_dots_is_pruned_and_its_forward_masked():
         assert torch.equal(child(model[0](x)), expected)
     pruner.unwrap_model()
     assert "forward" not in child.__dict__ and "forward" not in model.__dict__
+
+
+def test_core_add_teacher_modules_refuses_a_lone_surrogate():
+    from swiftcompress import _core
+
+    s = _core.Session(_core.SC_MODE_DISTILLATION)
+    with pytest.raises(swiftcompress.InvalidArgumentError, match=r"names\[1\] is not valid Unicode text"):
+        s.add_teacher_modules(["a", "b\udc80"])
+    with pytest.raises(swiftcompress.InvalidArgumentError, match=r"names\[0\] contains a NUL character"):
+        s.add_teacher_modules(["a\x00"])
+
+
+def test_core_json_text_with_a_lone_surrogate_is_a_config_error():
+    from swiftcompress import _core
+
+    s = _core.Session(_core.SC_MODE_PRUNING)
+    with pytest.raises(swiftcompress.ConfigError, match="set_config: the text is not valid Unicode"):
+        s.set_config('[{"op_names": ["\ud800"]}]')
+    with pytest.raises(swiftcompress.ConfigError, match="add_modules_json: the text is not valid Unicode"):
+        s.add_modules_json('[{"name": "\ud800", "type": "Linear"}]')
+    # the package writes ASCII JSON (\\u escapes): the core's parser refuses the unpaired surrogate
+    with pytest.raises(swiftcompress.ConfigError, match=r"unpaired surrogate in \\u escape"):
+        swiftcompress.explain(nn.Sequential(nn.Linear(2, 2)), [{"op_names": ["\ud800"], "sparse_ratio": 0.5}])
