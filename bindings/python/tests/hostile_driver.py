@@ -528,8 +528,6 @@ def case_quant_config(case: Dict[str, Any]) -> str:
             if getattr(module, target, None) is not None:
                 observed[(name, target)] = getattr(module, target)
     observed[("0", "_input_0")] = x
-    if case["quantizer"] == "QATQuantizer":  # one batch: the moving average is the batch's range
-        pass
 
     def scheme_of(module_name: str, target_name: str) -> Optional[str]:
         return report.targets[module_name][target_name].get("quant_scheme")

@@ -14,7 +14,6 @@ import pytest
 import torch
 import torch.nn as nn
 
-import swiftcompress
 from swiftcompress.distillation import DynamicLayerwiseDistiller
 from swiftcompress.pruning import L1NormPruner, LevelPruner
 from swiftcompress.quantization import PtqQuantizer, QATQuantizer
