@@ -18,16 +18,29 @@ gets ``[swiftcompress: pruned weight (L1NormPruner)]``.
 Copies: ``copy.deepcopy`` and pickling copy a wrapper with ``owner`` None and deep copies of its
 swaps; each Swap class decides what its copy is (pruning: the same masks; quantization: a frozen
 snapshot of the core's scale and zero point).
+
+Threads (docs/python.md, "Threads"): every wrapper carries ``lock``, the
+:class:`~swiftcompress._sync.SharedLock` of its compressor (one per pruner / quantizer, shared by
+compressors that wrap common modules). :meth:`WrappedForward.forward` holds it from its first swap to
+its last restore, and a :class:`WrappingHook` subclass holds it for its call (:meth:`WrappingHook.guard`),
+so the core calls they make (observer updates, fake quantization) and the swapped parameters are
+never seen by another thread's forward midway. A copied model (deepcopy, pickle) gets one new lock
+for all of its wrappers (SharedLock's copy; a threading lock itself is never copied). While
+torch.export / dynamo trace (:func:`tracing`) no lock is taken: a traced program has no Python lock,
+and dynamo cannot trace one.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 
+from ._sync import SharedLock, lock_for
+
 __all__ = ["Swap", "WrappedForward", "WrappingHook", "wrappings", "install", "uninstall", "note", "unnote",
-           "original_forward", "tracing"]
+           "original_forward", "tracing", "compressor_lock"]
 
 
 def tracing() -> bool:
@@ -88,12 +101,13 @@ class WrappedForward:
     ``owner``: the compressor (None in a copy); ``label``: the compressor's class name; ``own``: the
     module's own targets (for detection and :func:`note`; empty for an ancestor that only swaps its
     descendants' targets); ``swaps``: what :meth:`forward` swaps; ``previous``: the instance forward
-    it replaced (None: the class's)."""
+    it replaced (None: the class's); ``lock``: the compressor's lock, held by :meth:`forward` while
+    the swaps are in place (None: no lock)."""
 
-    __slots__ = ("kind", "owner", "label", "module", "own", "swaps", "previous", "__weakref__")
+    __slots__ = ("kind", "owner", "label", "module", "own", "swaps", "previous", "lock", "__weakref__")
 
     def __init__(self, kind: str, owner: Any, label: str, module: torch.nn.Module, own: List[Any],
-                 swaps: List[Swap], previous: Any) -> None:
+                 swaps: List[Swap], previous: Any, lock: Optional[SharedLock] = None) -> None:
         self.kind = kind
         self.owner = owner
         self.label = label
@@ -101,8 +115,16 @@ class WrappedForward:
         self.own = own
         self.swaps = swaps
         self.previous = previous
+        self.lock = lock
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        lock = self.lock
+        if lock is None or tracing():  # a traced program has no lock (and dynamo cannot trace one)
+            return self._swapped_call(args, kwargs)
+        with lock:  # from the first swap to the last restore (docs/python.md, "Threads")
+            return self._swapped_call(args, kwargs)
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         swapped: List[Swap] = []
         try:
             for target in self.swaps:
@@ -124,28 +146,59 @@ class WrappedForward:
         return original_forward(self.module)
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "WrappedForward":
+        # The copy's lock: SharedLock's deepcopy (a new lock, one per copied model through the memo).
         return WrappedForward(self.kind, None, self.label, copy.deepcopy(self.module, memo),
                               copy.deepcopy(self.own, memo), copy.deepcopy(self.swaps, memo),
-                              copy.deepcopy(self.previous, memo))
+                              copy.deepcopy(self.previous, memo), copy.deepcopy(self.lock, memo))
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (WrappedForward, (self.kind, None, self.label, self.module, self.own, self.swaps, self.previous))
+        return (WrappedForward, (self.kind, None, self.label, self.module, self.own, self.swaps, self.previous,
+                                 self.lock))
 
 
 class WrappingHook:
     """Base of the forward (pre-)hook objects of a wrapping: same ``kind`` / ``owner`` / ``label``
-    / ``own`` as :class:`WrappedForward`, so that :func:`wrappings` finds them."""
+    / ``own`` / ``lock`` as :class:`WrappedForward`, so that :func:`wrappings` finds them. A
+    subclass's ``__call__`` runs under :meth:`guard`. Copies (deepcopy, pickle) are the subclass's;
+    they copy ``lock`` as :class:`WrappedForward` does."""
 
-    __slots__ = ("kind", "owner", "label", "own")
+    __slots__ = ("kind", "owner", "label", "own", "lock")
 
-    def __init__(self, kind: str, owner: Any, label: str, own: List[Any]) -> None:
+    def __init__(self, kind: str, owner: Any, label: str, own: List[Any], lock: Optional[SharedLock] = None) -> None:
         self.kind = kind
         self.owner = owner
         self.label = label
         self.own = own
+        self.lock = lock
 
     def names(self) -> List[str]:
         return [t.target_name for t in self.own]
+
+    def guard(self) -> ContextManager[Any]:
+        """The lock to hold for one call of the hook (nothing while tracing, or without a lock)."""
+        lock = self.lock
+        if lock is None or tracing():
+            return contextlib.nullcontext()
+        return lock
+
+
+def compressor_lock(modules: Iterable[torch.nn.Module]) -> SharedLock:
+    """The lock of a new compressor that wraps ``modules``: the one registered for any of them (a
+    compressor wraps it, or did), else the lock of a wrapping already on one of them (a copy of a
+    wrapped model has its own), else a new one (:func:`swiftcompress._sync.lock_for`). Compressors
+    whose wrappers nest therefore share one lock and cannot deadlock each other."""
+    modules = list(modules)
+    existing: Optional[SharedLock] = None
+    for module in modules:
+        if not isinstance(module, torch.nn.Module):
+            continue
+        for wrapping in wrappings(module):
+            if getattr(wrapping, "lock", None) is not None:
+                existing = wrapping.lock
+                break
+        if existing is not None:
+            break
+    return lock_for(modules, existing)
 
 
 def _forward_chain(module: torch.nn.Module) -> Iterator[WrappedForward]:

@@ -14,6 +14,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .._session import emit_warnings, forward_arguments, logger, module_list, open_session
+from .._sync import locked
+from .._wrapping import compressor_lock
 from ..errors import InvalidArgumentError, TensorError
 from .._tensors import qualified_name
 from .._slots import MISSING as _MISSING
@@ -106,6 +108,10 @@ class DynamicLayerwiseDistiller:
     pre-hook, outputs by a forward hook), in the student and in the teacher. The recorded tensors are
     the module's own (the student's keep their autograd graph); nothing is copied until
     :meth:`compute_distill_loss`.
+
+    Threads: :meth:`loss`, :meth:`compute_distill_loss` and the wrap / unwrap methods serialize under
+    the distiller's reentrant lock (``swiftcompress._sync``), so concurrent losses never see each
+    other's bindings; the recording hooks keep the last tensor per target without the lock.
     """
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]],
@@ -173,11 +179,14 @@ class DynamicLayerwiseDistiller:
         self._is_wrapped = False
         self._teacher_is_wrapped = False
         self._warned_teacher_grad = False
+        # loss / compute_distill_loss serialize across threads (shared with compressors of the modules)
+        self._lock = compressor_lock(list(modules.values()) + list(teacher_modules.values()))
         self.wrap_model()
         self.wrap_teacher_model()
 
     # -- hooks --------------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the forward hooks on the student (done by the constructor)."""
         if self._is_wrapped:
@@ -187,6 +196,7 @@ class DynamicLayerwiseDistiller:
             recorder.install()
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Removes the student's forward hooks and drops its recorded tensors (NNI: the teacher stays
         wrapped until :meth:`unwrap_teacher_model`)."""
@@ -198,6 +208,7 @@ class DynamicLayerwiseDistiller:
         self._student_states.clear()
         self._is_wrapped = False
 
+    @locked
     def wrap_teacher_model(self) -> None:
         """Installs the forward hooks on the linked teacher modules (done by the constructor)."""
         if self._teacher_is_wrapped:
@@ -207,6 +218,7 @@ class DynamicLayerwiseDistiller:
             recorder.install()
         self._teacher_is_wrapped = True
 
+    @locked
     def unwrap_teacher_model(self) -> None:
         """Removes the teacher's forward hooks and drops its recorded tensors."""
         if not self._teacher_is_wrapped:
@@ -219,6 +231,7 @@ class DynamicLayerwiseDistiller:
 
     # -- losses -------------------------------------------------------------------------------
 
+    @locked
     def compute_distill_loss(self) -> torch.Tensor:
         """The distillation loss of the hidden states recorded since the last call, as a 0-dim tensor
         whose backward is the core's d(loss)/d(student output).
@@ -262,7 +275,7 @@ class DynamicLayerwiseDistiller:
                           "gradients enabled); the distillation loss treats teacher tensors as constants, so no "
                           "gradient reaches the teacher (NNI 3.0's loss would backpropagate into it). Run the "
                           "teacher under torch.no_grad(), as loss() does. This is warned once per distiller.",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=3)  # 3: the caller, past the @locked wrapper
         try:
             if not students:
                 state.total = 0.0
@@ -278,6 +291,7 @@ class DynamicLayerwiseDistiller:
                 binding.student = None
                 binding.teachers = [None] * len(binding.links)
 
+    @locked
     def loss(self, original_loss: Any, batch: Any) -> torch.Tensor:
         """``origin_loss_lambda * original_loss + compute_distill_loss()``, after running
         ``teacher_predict(batch, teacher_model)`` under ``torch.no_grad()``: call it where the

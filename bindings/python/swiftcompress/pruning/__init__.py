@@ -30,6 +30,10 @@ Contract (as NNI 3.0's, with the differences listed in docs/python.md):
 - Masks are saved and restored with :func:`save_masks` / :func:`load_masks` and ``update_masks``;
   ``load_state_dict`` of plain weights keeps a wrapped model masked; ``torch.export`` traces the
   masking as ``weight * mask``; copies stay masked; ``print(model)`` names the pruned targets.
+- Threads: calls on one pruner (compress, update_masks, get_masks, wrap / unwrap) and the wrapped
+  forward (for as long as it has parameters swapped) serialize under the pruner's reentrant lock
+  (``swiftcompress._sync``); each call returns the masks it had the core write. A copy of a wrapped
+  model has one new lock of its own; a traced forward (torch.export) takes no lock.
 
 Tensors: CPU tensors with any strides (channels_last, transposed) are passed as they are (the C ABI
 takes strides in elements). A target on another device (CUDA, MPS) is copied to the CPU for the
@@ -45,8 +49,9 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, logger, open_session
+from .._sync import locked
 from .._tensors import host, is_host, module_tensor, qualified_name
-from .._wrapping import Swap, WrappedForward, install, note, tracing, uninstall, unnote, wrappings
+from .._wrapping import Swap, WrappedForward, compressor_lock, install, note, tracing, uninstall, unnote, wrappings
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
@@ -126,10 +131,12 @@ class Pruner:
                 target.tensor()  # fail early on a missing attribute, an unsupported dtype or device
         self._is_wrapped = False
         self._compressed = False
+        self._lock = compressor_lock(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
 
     # -- wrapping ---------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the masking forward on every module with a target and on its ancestors (done by
         the constructor). Raises StateError when a module with a target is wrapped already (by
@@ -153,9 +160,10 @@ class Pruner:
         for target in self._targets:
             name = target.module_name
             while True:
-                module = modules[name]
-                objects[id(module)] = module
-                subtree.setdefault(id(module), []).append(target)
+                module = modules.get(name)  # None for a prefix that names no module: a name with a "."
+                if module is not None:      # (torch's _modules accepts "layer.1.x" as a child's name)
+                    objects[id(module)] = module
+                    subtree.setdefault(id(module), []).append(target)
                 if not name:
                     break
                 name = name.rpartition(".")[0]
@@ -164,13 +172,14 @@ class Pruner:
         for key, module in objects.items():
             own = self._by_object.get(key, [])
             forward = WrappedForward("pruning", self, label, module, own, subtree[key],
-                                     module.__dict__.get("forward"))
+                                     module.__dict__.get("forward"), self._lock)
             install(forward)
             if own:
                 note(module)
             self._wrapped.append(forward)
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Restores every module's forward as it was before wrap_model(). The weights were never
         modified."""
@@ -185,6 +194,7 @@ class Pruner:
 
     # -- masks ------------------------------------------------------------------------------
 
+    @locked
     def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
                  ) -> Tuple[torch.nn.Module, Masks]:
         """Computes every mask with the core and returns ``(model, masks)``.
@@ -192,6 +202,9 @@ class Pruner:
         ``max_steps`` / ``max_epochs`` exist for NNI's signature: these pruners prune once, without
         training, and raise InvalidArgumentError when either is given. Raises PruningError /
         ShapeError when the rules reject a target (no mask is changed then).
+
+        Thread-safe: concurrent calls (and wrapped forwards) on one pruner serialize under the
+        pruner's lock; each call returns the masks it had the core write.
         """
         if max_steps is not None or max_epochs is not None:
             raise InvalidArgumentError(f"{type(self).__name__} prunes once without training: max_steps and "
@@ -224,6 +237,7 @@ class Pruner:
         self._compressed = True
         return self.bound_model, self.get_masks()
 
+    @locked
     def get_masks(self) -> Masks:
         """``{module_name: {target_name: mask}}`` in model order; the live masks (not copies). Before
         compress(): all-ones masks (what the unmasked forward computes), as in NNI."""
@@ -239,6 +253,7 @@ class Pruner:
             masks[module_name] = entry
         return masks
 
+    @locked
     def update_masks(self, masks: Masks) -> None:
         """Replaces masks (``{module_name: {target_name: tensor or None}}``); the wrapped forward uses
         them from then on (the tensors are used as given, not copied). A module or target that is

@@ -40,6 +40,11 @@ Contract (NNI 3.0's; differences and decisions in docs/python.md, "Quantization"
   copy or pickle of a wrapped model is a frozen quantized model: the core's parameters of the
   moment of the copy, applied by the same torch formulation, no observers, no quantizer.
   ``print(model)`` names the quantized targets.
+- Threads: calls on one quantizer (calibrate, compress, step, get_calibration_config, wrap /
+  unwrap), every observer update and fake quantization of the hooks, and each parameter-swapping
+  forward serialize under the quantizer's reentrant lock (``swiftcompress._sync``); the bound
+  model's root forward holds it too, so a whole ``model(x)`` is one serialized step. A copy of a
+  quantized model has one new lock of its own; a traced forward (torch.export) takes no lock.
 
 Tensors: CPU tensors with any strides are handed to the core as they are; tensors on another
 device are copied to the CPU for the core and the results copied back (one copy each way), as the
@@ -57,8 +62,10 @@ import torch
 from .. import _core
 from .._session import emit_warnings, forward_arguments, logger, open_session
 from .._slots import Slot
+from .._sync import SharedLock, locked
 from .._tensors import check_tensor, host, module_tensor, qualified_name, spec
-from .._wrapping import Swap, WrappedForward, WrappingHook, install, note, tracing, uninstall, unnote, wrappings
+from .._wrapping import (Swap, WrappedForward, WrappingHook, compressor_lock, install, note, tracing, uninstall,
+                         unnote, wrappings)
 from ._torch import Frozen, torch_fake_quantize
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
@@ -163,28 +170,31 @@ class _Hook(WrappingHook):
 
     __slots__ = ("side",)
 
-    def __init__(self, owner: Optional["Quantizer"], label: str, targets: List[Any], side: str) -> None:
-        super().__init__("quantization", owner, label, targets)
+    def __init__(self, owner: Optional["Quantizer"], label: str, targets: List[Any], side: str,
+                 lock: Optional[SharedLock] = None) -> None:
+        super().__init__("quantization", owner, label, targets, lock)
         self.side = side
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "_Hook":
-        return _Hook(None, self.label, copy.deepcopy(self.own, memo), self.side)
+        # the copy's lock: SharedLock's deepcopy (one new lock per copied model, through the memo)
+        return _Hook(None, self.label, copy.deepcopy(self.own, memo), self.side, copy.deepcopy(self.lock, memo))
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (_Hook, (None, self.label, self.own, self.side))
+        return (_Hook, (None, self.label, self.own, self.side, self.lock))
 
     def __call__(self, module: torch.nn.Module, args: Tuple[Any, ...], third: Any) -> Any:
-        if self.side == "input":
-            kwargs = third
-            new_args = list(args)
-            changed = False
+        with self.guard():  # observer updates and fake quantization serialize across threads
+            if self.side == "input":
+                kwargs = third
+                new_args = list(args)
+                changed = False
+                for target in self.own:
+                    changed = target.slot.map_input(new_args, kwargs, target.activation) or changed
+                return (tuple(new_args), kwargs) if changed else None
+            output = third
             for target in self.own:
-                changed = target.slot.map_input(new_args, kwargs, target.activation) or changed
-            return (tuple(new_args), kwargs) if changed else None
-        output = third
-        for target in self.own:
-            output = target.slot.map_output(output, target.activation)
-        return output
+                output = target.slot.map_output(output, target.activation)
+            return output
 
 
 class Quantizer:
@@ -222,6 +232,7 @@ class Quantizer:
         self._is_wrapped = False
         self._handles: List[Any] = []
         self._forwards: List[WrappedForward] = []
+        self._lock = compressor_lock(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
 
     def _default_start_step(self) -> int:
@@ -240,6 +251,7 @@ class Quantizer:
 
     # -- wrapping ---------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the hooks and forwards (done by the constructor). Raises StateError when a module
         with a target is wrapped already (by another swiftcompress quantizer or an NNI compressor)."""
@@ -263,18 +275,29 @@ class Quantizer:
             outputs = [t for t in group if t.kind == "output"]
             parameters = [t for t in group if t.kind == "parameter"]
             if inputs:
-                self._handles.append(module.register_forward_pre_hook(_Hook(self, label, inputs, "input"),
+                self._handles.append(module.register_forward_pre_hook(_Hook(self, label, inputs, "input", self._lock),
                                                                       with_kwargs=True))
             if parameters:
                 forward = WrappedForward("quantization", self, label, module, parameters, parameters,
-                                         module.__dict__.get("forward"))
+                                         module.__dict__.get("forward"), self._lock)
                 install(forward)
                 self._forwards.append(forward)
             if outputs:
-                self._handles.append(module.register_forward_hook(_Hook(self, label, outputs, "output")))
+                self._handles.append(module.register_forward_hook(_Hook(self, label, outputs, "output", self._lock)))
             note(module)
+        root = self.bound_model
+        if not any(f.module is root for f in self._forwards):
+            # A forward of the whole model holds the lock from its first module to its last, so a
+            # forward in another thread (or get_calibration_config) never interleaves between two
+            # modules' observer updates (docs/python.md, "Threads"). No target (own and swaps empty:
+            # not a wrapping that wrappings() users or print(model) count): nothing is swapped.
+            forward = WrappedForward("quantization", self, label, root, [], [], root.__dict__.get("forward"),
+                                     self._lock)
+            install(forward)
+            self._forwards.append(forward)
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Removes the hooks and restores every module's forward as it was before wrap_model(). The
         parameters were never modified; the observers and the step count are kept (wrap_model()
@@ -364,6 +387,7 @@ class Quantizer:
                                    spec(tracked_min), spec(tracked_max))
         return scale, zero_point, tracked_min, tracked_max
 
+    @locked
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
         'quant_bits', 'tracked_max', 'tracked_min'}}}`` as NNI 3.0 returns it (a defaultdict):
@@ -394,7 +418,9 @@ def _core_parameters(quantizer: "Quantizer", target: _Target) -> Frozen:
     traces with fake tensors (the tracing modes are suspended for the call)."""
     from torch.utils._python_dispatch import _disable_current_modes
 
-    with _disable_current_modes():
+    # The quantizer's lock: a traced forward takes none, and a copy (deepcopy, pickle) snapshots the
+    # core outside any forward; either may run while another thread's forward uses the session.
+    with _disable_current_modes(), quantizer._lock:
         return quantizer._frozen(target)
 
 
@@ -432,6 +458,7 @@ class PtqQuantizer(Quantizer):
         self._compressed = False
         super().__init__(model, config_list)
 
+    @locked
     def calibrate(self, batches: Any) -> int:
         """Runs the model on each batch under ``torch.no_grad()`` while the observers collect:
         parameter targets (``weight``, ``bias``) are observed from the parameter (once per call: a
@@ -442,7 +469,7 @@ class PtqQuantizer(Quantizer):
         dict taken as a single batch. The forward is not quantized while calibrating. May be called
         again, also after compress(): the quantized forward then uses the widened ranges (the core
         computes the parameters from the observers at each call). Returns the number of batches
-        run."""
+        run. Thread-safe: calls on one quantizer (and its wrapped forwards) serialize under its lock."""
         if not self._is_wrapped:
             raise StateError("calibrate: the model is not wrapped (call wrap_model() first)")
         count = 0
@@ -466,6 +493,7 @@ class PtqQuantizer(Quantizer):
             self._calibrating = False
         return count
 
+    @locked
     def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
                  ) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """Computes every target's scale and zero point (the core's, from the observed range),
@@ -543,11 +571,13 @@ class QATQuantizer(Quantizer):
     def _default_start_step(self) -> int:
         return self.quant_start_step
 
+    @locked
     def step(self) -> int:
         """Counts one optimizer step (call it after ``optimizer.step()``); returns the new count."""
         self.current_step += 1
         return self.current_step
 
+    @locked
     def compress(self) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """``(model, get_calibration_config())``: the training happens in your loop; the model stays
         fake-quantized."""
