@@ -11,8 +11,10 @@
  *
  * Memory safety: the core keeps the data pointers of bound tensors. Session.bind and
  * Session.bind_metric therefore take a `keepalive` object (the tensors, their storages) that the
- * session holds until the target is bound again, the config or the modules change, or the session
- * is closed, which is exactly as long as the core may read or write those buffers.
+ * session holds until the target is bound again, an accepted config, modules added that discard
+ * the resolved targets, or the session is closed, which is exactly as long as the core may read or
+ * write those buffers. The object is stored before the core gets the pointer; a call the core
+ * refuses (it keeps its earlier bindings) puts the earlier entry back and drops nothing.
  *
  * Errors: a failed call raises the exception class registered for its status with
  * set_error_classes() (the package registers subclasses of ValueError / TypeError), or
@@ -191,6 +193,10 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"mode", NULL};
     int mode = SC_MODE_PRUNING;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|i", kwlist, &mode)) return -1;
+    if (self->busy) { /* __init__ again while another thread's call runs: that call uses the session */
+        PyErr_SetString(PyExc_RuntimeError, "the swiftcompress session is in use by another thread");
+        return -1;
+    }
     if (self->session != NULL) {
         sc_session_free(self->session);
         self->session = NULL;
@@ -223,7 +229,8 @@ static int Session_traverse(SessionObject *self, visitproc visit, void *arg) {
 
 static int Session_clear(SessionObject *self) {
     /* The core may still hold pointers into the kept objects: free it first. */
-    if (self->session != NULL && !self->busy) {
+    if (self->session != NULL && self->busy) return 0; /* the core still reads the kept buffers */
+    if (self->session != NULL) {
         sc_session_free(self->session);
         self->session = NULL;
     }
@@ -242,6 +249,46 @@ static PyObject *Session_close(SessionObject *self, PyObject *Py_UNUSED(ignored)
     Py_RETURN_NONE;
 }
 
+/* The UTF-8 text of `obj` (a str without NUL characters that encodes as UTF-8) into *out; else
+ * InvalidArgumentError (SC_ERROR_INVALID_ARGUMENT) naming `what`, the item index and the value.
+ * Returns 0, or -1 with the exception set. */
+static int read_name(PyObject *obj, const char *what, Py_ssize_t index, const char **out) {
+    const char *problem = NULL;
+    if (!PyUnicode_Check(obj)) {
+        problem = "is not a str";
+    } else {
+        Py_ssize_t size = 0;
+        const char *text = PyUnicode_AsUTF8AndSize(obj, &size);
+        if (text == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeError)) return -1;
+            PyErr_Clear();
+            problem = "is not valid Unicode text (a lone surrogate); the core takes UTF-8";
+        } else if ((size_t)size != strlen(text)) {
+            problem = "contains a NUL character; the core takes C strings";
+        } else {
+            *out = text;
+            return 0;
+        }
+    }
+    PyObject *message = PyUnicode_FromFormat("add_modules: modules[%zd]: %s %R %s", index, what, obj, problem);
+    if (message == NULL) return -1;
+    const char *utf8 = PyUnicode_AsUTF8(message); /* a repr is ASCII-safe */
+    if (utf8 == NULL) {
+        Py_DECREF(message);
+        return -1;
+    }
+    scpy_raise_status(SC_ERROR_INVALID_ARGUMENT, utf8);
+    Py_DECREF(message);
+    return -1;
+}
+
+/* After add_modules / add_modules_json (done or refused): adding a module after the config was set
+ * discards the core's resolved targets and bindings, and only then may the kept objects go. No
+ * module added (an empty list, a refused first item) leaves the bindings, and their objects, in place. */
+static void drop_keepalive_if_unbound(SessionObject *self) {
+    if (sc_session_target_count(self->session) == 0) PyDict_Clear(self->keepalive);
+}
+
 static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
     if (scpy_check_open(self) < 0) return NULL;
     PyObject *fast = PySequence_Fast(modules, "add_modules: expected a sequence of (name, type, forward_args) tuples");
@@ -250,9 +297,18 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
     PyObject **items = PySequence_Fast_ITEMS(fast);
     const char *argv_stack[16];
     for (Py_ssize_t i = 0; i < n; i++) {
-        const char *name, *type;
+        const char *name = NULL, *type = NULL;
         PyObject *fargs = Py_None;
-        if (!PyArg_ParseTuple(items[i], "ss|O:add_modules", &name, &type, &fargs)) {
+        PyObject *item = items[i];
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2 || PyTuple_GET_SIZE(item) > 3) {
+            PyErr_Format(PyExc_TypeError, "add_modules: modules[%zd] must be a tuple (name, type, forward_args), "
+                         "got %.100s", i, Py_TYPE(item)->tp_name);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        if (PyTuple_GET_SIZE(item) == 3) fargs = PyTuple_GET_ITEM(item, 2);
+        if (read_name(PyTuple_GET_ITEM(item, 0), "the module name", i, &name) < 0 ||
+            read_name(PyTuple_GET_ITEM(item, 1), "the type name", i, &type) < 0) {
             Py_DECREF(fast);
             return NULL;
         }
@@ -274,8 +330,7 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
             }
             PyObject **aitems = PySequence_Fast_ITEMS(afast);
             for (Py_ssize_t k = 0; k < argc; k++) {
-                argv[k] = PyUnicode_AsUTF8(aitems[k]);
-                if (argv[k] == NULL) {
+                if (read_name(aitems[k], "a forward argument name", i, &argv[k]) < 0) {
                     if (argv != argv_stack) PyMem_Free((void *)argv);
                     Py_DECREF(afast);
                     Py_DECREF(fast);
@@ -288,29 +343,47 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
         Py_XDECREF(afast);
         if (status != SC_OK) {
             Py_DECREF(fast);
-            return scpy_session_error(self, status);
+            scpy_session_error(self, status);
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            drop_keepalive_if_unbound(self); /* earlier items may have been added */
+            PyErr_Restore(type, value, tb);
+            return NULL;
         }
     }
     Py_DECREF(fast);
-    PyDict_Clear(self->keepalive); /* adding modules drops the bindings */
+    drop_keepalive_if_unbound(self);
     Py_RETURN_NONE;
+}
+
+/* The UTF-8 of a JSON text argument; a str that does not encode (a lone surrogate) raises
+ * ConfigError (SC_ERROR_INVALID_JSON), as the core does for text that is not UTF-8. */
+static const char *json_text(PyObject *arg, const char *what, Py_ssize_t *len) {
+    const char *text = PyUnicode_AsUTF8AndSize(arg, len);
+    if (text == NULL && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
+        PyErr_Clear();
+        char message[128];
+        PyOS_snprintf(message, sizeof message, "%s: the text is not valid Unicode (a lone surrogate)", what);
+        scpy_raise_status(SC_ERROR_INVALID_JSON, message);
+    }
+    return text;
 }
 
 static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
     if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
-    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    const char *text = json_text(arg, "add_modules_json", &len);
     if (text == NULL) return NULL;
     int status = sc_session_add_modules_json(self->session, text, (size_t)len);
-    if (status != SC_OK) return scpy_session_error(self, status);
-    PyDict_Clear(self->keepalive);
+    if (status != SC_OK) return scpy_session_error(self, status); /* adds no module */
+    drop_keepalive_if_unbound(self);
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_set_config(SessionObject *self, PyObject *arg) {
     if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
-    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    const char *text = json_text(arg, "set_config", &len);
     if (text == NULL) return NULL;
     int status = sc_session_set_config(self->session, text, (size_t)len);
     /* A refused config keeps the earlier config and its bindings in the core (the header's
@@ -367,12 +440,34 @@ static PyObject *Session_report(SessionObject *self, PyObject *args, PyObject *k
 }
 
 /* keepalive key: (module, target, kind) where kind 0 = tensor+mask, 1 = metric. */
-static int keep(SessionObject *self, const char *module, const char *target, int kind, PyObject *obj) {
-    PyObject *key = Py_BuildValue("(ssi)", module, target, kind);
-    if (key == NULL) return -1;
-    int rc = scpy_keep(self, key, obj);
-    Py_DECREF(key);
-    return rc;
+static PyObject *keep_key(const char *module, const char *target, int kind) {
+    return Py_BuildValue("(ssi)", module, target, kind);
+}
+
+/* Stores `obj` under `key` before the core gets its pointer; *old receives the earlier entry (a
+ * new reference, or NULL), for put_back after a refused call. Returns 0, or -1 with an exception. */
+static int keep_first(SessionObject *self, PyObject *key, PyObject *obj, PyObject **old) {
+    *old = PyDict_GetItemWithError(self->keepalive, key); /* borrowed */
+    if (*old == NULL && PyErr_Occurred()) return -1;
+    Py_XINCREF(*old);
+    if (scpy_keep(self, key, obj) < 0) {
+        Py_CLEAR(*old);
+        return -1;
+    }
+    return 0;
+}
+
+/* After a call the core refused (it keeps its earlier binding): the earlier entry back. Replacing
+ * the value of a present key does not allocate, so this cannot fail for a present `old`. */
+static void put_back(SessionObject *self, PyObject *key, PyObject *old) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (old != NULL) {
+        if (PyDict_SetItem(self->keepalive, key, old) < 0) PyErr_Clear();
+    } else if (PyDict_DelItem(self->keepalive, key) < 0) {
+        PyErr_Clear();
+    }
+    PyErr_Restore(type, value, tb);
 }
 
 static PyObject *Session_bind(SessionObject *self, PyObject *args, PyObject *kwds) {
@@ -392,11 +487,26 @@ static PyObject *Session_bind(SessionObject *self, PyObject *args, PyObject *kwd
         if (scpy_read_spec(mspec, "bind: mask", &m) < 0) return NULL;
         mp = &m.t;
     }
+    /* Keep first, then bind: the core never holds a pointer whose owner is not kept. A refused bind
+     * leaves the core's earlier binding in place, so its entry is put back. */
+    PyObject *key = keep_key(module, target, 0), *old = NULL;
+    if (key == NULL) return NULL;
+    if (keep_first(self, key, alive, &old) < 0) {
+        Py_DECREF(key);
+        return NULL;
+    }
     int status = sc_session_bind(self->session, module, target, tp, mp);
-    if (status != SC_OK) return scpy_session_error(self, status);
-    if (keep(self, module, target, 0, alive) < 0) return NULL;
-    /* Binding again drops the metric binding of the target. */
-    PyObject *key = Py_BuildValue("(ssi)", module, target, 1);
+    if (status != SC_OK) {
+        scpy_session_error(self, status);
+        put_back(self, key, old);
+        Py_XDECREF(old);
+        Py_DECREF(key);
+        return NULL;
+    }
+    Py_XDECREF(old);
+    Py_DECREF(key);
+    /* Binding again drops the metric binding of the target (the core no longer holds it). */
+    key = keep_key(module, target, 1);
     if (key == NULL) return NULL;
     if (PyDict_DelItem(self->keepalive, key) < 0) PyErr_Clear();
     Py_DECREF(key);
@@ -412,9 +522,20 @@ static PyObject *Session_bind_metric(SessionObject *self, PyObject *args, PyObje
     if (scpy_check_open(self) < 0) return NULL;
     tensor_arg t;
     if (scpy_read_spec(spec, "bind_metric: metric", &t) < 0) return NULL;
+    PyObject *key = keep_key(module, target, 1), *old = NULL;
+    if (key == NULL) return NULL;
+    if (keep_first(self, key, alive, &old) < 0) {
+        Py_DECREF(key);
+        return NULL;
+    }
     int status = sc_session_bind_metric(self->session, module, target, &t.t);
-    if (status != SC_OK) return scpy_session_error(self, status);
-    if (keep(self, module, target, 1, alive) < 0) return NULL;
+    if (status != SC_OK) {
+        scpy_session_error(self, status);
+        put_back(self, key, old);
+    }
+    Py_XDECREF(old);
+    Py_DECREF(key);
+    if (status != SC_OK) return NULL;
     Py_RETURN_NONE;
 }
 

@@ -45,7 +45,12 @@ static PyObject *Session_add_teacher_modules(SessionObject *self, PyObject *name
         const char *name = PyUnicode_AsUTF8AndSize(items[i], &size);
         if (name == NULL) {
             Py_DECREF(fast);
-            return NULL;
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeError)) return NULL;
+            PyErr_Clear(); /* a lone surrogate: not UTF-8 text, as the C ABI says of invalid text */
+            char message[112];
+            PyOS_snprintf(message, sizeof message,
+                          "add_teacher_modules: names[%zd] is not valid Unicode text (a lone surrogate)", i);
+            return scpy_raise_status(SC_ERROR_INVALID_ARGUMENT, message);
         }
         if ((size_t)size != strlen(name)) { /* the C ABI would read a shorter name */
             char message[96];

@@ -98,9 +98,14 @@ def fold_batch_norm(layer: int, weight: TensorSpec, bias: Optional[TensorSpec], 
 class Session:
     """One model's modules, one config list, its resolved targets and the bound buffers.
 
-    Not thread-safe (a concurrent call raises RuntimeError). Bound buffers must stay valid while
-    bound: pass the objects that own them as ``keepalive``; the session holds them until the target
-    is bound again, the config or modules change, or close()."""
+    Not thread-safe (a call while another runs with the GIL released raises RuntimeError; the
+    package's pruners, quantizers and distillers serialize their calls with a lock instead). Bound
+    buffers must stay valid while bound: pass the objects that own them as ``keepalive``; the
+    session holds them for as long as the core holds the pointers: until the target is bound again,
+    an accepted set_config, an add_modules / add_modules_json that discarded the resolved targets,
+    or close(). A refused call (set_config, bind, bind_metric, bind_student, add_modules) keeps the
+    earlier bindings and their objects. add_modules raises InvalidArgumentError naming the item for
+    a name (module, type, forward argument) that is not a str, holds a NUL or a lone surrogate."""
 
     closed: bool
     def __init__(self, mode: int = ...) -> None: ...

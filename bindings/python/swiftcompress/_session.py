@@ -33,6 +33,9 @@ def forward_arguments(module: Any, cache: Dict[Any, Optional[List[str]]]) -> Opt
     """The names of the positional parameters of ``module.forward`` (``self`` excluded), or None when
     the signature cannot be read. Cached per underlying function (one lookup per module class)."""
     forward = module.forward
+    original = getattr(type(getattr(forward, "__self__", None)), "swiftcompress_original", None)
+    if original is not None:  # a swiftcompress wrapper (swiftcompress._wrapping): the wrapped forward's
+        forward = original(forward.__self__)
     key = getattr(forward, "__func__", forward)
     try:
         return cache[key]
@@ -50,53 +53,125 @@ def forward_arguments(module: Any, cache: Dict[Any, Optional[List[str]]]) -> Opt
     return names
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return (text if len(text) <= 80 else text[:77] + "...") + f" ({type(value).__name__})"
+
+
+def check_name(name: Any, what: str) -> str:
+    """``name`` when the core can take it (a str without NUL characters that encodes as UTF-8);
+    else InvalidArgumentError naming ``what`` and the name (torch accepts both as module names)."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"{what}: expected a str, got {_short(name)}")
+    if "\0" in name:
+        raise InvalidArgumentError(f"{what} {name!r} contains a NUL character (at {name.index(chr(0))}); the "
+                                   "core takes names as C strings: rename the module")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidArgumentError(f"{what} {name!r} is not valid Unicode text (a lone surrogate at {error.start}); "
+                                   "the core takes UTF-8 names: rename the module") from None
+    return name
+
+
 def module_list(model: Any) -> Tuple[List[Tuple[str, str, Optional[List[str]]]], Dict[str, Any]]:
-    """``([(name, type name, forward args)], {name: module})`` in ``named_modules()`` order."""
+    """``([(name, type name, forward args)], {name: module})`` in ``named_modules()`` order.
+
+    Every item of ``named_modules(remove_duplicate=False)`` must be a ``(name, module)`` tuple with a
+    str name the core can take (no NUL character, no lone surrogate) and a module (an object with a
+    callable ``forward``); anything else raises InvalidArgumentError naming the item and the module."""
     named = getattr(model, "named_modules", None)
     if named is None:
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     cache: Dict[Any, Optional[List[str]]] = {}
     listing: List[Tuple[str, str, Optional[List[str]]]] = []
     modules: Dict[str, Any] = {}
-    for name, module in named(remove_duplicate=False):
-        listing.append((name, type(module).__name__, forward_arguments(module, cache)))
+    for index, item in enumerate(named(remove_duplicate=False)):
+        where = f"model.named_modules() item {index}"
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise InvalidArgumentError(f"{where}: expected a (name, module) tuple, got {_short(item)}")
+        name, module = item
+        check_name(name, f"{where}: module name")
+        try:
+            forward = getattr(module, "forward", None)
+        except Exception:  # a property that raises: not a module
+            forward = None
+        if not callable(forward):
+            raise InvalidArgumentError(f"{where}: module {name!r}: expected a module (an object with a callable "
+                                       f"forward), got {_short(module)}")
+        type_name = check_name(type(module).__name__, f"module {name!r}: class name")
+        arguments = forward_arguments(module, cache)
+        if arguments is not None:
+            for argument in arguments:
+                check_name(argument, f"module {name!r}: forward argument name")
+        listing.append((name, type_name, arguments))
         modules[name] = module
     return listing, modules
 
 
+# The core's JSON nesting limit: a config list json.dumps cannot write (RecursionError) is reported
+# at the first container nested deeper than this.
+MAX_CONFIG_DEPTH = 512
+
+
+def _render_path(node: Any) -> str:
+    """The path of a node of _locate_bad_value's walk, ('config_list', '[0]', '.key', ...) joined; a
+    long one is shortened in the middle."""
+    parts: List[str] = []
+    while node is not None:
+        node, part = node
+        parts.append(part)
+    parts.reverse()
+    if len(parts) > 12:
+        parts = parts[:8] + [f"...({len(parts) - 11} more levels)..."] + parts[-3:]
+    return "".join(parts)
+
+
 def _locate_bad_value(value: Any, path: str) -> Optional[str]:
-    """The first value json.dumps cannot write faithfully, as 'path: expected ..., got ...'."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return None
-        return f"{path}: expected a finite number, got {value!r}"
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found = _locate_bad_value(item, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{path}: expected str keys, got the key {key!r} ({type(key).__name__})"
-            found = _locate_bad_value(item, f"{path}.{key}")
-            if found:
-                return found
-        return None
-    return (f"{path}: expected a JSON value (str, int, float, bool, None, list, dict), got "
-            f"{value!r} ({type(value).__module__}.{type(value).__qualname__})")
+    """The first value json.dumps cannot write faithfully, as 'path: expected ..., got ...', or the
+    first container nested deeper than MAX_CONFIG_DEPTH (or containing itself). Iterative: any
+    nesting and cycles are walked without recursion."""
+    stack: List[Tuple[Any, Any, int, Tuple[int, ...]]] = [(value, (None, path), 0, ())]
+    while stack:
+        value, node, depth, ancestors = stack.pop()
+        if value is None or isinstance(value, (str, bool, int)):
+            continue
+        if isinstance(value, float):
+            if math.isfinite(value):
+                continue
+            return f"{_render_path(node)}: expected a finite number, got {value!r}"
+        if isinstance(value, (list, tuple, dict)):
+            if id(value) in ancestors:
+                return f"{_render_path(node)}: the config list contains itself (a circular reference)"
+            if depth >= MAX_CONFIG_DEPTH:
+                return (f"{_render_path(node)}: nested deeper than {MAX_CONFIG_DEPTH} levels (the core's "
+                        "limit; a config list is a list of flat dicts)")
+            inner = ancestors + (id(value),) if depth < 64 else ancestors[-63:] + (id(value),)
+            children: List[Tuple[Any, Any, int, Tuple[int, ...]]] = []
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        return f"{_render_path(node)}: expected str keys, got the key {key!r} ({type(key).__name__})"
+                    children.append((item, (node, f".{key}"), depth + 1, inner))
+            else:
+                for i, item in enumerate(value):
+                    children.append((item, (node, f"[{i}]"), depth + 1, inner))
+            stack.extend(reversed(children))
+            continue
+        return (f"{_render_path(node)}: expected a JSON value (str, int, float, bool, None, list, dict), got "
+                f"{value!r} ({type(value).__module__}.{type(value).__qualname__})")
+    return None
 
 
 def config_json(config_list: Any) -> str:
-    """The config list as JSON text; a value JSON cannot carry raises ConfigError naming its path."""
+    """The config list as JSON text; a value JSON cannot carry (NaN, a torch.dtype, a non-str key),
+    nesting json.dumps cannot follow (RecursionError) or a circular reference raises ConfigError
+    naming its path."""
     try:
         return json.dumps(config_list, allow_nan=False)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         located = _locate_bad_value(config_list, "config_list")
-        raise ConfigError(located or f"config_list: {error}") from None
+        raise ConfigError(located or f"config_list: {type(error).__name__}: {error}") from None
 
 
 def mode_code(mode: str) -> int:

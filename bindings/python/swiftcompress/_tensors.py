@@ -80,3 +80,12 @@ def host(t: torch.Tensor) -> torch.Tensor:
     if is_host(t):
         return t
     return t.detach().to("cpu").resolve_neg()
+
+
+def readable(value: Any, name: str, purpose: str) -> torch.Tensor:
+    """``value`` detached, as the core can read it (:func:`check_tensor`, then :func:`host`): the same
+    memory for a CPU tensor, else a CPU copy with lazy negation / conjugation resolved."""
+    value = host(check_tensor(value, name, purpose).detach())
+    if value.is_conj():
+        value = value.resolve_conj()
+    return value

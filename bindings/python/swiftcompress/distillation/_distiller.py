@@ -14,72 +14,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .._session import emit_warnings, forward_arguments, logger, module_list, open_session
+from .._sync import locked
+from .._wrapping import compressor_lock
 from ..errors import InvalidArgumentError, TensorError
+from .._tensors import qualified_name
+from .._slots import MISSING as _MISSING
+from .._slots import Slot as _Slot
 from ._function import Binding, DistillStep, StepState
 
 __all__ = ["DynamicLayerwiseDistiller"]
-
-_MISSING = object()
-
-
-class _Slot:
-    """Where one target's tensor is found in one module's forward call: ``kind`` 'input' or 'output';
-    ``position`` (positional argument / tuple element), ``argument`` (the argument name, looked up
-    in the keyword arguments), ``key`` (a dict output's key)."""
-
-    __slots__ = ("target_name", "kind", "position", "argument", "key")
-
-    def __init__(self, target_name: str, kind: str, position: Optional[int], argument: Optional[str],
-                 key: Optional[str]) -> None:
-        self.target_name = target_name
-        self.kind = kind
-        self.position = position
-        self.argument = argument
-        self.key = key
-
-    @classmethod
-    def from_report(cls, target_name: str, entry: Dict[str, Any], forward_args: Optional[List[str]]) -> "_Slot":
-        """The slot of a target of the core's report (``kind``, ``position``, ``argument``,
-        ``output_key``), for a module whose positional forward arguments are ``forward_args``. An
-        input named by argument is looked up by that module's own signature, so the teacher's module
-        may take it at another position."""
-        kind = entry.get("kind")
-        position = entry.get("position")
-        if kind == "input":
-            argument = entry.get("argument")
-            if argument is not None:
-                position = forward_args.index(argument) if forward_args and argument in forward_args else None
-            elif position is not None and forward_args and position < len(forward_args):
-                argument = forward_args[position]
-            return cls(target_name, "input", position, argument, None)
-        if kind == "output":
-            key = entry.get("output_key")
-            return cls(target_name, "output", position, None, key)
-        raise InvalidArgumentError(f"{target_name}: DynamicLayerwiseDistiller distils inputs and outputs "
-                                   f"(_input_*, _output_*); got a {kind} target")
-
-    def read_input(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        if self.position is not None and self.position < len(args):
-            return args[self.position]
-        if self.argument is not None:
-            return kwargs.get(self.argument)
-        return None
-
-    def read_output(self, output: Any) -> Any:
-        if isinstance(output, torch.Tensor):
-            return output if self.position == 0 and self.key is None else None
-        if isinstance(output, (list, tuple)):
-            if self.position is not None and self.position < len(output):
-                return output[self.position]
-            return None
-        if isinstance(output, dict):
-            key = self.key if self.key is not None else str(self.position)
-            for k, v in output.items():
-                if k == key or str(k) == key:
-                    return v
-            return None
-        return _MISSING
-
 
 class _Recorder:
     """The forward hooks of one module name: they store the module's targets' tensors of its last call
@@ -101,7 +44,7 @@ class _Recorder:
             self.states.pop(key, None)  # not recorded in this call
             return
         if value is _MISSING or not isinstance(value, torch.Tensor):
-            name = f"{self.module_name}.{slot.target_name}" if self.module_name else slot.target_name
+            name = qualified_name(self.module_name, slot.target_name)
             raise TensorError(f"{self.side} {name}: distillation records tensors; the {where} is "
                               f"{type(value).__name__ if value is not _MISSING else 'an unsupported container'}")
         self.states[key] = value
@@ -165,6 +108,10 @@ class DynamicLayerwiseDistiller:
     pre-hook, outputs by a forward hook), in the student and in the teacher. The recorded tensors are
     the module's own (the student's keep their autograd graph); nothing is copied until
     :meth:`compute_distill_loss`.
+
+    Threads: :meth:`loss`, :meth:`compute_distill_loss` and the wrap / unwrap methods serialize under
+    the distiller's reentrant lock (``swiftcompress._sync``), so concurrent losses never see each
+    other's bindings; the recording hooks keep the last tensor per target without the lock.
     """
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]],
@@ -232,11 +179,14 @@ class DynamicLayerwiseDistiller:
         self._is_wrapped = False
         self._teacher_is_wrapped = False
         self._warned_teacher_grad = False
+        # loss / compute_distill_loss serialize across threads (shared with compressors of the modules)
+        self._lock = compressor_lock(list(modules.values()) + list(teacher_modules.values()))
         self.wrap_model()
         self.wrap_teacher_model()
 
     # -- hooks --------------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the forward hooks on the student (done by the constructor)."""
         if self._is_wrapped:
@@ -246,6 +196,7 @@ class DynamicLayerwiseDistiller:
             recorder.install()
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Removes the student's forward hooks and drops its recorded tensors (NNI: the teacher stays
         wrapped until :meth:`unwrap_teacher_model`)."""
@@ -257,6 +208,7 @@ class DynamicLayerwiseDistiller:
         self._student_states.clear()
         self._is_wrapped = False
 
+    @locked
     def wrap_teacher_model(self) -> None:
         """Installs the forward hooks on the linked teacher modules (done by the constructor)."""
         if self._teacher_is_wrapped:
@@ -266,6 +218,7 @@ class DynamicLayerwiseDistiller:
             recorder.install()
         self._teacher_is_wrapped = True
 
+    @locked
     def unwrap_teacher_model(self) -> None:
         """Removes the teacher's forward hooks and drops its recorded tensors."""
         if not self._teacher_is_wrapped:
@@ -278,6 +231,7 @@ class DynamicLayerwiseDistiller:
 
     # -- losses -------------------------------------------------------------------------------
 
+    @locked
     def compute_distill_loss(self) -> torch.Tensor:
         """The distillation loss of the hidden states recorded since the last call, as a 0-dim tensor
         whose backward is the core's d(loss)/d(student output).
@@ -321,7 +275,7 @@ class DynamicLayerwiseDistiller:
                           "gradients enabled); the distillation loss treats teacher tensors as constants, so no "
                           "gradient reaches the teacher (NNI 3.0's loss would backpropagate into it). Run the "
                           "teacher under torch.no_grad(), as loss() does. This is warned once per distiller.",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=3)  # 3: the caller, past the @locked wrapper
         try:
             if not students:
                 state.total = 0.0
@@ -337,6 +291,7 @@ class DynamicLayerwiseDistiller:
                 binding.student = None
                 binding.teachers = [None] * len(binding.links)
 
+    @locked
     def loss(self, original_loss: Any, batch: Any) -> torch.Tensor:
         """``origin_loss_lambda * original_loss + compute_distill_loss()``, after running
         ``teacher_predict(batch, teacher_model)`` under ``torch.no_grad()``: call it where the

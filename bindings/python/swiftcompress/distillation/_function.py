@@ -21,14 +21,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .. import _core
-from ..errors import DtypeError, TensorError
-
-_DTYPES = {
-    torch.float32: _core.SC_DTYPE_FLOAT32,
-    torch.float64: _core.SC_DTYPE_FLOAT64,
-    torch.float16: _core.SC_DTYPE_FLOAT16,
-    torch.bfloat16: _core.SC_DTYPE_BFLOAT16,
-}
+from .._tensors import qualified_name, readable, spec
 
 # The dtype of a student's gradient buffer (the core writes d loss / d student into it).
 _GRADIENT_DTYPES = {
@@ -39,27 +32,10 @@ _GRADIENT_DTYPES = {
 }
 
 
-def spec(t: torch.Tensor) -> Tuple[int, int, Any, Tuple[int, ...]]:
-    """The core's tensor spec of a CPU tensor of a supported dtype."""
-    return (t.data_ptr(), _DTYPES[t.dtype], t.shape, t.stride())
-
-
 def host_tensor(value: torch.Tensor, what: str) -> torch.Tensor:
-    """``value`` detached, as the core can read it: the same memory for a strided CPU tensor, else a CPU
-    copy. Raises DtypeError / TensorError naming ``what`` for what the core cannot take."""
-    if value.dtype not in _DTYPES:
-        raise DtypeError(f"{what}: dtype {value.dtype} is not supported; expected torch.float32, torch.float64, "
-                         "torch.float16 or torch.bfloat16")
-    if value.layout is not torch.strided:
-        raise TensorError(f"{what}: layout {value.layout} is not supported; expected a dense (torch.strided) tensor")
-    if value.device.type == "meta":
-        raise TensorError(f"{what}: the tensor is on the 'meta' device and has no data")
-    value = value.detach()
-    if value.device.type != "cpu":
-        value = value.to("cpu")
-    if value.is_neg() or value.is_conj():
-        value = value.resolve_neg().resolve_conj()
-    return value
+    """``value`` detached, as the core can read it (``swiftcompress._tensors.readable``): the same
+    memory for a strided CPU tensor, else a CPU copy. Raises DtypeError / TensorError naming ``what``."""
+    return readable(value, what, "distil")
 
 
 class Binding:
@@ -71,7 +47,7 @@ class Binding:
     def __init__(self, module_name: str, target_name: str, links: Sequence[str]) -> None:
         self.module_name = module_name
         self.target_name = target_name
-        self.qualified_name = f"{module_name}.{target_name}" if module_name else target_name
+        self.qualified_name = qualified_name(module_name, target_name)
         self.links = list(links)
         self.student: Optional[torch.Tensor] = None
         self.teachers: List[Optional[torch.Tensor]] = [None] * len(self.links)

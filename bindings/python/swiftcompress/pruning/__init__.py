@@ -20,12 +20,20 @@ Contract (as NNI 3.0's, with the differences listed in docs/python.md):
   compress() allocates new ones; masks returned earlier keep their values.
 - While wrapped, the forward of each module with a target, and of each of its ancestors, swaps the
   targets for ``weight * mask`` (apply_method ``'mul'``) or ``weight - 1000 * (mask != 1)``
-  (``'add'``) for the duration of the call and restores the parameters afterwards: the parameters
+  (``'add'``), or leaves them (``'bypass'``, as NNI), for the duration of the call (the shared
+  mechanism of ``swiftcompress._wrapping``) and restores the parameters afterwards: the parameters
   stay where they are (``state_dict()`` keys and values are unchanged), gradients flow to them
   through the mask, and a parent that reads a child's weight directly (the fused fast path of
   ``nn.TransformerEncoderLayer``) sees the masked weight. Masks follow the weight's device and dtype
   (converted on first use after ``model.to(...)``).
 - ``unwrap_model()`` restores every original ``forward``; the weights are never modified.
+- Masks are saved and restored with :func:`save_masks` / :func:`load_masks` and ``update_masks``;
+  ``load_state_dict`` of plain weights keeps a wrapped model masked; ``torch.export`` traces the
+  masking as ``weight * mask``; copies stay masked; ``print(model)`` names the pruned targets.
+- Threads: calls on one pruner (compress, update_masks, get_masks, wrap / unwrap) and the wrapped
+  forward (for as long as it has parameters swapped) serialize under the pruner's reentrant lock
+  (``swiftcompress._sync``); each call returns the masks it had the core write. A copy of a wrapped
+  model has one new lock of its own; a traced forward (torch.export) takes no lock.
 
 Tensors: CPU tensors with any strides (channels_last, transposed) are passed as they are (the C ABI
 takes strides in elements). A target on another device (CUDA, MPS) is copied to the CPU for the
@@ -41,31 +49,32 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, logger, open_session
-from .._tensors import check_tensor, host, is_host, module_tensor, qualified_name
+from .._sync import locked
+from .._tensors import host, is_host, module_tensor, qualified_name
+from .._wrapping import Swap, WrappedForward, compressor_lock, install, note, tracing, uninstall, unnote, wrappings
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
-__all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner"]
+__all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks"]
 
 
 Masks = Dict[str, Dict[str, Optional[torch.Tensor]]]
 
 
-class _Target:
-    """One resolved target: where its tensor lives and its mask."""
+class _Target(Swap):
+    """One resolved target: where its tensor lives and its mask. Swapped by the wrapped forward for
+    ``target * mask`` ('mul'), ``target - 1000 * (mask != 1)`` ('add'), or left as it is
+    ('bypass', as NNI 3.0 and the core's applyMask do)."""
 
-    __slots__ = ("module_name", "target_name", "module", "apply_add", "is_parameter", "has_rule", "mask", "swapped")
+    __slots__ = ("apply", "is_parameter", "has_rule", "mask")
 
     def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, entry: Dict[str, Any]) -> None:
+        super().__init__(module, module_name, target_name)
         settings = entry["settings"]
-        self.module_name = module_name
-        self.target_name = target_name
-        self.module = module
-        self.apply_add = settings.get("apply_method") == "add"
+        self.apply: str = settings.get("apply_method") or "mul"
         self.is_parameter = entry.get("kind", "parameter") == "parameter"
         self.has_rule = settings.get("sparse_ratio") is not None or settings.get("sparse_threshold") is not None
         self.mask: Optional[torch.Tensor] = None
-        self.swapped: Optional[Tuple[Any, torch.Tensor]] = None  # (container, original) while swapped
 
     @property
     def qualified_name(self) -> str:
@@ -75,84 +84,17 @@ class _Target:
         """The target's tensor now (None when the attribute is None); checks what the core can read."""
         return module_tensor(self.module, self.module_name, self.target_name, "rank")
 
-
-class _MaskedForward:
-    """The ``forward`` of a wrapped module (an instance attribute). For the duration of the original
-    forward it swaps every target of the module's subtree that is not swapped yet for ``target *
-    mask`` (``target - 1000 * (mask != 1)`` for apply_method 'add') in its module's ``_parameters``
-    / ``_buffers``, then puts the original tensors back, also when forward raises.
-
-    Ancestors of target modules are wrapped too, so a parent that reads a child's weight directly
-    (the fused fast path of ``nn.TransformerEncoderLayer`` in eval mode, ``F.linear(x,
-    self.fc.weight)``) sees the masked weight; the outermost wrapped call does the swapping, nested
-    ones find their targets swapped already. ``owner`` is the pruner (None in a deep copy of a
-    wrapped model, which stays masked but belongs to no pruner)."""
-
-    __slots__ = ("owner", "module", "own", "subtree", "previous")
-
-    def __init__(self, owner: Optional["Pruner"], module: torch.nn.Module, own: List[_Target],
-                 subtree: List[_Target], previous: Any) -> None:
-        self.owner = owner
-        self.module = module
-        self.own = own          # the module's own targets (empty for an ancestor)
-        self.subtree = subtree  # the targets of the module and of its descendants
-        self.previous = previous  # the instance forward replaced (None: the class's forward)
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "_MaskedForward":
-        import copy
-
-        return _MaskedForward(None, copy.deepcopy(self.module, memo), copy.deepcopy(self.own, memo),
-                              copy.deepcopy(self.subtree, memo), copy.deepcopy(self.previous, memo))
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (_MaskedForward, (None, self.module, self.own, self.subtree, self.previous))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        swapped = []
-        try:
-            for target in self.subtree:
-                mask = target.mask
-                if mask is None or target.swapped is not None:
-                    continue
-                module = target.module
-                name = target.target_name
-                parameters = module._parameters
-                buffers = module._buffers
-                container = parameters if name in parameters else buffers if name in buffers else None
-                value = container[name] if container is not None else getattr(module, name)
-                if value is None:
-                    continue
-                if mask.device != value.device or mask.dtype != value.dtype:
-                    mask = target.mask = mask.to(device=value.device, dtype=value.dtype)
-                if target.apply_add:
-                    masked = value - (mask != 1).to(value.dtype) * 1000
-                else:
-                    masked = value * mask
-                if container is not None:
-                    container[name] = masked
-                else:
-                    object.__setattr__(module, name, masked)
-                target.swapped = (container, value)
-                swapped.append(target)
-            if self.previous is None:
-                return type(self.module).forward(self.module, *args, **kwargs)
-            return self.previous(*args, **kwargs)
-        finally:
-            for target in reversed(swapped):
-                container, value = target.swapped
-                if container is not None:
-                    container[target.target_name] = value
-                else:
-                    object.__setattr__(target.module, target.target_name, value)
-                target.swapped = None
-
-
-def _forward_chain(module: torch.nn.Module):
-    """The _MaskedForward objects installed on a module, outermost first."""
-    forward = module.__dict__.get("forward")
-    while isinstance(forward, _MaskedForward):
-        yield forward
-        forward = forward.previous
+    def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
+        mask = self.mask
+        if mask is None or self.apply == "bypass":
+            return None
+        if mask.device != value.device or mask.dtype != value.dtype:
+            mask = mask.to(device=value.device, dtype=value.dtype)
+            if not tracing():  # converted once (not to a traced tensor)
+                self.mask = mask
+        if self.apply == "add":
+            return value - (mask != 1).to(value.dtype) * 1000
+        return value * mask
 
 
 class Pruner:
@@ -189,10 +131,12 @@ class Pruner:
                 target.tensor()  # fail early on a missing attribute, an unsupported dtype or device
         self._is_wrapped = False
         self._compressed = False
+        self._lock = compressor_lock(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
 
     # -- wrapping ---------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the masking forward on every module with a target and on its ancestors (done by
         the constructor). Raises StateError when a module with a target is wrapped already (by
@@ -202,7 +146,7 @@ class Pruner:
             return
         for group in self._by_object.values():
             module = group[0].module
-            if any(f.own for f in _forward_chain(module)):
+            if any(w.kind == "pruning" and w.own for w in wrappings(module)):
                 raise StateError(f"module '{group[0].module_name}' is already wrapped by another swiftcompress "
                                  "pruner (or is part of a copy of a wrapped model); call the pruner's "
                                  "unwrap_model() first")
@@ -216,20 +160,26 @@ class Pruner:
         for target in self._targets:
             name = target.module_name
             while True:
-                module = modules[name]
-                objects[id(module)] = module
-                subtree.setdefault(id(module), []).append(target)
+                module = modules.get(name)  # None for a prefix that names no module: a name with a "."
+                if module is not None:      # (torch's _modules accepts "layer.1.x" as a child's name)
+                    objects[id(module)] = module
+                    subtree.setdefault(id(module), []).append(target)
                 if not name:
                     break
                 name = name.rpartition(".")[0]
-        self._wrapped = []
+        self._wrapped: List[WrappedForward] = []
+        label = type(self).__name__
         for key, module in objects.items():
-            forward = _MaskedForward(self, module, self._by_object.get(key, []), subtree[key],
-                                     module.__dict__.get("forward"))
-            module.__dict__["forward"] = forward
+            own = self._by_object.get(key, [])
+            forward = WrappedForward("pruning", self, label, module, own, subtree[key],
+                                     module.__dict__.get("forward"), self._lock)
+            install(forward)
+            if own:
+                note(module)
             self._wrapped.append(forward)
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Restores every module's forward as it was before wrap_model(). The weights were never
         modified."""
@@ -237,23 +187,14 @@ class Pruner:
             logger.warning("The bound model is not wrapped, can not unwrap it.")
             return
         for forward in self._wrapped:
-            module = forward.module
-            outer = module.__dict__.get("forward")
-            if outer is forward:
-                if forward.previous is None:
-                    del module.__dict__["forward"]
-                else:
-                    module.__dict__["forward"] = forward.previous
-            else:  # another pruner wrapped an ancestor on top of ours: unlink ours from the chain
-                for link in _forward_chain(module):
-                    if link.previous is forward:
-                        link.previous = forward.previous
-                        break
+            uninstall(forward)
+            unnote(forward.module)
         self._wrapped = []
         self._is_wrapped = False
 
     # -- masks ------------------------------------------------------------------------------
 
+    @locked
     def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
                  ) -> Tuple[torch.nn.Module, Masks]:
         """Computes every mask with the core and returns ``(model, masks)``.
@@ -261,6 +202,9 @@ class Pruner:
         ``max_steps`` / ``max_epochs`` exist for NNI's signature: these pruners prune once, without
         training, and raise InvalidArgumentError when either is given. Raises PruningError /
         ShapeError when the rules reject a target (no mask is changed then).
+
+        Thread-safe: concurrent calls (and wrapped forwards) on one pruner serialize under the
+        pruner's lock; each call returns the masks it had the core write.
         """
         if max_steps is not None or max_epochs is not None:
             raise InvalidArgumentError(f"{type(self).__name__} prunes once without training: max_steps and "
@@ -293,6 +237,7 @@ class Pruner:
         self._compressed = True
         return self.bound_model, self.get_masks()
 
+    @locked
     def get_masks(self) -> Masks:
         """``{module_name: {target_name: mask}}`` in model order; the live masks (not copies). Before
         compress(): all-ones masks (what the unmasked forward computes), as in NNI."""
@@ -308,6 +253,7 @@ class Pruner:
             masks[module_name] = entry
         return masks
 
+    @locked
     def update_masks(self, masks: Masks) -> None:
         """Replaces masks (``{module_name: {target_name: tensor or None}}``); the wrapped forward uses
         them from then on (the tensors are used as given, not copied). A module or target that is
@@ -354,3 +300,39 @@ class FPGMPruner(Pruner):
     of the target; the smallest are pruned (NNI's FPGMPruner)."""
 
     _metric = _core.SC_METRIC_FPGM
+
+
+def save_masks(masks: Masks, path: Any) -> None:
+    """Writes ``masks`` (``{module_name: {target_name: tensor or None}}``, what ``compress()`` and
+    ``get_masks()`` return) to ``path`` (a file name or a binary file object) with ``torch.save``, as
+    the plain nested dict: ``torch.load`` reads it too, and so does NNI's ``update_masks``. Restore
+    with ``pruner.update_masks(load_masks(path))`` on a pruner of a fresh model built with the same
+    config list. InvalidArgumentError for anything that is not such a dict."""
+    torch.save(_checked_masks(masks, "save_masks"), path)
+
+
+def load_masks(path: Any, map_location: Any = None) -> Masks:
+    """The masks written by :func:`save_masks` (or ``torch.save`` of a compress() result), read with
+    ``torch.load(weights_only=True)`` (no code runs). ``map_location`` as torch.load's (update_masks
+    moves a mask to its weight's device and dtype on first use anyway). InvalidArgumentError when
+    the file does not hold ``{module_name: {target_name: tensor or None}}``."""
+    return _checked_masks(torch.load(path, map_location=map_location, weights_only=True), "load_masks")
+
+
+def _checked_masks(masks: Any, what: str) -> Masks:
+    if not isinstance(masks, dict):
+        raise InvalidArgumentError(f"{what}: expected {{module_name: {{target_name: mask}}}}, got "
+                                   f"{type(masks).__name__}")
+    out: Masks = {}
+    for module_name, targets in masks.items():
+        if not isinstance(module_name, str) or not isinstance(targets, dict):
+            raise InvalidArgumentError(f"{what}: entry {module_name!r}: expected a str module name and a dict "
+                                       f"{{target_name: mask}}, got {type(targets).__name__}")
+        entry: Dict[str, Optional[torch.Tensor]] = {}
+        for target_name, mask in targets.items():
+            if not isinstance(target_name, str) or not (mask is None or isinstance(mask, torch.Tensor)):
+                raise InvalidArgumentError(f"{what}: {module_name}.{target_name}: expected a tensor or None, got "
+                                           f"{type(mask).__name__}")
+            entry[target_name] = mask
+        out[module_name] = entry
+    return out

@@ -33,6 +33,18 @@ Contract (NNI 3.0's; differences and decisions in docs/python.md, "Quantization"
   applies ``qat_clamp_round`` (gradient zeroed where the value was clamped) from it on.
 - ``unwrap_model()`` removes the hooks and restores every ``forward``; parameters were never
   modified.
+- Wrapping is ``swiftcompress._wrapping``'s (shared with pruning); inputs and outputs are found
+  by ``swiftcompress._slots`` (shared with distillation). ``torch.export`` (strict or not) traces
+  the fake quantization as torch operators with the core's scale and zero point as constants
+  (``quantization/_torch.py``, bit-equal to the core; nothing is observed while tracing). A deep
+  copy or pickle of a wrapped model is a frozen quantized model: the core's parameters of the
+  moment of the copy, applied by the same torch formulation, no observers, no quantizer.
+  ``print(model)`` names the quantized targets.
+- Threads: calls on one quantizer (calibrate, compress, step, get_calibration_config, wrap /
+  unwrap), every observer update and fake quantization of the hooks, and each parameter-swapping
+  forward serialize under the quantizer's reentrant lock (``swiftcompress._sync``); the bound
+  model's root forward holds it too, so a whole ``model(x)`` is one serialized step. A copy of a
+  quantized model has one new lock of its own; a traced forward (torch.export) takes no lock.
 
 Tensors: CPU tensors with any strides are handed to the core as they are; tensors on another
 device are copied to the CPU for the core and the results copied back (one copy each way), as the
@@ -41,7 +53,7 @@ TensorError naming the target.
 """
 from __future__ import annotations
 
-import weakref
+import copy
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -49,7 +61,12 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, forward_arguments, logger, open_session
+from .._slots import Slot
+from .._sync import SharedLock, locked
 from .._tensors import check_tensor, host, module_tensor, qualified_name, spec
+from .._wrapping import (Swap, WrappedForward, WrappingHook, compressor_lock, install, note, tracing, uninstall,
+                         unnote, wrappings)
+from ._torch import Frozen, torch_fake_quantize
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
 __all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "CalibrationConfig"]
@@ -57,30 +74,26 @@ __all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "CalibrationConfig"]
 CalibrationConfig = Dict[str, Dict[str, Dict[str, Any]]]
 
 
-# module -> the quantizer wrapping it (a module is wrapped by at most one swiftcompress quantizer)
-_WRAPPED: "weakref.WeakKeyDictionary[torch.nn.Module, Quantizer]" = weakref.WeakKeyDictionary()
+class _Target(Swap):
+    """One resolved target: where its values come from (``slot`` for an input / output), and its
+    observer's state as Python needs it. A parameter target is swapped by the wrapped forward for
+    what its quantizer makes of it; a copy (deepcopy, pickle) is a :class:`_FrozenTarget`."""
 
+    __slots__ = ("quantizer", "kind", "slot", "settings", "start_step", "observed", "dtype", "active", "traced")
 
-class _Target:
-    """One resolved target: where its values come from, and its observer's state as Python needs it."""
-
-    __slots__ = ("module_name", "target_name", "module", "kind", "position", "argument", "output_key",
-                 "settings", "start_step", "observed", "dtype", "active")
-
-    def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, entry: Dict[str, Any],
-                 start_step: int) -> None:
-        self.module_name = module_name
-        self.target_name = target_name
-        self.module = module
+    def __init__(self, quantizer: "Quantizer", module_name: str, target_name: str, module: torch.nn.Module,
+                 entry: Dict[str, Any], start_step: int, forward_args: Optional[List[str]]) -> None:
+        super().__init__(module, module_name, target_name)
+        self.quantizer = quantizer
         self.kind: str = entry.get("kind", "parameter")
-        self.position: Optional[int] = entry.get("position")
-        self.argument: Optional[str] = entry.get("argument")
-        self.output_key: Optional[str] = entry.get("output_key")
+        self.slot: Optional[Slot] = (None if self.kind == "parameter" else
+                                     Slot.from_report(target_name, entry, forward_args, type(quantizer).__name__))
         self.settings: Dict[str, Any] = entry["settings"]
         self.start_step = start_step  # QATQuantizer: the step from which the target is fake-quantized
         self.observed = False  # the core's observer holds at least one batch
         self.dtype: Optional[torch.dtype] = None  # dtype of the last observed batch (of the calibration buffers)
         self.active = False  # fake quantization is applied (PTQ: compressed; QAT: scale computed once)
+        self.traced: Optional[Frozen] = None  # the core's parameters for the torch formulation (cache)
 
     @property
     def qualified_name(self) -> str:
@@ -89,6 +102,43 @@ class _Target:
     def parameter(self) -> Optional[torch.Tensor]:
         """The parameter / buffer now (None when the attribute is None); checks what the core can read."""
         return module_tensor(self.module, self.module_name, self.target_name, "quantize")
+
+    def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
+        return self.quantizer._parameter_forward(self, value)
+
+    def activation(self, x: Any) -> Any:
+        return self.quantizer._activation_forward(self, x)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_FrozenTarget":
+        return _FrozenTarget(copy.deepcopy(self.module, memo), self.module_name, self.target_name, self.slot,
+                             self.quantizer._snapshot(self))
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_FrozenTarget, (self.module, self.module_name, self.target_name, self.slot,
+                                self.quantizer._snapshot(self)))
+
+
+class _FrozenTarget(Swap):
+    """A target of a copy of a quantized model: the core's scale and zero point of the moment of the
+    copy (``frozen``; None: the target was not fake-quantized then, and passes unchanged), applied
+    with the torch formulation (:func:`torch_fake_quantize`). No observer: a copy belongs to no
+    quantizer."""
+
+    __slots__ = ("slot", "frozen")
+
+    def __init__(self, module: torch.nn.Module, module_name: str, target_name: str, slot: Optional[Slot],
+                 frozen: Optional[Frozen]) -> None:
+        super().__init__(module, module_name, target_name)
+        self.slot = slot
+        self.frozen = frozen
+
+    def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
+        return None if self.frozen is None else torch_fake_quantize(value, self.frozen)
+
+    def activation(self, x: Any) -> Any:
+        if self.frozen is None or not isinstance(x, torch.Tensor):
+            return x
+        return torch_fake_quantize(x, self.frozen)
 
 
 class _FakeQuantize(torch.autograd.Function):
@@ -112,121 +162,39 @@ class _FakeQuantize(torch.autograd.Function):
         return grad, None, None, None, None
 
 
-class _Hook:
-    """The forward pre-hook (``kind`` 'input', registered with ``with_kwargs=True``) or forward hook
-    ('output') of a module with ``_input_*`` / ``_output_*`` targets: hands each target's tensor to
-    the quantizer and puts back what it returns. Inputs are found as NNI finds them: by position in
-    ``args``, else by argument name in ``kwargs`` (an argument left to its default is not seen);
-    outputs: a tensor is ``_output_0``, a tuple / list element ``_output_<i>``, a dict value
-    ``_output_<key>``. A deep copy (or pickle) of a hooked model gets inert hooks (``owner`` None)."""
+class _Hook(WrappingHook):
+    """The forward pre-hook (``side`` 'input', registered with ``with_kwargs=True``) or forward hook
+    ('output') of a module with ``_input_*`` / ``_output_*`` targets: replaces each target's tensor,
+    found by its :class:`~swiftcompress._slots.Slot`, by what the target makes of it. A deep copy
+    (or pickle) of a hooked model gets hooks with frozen targets (``owner`` None)."""
 
-    __slots__ = ("owner", "targets", "kind")
+    __slots__ = ("side",)
 
-    def __init__(self, owner: Optional["Quantizer"], targets: List[_Target], kind: str) -> None:
-        self.owner = owner
-        self.targets = targets
-        self.kind = kind
+    def __init__(self, owner: Optional["Quantizer"], label: str, targets: List[Any], side: str,
+                 lock: Optional[SharedLock] = None) -> None:
+        super().__init__("quantization", owner, label, targets, lock)
+        self.side = side
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "_Hook":
-        return _Hook(None, [], self.kind)
+        # the copy's lock: SharedLock's deepcopy (one new lock per copied model, through the memo)
+        return _Hook(None, self.label, copy.deepcopy(self.own, memo), self.side, copy.deepcopy(self.lock, memo))
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (_Hook, (None, [], self.kind))
+        return (_Hook, (None, self.label, self.own, self.side, self.lock))
 
     def __call__(self, module: torch.nn.Module, args: Tuple[Any, ...], third: Any) -> Any:
-        owner = self.owner
-        if owner is None:
-            return None
-        if self.kind == "input":
-            return self._inputs(owner, args, third)
-        return self._outputs(owner, third)
-
-    def _inputs(self, owner: "Quantizer", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        new_args = list(args)
-        changed = False
-        for target in self.targets:
-            position, argument = target.position, target.argument
-            if position is not None and position < len(new_args):
-                new_args[position] = owner._activation_forward(target, new_args[position])
-                changed = True
-            elif argument is not None and argument in kwargs:
-                kwargs[argument] = owner._activation_forward(target, kwargs[argument])
-                changed = True
-        return (tuple(new_args), kwargs) if changed else None
-
-    def _outputs(self, owner: "Quantizer", output: Any) -> Any:
-        if isinstance(output, torch.Tensor):
-            for target in self.targets:
-                if target.output_key is None and target.position == 0:
-                    output = owner._activation_forward(target, output)
+        with self.guard():  # observer updates and fake quantization serialize across threads
+            if self.side == "input":
+                kwargs = third
+                new_args = list(args)
+                changed = False
+                for target in self.own:
+                    changed = target.slot.map_input(new_args, kwargs, target.activation) or changed
+                return (tuple(new_args), kwargs) if changed else None
+            output = third
+            for target in self.own:
+                output = target.slot.map_output(output, target.activation)
             return output
-        if isinstance(output, (list, tuple)):
-            items = list(output)
-            for target in self.targets:
-                if target.position is not None and target.position < len(items):
-                    items[target.position] = owner._activation_forward(target, items[target.position])
-            return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
-        if isinstance(output, dict):
-            for target in self.targets:
-                if target.output_key is not None and target.output_key in output:
-                    output[target.output_key] = owner._activation_forward(target, output[target.output_key])
-            return output
-        return output
-
-
-class _QuantForward:
-    """The ``forward`` of a module with parameter targets (an instance attribute): for the duration
-    of the original forward, each parameter target is swapped (in the module's ``_parameters`` /
-    ``_buffers``) for what the quantizer makes of it, then put back, also when forward raises. A
-    deep copy (or pickle) of a wrapped model gets a plain pass-through forward (``owner`` None)."""
-
-    __slots__ = ("owner", "module", "targets", "previous")
-
-    def __init__(self, owner: Optional["Quantizer"], module: torch.nn.Module, targets: List[_Target],
-                 previous: Any) -> None:
-        self.owner = owner
-        self.module = module
-        self.targets = targets
-        self.previous = previous  # the instance forward replaced (None: the class's forward)
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "_QuantForward":
-        import copy
-
-        return _QuantForward(None, copy.deepcopy(self.module, memo), [], copy.deepcopy(self.previous, memo))
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (_QuantForward, (None, self.module, [], self.previous))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        module = self.module
-        owner = self.owner
-        swapped: List[Tuple[_Target, Any, torch.Tensor]] = []
-        try:
-            for target in self.targets if owner is not None else ():
-                name = target.target_name
-                parameters = module._parameters
-                buffers = module._buffers
-                container = parameters if name in parameters else buffers if name in buffers else None
-                value = container[name] if container is not None else getattr(module, name)
-                if value is None:
-                    continue
-                new = owner._parameter_forward(target, value)
-                if new is value:
-                    continue
-                if container is not None:
-                    container[name] = new
-                else:
-                    object.__setattr__(module, name, new)
-                swapped.append((target, container, value))
-            if self.previous is None:
-                return type(module).forward(module, *args, **kwargs)
-            return self.previous(*args, **kwargs)
-        finally:
-            for target, container, value in reversed(swapped):
-                if container is not None:
-                    container[target.target_name] = value
-                else:
-                    object.__setattr__(module, target.target_name, value)
 
 
 class Quantizer:
@@ -234,6 +202,7 @@ class Quantizer:
     the observer (``_observer``) and, per phase, whether a target is observed and how it is applied."""
 
     _observer: int = _core.SC_OBSERVER_MINMAX
+    _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
         if not isinstance(model, torch.nn.Module):
@@ -251,12 +220,9 @@ class Quantizer:
             module = modules[module_name]
             for name, entry in info["targets"].items():
                 start = start_steps.get(entry.get("config"), self._default_start_step())
-                target = _Target(module_name, name, module, entry, start)
-                if target.kind == "input" and target.argument is None and target.position is not None:
-                    # `_input_<i>` passed by keyword: the name of positional parameter i
-                    arguments = forward_arguments(module, signatures) or []
-                    if target.position < len(arguments):
-                        target.argument = arguments[target.position]
+                target = _Target(self, module_name, name, module, entry, start,
+                                 None if entry.get("kind", "parameter") == "parameter" else
+                                 forward_arguments(module, signatures))
                 self._targets.append(target)
         for target in self._targets:
             # settings the core rejects (quant_dtype, quant_scheme, ...) fail here, naming the target
@@ -265,7 +231,8 @@ class Quantizer:
                 target.parameter()  # a missing attribute, an unsupported dtype or device
         self._is_wrapped = False
         self._handles: List[Any] = []
-        self._forwards: List[_QuantForward] = []
+        self._forwards: List[WrappedForward] = []
+        self._lock = compressor_lock(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
 
     def _default_start_step(self) -> int:
@@ -284,6 +251,7 @@ class Quantizer:
 
     # -- wrapping ---------------------------------------------------------------------------
 
+    @locked
     def wrap_model(self) -> None:
         """Installs the hooks and forwards (done by the constructor). Raises StateError when a module
         with a target is wrapped already (by another swiftcompress quantizer or an NNI compressor)."""
@@ -294,28 +262,42 @@ class Quantizer:
         for target in self._targets:
             by_object.setdefault(id(target.module), (target.module, []))[1].append(target)
         for module, group in by_object.values():
-            owner = _WRAPPED.get(module)
-            if owner is not None and owner is not self:
+            if any(w.kind == "quantization" and w.own and w.owner is not self for w in wrappings(module)):
                 raise StateError(f"module '{group[0].module_name}' is already wrapped by another swiftcompress "
-                                 "quantizer; call its unwrap_model() first")
+                                 "quantizer (or is part of a copy of a quantized model); call its unwrap_model() "
+                                 "first")
             if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
                 raise StateError(f"module '{group[0].module_name}' is wrapped by an NNI compressor; call its "
                                  "unwrap_model() first")
+        label = type(self).__name__
         for module, group in by_object.values():
             inputs = [t for t in group if t.kind == "input"]
             outputs = [t for t in group if t.kind == "output"]
             parameters = [t for t in group if t.kind == "parameter"]
             if inputs:
-                self._handles.append(module.register_forward_pre_hook(_Hook(self, inputs, "input"), with_kwargs=True))
+                self._handles.append(module.register_forward_pre_hook(_Hook(self, label, inputs, "input", self._lock),
+                                                                      with_kwargs=True))
             if parameters:
-                forward = _QuantForward(self, module, parameters, module.__dict__.get("forward"))
-                module.__dict__["forward"] = forward
+                forward = WrappedForward("quantization", self, label, module, parameters, parameters,
+                                         module.__dict__.get("forward"), self._lock)
+                install(forward)
                 self._forwards.append(forward)
             if outputs:
-                self._handles.append(module.register_forward_hook(_Hook(self, outputs, "output")))
-            _WRAPPED[module] = self
+                self._handles.append(module.register_forward_hook(_Hook(self, label, outputs, "output", self._lock)))
+            note(module)
+        root = self.bound_model
+        if not any(f.module is root for f in self._forwards):
+            # A forward of the whole model holds the lock from its first module to its last, so a
+            # forward in another thread (or get_calibration_config) never interleaves between two
+            # modules' observer updates (docs/python.md, "Threads"). No target (own and swaps empty:
+            # not a wrapping that wrappings() users or print(model) count): nothing is swapped.
+            forward = WrappedForward("quantization", self, label, root, [], [], root.__dict__.get("forward"),
+                                     self._lock)
+            install(forward)
+            self._forwards.append(forward)
         self._is_wrapped = True
 
+    @locked
     def unwrap_model(self) -> None:
         """Removes the hooks and restores every module's forward as it was before wrap_model(). The
         parameters were never modified; the observers and the step count are kept (wrap_model()
@@ -327,27 +309,18 @@ class Quantizer:
             handle.remove()
         self._handles = []
         for forward in self._forwards:
-            module = forward.module
-            if module.__dict__.get("forward") is forward:
-                if forward.previous is None:
-                    del module.__dict__["forward"]
-                else:
-                    module.__dict__["forward"] = forward.previous
-            else:  # something wrapped forward on top of ours: unlink ours from the chain
-                outer = module.__dict__.get("forward")
-                while outer is not None and getattr(outer, "previous", None) is not forward:
-                    outer = getattr(outer, "previous", None)
-                if outer is not None:
-                    outer.previous = forward.previous
+            uninstall(forward)
         self._forwards = []
         for target in self._targets:
-            if _WRAPPED.get(target.module) is self:
-                del _WRAPPED[target.module]
+            unnote(target.module)
         self._is_wrapped = False
 
     # -- the core ---------------------------------------------------------------------------
 
     def _observe(self, target: _Target, x: torch.Tensor) -> None:
+        if tracing():  # torch.export / dynamo: no data to observe; the traced program has no observer
+            return
+        target.traced = None
         check_tensor(x, target.qualified_name, "observe")
         batch = host(x.detach())
         self._session.observe(target.module_name, target.target_name, spec(batch), self._observer)
@@ -370,6 +343,10 @@ class Quantizer:
         return out, mask
 
     def _apply(self, target: _Target, x: torch.Tensor, method: int) -> torch.Tensor:
+        if tracing():
+            if target.traced is None:
+                target.traced = _core_parameters(self, target)
+            return torch_fake_quantize(x, target.traced)
         with_mask = (method == _core.SC_APPLY_QAT_CLAMP_ROUND and torch.is_grad_enabled() and x.requires_grad)
         return _FakeQuantize.apply(x, self, target, method, with_mask)
 
@@ -383,6 +360,23 @@ class Quantizer:
 
     # -- results ----------------------------------------------------------------------------
 
+    def _snapshot(self, target: _Target) -> Optional[Frozen]:
+        """The core's parameters of an active target for the torch formulation (None: inactive)."""
+        if not target.active:
+            return None
+        return target.traced if target.traced is not None else _core_parameters(self, target)
+
+    def _frozen(self, target: _Target) -> Frozen:
+        """``(scale, zero_point, qmin, qmax, qat)``: the core's scale and zero point, in float64 for a
+        float64 target and float32 otherwise (the precision the core computes in), its range, and
+        whether the gradient is masked (qat_clamp_round)."""
+        shape = self._session.scale_shape(target.module_name, target.target_name)
+        dtype = torch.float64 if target.dtype == torch.float64 else torch.float32
+        scale, zero_point = torch.empty(shape, dtype=dtype), torch.empty(shape, dtype=dtype)
+        self._session.quant_params(target.module_name, target.target_name, spec(scale), spec(zero_point))
+        _, _, qmin, qmax = self._session.quant_range(target.module_name, target.target_name)
+        return Frozen(scale, zero_point, qmin, qmax, self._qat)
+
     def _quant_params(self, target: _Target) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(scale, zero_point, tracked_min, tracked_max): CPU tensors of the scale shape in the dtype
         of the last observed batch, written by the core."""
@@ -393,6 +387,7 @@ class Quantizer:
                                    spec(tracked_min), spec(tracked_max))
         return scale, zero_point, tracked_min, tracked_max
 
+    @locked
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
         'quant_bits', 'tracked_max', 'tracked_min'}}}`` as NNI 3.0 returns it (a defaultdict):
@@ -416,6 +411,22 @@ class Quantizer:
                 entry["tracked_max"], entry["tracked_min"] = tracked_max, tracked_min
             config[target.module_name][target.target_name] = entry
         return config
+
+
+def _core_parameters(quantizer: "Quantizer", target: _Target) -> Frozen:
+    """:meth:`Quantizer._frozen`, computed by the core on real CPU tensors also while torch.export
+    traces with fake tensors (the tracing modes are suspended for the call)."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    # The quantizer's lock: a traced forward takes none, and a copy (deepcopy, pickle) snapshots the
+    # core outside any forward; either may run while another thread's forward uses the session.
+    with _disable_current_modes(), quantizer._lock:
+        return quantizer._frozen(target)
+
+
+# torch.compiler.assume_constant_result(_core_parameters) without importing torch._dynamo (seconds):
+# dynamo (strict export) calls it once at trace time and keeps the result as constants.
+_core_parameters._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 def _batches(batches: Any) -> Iterable[Any]:
@@ -447,6 +458,7 @@ class PtqQuantizer(Quantizer):
         self._compressed = False
         super().__init__(model, config_list)
 
+    @locked
     def calibrate(self, batches: Any) -> int:
         """Runs the model on each batch under ``torch.no_grad()`` while the observers collect:
         parameter targets (``weight``, ``bias``) are observed from the parameter (once per call: a
@@ -457,7 +469,7 @@ class PtqQuantizer(Quantizer):
         dict taken as a single batch. The forward is not quantized while calibrating. May be called
         again, also after compress(): the quantized forward then uses the widened ranges (the core
         computes the parameters from the observers at each call). Returns the number of batches
-        run."""
+        run. Thread-safe: calls on one quantizer (and its wrapped forwards) serialize under its lock."""
         if not self._is_wrapped:
             raise StateError("calibrate: the model is not wrapped (call wrap_model() first)")
         count = 0
@@ -481,6 +493,7 @@ class PtqQuantizer(Quantizer):
             self._calibrating = False
         return count
 
+    @locked
     def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
                  ) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """Computes every target's scale and zero point (the core's, from the observed range),
@@ -542,6 +555,7 @@ class QATQuantizer(Quantizer):
     it (NNI 3.0's behaviour)."""
 
     _observer = _core.SC_OBSERVER_EMA
+    _qat = True
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], quant_start_step: int = 0
                  ) -> None:
@@ -557,18 +571,20 @@ class QATQuantizer(Quantizer):
     def _default_start_step(self) -> int:
         return self.quant_start_step
 
+    @locked
     def step(self) -> int:
         """Counts one optimizer step (call it after ``optimizer.step()``); returns the new count."""
         self.current_step += 1
         return self.current_step
 
+    @locked
     def compress(self) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """``(model, get_calibration_config())``: the training happens in your loop; the model stays
         fake-quantized."""
         return self.bound_model, self.get_calibration_config()
 
     def _track(self, target: _Target, x: torch.Tensor, training: bool) -> None:
-        if training:
+        if training and not tracing():
             self._observe(target, x)
             if self.current_step >= target.start_step:
                 target.active = True
