@@ -132,7 +132,7 @@ const char *sc_last_error(void);
  *   strides: ndim strides in elements (not bytes), each >= 0 when the size is > 1 (negative
  *            strides are rejected); NULL means contiguous row-major. Overlapping strides are
  *            rejected for buffers the library writes, and so are strides that address memory
- *            outside the address space.
+ *            outside the address space. A view may span at most 2^48 bytes.
  * Errors for a bad view: SC_ERROR_NULL_POINTER (the view, a NULL data of a non-empty tensor, a
  * NULL shape with ndim > 0), SC_ERROR_DTYPE (dtype), SC_ERROR_SHAPE (ndim, sizes, strides,
  * misaligned data).

@@ -91,6 +91,17 @@ extension Quantization {
             throw EngineError(.quantization, .shapeMismatch, target: settings.target,
                                     "\(parameters.scale.count) scale(s) (scale shape \(parameters.scaleShape)) for a target of shape \(x.shape) with \(blocks.blockCount) block(s) (scale shape \(blocks.scaleShape))")
         }
+        if x.dtype != .float64 {
+            // The values are computed in float32: a scale must be usable there, not only as given
+            // (1e-300 is 0 and 1e300 infinite in float32; either would divide into garbage).
+            for (i, scale) in parameters.scale.enumerated() {
+                let s = Float(scale)
+                guard s.isFinite, s > 0 else {
+                    throw EngineError(.quantization, .invalidParameters, target: settings.target,
+                                      "scale of block \(i) is \(pythonFloat(scale)), which is \(pythonFloat(Double(s))) in float32, the precision this \(x.dtype.rawValue) tensor is computed in; expected a finite number > 0 there")
+                }
+            }
+        }
         return blocks
     }
 

@@ -146,6 +146,14 @@ extension Quantization {
             throw EngineError(.quantization, .emptyTensor, target: settings.target,
                                     "batch of shape \(batch.shape) has no elements; min and max are undefined")
         }
+        // The observer keeps per-block state for each part of the pass: bounded by the memory the
+        // batch really addresses (a broadcast view with more blocks than distinct elements would
+        // otherwise make the state, not the data, the size of its claimed element count).
+        let distinct = batch.layout.maxOffset - batch.layout.minOffset + 1
+        if blocks.blockCount > distinct {
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
+                                    "batch of shape \(batch.shape) with strides \(batch.layout.strides) addresses \(distinct) distinct elements but its granularity asks for \(blocks.blockCount) blocks; pass the batch without broadcasting (.contiguous())")
+        }
         return blocks
     }
 

@@ -25,6 +25,10 @@ public struct TensorLayout: Sendable, Hashable {
     public let minOffset: Int
     public let maxOffset: Int
 
+    /// The largest byte span a tensor view may address: 2^48 bytes (256 TiB). Larger views are
+    /// refused by `TensorView`'s check: no process's memory holds them.
+    public static let maxExtent = 1 << 48
+
     /// Row-major contiguous strides for `shape`, in elements (`[12, 4, 1]` for `[2, 3, 4]`).
     /// Sizes must be non-negative; overflowing products give `nil`.
     public static func contiguousStrides(for shape: [Int]) -> [Int]? {
@@ -232,6 +236,16 @@ public struct TensorView: @unchecked Sendable {
             let lowestOK = loBytes >= 0 || UInt(loBytes.magnitude) <= base
             if o1 || o2 || o3 || end == 0 || !lowestOK {
                 throw TensorViewError("strides \(layout.strides) for shape \(layout.shape) address elements outside the address space (offsets \(layout.minOffset)...\(layout.maxOffset) of \(dtype.byteSize)-byte elements)")
+            }
+            // No memory a process can hold spans 2^48 bytes (x86-64 and arm64 user space are at most
+            // 2^47 / 2^48 bytes; 5-level paging's 2^56 is not reached by one tensor): larger spans
+            // are refused for every entry point, before an engine's size arithmetic can overflow.
+            // (Broadcast views that claim many elements over little memory are bounded by each
+            // engine, which knows what it allocates per element or block.)
+            let (span, o4) = (layout.maxOffset - layout.minOffset).addingReportingOverflow(1)
+            let (spanBytes, o5) = span.multipliedReportingOverflow(by: dtype.byteSize)
+            if o4 || o5 || spanBytes > TensorLayout.maxExtent {
+                throw TensorViewError("shape \(layout.shape) with strides \(layout.strides) of \(dtype.byteSize)-byte elements spans more than 2^48 bytes (offsets \(layout.minOffset)...\(layout.maxOffset)); no buffer is that large")
             }
         }
         if let byteCount { try layout.checkFits(byteCount: byteCount, dtype: dtype) }

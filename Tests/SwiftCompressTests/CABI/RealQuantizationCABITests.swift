@@ -215,4 +215,84 @@ import SwiftCompressABI
         #expect(sc_fold_batch_norm(7, &w.t, &b.t, &gamma.t, &beta.t, &mean.t, &variance.t, 1, &fw.t, &fb.t) == SC_ERROR_INVALID_ARGUMENT)
         #expect(String(cString: sc_last_error()).contains("layer is 7"))
     }
+
+    /// Fuzzing found these (fuzz/regressions/qfree/quantize-scale-underflows-in-float32): a float64
+    /// scale that is > 0 and finite as given but 0 or infinite in float32 was accepted and gave NaN
+    /// outputs with SC_OK. It is refused now, naming the block, and the caller's buffer is unchanged.
+    @Test func explicitScalesAreCheckedInTheComputePrecision() throws {
+        let x = CTensor([0, 1, -1, 0.5], shape: [4])
+        let zero = CTensor([3], shape: [], dtype: SC_DTYPE_FLOAT64)
+        for bad in [1e-300, 1e300] {
+            let scale = CTensor([bad], shape: [], dtype: SC_DTYPE_FLOAT64)
+            var q: [UInt8] = [7, 7, 7, 7]
+            var nans = 99
+            let status = q.withUnsafeMutableBytes { sc_quantize(&x.t, &scale.t, &zero.t, 2, 0, $0.baseAddress, 4, SC_QSTORAGE_UINT8, &nans) }
+            #expect(status == SC_ERROR_QUANTIZATION)
+            #expect(String(cString: sc_last_error()).contains("in float32"), "\(String(cString: sc_last_error()))")
+            #expect(q == [7, 7, 7, 7] && nans == 99)
+            let out = CTensor([9, 9, 9, 9], shape: [4])
+            let qs: [UInt8] = [3, 4, 2, 3]
+            let st = qs.withUnsafeBytes { sc_dequantize($0.baseAddress, 4, SC_QSTORAGE_UINT8, &scale.t, &zero.t, 2, 0, &out.t) }
+            #expect(st == SC_ERROR_QUANTIZATION)
+            #expect(out.floats == [9, 9, 9, 9])
+        }
+        // In float64 the same scale is usable: q = round(3 + x / 1e-300) clamps to [0, 3].
+        let x64 = CTensor([0, 1, -1, 0.5], shape: [4], dtype: SC_DTYPE_FLOAT64)
+        let tiny = CTensor([1e-300], shape: [], dtype: SC_DTYPE_FLOAT64)
+        var q: [UInt8] = [7, 7, 7, 7]
+        let status = q.withUnsafeMutableBytes { sc_quantize(&x64.t, &tiny.t, &zero.t, 2, 0, $0.baseAddress, 4, SC_QSTORAGE_UINT8, nil) }
+        #expect(status == SC_OK)
+        #expect(q == [3, 3, 0, 3])
+    }
+
+    /// Fuzzing found this (fuzz/regressions/quantization/observe-view-of-2pow63-bytes): a view of
+    /// 2^63 bytes that does not wrap the address space was accepted and trapped on an overflow in
+    /// the observer. Views spanning more than 2^48 bytes are refused; a broadcast batch with more
+    /// blocks than distinct elements too.
+    @Test func hugeAndBroadcastViewsAreRefused() throws {
+        var s: OpaquePointer?
+        #expect(sc_session_create(SC_MODE_QUANTIZATION, &s) == SC_OK)
+        defer { sc_session_free(s) }
+        #expect(sc_session_add_module(s, "q0", "Linear", nil, 0) == SC_OK)
+        #expect(sc_session_set_config(s, #"[{"op_names": ["q0"], "granularity": [2], "quant_dtype": "int8"}]"#, -1) == SC_OK)
+        let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: 32)
+        defer { buf.deallocate() }
+        buf.initialize(repeating: 0x3c00, count: 32)  // 1.0 in float16
+        var shape: [Int64] = [1 << 62]
+        var status = shape.withUnsafeBufferPointer { sh in
+            var x = sc_tensor(data: buf, dtype: SC_DTYPE_FLOAT16, ndim: 1, shape: sh.baseAddress, strides: nil)
+            return sc_session_observe(s, "q0", "weight", &x, SC_OBSERVER_MINMAX)
+        }
+        #expect(status == SC_ERROR_SHAPE)
+        #expect(String(cString: sc_session_last_error(s)).contains("more than 2^48 bytes"), "\(String(cString: sc_session_last_error(s)))")
+        // Stride 0: 2^50 elements over one float16 value.
+        shape = [1 << 50]
+        var zeroStride: [Int64] = [0]
+        status = shape.withUnsafeBufferPointer { sh in
+            zeroStride.withUnsafeBufferPointer { st in
+                var x = sc_tensor(data: buf, dtype: SC_DTYPE_FLOAT16, ndim: 1, shape: sh.baseAddress, strides: st.baseAddress)
+                return sc_session_observe(s, "q0", "weight", &x, SC_OBSERVER_MINMAX)
+            }
+        }
+        #expect(status == SC_ERROR_SHAPE)
+        #expect(String(cString: sc_session_last_error(s)).contains("addresses 1 distinct elements but its granularity asks for 562949953421312 blocks"),
+                "\(String(cString: sc_session_last_error(s)))")
+        // Stride 0 within the bounds, but 8 blocks of 2 over one distinct element.
+        shape = [16]
+        status = shape.withUnsafeBufferPointer { sh in
+            zeroStride.withUnsafeBufferPointer { st in
+                var x = sc_tensor(data: buf, dtype: SC_DTYPE_FLOAT16, ndim: 1, shape: sh.baseAddress, strides: st.baseAddress)
+                return sc_session_observe(s, "q0", "weight", &x, SC_OBSERVER_MINMAX)
+            }
+        }
+        #expect(status == SC_ERROR_SHAPE)
+        #expect(String(cString: sc_session_last_error(s)).contains("8 blocks"), "\(String(cString: sc_session_last_error(s)))")
+        // The same 16 values as a real buffer: observed.
+        shape = [16]
+        status = shape.withUnsafeBufferPointer { sh in
+            var x = sc_tensor(data: buf, dtype: SC_DTYPE_FLOAT16, ndim: 1, shape: sh.baseAddress, strides: nil)
+            return sc_session_observe(s, "q0", "weight", &x, SC_OBSERVER_MINMAX)
+        }
+        #expect(status == SC_OK, "\(String(cString: sc_session_last_error(s)))")
+    }
 }
