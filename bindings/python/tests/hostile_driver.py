@@ -1057,8 +1057,12 @@ def run_suite(seed: int, count: int, workers: int = 3, case_timeout: float = 60.
     if time_budget is not None:
         env["SWIFTCOMPRESS_HOSTILE_DEADLINE"] = repr(time.time() + time_budget)
     env.setdefault("OMP_NUM_THREADS", "1")
-    package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    env["PYTHONPATH"] = os.pathsep.join([p for p in [env.get("PYTHONPATH"), package] if p])
+    # The workers import the swiftcompress this process imported (the installed package under
+    # run_tests.sh, an in-place build with PYTHONPATH=bindings/python), never the bare sources.
+    import swiftcompress
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(swiftcompress.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([p for p in [package, env.get("PYTHONPATH")] if p])
     results: Dict[int, Dict[str, Any]] = {}
     shares = [list(range(k, count, workers)) for k in range(workers)]
     threads = [threading.Thread(target=_run_worker, args=(seed, share, results, case_timeout, env))
