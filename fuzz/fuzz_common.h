@@ -225,6 +225,7 @@ typedef struct ft {
     int addressable; /* every element lies inside buf (span computed without overflow) */
     int bad_view;    /* the header says this view must be rejected (any use) */
     int overlapping; /* two elements share memory (rejected for buffers the library writes) */
+    int may_be_rejected; /* a legal view the library rejects anyway (a negative stride of a size-1 dim) */
     int huge;        /* non-empty, but its span or size overflows: must be rejected by any call */
 } ft;
 
@@ -333,7 +334,12 @@ static void ft_make(ft *x, fdp *p, int32_t dtype, int32_t ndim, const int64_t *s
             __int128 st = x->t.strides ? (__int128)x->strides[d] : rowmajor;
             const __int128 cap = (__int128)1 << 63; /* beyond any extent that matters; keeps 128 bits enough */
             rowmajor = rowmajor > cap / (x->shape[d] ? x->shape[d] : 1) ? cap : rowmajor * x->shape[d];
-            if (x->shape[d] <= 1) continue;
+            if (x->shape[d] <= 1) {
+                /* The header requires strides >= 0 only where the size is > 1, but the library
+                 * rejects every negative stride (reported): such a view may go either way. */
+                if (st < 0) x->may_be_rejected = 1;
+                continue;
+            }
             if (st < 0) x->bad_view = 1; /* negative strides are rejected when the size is > 1 */
             __int128 ext = st * (x->shape[d] - 1); /* |st| <= 2^63, size < 2^63 */
             if (ext > 0) hi += ext; else lo += ext;

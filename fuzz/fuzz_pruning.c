@@ -238,6 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fz_str cfg = {0};
     make_config(&cfg, &p, mods, nmods);
+    if (getenv("FZ_VERBOSE")) fprintf(stderr, "config: %s\n", cfg.s);
     st = CHECK_STATUS(s, sc_session_set_config(s, cfg.s, cfg.n));
     fz_str_free(&cfg);
     if (st != SC_OK) {

@@ -123,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fz_str_add(&cfg, "}");
     }
     fz_str_add(&cfg, "]");
+    if (getenv("FZ_VERBOSE")) fprintf(stderr, "config: %s\n", cfg.s);
     st = CHECK_STATUS(s, sc_session_set_config(s, cfg.s, cfg.n));
     fz_str_free(&cfg);
     if (st != SC_OK) {
