@@ -50,9 +50,44 @@ static void fz_violation(const char *file, int line, const char *fmt, ...) {
         if (!(cond)) FZ_FAIL(__VA_ARGS__);    \
     } while (0)
 
+/* Calls per entry point (per call site, summed by function name at exit): how often each function
+ * was reached and how often it succeeded. Printed to stderr at exit as "calls: name total ok". */
+#define FZ_MAX_SITES 256
+static struct { const char *call; unsigned long long total, ok; } fz_sites[FZ_MAX_SITES];
+static int fz_nsites;
+static void fz_count(const char *call, int ok) {
+    int i;
+    for (i = 0; i < fz_nsites && fz_sites[i].call != call; i++) {}
+    if (i == fz_nsites) {
+        if (fz_nsites == FZ_MAX_SITES) return;
+        fz_sites[fz_nsites++].call = call;
+    }
+    fz_sites[i].total++;
+    fz_sites[i].ok += ok ? 1 : 0;
+}
+__attribute__((destructor)) static void fz_print_counts(void) {
+    char names[FZ_MAX_SITES][64];
+    unsigned long long total[FZ_MAX_SITES], ok[FZ_MAX_SITES];
+    int n = 0;
+    for (int i = 0; i < fz_nsites; i++) {
+        char name[64];
+        size_t k = strcspn(fz_sites[i].call, "(");
+        if (k >= sizeof name) k = sizeof name - 1;
+        memcpy(name, fz_sites[i].call, k);
+        name[k] = 0;
+        int j;
+        for (j = 0; j < n && strcmp(names[j], name) != 0; j++) {}
+        if (j == n) { memcpy(names[n], name, k + 1); total[n] = ok[n] = 0; n++; }
+        total[j] += fz_sites[i].total;
+        ok[j] += fz_sites[i].ok;
+    }
+    for (int j = 0; j < n; j++) fprintf(stderr, "calls: %s %llu %llu\n", names[j], total[j], ok[j]);
+}
+
 /* The status is a code of the header, not SC_ERROR_INTERNAL; a failure has a non-empty message
  * (the session's for a live session, the thread's otherwise). Returns the status. */
 static int fz_check_status(const char *file, int line, const char *call, int status, const sc_session *s) {
+    fz_count(call, status == SC_OK);
     if (!((status >= SC_OK && status <= SC_ERROR_QUANTIZATION) || status == SC_ERROR_INTERNAL))
         fz_violation(file, line, "%s returned %d, not a status code of swiftcompress.h", call, status);
     if (status != SC_OK) {
@@ -93,8 +128,9 @@ static inline uint16_t fdp_u16(fdp *p) { return (uint16_t)(fdp_u8(p) | ((uint16_
 static inline uint32_t fdp_u32(fdp *p) { return (uint32_t)fdp_u16(p) | ((uint32_t)fdp_u16(p) << 16); }
 static inline uint64_t fdp_u64(fdp *p) { return (uint64_t)fdp_u32(p) | ((uint64_t)fdp_u32(p) << 32); }
 static inline int fdp_bool(fdp *p) { return fdp_u8(p) & 1; }
-/* 1 in `n` (n >= 1), from one byte. */
-static inline int fdp_one_in(fdp *p, unsigned n) { return n <= 1 || fdp_u8(p) % n == 0; }
+/* 1 in `n` (n >= 1), from one byte; false once the input is used up (so that the rare branches
+ * do not all fire on the zeros of an exhausted input). */
+static inline int fdp_one_in(fdp *p, unsigned n) { return n <= 1 || fdp_u8(p) % n == n - 1; }
 /* An integer in [lo, hi] (hi - lo < 2^32), from as few bytes as the range needs. */
 static inline int64_t fdp_range(fdp *p, int64_t lo, int64_t hi) {
     if (hi <= lo) return lo;
@@ -287,8 +323,12 @@ static void ft_make(ft *x, fdp *p, int32_t dtype, int32_t ndim, const int64_t *s
     }
     x->count = overflow ? -1 : count;
     x->t.shape = x->shape;
-    x->layout = (int)fdp_range(p, 0, 7) < 5 ? FZ_LAYOUT_NULL_STRIDES + (int)fdp_range(p, 0, FZ_LAYOUT_COUNT - 1)
-                                            : FZ_LAYOUT_NULL_STRIDES;
+    {   /* half NULL strides, a quarter good explicit strides, a quarter any layout */
+        uint8_t sel = fdp_u8(p);
+        x->layout = sel < 128 ? FZ_LAYOUT_NULL_STRIDES
+                  : sel < 192 ? FZ_LAYOUT_CONTIGUOUS + sel % 3 /* contiguous, permuted, padded */
+                              : (int)fdp_range(p, 0, FZ_LAYOUT_COUNT - 1);
+    }
     if (dims == 0 && x->layout != FZ_LAYOUT_NULL_STRIDES) x->layout = FZ_LAYOUT_CONTIGUOUS;
     int special = dims > 0 ? (int)fdp_range(p, 0, dims - 1) : 0;
     int64_t s = 1;
@@ -443,7 +483,8 @@ static int ft_unchanged(const ft *x) { return x->bytes == 0 || !x->copy || memcm
 
 /* A shape of 0..maxdim dims with sizes 0..maxsize; rarely a negative size or too many dims. */
 static int32_t fz_shape(fdp *p, int64_t *shape, int maxdim, int maxsize) {
-    int32_t ndim = (int32_t)fdp_range(p, 0, maxdim);
+    int32_t ndim = maxdim >= 1 ? (int32_t)fdp_range(p, 1, maxdim) : 0;
+    if (fdp_one_in(p, 8)) ndim = 0;
     if (fdp_one_in(p, 128)) ndim = SC_MAX_NDIM + 1;
     if (fdp_one_in(p, 128)) ndim = -1;
     int dims = ndim < 0 ? 0 : ndim;

@@ -74,6 +74,15 @@ static void fz_check_quantized(const fz_qbuf *b, int storage, size_t count, int6
 
 static int fz_storage(fdp *p) { return fdp_one_in(p, 24) ? (int)fdp_range(p, -2, 9) : (int)fdp_range(p, 0, 5); }
 
+/* Mostly a layout that holds [qmin, qmax] of `bits` / `is_signed` (when known), else any. */
+static int fz_storage_for(fdp *p, int bits, int is_signed) {
+    if (bits < 2 || bits > 16 || fdp_one_in(p, 4)) return fz_storage(p);
+    int b = fdp_bool(p);
+    if (bits <= 4 && fdp_bool(p)) return is_signed ? SC_QSTORAGE_INT4 : (b ? SC_QSTORAGE_UINT4 : SC_QSTORAGE_INT8);
+    if (bits <= 8) return is_signed ? (b ? SC_QSTORAGE_INT8 : SC_QSTORAGE_INT16) : (b ? SC_QSTORAGE_UINT8 : SC_QSTORAGE_UINT16);
+    return is_signed ? SC_QSTORAGE_INT16 : SC_QSTORAGE_UINT16;
+}
+
 /* The number of NaNs of an addressable view (-1 when unknown). */
 static int64_t fz_nan_count(const ft *x) {
     if (!x->addressable || x->count < 0 || (x->count > 0 && !x->t.data)) return -1;

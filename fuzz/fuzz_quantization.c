@@ -274,7 +274,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 ft x;
                 ft_make(&x, &p, fdp_one_in(&p, 3) ? fz_dtype(&p) : SC_DTYPE_FLOAT32, ndim, shape);
                 ft_fill(&x, &p);
-                int storage = fz_storage(&p);
+                int rbits = 0, rsigned = 0;
+                sc_session_quant_range(s, mn, tn, &rbits, &rsigned, NULL, NULL);
+                int storage = fz_storage_for(&p, rbits, rsigned);
                 int ok;
                 size_t count = x.count > 0 ? (size_t)x.count : 0;
                 size_t need = fz_qbytes(storage, count, &ok);
@@ -316,7 +318,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             default: { /* dequantize from fuzzed bytes */
                 ft out;
                 ft_make(&out, &p, fdp_one_in(&p, 3) ? fz_dtype(&p) : SC_DTYPE_FLOAT32, ndim, shape);
-                int storage = fz_storage(&p);
+                int rbits = 0, rsigned = 0;
+                sc_session_quant_range(s, mn, tn, &rbits, &rsigned, NULL, NULL);
+                int storage = fz_storage_for(&p, rbits, rsigned);
                 int ok;
                 size_t count = out.count > 0 ? (size_t)out.count : 0;
                 size_t need = fz_qbytes(storage, count, &ok);

@@ -143,6 +143,10 @@ run_target() { # name seconds
     units=$(ls "$corpus" | wc -l)
     total_execs=$((total_execs + ${execs:-0}))
     local figures="${execs:-?} executions in $(( $(date +%s) - t0 )) s (${rate:-?} exec/s), cov ${cov:-?}, ft ${ft:-?}, corpus $units"
+    # calls per entry point, from the targets' exit counters ("calls: name total ok")
+    local calls
+    calls=$(awk '/^calls: / { printf "%s%s %s (%s ok)", sep, $2, $3, $4; sep = ", " }' "$log")
+    [ -n "$calls" ] && say "  calls of fuzz_$t: $calls"
     if [ "$rc" -eq 0 ] && ! grep -qE "$REPORT_RE" "$log"; then
         pass "fuzz_$t: $figures"
     else

@@ -81,8 +81,11 @@ case "$TOOL" in
         # Only definite and indirect losses are errors: the Swift runtime keeps its caches (metadata,
         # conformances, Dispatch's worker threads) reachable until exit, which memcheck lists as
         # "still reachable" / "possibly lost" for thread stacks.
+        # --undef-value-errors=no: memcheck reports "conditional jump depends on uninitialised
+        # value(s)" inside Swift code (an Optional payload test in PruningRules.swift), which is
+        # not a leak and which MemorySanitizer-free Swift cannot be checked for reliably.
         RUN=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
-            --error-exitcode=23 --num-callers=30)
+            --undef-value-errors=no --error-exitcode=23 --num-callers=30)
         ;;
     *) echo "FAIL SC_LEAK_TOOL=$TOOL: lsan or valgrind"; exit 2 ;;
 esac
