@@ -187,7 +187,10 @@ static void do_quantize(fdp *p, int roundtrip) {
                     if (!isfinite(v) || s < 1e-30 || s > 1e30) continue;
                     double lo = ((double)q.qmin - z) * s, hi = ((double)q.qmax - z) * s;
                     if (v < lo || v > hi) continue;
-                    double tol = s * 0.5 * (1 + 1e-4) + fabs(v) * 1e-5 + 1e-30;
+                    /* half a step, plus the rounding of zp + x / scale in the computation precision
+                     * (float32 unless x is float64: an ulp of 21838.5 is 2^-9 of a step) */
+                    double ulp = x.t.dtype == SC_DTYPE_FLOAT64 ? 0x1p-50 : 0x1p-21;
+                    double tol = s * 0.5 * (1 + 1e-4) + (fabs(z) * s + fabs(v) + s) * ulp + fabs(v) * 1e-5 + 1e-30;
                     if (back.t.dtype != SC_DTYPE_FLOAT64 && back.t.dtype != SC_DTYPE_FLOAT32) tol += fabs(v) * 1e-2;
                     FZ_ASSERT(fabs(r - v) <= tol, "round trip of element %lld: x %.9g -> %.9g (scale %g, zp %g, bits %d%s)",
                               (long long)i, v, r, s, z, q.bits, q.is_signed ? " signed" : "");

@@ -12,7 +12,7 @@
 #
 # Environment: SC_FUZZ_DIR (scratch, default .build-fuzz), SC_FUZZ_LIB_DIR (a ready sanitizer build of
 # libswiftcompress.so: skips the swift build), SC_FUZZ_JOBS (swift build -j), SC_FUZZ_CI_SECONDS,
-# SC_FUZZ_MAX_LEN (libFuzzer -max_len, default 4096), SC_FUZZ_STRICT=1 (open bugs fail the run).
+# SC_FUZZ_MAX_LEN (libFuzzer -max_len; default 4096 for config, 256 for qfree, 1024 for the others), SC_FUZZ_STRICT=1 (open bugs fail the run).
 #
 # The library is built with `swift build -c release --product swiftcompress --scratch-path .build-fuzz
 # -Xswiftc -sanitize=fuzzer,address -Xswiftc -g` (libFuzzer coverage + AddressSanitizer; swiftc has no
@@ -117,6 +117,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export SC_FUZZ_MODELS="$ROOT/examples/models"
 REPORT_RE='INVARIANT VIOLATED|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR: libFuzzer|Sanitizer:|Swift runtime failure|Fatal error'
 
+# Structured targets need few bytes (an exhausted input takes the common branches); shorter inputs
+# run faster. fuzz_config reads JSON text and module lists: longer.
+max_len_for() {
+    if [ -n "${SC_FUZZ_MAX_LEN:-}" ]; then echo "$SC_FUZZ_MAX_LEN"; return; fi
+    case "$1" in config) echo 4096 ;; qfree) echo 256 ;; *) echo 1024 ;; esac
+}
 dict_for() { [ -f "fuzz/dict/$1.dict" ] && echo "-dict=fuzz/dict/$1.dict"; }
 total_execs=0
 
@@ -131,8 +137,9 @@ run_target() { # name seconds
     local t0 rc
     t0=$(date +%s)
     # shellcheck disable=SC2086
+    # -print_funcs=0: symbolizing the new functions of the (large) Swift library costs minutes of CPU
     timeout --signal=KILL $((secs + 120)) "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=3072 \
-        -max_len="${SC_FUZZ_MAX_LEN:-4096}" -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$t-" $d \
+        -max_len="$(max_len_for "$t")" -print_funcs=0 -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$t-" $d \
         "$corpus" "${seeds[@]}" >"$log" 2>&1
     rc=$?
     local execs rate cov ft units
@@ -206,7 +213,7 @@ case "$MODE" in
             [ -d "$WORK/corpus/$t" ] || continue
             mkdir -p "fuzz/corpus/$t" "$WORK/merged/$t"
             rm -f "$WORK/merged/$t"/*
-            "$WORK/targets/fuzz_$t" -merge=1 -max_len="${SC_FUZZ_MAX_LEN:-4096}" "$WORK/merged/$t" "fuzz/corpus/$t" "$WORK/corpus/$t" \
+            "$WORK/targets/fuzz_$t" -merge=1 -max_len="$(max_len_for "$t")" "$WORK/merged/$t" "fuzz/corpus/$t" "$WORK/corpus/$t" \
                 >"$WORK/logs/merge_$t.log" 2>&1 || { fail "merge $t: $(tail -3 "$WORK/logs/merge_$t.log")"; continue; }
             find "fuzz/corpus/$t" -type f ! -name 'seed-*' -delete
             cp "$WORK/merged/$t"/* "fuzz/corpus/$t"/ 2>/dev/null
