@@ -140,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const module *tmod[MAX_TARGETS];
     int64_t last_shape[MAX_TARGETS][SC_MAX_NDIM + 2];
     int32_t last_ndim[MAX_TARGETS];
+    int wide[MAX_TARGETS] = {0}; /* observed a float64 batch with values beyond float32's range */
     for (size_t i = 0; i < ntargets; i++) {
         st = CHECK_STATUS(s, sc_session_target(s, i, &mname[i], &tname[i]));
         FZ_ASSERT(st == SC_OK, "sc_session_target");
@@ -171,6 +172,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 int observer = fdp_one_in(&p, 32) ? (int)fdp_range(&p, -1, 3) : fdp_bool(&p);
                 st = CHECK_STATUS(s, sc_session_observe(s, mn, tn, &b.t, observer));
                 FZ_ASSERT(ft_unchanged(&b), "sc_session_observe wrote the batch");
+                if (st == SC_OK && b.t.dtype == SC_DTYPE_FLOAT64 && b.addressable)
+                    for (int64_t e = 0; e < b.count; e++)
+                        if (fabs(ft_get(&b, e)) > 3.4e38) wide[i] = 1;
                 if (st == SC_OK) {
                     FZ_ASSERT(!b.bad_view, "sc_session_observe accepted a view the header rejects (layout %d)", b.layout);
                     FZ_ASSERT(b.count != 0, "sc_session_observe accepted an empty batch");
@@ -303,7 +307,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               "quant_range failed after quantize");
                     fz_check_quantized(&q, storage, count, qmin, qmax, "sc_session_quantize");
                     int64_t nans = fz_nan_count(&x);
-                    if (nans >= 0) FZ_ASSERT((int64_t)nan_count == nans, "nan_count %zu, x has %lld", nan_count, (long long)nans);
+                    /* Open bug 3 (fuzz/regressions/README.md): after a float64 batch beyond float32's
+                     * range, a float32 x is quantized with an infinite scale and NaNs are counted
+                     * that x does not have. Checked only with FZ_KNOWN_BUGS=1 in that case. */
+                    if (nans >= 0 && (fz_known_bugs() || !wide[i] || x.t.dtype == SC_DTYPE_FLOAT64))
+                        FZ_ASSERT((int64_t)nan_count == nans, "nan_count %zu, x has %lld", nan_count, (long long)nans);
                     if (op == 6) { /* back */
                         ft back;
                         ft_make(&back, &p, fdp_one_in(&p, 3) ? fz_dtype(&p) : SC_DTYPE_FLOAT32, ndim, shape);

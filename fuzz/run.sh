@@ -7,6 +7,7 @@
 #   fuzz/run.sh --replay [target...]         only the regression inputs (and the seed corpora, once each)
 #   fuzz/run.sh --build                      only build
 #   fuzz/run.sh --merge [target...]          minimise the run corpora (.build-fuzz/corpus/T) into fuzz/corpus/T
+#                                            (the smallest inputs, SC_FUZZ_MERGE_BYTES per target, default 48 KiB)
 #   fuzz/run.sh --list                       the targets
 # Targets: config pruning quantization qfree distillation (default: all, one after the other).
 #
@@ -216,7 +217,15 @@ case "$MODE" in
             "$WORK/targets/fuzz_$t" -merge=1 -max_len="$(max_len_for "$t")" "$WORK/merged/$t" "fuzz/corpus/$t" "$WORK/corpus/$t" \
                 >"$WORK/logs/merge_$t.log" 2>&1 || { fail "merge $t: $(tail -3 "$WORK/logs/merge_$t.log")"; continue; }
             find "fuzz/corpus/$t" -type f ! -name 'seed-*' -delete
-            cp "$WORK/merged/$t"/* "fuzz/corpus/$t"/ 2>/dev/null
+            # keep the committed corpus small: the smallest merged inputs up to SC_FUZZ_MERGE_BYTES
+            # (default 48 KiB per target) besides the seeds
+            budget=${SC_FUZZ_MERGE_BYTES:-49152}
+            while read -r size f; do
+                [ "$budget" -ge "$size" ] || break
+                cmp -s "$f" /dev/null && continue
+                budget=$((budget - size))
+                cp "$f" "fuzz/corpus/$t/"
+            done < <(find "$WORK/merged/$t" -type f -printf '%s %p\n' | sort -n)
             pass "merge $t: fuzz/corpus/$t has $(ls "fuzz/corpus/$t" | wc -l) inputs, $(du -sb "fuzz/corpus/$t" | cut -f1) bytes"
         done
         ;;
