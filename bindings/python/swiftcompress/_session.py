@@ -3,7 +3,8 @@
 One pass over ``model.named_modules(remove_duplicate=False)`` gives the module list (name, class
 name, positional forward arguments from ``inspect.signature(module.forward)``); the config list goes
 to the core as ``json.dumps`` text; the core's explain report (JSON) gives the targets, their
-settings and the warnings. Nothing here interprets a config key.
+typed facts (``report["facts"]``: role, apply, dtype, start step, ...; docs/config.md) and the
+warnings. Nothing here, nor in the compressors, interprets a config or setting key.
 """
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional
 import torch
 
 from ._sync import SharedLock, lock_for
+from ._tensors import module_tensor, qualified_name
 
 __all__ = ["Swap", "WrappedForward", "WrappingHook", "wrappings", "install", "uninstall", "note", "unnote",
            "original_forward", "tracing", "compressor_lock"]
@@ -65,6 +66,15 @@ class Swap:
     def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
         """What the forward sees instead of ``value``; None or ``value`` itself: leave it."""
         raise NotImplementedError
+
+    @property
+    def qualified_name(self) -> str:
+        return qualified_name(self.module_name, self.target_name)
+
+    def current(self, operation: str) -> Optional[torch.Tensor]:
+        """The attribute's tensor now (None when the attribute is None); checks that the core can
+        read it for ``operation`` (``'rank'``, ``'quantize'``: named in the errors)."""
+        return module_tensor(self.module, self.module_name, self.target_name, operation)
 
 
 def _swap_in(target: Swap) -> bool:
