@@ -197,6 +197,20 @@ def open_session(model: Any, config_list: Sequence[Dict[str, Any]], mode: str
     return session, modules, report
 
 
+def open_compressor(compressor: Any, model: Any, config_list: Sequence[Dict[str, Any]], mode: str
+                    ) -> Tuple[_core.Session, Dict[str, Any], Dict[str, Any]]:
+    """The start of a pruner's or a quantizer's constructor: TypeError unless ``model`` is a
+    ``torch.nn.Module``; sets ``compressor.bound_model`` and ``compressor.config_list``; then
+    :func:`open_session`."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{type(compressor).__name__}: expected a torch.nn.Module, got {type(model).__name__}")
+    compressor.bound_model = model
+    compressor.config_list = config_list
+    return open_session(model, config_list, mode)
+
+
 def emit_warnings(report: Dict[str, Any], stacklevel: int) -> None:
     """Sends every warning of the report through ``warnings`` and the ``swiftcompress`` logger."""
     for warning in report.get("warnings", ()):

@@ -39,8 +39,9 @@ import torch
 
 from ._sync import SharedLock, lock_for
 from ._tensors import module_tensor, qualified_name
+from .errors import StateError
 
-__all__ = ["Swap", "WrappedForward", "WrappingHook", "wrappings", "install", "uninstall", "note", "unnote",
+__all__ = ["Swap", "WrappedForward", "WrappingHook", "wrappings", "check_wrappable", "install", "uninstall", "note", "unnote",
            "original_forward", "tracing", "compressor_lock"]
 
 
@@ -229,6 +230,16 @@ def wrappings(module: torch.nn.Module) -> Iterator[Any]:
         for hook in hooks.values():
             if isinstance(hook, WrappingHook):
                 yield hook
+
+
+def check_wrappable(module: torch.nn.Module, module_name: str, kind: str, owner: Any, others: str) -> None:
+    """StateError when ``module`` already has its own swiftcompress wrapping of ``kind`` (one of
+    ``owner``'s own is allowed; ``owner`` None allows none), ``others`` naming who may have wrapped it
+    and what to do, or when an NNI compressor wraps it."""
+    if any(w.kind == kind and w.own and (owner is None or w.owner is not owner) for w in wrappings(module)):
+        raise StateError(f"module '{module_name}' is already wrapped by {others}")
+    if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
+        raise StateError(f"module '{module_name}' is wrapped by an NNI compressor; call its unwrap_model() first")
 
 
 def original_forward(module: torch.nn.Module) -> Any:

@@ -18,8 +18,6 @@ import torch.nn as nn
 import swiftcompress
 import swiftcompress._session as _session
 import swiftcompress.distillation._distiller as _distiller
-import swiftcompress.pruning as _pruning
-import swiftcompress.quantization as _quantization
 from swiftcompress.distillation import DynamicLayerwiseDistiller
 from swiftcompress.errors import QuantizationError
 from swiftcompress.pruning import L1NormPruner, LevelPruner
@@ -37,9 +35,10 @@ def without_settings(monkeypatch: pytest.MonkeyPatch) -> List[Dict[str, Any]]:
     """Makes every compressor see a report whose targets have no "settings" (and whose configs have
     no translation); returns the reports they got."""
     seen: List[Dict[str, Any]] = []
+    real = _session.open_session
 
     def stripped(model, config_list, mode):
-        session, modules, report = _session.open_session(model, config_list, mode)
+        session, modules, report = real(model, config_list, mode)
         for info in report["modules"].values():
             for entry in info["targets"].values():
                 del entry["settings"]
@@ -48,7 +47,7 @@ def without_settings(monkeypatch: pytest.MonkeyPatch) -> List[Dict[str, Any]]:
         seen.append(report)
         return session, modules, report
 
-    for module in (_pruning, _quantization, _distiller):
+    for module in (_session, _distiller):  # the pruners and quantizers open theirs through _session
         monkeypatch.setattr(module, "open_session", stripped)
     return seen
 

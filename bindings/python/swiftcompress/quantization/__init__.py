@@ -60,12 +60,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
-from .._session import emit_warnings, forward_arguments, logger, open_session
+from .._session import emit_warnings, forward_arguments, logger, open_compressor
 from .._slots import Slot
 from .._sync import SharedLock, locked
 from .._tensors import check_tensor, host, spec
-from .._wrapping import (Swap, WrappedForward, WrappingHook, compressor_lock, install, note, tracing, uninstall,
-                         unnote, wrappings)
+from .._wrapping import (Swap, WrappedForward, WrappingHook, check_wrappable, compressor_lock, install, note,
+                         tracing, uninstall, unnote, wrappings)
 from ._torch import Frozen, torch_fake_quantize
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
@@ -202,11 +202,7 @@ class Quantizer:
     _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"{type(self).__name__}: expected a torch.nn.Module, got {type(model).__name__}")
-        self.bound_model = model
-        self.config_list = config_list
-        self._session, modules, report = open_session(model, config_list, "quantization")
+        self._session, modules, report = open_compressor(self, model, config_list, "quantization")
         self._check_fusions(report)
         emit_warnings(report, stacklevel=3)
         self._targets: List[_Target] = []
@@ -258,13 +254,9 @@ class Quantizer:
         for target in self._targets:
             by_object.setdefault(id(target.module), (target.module, []))[1].append(target)
         for module, group in by_object.values():
-            if any(w.kind == "quantization" and w.own and w.owner is not self for w in wrappings(module)):
-                raise StateError(f"module '{group[0].module_name}' is already wrapped by another swiftcompress "
-                                 "quantizer (or is part of a copy of a quantized model); call its unwrap_model() "
-                                 "first")
-            if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
-                raise StateError(f"module '{group[0].module_name}' is wrapped by an NNI compressor; call its "
-                                 "unwrap_model() first")
+            check_wrappable(module, group[0].module_name, "quantization", self,
+                            "another swiftcompress quantizer (or is part of a copy of a quantized model); call its "
+                            "unwrap_model() first")
         label = type(self).__name__
         for module, group in by_object.values():
             inputs = [t for t in group if t.kind == "input"]
