@@ -230,7 +230,10 @@ int sc_session_target_settings(sc_session *session, size_t index, const char **j
 
 /*
  * The explain report as JSON: the configs (what each selected), the targets with their settings,
- * and the warnings. `table` non-zero gives instead the aligned text table for people. Ownership of
+ * per target its typed "facts" (role, active, apply, and per mode: prunes; quant_dtype, quant_bits,
+ * quant_scheme, granularity, quant_start_step; lambda, links), the fusions, and the warnings
+ * (format: docs/config.md, "The report's JSON"; read the facts, not the settings' keys).
+ * `table` non-zero gives instead the aligned text table for people. Ownership of
  * *text as sc_session_target_settings. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config).
  */
 int sc_session_report(sc_session *session, int table, const char **text, size_t *length);

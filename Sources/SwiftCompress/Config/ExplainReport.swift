@@ -24,6 +24,9 @@ public struct ExplainReport: Sendable, Equatable {
         /// Legacy `quant_start_step` of the config (quantization only; the QAT quantizer's warm-up
         /// steps for the config's targets), nil where not given.
         public var quantStartStep: Int? = nil
+        /// The config's `fuse_names` groups (quantization only), each as given: the first module is
+        /// the one the others are fused into.
+        public var fusions: [[String]] = []
     }
 
     public struct Warning: Sendable, Equatable {
@@ -82,9 +85,13 @@ public struct ExplainReport: Sendable, Equatable {
 
 extension ExplainReport {
     /// The report as data: `{"mode", "legacy", "configs": [{"index", "exclusion", "selected",
-    /// "skipped", "translated"?, "quant_start_step"?}], "modules": {name: {"type",
+    /// "skipped", "translated"?, "quant_start_step"?, "fusions"?}], "modules": {name: {"type",
     /// "targets": {target: {"config", "kind", "position"?, "argument"?, "output_key"?, "settings"}}}},
-    /// "warnings": [{"kind", "config", "module", "target", "message"}]}`.
+    /// "facts": {name: {target: facts}}, "fusions": [[module]], "warnings": [{"kind", "config",
+    /// "module", "target", "message"}]}`. `"settings"` are the canonical settings (for people and
+    /// tools); `"facts"` (same modules and targets, same order) are the typed facts the bindings
+    /// read (`TargetPlan.facts(quantStartStep:)`); `"fusions"` every `fuse_names` group in config
+    /// order (a config's own groups in its entry, when it has some).
     public var json: ConfigValue {
         var configsOut: [ConfigValue] = []
         for c in configs {
@@ -95,10 +102,15 @@ extension ExplainReport {
             ]
             if let t = c.translated { o["translated"] = .object(t) }
             if let q = c.quantStartStep { o["quant_start_step"] = .int(q) }
+            if !c.fusions.isEmpty { o["fusions"] = fusionsJSON(c.fusions) }
             configsOut.append(.object(o))
         }
         var modulesOut = ConfigObject()
+        var factsOut = ConfigObject()
         for m in modules {
+            var facts = ConfigObject()
+            for t in m.targets { facts[t.targetName] = .object(t.facts(quantStartStep: quantStartStep(ofConfig: t.configIndex))) }
+            factsOut[m.name] = .object(facts)
             var ts = ConfigObject()
             for t in m.targets {
                 var o: ConfigObject = ["config": .int(t.configIndex)]
@@ -127,7 +139,7 @@ extension ExplainReport {
         }
         return [
             "mode": .string(mode.rawValue), "legacy": .bool(isLegacy), "configs": .array(configsOut),
-            "modules": .object(modulesOut), "warnings": .array(warningsOut),
+            "modules": .object(modulesOut), "facts": .object(factsOut), "fusions": fusionsJSON(fusions), "warnings": .array(warningsOut),
         ]
     }
 
@@ -167,6 +179,10 @@ extension ExplainReport {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+func fusionsJSON(_ groups: [[String]]) -> ConfigValue {
+    .array(groups.map { .array($0.map(ConfigValue.string)) })
 }
 
 /// Pads every column but the last to its widest cell (counted in Characters).

@@ -252,9 +252,11 @@ struct PlanBuilder {
         selected.removeAll(where: excluded.contains)
         let (skipped, usedShorthand, configured) = try configure(selected, config: t.config, index: i)
         reportSelection(selected: selected.count, configured: configured, config: t.config, index: i, usedShorthand: usedShorthand)
+        let fusionsBefore = fusions.count
         if mode == .quantization { try addFusions(t.config, index: i, selected: selected) }
         configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped,
-                                   translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep))
+                                   translated: legacy ? t.config : nil, quantStartStep: t.quantStartStep,
+                                   fusions: Array(fusions[fusionsBefore...])))
     }
 
     mutating func reportUnmatchedNames(_ selector: ModuleSelector, index i: Int) {

@@ -71,4 +71,74 @@ import Testing
         let p = try plan(#"[{"op_types": ["Linear"]}]"#, modules: modules)
         #expect(p.report.table.contains("config_list[0]  selects 10 modules: fc0, fc1, fc2, fc3, fc4, fc5, … (+4)\n"))
     }
+
+    // MARK: facts (what the bindings read instead of setting keys)
+
+    static func facts(_ p: Plan, _ module: String, _ target: String) -> ConfigValue? {
+        p.report.json.object?["facts"]?.object?[module]?.object?[target]
+    }
+
+    @Test func pruningFactsGiveApplyAndWhetherTheTargetPrunes() throws {
+        let p = try plan(#"[{"op_names": ["fc1"], "sparse_ratio": 0.5, "apply_method": "add"}, {"op_names": ["fc2"], "target_names": ["weight"], "sparse_threshold": 0.1}, {"op_names": ["conv1"], "target_names": ["weight"]}]"#)
+        #expect(Self.facts(p, "fc1", "weight") == ["role": "parameter", "active": true, "apply": "add", "prunes": true])
+        // The bias has no sparse_ratio: aligned to the weight, no metric of its own.
+        #expect(Self.facts(p, "fc1", "bias") == ["role": "parameter", "active": false, "apply": "add", "prunes": false])
+        #expect(Self.facts(p, "fc2", "weight") == ["role": "parameter", "active": true, "apply": "mul", "prunes": true])
+        #expect(Self.facts(p, "conv1", "weight") == ["role": "parameter", "active": false, "apply": "mul", "prunes": false])
+        // Same modules and targets, in the same order, as "modules".
+        let j = p.report.json.object
+        #expect(j?["facts"]?.object?.keys.map { $0 } == j?["modules"]?.object?.keys.map { $0 })
+        #expect(j?["facts"]?.object?["fc1"]?.object?.keys.map { $0 } == ["weight", "bias"])
+        #expect(j?["fusions"] == [])
+        #expect(p.report.fusions == [])
+    }
+
+    @Test func quantizationFactsGiveDtypeSchemeGranularityAndApply() throws {
+        let p = try plan(#"""
+            [{"op_names": ["conv1"], "target_names": ["weight", "_input_"], "quant_dtype": "uint4", "fuse_names": [["conv1", "bn1"]]},
+             {"op_names": ["fc1"], "target_names": ["weight", "_output_"], "quant_scheme": "affine",
+              "target_settings": {"weight": {"granularity": [1, -1], "apply_method": "qat_clamp_round"},
+                                  "_output_": {"granularity": "per_channel", "apply_method": "bypass"}}}]
+            """#, .quantization)
+        #expect(Self.facts(p, "conv1", "weight") == [
+            "role": "parameter", "active": true, "apply": "clamp_round", "quant_dtype": "uint4", "quant_bits": 4,
+            "quant_scheme": nil, "granularity": "per_tensor", "quant_start_step": nil,
+        ])
+        #expect(Self.facts(p, "conv1", "_input_0") == [
+            "role": "input", "active": true, "apply": "clamp_round", "quant_dtype": "uint4", "quant_bits": 4,
+            "quant_scheme": nil, "granularity": "per_tensor", "quant_start_step": nil,
+        ])
+        #expect(Self.facts(p, "fc1", "weight") == [
+            "role": "parameter", "active": true, "apply": "qat_clamp_round", "quant_dtype": "int8", "quant_bits": 8,
+            "quant_scheme": "affine", "granularity": [1, -1], "quant_start_step": nil,
+        ])
+        #expect(Self.facts(p, "fc1", "_output_0") == [
+            "role": "output", "active": true, "apply": "bypass", "quant_dtype": "int8", "quant_bits": 8,
+            "quant_scheme": "affine", "granularity": "per_channel", "quant_start_step": nil,
+        ])
+        let j = p.report.json.object
+        #expect(j?["fusions"] == [["conv1", "bn1"]])
+        #expect(j?["configs"]?.array?[0].object?["fusions"] == [["conv1", "bn1"]])
+        #expect(j?["configs"]?.array?[1].object?["fusions"] == nil)
+        #expect(p.report.configs.map(\.fusions) == [[["conv1", "bn1"]], []])
+        #expect(p.report.fusions == p.fusions)
+    }
+
+    @Test func quantizationFactsCarryTheLegacyStartStep() throws {
+        let p = try plan(#"""
+            [{"quant_types": ["weight"], "quant_bits": 8, "op_names": ["conv1"]},
+             {"quant_types": ["weight"], "quant_bits": 6, "op_names": ["fc1"], "quant_start_step": 100}]
+            """#, .quantization)
+        #expect(Self.facts(p, "conv1", "weight")?.object?["quant_start_step"] == .null)
+        #expect(Self.facts(p, "fc1", "weight")?.object?["quant_start_step"] == 100)
+        #expect(Self.facts(p, "fc1", "weight")?.object?["quant_dtype"] == "int6")
+        #expect(Self.facts(p, "fc1", "weight")?.object?["quant_bits"] == 6)
+    }
+
+    @Test func distillationFactsGiveMethodLambdaAndLinks() throws {
+        let p = try plan(#"[{"op_names": ["fc1"], "lambda": 0.5}, {"op_names": ["fc2"], "apply_method": "kl", "link": ["fc1", "fc2"]}]"#,
+                         .distillation)
+        #expect(Self.facts(p, "fc1", "_output_0") == ["role": "output", "active": true, "apply": "mse", "lambda": 0.5, "links": ["fc1"]])
+        #expect(Self.facts(p, "fc2", "_output_0") == ["role": "output", "active": true, "apply": "kl", "lambda": 1.0, "links": ["fc1", "fc2"]])
+    }
 }

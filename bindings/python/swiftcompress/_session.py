@@ -3,7 +3,8 @@
 One pass over ``model.named_modules(remove_duplicate=False)`` gives the module list (name, class
 name, positional forward arguments from ``inspect.signature(module.forward)``); the config list goes
 to the core as ``json.dumps`` text; the core's explain report (JSON) gives the targets, their
-settings and the warnings. Nothing here interprets a config key.
+typed facts (``report["facts"]``: role, apply, dtype, start step, ...; docs/config.md) and the
+warnings. Nothing here, nor in the compressors, interprets a config or setting key.
 """
 from __future__ import annotations
 
@@ -194,6 +195,20 @@ def open_session(model: Any, config_list: Sequence[Dict[str, Any]], mode: str
     session.set_config(text)
     report = json.loads(session.report())
     return session, modules, report
+
+
+def open_compressor(compressor: Any, model: Any, config_list: Sequence[Dict[str, Any]], mode: str
+                    ) -> Tuple[_core.Session, Dict[str, Any], Dict[str, Any]]:
+    """The start of a pruner's or a quantizer's constructor: TypeError unless ``model`` is a
+    ``torch.nn.Module``; sets ``compressor.bound_model`` and ``compressor.config_list``; then
+    :func:`open_session`."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{type(compressor).__name__}: expected a torch.nn.Module, got {type(model).__name__}")
+    compressor.bound_model = model
+    compressor.config_list = config_list
+    return open_session(model, config_list, mode)
 
 
 def emit_warnings(report: Dict[str, Any], stacklevel: int) -> None:

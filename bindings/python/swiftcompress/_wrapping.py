@@ -38,8 +38,10 @@ from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional
 import torch
 
 from ._sync import SharedLock, lock_for
+from ._tensors import module_tensor, qualified_name
+from .errors import StateError
 
-__all__ = ["Swap", "WrappedForward", "WrappingHook", "wrappings", "install", "uninstall", "note", "unnote",
+__all__ = ["Swap", "WrappedForward", "WrappingHook", "wrappings", "check_wrappable", "install", "uninstall", "note", "unnote",
            "original_forward", "tracing", "compressor_lock"]
 
 
@@ -65,6 +67,15 @@ class Swap:
     def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
         """What the forward sees instead of ``value``; None or ``value`` itself: leave it."""
         raise NotImplementedError
+
+    @property
+    def qualified_name(self) -> str:
+        return qualified_name(self.module_name, self.target_name)
+
+    def current(self, operation: str) -> Optional[torch.Tensor]:
+        """The attribute's tensor now (None when the attribute is None); checks that the core can
+        read it for ``operation`` (``'rank'``, ``'quantize'``: named in the errors)."""
+        return module_tensor(self.module, self.module_name, self.target_name, operation)
 
 
 def _swap_in(target: Swap) -> bool:
@@ -219,6 +230,16 @@ def wrappings(module: torch.nn.Module) -> Iterator[Any]:
         for hook in hooks.values():
             if isinstance(hook, WrappingHook):
                 yield hook
+
+
+def check_wrappable(module: torch.nn.Module, module_name: str, kind: str, owner: Any, others: str) -> None:
+    """StateError when ``module`` already has its own swiftcompress wrapping of ``kind`` (one of
+    ``owner``'s own is allowed; ``owner`` None allows none), ``others`` naming who may have wrapped it
+    and what to do, or when an NNI compressor wraps it."""
+    if any(w.kind == kind and w.own and (owner is None or w.owner is not owner) for w in wrappings(module)):
+        raise StateError(f"module '{module_name}' is already wrapped by {others}")
+    if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
+        raise StateError(f"module '{module_name}' is wrapped by an NNI compressor; call its unwrap_model() first")
 
 
 def original_forward(module: torch.nn.Module) -> Any:

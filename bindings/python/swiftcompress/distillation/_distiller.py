@@ -189,45 +189,40 @@ class DynamicLayerwiseDistiller:
     @locked
     def wrap_model(self) -> None:
         """Installs the forward hooks on the student (done by the constructor)."""
-        if self._is_wrapped:
-            logger.warning("The bound model has been wrapped, no need to wrap again.")
-            return
-        for recorder in self._student_recorders:
-            recorder.install()
-        self._is_wrapped = True
+        self._set_hooks(teacher=False, wrap=True)
 
     @locked
     def unwrap_model(self) -> None:
         """Removes the student's forward hooks and drops its recorded tensors (NNI: the teacher stays
         wrapped until :meth:`unwrap_teacher_model`)."""
-        if not self._is_wrapped:
-            logger.warning("The bound model is not wrapped, can not unwrap it.")
-            return
-        for recorder in self._student_recorders:
-            recorder.remove()
-        self._student_states.clear()
-        self._is_wrapped = False
+        self._set_hooks(teacher=False, wrap=False)
 
     @locked
     def wrap_teacher_model(self) -> None:
         """Installs the forward hooks on the linked teacher modules (done by the constructor)."""
-        if self._teacher_is_wrapped:
-            logger.warning("The bound model has been wrapped, no need to wrap again.")
-            return
-        for recorder in self._teacher_recorders:
-            recorder.install()
-        self._teacher_is_wrapped = True
+        self._set_hooks(teacher=True, wrap=True)
 
     @locked
     def unwrap_teacher_model(self) -> None:
         """Removes the teacher's forward hooks and drops its recorded tensors."""
-        if not self._teacher_is_wrapped:
-            logger.warning("The bound model is not wrapped, can not unwrap it.")
+        self._set_hooks(teacher=True, wrap=False)
+
+    def _set_hooks(self, teacher: bool, wrap: bool) -> None:
+        """Installs (``wrap``) or removes the hooks of the student's or the teacher's recorders; a
+        removal drops the recorded tensors. Warns, as NNI does, when there is nothing to do."""
+        flag = "_teacher_is_wrapped" if teacher else "_is_wrapped"
+        if getattr(self, flag) == wrap:
+            logger.warning("The bound model has been wrapped, no need to wrap again." if wrap else
+                           "The bound model is not wrapped, can not unwrap it.")
             return
-        for recorder in self._teacher_recorders:
-            recorder.remove()
-        self._teacher_states.clear()
-        self._teacher_is_wrapped = False
+        for recorder in self._teacher_recorders if teacher else self._student_recorders:
+            if wrap:
+                recorder.install()
+            else:
+                recorder.remove()
+        if not wrap:
+            (self._teacher_states if teacher else self._student_states).clear()
+        setattr(self, flag, wrap)
 
     # -- losses -------------------------------------------------------------------------------
 

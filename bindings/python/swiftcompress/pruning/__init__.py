@@ -48,10 +48,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
-from .._session import emit_warnings, logger, open_session
+from .._session import emit_warnings, logger, open_compressor
 from .._sync import locked
-from .._tensors import host, is_host, module_tensor, qualified_name
-from .._wrapping import Swap, WrappedForward, compressor_lock, install, note, tracing, uninstall, unnote, wrappings
+from .._tensors import host, is_host
+from .._wrapping import (Swap, WrappedForward, check_wrappable, compressor_lock, install, note, tracing, uninstall,
+                         unnote)
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
@@ -68,21 +69,17 @@ class _Target(Swap):
 
     __slots__ = ("apply", "is_parameter", "has_rule", "mask")
 
-    def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, entry: Dict[str, Any]) -> None:
+    def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, facts: Dict[str, Any]) -> None:
         super().__init__(module, module_name, target_name)
-        settings = entry["settings"]
-        self.apply: str = settings.get("apply_method") or "mul"
-        self.is_parameter = entry.get("kind", "parameter") == "parameter"
-        self.has_rule = settings.get("sparse_ratio") is not None or settings.get("sparse_threshold") is not None
+        # the core's typed facts of the target (report["facts"]), never its setting keys
+        self.apply: str = facts["apply"]
+        self.is_parameter = facts["role"] == "parameter"
+        self.has_rule: bool = facts["prunes"]
         self.mask: Optional[torch.Tensor] = None
-
-    @property
-    def qualified_name(self) -> str:
-        return qualified_name(self.module_name, self.target_name)
 
     def tensor(self) -> Optional[torch.Tensor]:
         """The target's tensor now (None when the attribute is None); checks what the core can read."""
-        return module_tensor(self.module, self.module_name, self.target_name, "rank")
+        return self.current("rank")
 
     def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
         mask = self.mask
@@ -103,11 +100,7 @@ class Pruner:
     _metric: int = _core.SC_METRIC_LEVEL
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"{type(self).__name__}: expected a torch.nn.Module, got {type(model).__name__}")
-        self.bound_model = model
-        self.config_list = config_list
-        self._session, modules, report = open_session(model, config_list, "pruning")
+        self._session, modules, report = open_compressor(self, model, config_list, "pruning")
         self._modules = modules
         emit_warnings(report, stacklevel=2)
         self._targets: List[_Target] = []
@@ -116,7 +109,8 @@ class Pruner:
         self._by_object: Dict[int, List[_Target]] = {}
         for module_name, info in report["modules"].items():
             module = modules[module_name]
-            group = [_Target(module_name, name, module, entry) for name, entry in info["targets"].items()]
+            facts = report["facts"][module_name]
+            group = [_Target(module_name, name, module, facts[name]) for name in info["targets"]]
             self._targets.extend(group)
             self._by_module[module_name] = group
             self._by_object.setdefault(id(module), []).extend(group)
@@ -145,14 +139,9 @@ class Pruner:
             logger.warning("The bound model has been wrapped, no need to wrap again.")
             return
         for group in self._by_object.values():
-            module = group[0].module
-            if any(w.kind == "pruning" and w.own for w in wrappings(module)):
-                raise StateError(f"module '{group[0].module_name}' is already wrapped by another swiftcompress "
-                                 "pruner (or is part of a copy of a wrapped model); call the pruner's "
-                                 "unwrap_model() first")
-            if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
-                raise StateError(f"module '{group[0].module_name}' is wrapped by an NNI compressor; call its "
-                                 "unwrap_model() first")
+            check_wrappable(group[0].module, group[0].module_name, "pruning", None,
+                            "another swiftcompress pruner (or is part of a copy of a wrapped model); call the "
+                            "pruner's unwrap_model() first")
         # subtree targets per module object: each target's module and every ancestor by name
         subtree: Dict[int, List[_Target]] = {}
         objects: Dict[int, torch.nn.Module] = {}

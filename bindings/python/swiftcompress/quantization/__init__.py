@@ -60,12 +60,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
-from .._session import emit_warnings, forward_arguments, logger, open_session
+from .._session import emit_warnings, forward_arguments, logger, open_compressor
 from .._slots import Slot
 from .._sync import SharedLock, locked
-from .._tensors import check_tensor, host, module_tensor, qualified_name, spec
-from .._wrapping import (Swap, WrappedForward, WrappingHook, compressor_lock, install, note, tracing, uninstall,
-                         unnote, wrappings)
+from .._tensors import check_tensor, host, spec
+from .._wrapping import (Swap, WrappedForward, WrappingHook, check_wrappable, compressor_lock, install, note,
+                         tracing, uninstall, unnote, wrappings)
 from ._torch import Frozen, torch_fake_quantize
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
@@ -79,29 +79,26 @@ class _Target(Swap):
     observer's state as Python needs it. A parameter target is swapped by the wrapped forward for
     what its quantizer makes of it; a copy (deepcopy, pickle) is a :class:`_FrozenTarget`."""
 
-    __slots__ = ("quantizer", "kind", "slot", "settings", "start_step", "observed", "dtype", "active", "traced")
+    __slots__ = ("quantizer", "kind", "slot", "facts", "start_step", "observed", "dtype", "active", "traced")
 
     def __init__(self, quantizer: "Quantizer", module_name: str, target_name: str, module: torch.nn.Module,
-                 entry: Dict[str, Any], start_step: int, forward_args: Optional[List[str]]) -> None:
+                 entry: Dict[str, Any], facts: Dict[str, Any], start_step: int,
+                 forward_args: Optional[List[str]]) -> None:
         super().__init__(module, module_name, target_name)
         self.quantizer = quantizer
-        self.kind: str = entry.get("kind", "parameter")
+        self.kind: str = facts["role"]
         self.slot: Optional[Slot] = (None if self.kind == "parameter" else
                                      Slot.from_report(target_name, entry, forward_args, type(quantizer).__name__))
-        self.settings: Dict[str, Any] = entry["settings"]
+        self.facts = facts  # the core's typed facts of the target (report["facts"]), never its setting keys
         self.start_step = start_step  # QATQuantizer: the step from which the target is fake-quantized
         self.observed = False  # the core's observer holds at least one batch
         self.dtype: Optional[torch.dtype] = None  # dtype of the last observed batch (of the calibration buffers)
         self.active = False  # fake quantization is applied (PTQ: compressed; QAT: scale computed once)
         self.traced: Optional[Frozen] = None  # the core's parameters for the torch formulation (cache)
 
-    @property
-    def qualified_name(self) -> str:
-        return qualified_name(self.module_name, self.target_name)
-
     def parameter(self) -> Optional[torch.Tensor]:
         """The parameter / buffer now (None when the attribute is None); checks what the core can read."""
-        return module_tensor(self.module, self.module_name, self.target_name, "quantize")
+        return self.current("quantize")
 
     def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
         return self.quantizer._parameter_forward(self, value)
@@ -205,24 +202,19 @@ class Quantizer:
     _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"{type(self).__name__}: expected a torch.nn.Module, got {type(model).__name__}")
-        self.bound_model = model
-        self.config_list = config_list
-        self._session, modules, report = open_session(model, config_list, "quantization")
-        self._check_fusions(config_list)
+        self._session, modules, report = open_compressor(self, model, config_list, "quantization")
+        self._check_fusions(report)
         emit_warnings(report, stacklevel=3)
-        start_steps = {c["index"]: c["quant_start_step"] for c in report.get("configs", ())
-                       if c.get("quant_start_step") is not None}
         self._targets: List[_Target] = []
         signatures: Dict[Any, Optional[List[str]]] = {}
         for module_name, info in report["modules"].items():
             module = modules[module_name]
             for name, entry in info["targets"].items():
-                start = start_steps.get(entry.get("config"), self._default_start_step())
-                target = _Target(self, module_name, name, module, entry, start,
-                                 None if entry.get("kind", "parameter") == "parameter" else
-                                 forward_arguments(module, signatures))
+                facts = report["facts"][module_name][name]
+                start = facts["quant_start_step"]
+                target = _Target(self, module_name, name, module, entry, facts,
+                                 self._default_start_step() if start is None else start,
+                                 None if facts["role"] == "parameter" else forward_arguments(module, signatures))
                 self._targets.append(target)
         for target in self._targets:
             # settings the core rejects (quant_dtype, quant_scheme, ...) fail here, naming the target
@@ -239,9 +231,9 @@ class Quantizer:
         return 0
 
     @staticmethod
-    def _check_fusions(config_list: Sequence[Dict[str, Any]]) -> None:
-        for i, config in enumerate(config_list):
-            fuse = config.get("fuse_names") if isinstance(config, dict) else None
+    def _check_fusions(report: Dict[str, Any]) -> None:
+        for config in report["configs"]:
+            fuse, i = config.get("fusions"), config["index"]  # the core's fuse_names groups of the config
             if fuse:
                 raise QuantizationError(
                     f"fuse_names is not supported by the Python quantizers yet: config_list[{i}].fuse_names = "
@@ -262,13 +254,9 @@ class Quantizer:
         for target in self._targets:
             by_object.setdefault(id(target.module), (target.module, []))[1].append(target)
         for module, group in by_object.values():
-            if any(w.kind == "quantization" and w.own and w.owner is not self for w in wrappings(module)):
-                raise StateError(f"module '{group[0].module_name}' is already wrapped by another swiftcompress "
-                                 "quantizer (or is part of a copy of a quantized model); call its unwrap_model() "
-                                 "first")
-            if "_nni_wrapper" in module.__dict__ or "_nni_wrapper" in module._modules:
-                raise StateError(f"module '{group[0].module_name}' is wrapped by an NNI compressor; call its "
-                                 "unwrap_model() first")
+            check_wrappable(module, group[0].module_name, "quantization", self,
+                            "another swiftcompress quantizer (or is part of a copy of a quantized model); call its "
+                            "unwrap_model() first")
         label = type(self).__name__
         for module, group in by_object.values():
             inputs = [t for t in group if t.kind == "input"]
@@ -400,10 +388,9 @@ class Quantizer:
         config: CalibrationConfig = defaultdict(dict)
         for target in self._targets:
             bits, _, _, _ = self._session.quant_range(target.module_name, target.target_name)
-            settings = target.settings
-            entry: Dict[str, Any] = {"scale": None, "zero_point": None,
-                                     "quant_dtype": settings.get("quant_dtype") or "int8",
-                                     "quant_scheme": settings.get("quant_scheme"), "quant_bits": bits}
+            facts = target.facts
+            entry: Dict[str, Any] = {"scale": None, "zero_point": None, "quant_dtype": facts["quant_dtype"],
+                                     "quant_scheme": facts["quant_scheme"], "quant_bits": bits}
             if target.observed:
                 scale, zero_point, tracked_min, tracked_max = self._quant_params(target)
                 if target.active:
