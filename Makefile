@@ -1,7 +1,7 @@
 # The two commands of the README. Swift 6.x must be on PATH (it is at /opt/swift/usr/bin here).
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: demo test test-swift test-c test-python bench build release
+.PHONY: demo test test-swift test-c test-leaks test-python test-fuzz fuzz bench build release
 
 VENV ?= $(CURDIR)/.venv
 # The one release build (tools/build-release.sh): tests, C ABI tests and the Python package all use it.
@@ -25,15 +25,29 @@ build:
 release:
 	bash tools/build-release.sh
 
-# Every test suite over that one build: Swift tests, then the C ABI tests (header, exported
-# symbols, bad input, threads, examples/c), then the Python tests against NNI 3.0.
-test: test-swift test-c test-python
+# Every test suite over that one build: Swift tests, the C ABI tests (header, exported symbols,
+# bad input, threads, examples/c), leak checks of the C programs (LeakSanitizer), the Python tests
+# against NNI 3.0 (hostile inputs, threads and an RSS leak loop included), then the fuzz targets
+# briefly (fuzz/run.sh --ci: a sanitizer build of the library in .build-fuzz, each target
+# SC_FUZZ_CI_SECONDS = 20 s, every regression input replayed).
+test: test-swift test-c test-leaks test-python test-fuzz
 
 test-swift: release
 	swift test -c release --skip-build --scratch-path $(SCRATCH) -Xswiftc -enable-testing --disable-xctest
 
 test-c: release
 	SC_LIB_DIR=$(SCRATCH)/dist bash tests/c/run.sh
+
+test-leaks: release
+	SC_LIB_DIR=$(SCRATCH)/dist bash tests/c/leaks.sh
+
+test-fuzz:
+	bash fuzz/run.sh --ci
+
+# Fuzzing for longer: make fuzz FUZZ_SECONDS=600 (each target; see docs/fuzzing.md).
+FUZZ_SECONDS ?= 300
+fuzz:
+	bash fuzz/run.sh --seconds $(FUZZ_SECONDS)
 
 # The Python package's tests against NNI 3.0 (creates or reuses .venv); the package bundles the
 # release build's library.

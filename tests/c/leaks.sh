@@ -3,8 +3,8 @@
 # tests/c/threads.c) and every example (examples/c/*.c, *.cpp) run under a leak checker, which fails
 # on any leaked allocation, in the library or in the program.
 #
-#   tests/c/leaks.sh                    builds libswiftcompress.so in release (.build-release, as
-#                                       tests/c/run.sh does; incremental), then checks it
+#   tests/c/leaks.sh                    builds libswiftcompress.so (tools/build-release.sh: the one
+#                                       release build, incremental), then checks it
 #   SC_LIB_DIR=dir tests/c/leaks.sh     checks the libswiftcompress.so in dir instead (no build); a
 #                                       sanitizer build (fuzz/run.sh's .build-fuzz/release) works too
 #
@@ -32,12 +32,12 @@ if [ -n "${SC_LIB_DIR:-}" ]; then
     LIBDIR=$(cd "$SC_LIB_DIR" && pwd) || { echo "FAIL SC_LIB_DIR=$SC_LIB_DIR is not a directory"; exit 2; }
     OUT=${SC_TEST_DIR:-$ROOT/.build-leaks}
 else
-    echo "building libswiftcompress.so (release, .build-release)"
-    if ! swift build -c release --scratch-path .build-release --product swiftcompress; then
+    echo "building libswiftcompress.so (the one release build: tools/build-release.sh)"
+    if ! bash tools/build-release.sh; then
         echo "FAIL swift build of libswiftcompress.so"
         exit 1
     fi
-    LIBDIR="$ROOT/.build-release/release"
+    LIBDIR="$ROOT/.build-release/dist"
     OUT=${SC_TEST_DIR:-$ROOT/.build-release/leaks}
 fi
 LIB="$LIBDIR/libswiftcompress.so"

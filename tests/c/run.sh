@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/c/run.sh — the C ABI's tests: header hygiene, exported symbols, bad input, threads, examples.
 #
-#   tests/c/run.sh                      builds libswiftcompress.so in release (.build-release), then tests it
+#   tests/c/run.sh                      builds libswiftcompress.so (tools/build-release.sh, .build-release/dist), then tests it
 #   SC_LIB_DIR=dir tests/c/run.sh       tests the libswiftcompress.so in dir instead (no build)
 #
 # Other environment variables: CC / CXX (default gcc / g++, else clang / clang++), SC_TEST_DIR (where
@@ -26,12 +26,12 @@ skip() { echo "SKIP $*"; }
 if [ -n "${SC_LIB_DIR:-}" ]; then
     LIBDIR=$(cd "$SC_LIB_DIR" && pwd) || { echo "SC_LIB_DIR=$SC_LIB_DIR is not a directory"; exit 2; }
 else
-    echo "building libswiftcompress.so (release, .build-release)"
-    if ! swift build -c release --scratch-path .build-release --product swiftcompress; then
+    echo "building libswiftcompress.so (the one release build: tools/build-release.sh)"
+    if ! bash tools/build-release.sh; then
         echo "FAIL swift build of libswiftcompress.so"
         exit 1
     fi
-    LIBDIR="$ROOT/.build-release/release"
+    LIBDIR="$ROOT/.build-release/dist"
 fi
 LIB="$LIBDIR/libswiftcompress.so"
 [ -f "$LIB" ] || { echo "FAIL no $LIB"; exit 1; }
