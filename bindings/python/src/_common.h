@@ -50,6 +50,28 @@ int scpy_read_index(PyObject *arg, size_t *index);
 /* Stores `obj` in the session's keepalive dict under `key` (a new reference is taken). */
 int scpy_keep(SessionObject *self, PyObject *key, PyObject *obj);
 
+/* Runs `call` (an expression giving an SC_* status) into `status` with the GIL released and the
+ * session's busy flag set, so that a second thread gets RuntimeError instead of racing. */
+#define SCPY_CALL_BUSY(self, status, call) \
+    do {                                   \
+        (self)->busy = 1;                  \
+        Py_BEGIN_ALLOW_THREADS             \
+        (status) = (call);                 \
+        Py_END_ALLOW_THREADS               \
+        (self)->busy = 0;                  \
+    } while (0)
+
+/* Runs `call` into `status` with the GIL released (module functions: no session). */
+#define SCPY_CALL_NOGIL(status, call) \
+    do {                              \
+        Py_BEGIN_ALLOW_THREADS        \
+        (status) = (call);            \
+        Py_END_ALLOW_THREADS          \
+    } while (0)
+
+/* A PyMethodDef entry for a METH_VARARGS | METH_KEYWORDS function. */
+#define SCPY_KW_METHOD(name, fn, doc) {(name), (PyCFunction)(void (*)(void))(fn), METH_VARARGS | METH_KEYWORDS, (doc)}
+
 /* Session methods and module functions of the other translation units (NULL-terminated arrays):
  * _quant.c (observers, parameters, fake quantization), _real.c (real quantization, folding),
  * _distill.c (distillation). */

@@ -369,10 +369,16 @@ static const char *json_text(PyObject *arg, const char *what, Py_ssize_t *len) {
     return text;
 }
 
-static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
+/* scpy_check_open, then json_text: the text of a session method's JSON argument, or NULL with an
+ * exception set. */
+static const char *session_json_text(SessionObject *self, PyObject *arg, const char *what, Py_ssize_t *len) {
     if (scpy_check_open(self) < 0) return NULL;
+    return json_text(arg, what, len);
+}
+
+static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
     Py_ssize_t len = 0;
-    const char *text = json_text(arg, "add_modules_json", &len);
+    const char *text = session_json_text(self, arg, "add_modules_json", &len);
     if (text == NULL) return NULL;
     int status = sc_session_add_modules_json(self->session, text, (size_t)len);
     if (status != SC_OK) return scpy_session_error(self, status); /* adds no module */
@@ -381,9 +387,8 @@ static PyObject *Session_add_modules_json(SessionObject *self, PyObject *arg) {
 }
 
 static PyObject *Session_set_config(SessionObject *self, PyObject *arg) {
-    if (scpy_check_open(self) < 0) return NULL;
     Py_ssize_t len = 0;
-    const char *text = json_text(arg, "set_config", &len);
+    const char *text = session_json_text(self, arg, "set_config", &len);
     if (text == NULL) return NULL;
     int status = sc_session_set_config(self->session, text, (size_t)len);
     /* A refused config keeps the earlier config and its bindings in the core (the header's
@@ -544,11 +549,7 @@ static PyObject *Session_generate_masks(SessionObject *self, PyObject *arg) {
     long metric = PyLong_AsLong(arg);
     if (metric == -1 && PyErr_Occurred()) return NULL;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_session_generate_masks(self->session, (int)metric);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status, sc_session_generate_masks(self->session, (int)metric));
     if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
@@ -556,11 +557,7 @@ static PyObject *Session_generate_masks(SessionObject *self, PyObject *arg) {
 static PyObject *Session_apply_masks(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
     if (scpy_check_open(self) < 0) return NULL;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_session_apply_masks(self->session);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status, sc_session_apply_masks(self->session));
     if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
@@ -579,12 +576,12 @@ static PyMethodDef Session_core_methods[] = {
     {"targets", (PyCFunction)Session_targets, METH_NOARGS, "targets() -> [(module_name, target_name)] in plan order."},
     {"target_settings", (PyCFunction)Session_target_settings, METH_O,
      "target_settings(index) -> JSON text of the target's canonical settings."},
-    {"report", (PyCFunction)(void (*)(void))Session_report, METH_VARARGS | METH_KEYWORDS,
-     "report(table=False) -> the explain report as JSON text, or the table for people."},
-    {"bind", (PyCFunction)(void (*)(void))Session_bind, METH_VARARGS | METH_KEYWORDS,
-     "bind(module_name, target_name, tensor_spec, mask_spec, keepalive=None)."},
-    {"bind_metric", (PyCFunction)(void (*)(void))Session_bind_metric, METH_VARARGS | METH_KEYWORDS,
-     "bind_metric(module_name, target_name, metric_spec, keepalive=None)."},
+    SCPY_KW_METHOD("report", Session_report,
+        "report(table=False) -> the explain report as JSON text, or the table for people."),
+    SCPY_KW_METHOD("bind", Session_bind,
+        "bind(module_name, target_name, tensor_spec, mask_spec, keepalive=None)."),
+    SCPY_KW_METHOD("bind_metric", Session_bind_metric,
+        "bind_metric(module_name, target_name, metric_spec, keepalive=None)."),
     {"generate_masks", (PyCFunction)Session_generate_masks, METH_O,
      "generate_masks(metric): writes every bound mask (GIL released)."},
     {"apply_masks", (PyCFunction)Session_apply_masks, METH_NOARGS,
@@ -646,9 +643,7 @@ static PyObject *core_apply_mask(PyObject *m, PyObject *args) {
     tensor_arg mk, tg;
     if (scpy_read_spec(mspec, "apply_mask: mask", &mk) < 0 || scpy_read_spec(tspec, "apply_mask: target", &tg) < 0) return NULL;
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_apply_mask(&mk.t, &tg.t, method);
-    Py_END_ALLOW_THREADS
+    SCPY_CALL_NOGIL(status, sc_apply_mask(&mk.t, &tg.t, method));
     if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
     Py_RETURN_NONE;
 }

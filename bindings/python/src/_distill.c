@@ -216,11 +216,7 @@ static PyObject *Session_distill(SessionObject *self, PyObject *Py_UNUSED(ignore
     if (losses == NULL) return PyErr_NoMemory();
     double total = 0;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_session_distill(self->session, &total, losses, n);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status, sc_session_distill(self->session, &total, losses, n));
     if (status != SC_OK) {
         PyMem_Free(losses);
         return scpy_session_error(self, status);
@@ -248,11 +244,11 @@ PyMethodDef scpy_distill_session_methods[] = {
      "add_teacher_modules(names): the teacher's module names (named_modules() order), so links are checked."},
     {"target_links", (PyCFunction)Session_target_links, METH_O,
      "target_links(index) -> [teacher module name] of resolved target `index` ('auto' resolved)."},
-    {"bind_student", (PyCFunction)(void (*)(void))Session_bind_student, METH_VARARGS | METH_KEYWORDS,
-     "bind_student(module_name, target_name, student_spec, gradient_spec or None, keepalive=None); unbinds the "
-     "target's teachers."},
-    {"bind_teacher", (PyCFunction)(void (*)(void))Session_bind_teacher, METH_VARARGS | METH_KEYWORDS,
-     "bind_teacher(module_name, target_name, link, teacher_spec or None, keepalive=None); None: the link is skipped."},
+    SCPY_KW_METHOD("bind_student", Session_bind_student,
+        "bind_student(module_name, target_name, student_spec, gradient_spec or None, keepalive=None); unbinds the "
+        "target's teachers."),
+    SCPY_KW_METHOD("bind_teacher", Session_bind_teacher,
+        "bind_teacher(module_name, target_name, link, teacher_spec or None, keepalive=None); None: the link is skipped."),
     {"distill", (PyCFunction)Session_distill, METH_NOARGS,
      "distill() -> (total_loss, [per-target loss]); writes the gradient buffers (GIL released)."},
     {NULL, NULL, 0, NULL},

@@ -9,6 +9,15 @@
  */
 #include "_common.h"
 
+/* Parses (module_name, target_name) with `format` ("ss:<method>") and checks the session is open.
+ * Returns 0, or -1 with an exception set. */
+static int read_target_args(SessionObject *self, PyObject *args, PyObject *kwds, const char *format, const char **module,
+                            const char **target) {
+    static char *kwlist[] = {"module_name", "target_name", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, module, target)) return -1;
+    return scpy_check_open(self);
+}
+
 static PyObject *Session_observe(SessionObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"module_name", "target_name", "batch", "observer", NULL};
     const char *module, *target;
@@ -20,20 +29,14 @@ static PyObject *Session_observe(SessionObject *self, PyObject *args, PyObject *
     tensor_arg batch;
     if (scpy_read_spec(spec, "observe: batch", &batch) < 0) return NULL;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_session_observe(self->session, module, target, &batch.t, observer);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status, sc_session_observe(self->session, module, target, &batch.t, observer));
     if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_scale_shape(SessionObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"module_name", "target_name", NULL};
     const char *module, *target;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss:scale_shape", kwlist, &module, &target)) return NULL;
-    if (scpy_check_open(self) < 0) return NULL;
+    if (read_target_args(self, args, kwds, "ss:scale_shape", &module, &target) < 0) return NULL;
     size_t ndim = 0;
     const int64_t *shape = NULL;
     int status = sc_session_scale_shape(self->session, module, target, &ndim, &shape);
@@ -102,23 +105,17 @@ static PyObject *Session_fake_quantize(SessionObject *self, PyObject *args, PyOb
         scpy_read_optional_spec(mspec, "fake_quantize: gradient_mask", &mask, &maskp) < 0)
         return NULL;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    if (use_method)
-        status = sc_session_fake_quantize_as(self->session, module, target, apply_method, &x.t, &out.t, maskp);
-    else
-        status = sc_session_fake_quantize(self->session, module, target, &x.t, &out.t, maskp);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status,
+                   use_method
+                       ? sc_session_fake_quantize_as(self->session, module, target, apply_method, &x.t, &out.t, maskp)
+                       : sc_session_fake_quantize(self->session, module, target, &x.t, &out.t, maskp));
     if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
 
 static PyObject *Session_quant_range(SessionObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"module_name", "target_name", NULL};
     const char *module, *target;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss:quant_range", kwlist, &module, &target)) return NULL;
-    if (scpy_check_open(self) < 0) return NULL;
+    if (read_target_args(self, args, kwds, "ss:quant_range", &module, &target) < 0) return NULL;
     int bits = 0, is_signed = 0;
     int64_t qmin = 0, qmax = 0;
     int status = sc_session_quant_range(self->session, module, target, &bits, &is_signed, &qmin, &qmax);
@@ -127,18 +124,18 @@ static PyObject *Session_quant_range(SessionObject *self, PyObject *args, PyObje
 }
 
 PyMethodDef scpy_quant_session_methods[] = {
-    {"observe", (PyCFunction)(void (*)(void))Session_observe, METH_VARARGS | METH_KEYWORDS,
-     "observe(module_name, target_name, batch_spec, observer): folds a batch into the target's observer "
-     "(SC_OBSERVER_MINMAX or SC_OBSERVER_EMA; GIL released)."},
-    {"scale_shape", (PyCFunction)(void (*)(void))Session_scale_shape, METH_VARARGS | METH_KEYWORDS,
-     "scale_shape(module_name, target_name) -> tuple: the shape of the target's scale (() per tensor)."},
-    {"quant_params", (PyCFunction)(void (*)(void))Session_quant_params, METH_VARARGS | METH_KEYWORDS,
-     "quant_params(module_name, target_name, scale_spec, zero_point_spec, tracked_min_spec=None, "
-     "tracked_max_spec=None): writes the scale, zero point and tracked range (buffers of the scale shape)."},
-    {"fake_quantize", (PyCFunction)(void (*)(void))Session_fake_quantize, METH_VARARGS | METH_KEYWORDS,
-     "fake_quantize(module_name, target_name, x_spec, out_spec, gradient_mask_spec=None, apply_method=None): "
-     "writes the target's apply_method (or SC_APPLY_* when given) of x into out (GIL released)."},
-    {"quant_range", (PyCFunction)(void (*)(void))Session_quant_range, METH_VARARGS | METH_KEYWORDS,
-     "quant_range(module_name, target_name) -> (bits, signed, qmin, qmax)."},
+    SCPY_KW_METHOD("observe", Session_observe,
+        "observe(module_name, target_name, batch_spec, observer): folds a batch into the target's observer "
+        "(SC_OBSERVER_MINMAX or SC_OBSERVER_EMA; GIL released)."),
+    SCPY_KW_METHOD("scale_shape", Session_scale_shape,
+        "scale_shape(module_name, target_name) -> tuple: the shape of the target's scale (() per tensor)."),
+    SCPY_KW_METHOD("quant_params", Session_quant_params,
+        "quant_params(module_name, target_name, scale_spec, zero_point_spec, tracked_min_spec=None, "
+        "tracked_max_spec=None): writes the scale, zero point and tracked range (buffers of the scale shape)."),
+    SCPY_KW_METHOD("fake_quantize", Session_fake_quantize,
+        "fake_quantize(module_name, target_name, x_spec, out_spec, gradient_mask_spec=None, apply_method=None): "
+        "writes the target's apply_method (or SC_APPLY_* when given) of x into out (GIL released)."),
+    SCPY_KW_METHOD("quant_range", Session_quant_range,
+        "quant_range(module_name, target_name) -> (bits, signed, qmin, qmax)."),
     {NULL, NULL, 0, NULL},
 };

@@ -54,11 +54,7 @@ static PyObject *Session_quantize(SessionObject *self, PyObject *args, PyObject 
         read_size(obytes, "quantize: out_bytes", &nbytes) < 0)
         return NULL;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_session_quantize(self->session, module, target, &x.t, out, nbytes, storage, &nans);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status, sc_session_quantize(self->session, module, target, &x.t, out, nbytes, storage, &nans));
     if (status != SC_OK) return scpy_session_error(self, status);
     return PyLong_FromSize_t(nans);
 }
@@ -80,11 +76,7 @@ static PyObject *Session_dequantize(SessionObject *self, PyObject *args, PyObjec
         scpy_read_spec(ospec, "dequantize: out", &o) < 0)
         return NULL;
     int status;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_session_dequantize(self->session, module, target, q, nbytes, storage, &o.t);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    SCPY_CALL_BUSY(self, status, sc_session_dequantize(self->session, module, target, q, nbytes, storage, &o.t));
     if (status != SC_OK) return scpy_session_error(self, status);
     Py_RETURN_NONE;
 }
@@ -105,9 +97,7 @@ static PyObject *core_quantize(PyObject *m, PyObject *args, PyObject *kwds) {
         read_size(obytes, "quantize: out_bytes", &nbytes) < 0)
         return NULL;
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_quantize(&x.t, &s.t, &z.t, bits, is_signed, out, nbytes, storage, &nans);
-    Py_END_ALLOW_THREADS
+    SCPY_CALL_NOGIL(status, sc_quantize(&x.t, &s.t, &z.t, bits, is_signed, out, nbytes, storage, &nans));
     if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
     return PyLong_FromSize_t(nans);
 }
@@ -128,9 +118,7 @@ static PyObject *core_dequantize(PyObject *m, PyObject *args, PyObject *kwds) {
         scpy_read_spec(ospec, "dequantize: out", &o) < 0)
         return NULL;
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_dequantize(q, nbytes, storage, &s.t, &z.t, bits, is_signed, &o.t);
-    Py_END_ALLOW_THREADS
+    SCPY_CALL_NOGIL(status, sc_dequantize(q, nbytes, storage, &s.t, &z.t, bits, is_signed, &o.t));
     if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
     Py_RETURN_NONE;
 }
@@ -170,32 +158,30 @@ static PyObject *core_fold_batch_norm(PyObject *m, PyObject *args, PyObject *kwd
         scpy_read_spec(fbspec, "fold_batch_norm: folded_bias", &fb) < 0)
         return NULL;
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = sc_fold_batch_norm(layer, &w.t, bp, gp, betap, &mean.t, &var.t, eps, &fw.t, &fb.t);
-    Py_END_ALLOW_THREADS
+    SCPY_CALL_NOGIL(status, sc_fold_batch_norm(layer, &w.t, bp, gp, betap, &mean.t, &var.t, eps, &fw.t, &fb.t));
     if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
     Py_RETURN_NONE;
 }
 
 PyMethodDef scpy_real_session_methods[] = {
-    {"quantize", (PyCFunction)(void (*)(void))Session_quantize, METH_VARARGS | METH_KEYWORDS,
-     "quantize(module_name, target_name, x, out_ptr, out_bytes, storage) -> nan_count: real quantization of x "
-     "with the target's observed scale and zero point into out_bytes bytes at out_ptr (SC_QSTORAGE_* layout)."},
-    {"dequantize", (PyCFunction)(void (*)(void))Session_dequantize, METH_VARARGS | METH_KEYWORDS,
-     "dequantize(module_name, target_name, q_ptr, q_bytes, storage, out): (q - zp) * scale into out."},
+    SCPY_KW_METHOD("quantize", Session_quantize,
+        "quantize(module_name, target_name, x, out_ptr, out_bytes, storage) -> nan_count: real quantization of x "
+        "with the target's observed scale and zero point into out_bytes bytes at out_ptr (SC_QSTORAGE_* layout)."),
+    SCPY_KW_METHOD("dequantize", Session_dequantize,
+        "dequantize(module_name, target_name, q_ptr, q_bytes, storage, out): (q - zp) * scale into out."),
     {NULL, NULL, 0, NULL},
 };
 
 PyMethodDef scpy_real_module_methods[] = {
-    {"quantize", (PyCFunction)(void (*)(void))core_quantize, METH_VARARGS | METH_KEYWORDS,
-     "quantize(x, scale, zero_point, bits, is_signed, out_ptr, out_bytes, storage) -> nan_count: real quantization "
-     "with explicit parameters (the scale's shape gives the blocks)."},
-    {"dequantize", (PyCFunction)(void (*)(void))core_dequantize, METH_VARARGS | METH_KEYWORDS,
-     "dequantize(q_ptr, q_bytes, storage, scale, zero_point, bits, is_signed, out): (q - zp) * scale into out."},
+    SCPY_KW_METHOD("quantize", core_quantize,
+        "quantize(x, scale, zero_point, bits, is_signed, out_ptr, out_bytes, storage) -> nan_count: real quantization "
+        "with explicit parameters (the scale's shape gives the blocks)."),
+    SCPY_KW_METHOD("dequantize", core_dequantize,
+        "dequantize(q_ptr, q_bytes, storage, scale, zero_point, bits, is_signed, out): (q - zp) * scale into out."),
     {"qstorage_bytes", core_qstorage_bytes, METH_VARARGS,
      "qstorage_bytes(storage, count) -> the bytes count values take in an SC_QSTORAGE_* layout."},
-    {"fold_batch_norm", (PyCFunction)(void (*)(void))core_fold_batch_norm, METH_VARARGS | METH_KEYWORDS,
-     "fold_batch_norm(layer, weight, bias, bn_weight, bn_bias, running_mean, running_var, eps, folded_weight, "
-     "folded_bias): folds a batch norm into the conv (SC_FOLD_CONV) or linear (SC_FOLD_LINEAR) layer before it."},
+    SCPY_KW_METHOD("fold_batch_norm", core_fold_batch_norm,
+        "fold_batch_norm(layer, weight, bias, bn_weight, bn_bias, running_mean, running_var, eps, folded_weight, "
+        "folded_bias): folds a batch norm into the conv (SC_FOLD_CONV) or linear (SC_FOLD_LINEAR) layer before it."),
     {NULL, NULL, 0, NULL},
 };

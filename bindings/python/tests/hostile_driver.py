@@ -38,6 +38,8 @@ import traceback
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from thread_support import start_barrier_threads  # beside this file (sys.path[0] when run as a worker)
+
 KINDS = ("prune_config", "prune_tensor", "quant_config", "quant_tensor", "distill_config", "misuse", "odd_model",
          "distill_tensor")
 
@@ -617,20 +619,7 @@ def case_distill_config(case: Dict[str, Any]) -> str:
 
 
 def run_threads(work: Callable[[int], Any], count: int = 4) -> List[Any]:
-    out: List[Any] = [None] * count
-    errors: List[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def body(i: int) -> None:
-        try:
-            barrier.wait()
-            out[i] = work(i)
-        except BaseException as error:  # noqa: BLE001
-            errors.append(error)
-
-    pool = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in pool:
-        t.start()
+    out, errors, pool = start_barrier_threads(work, count)
     for t in pool:
         t.join(30)
     if errors:

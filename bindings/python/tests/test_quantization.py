@@ -77,6 +77,19 @@ def nni_ptq(model: nn.Module, config_list: List[Dict[str, Any]], data: List[torc
     return quantizer, model, calibration
 
 
+def ptq_both(name: str, config_list: List[Dict[str, Any]]):
+    """Calibrates and compresses `make(name)` with our PtqQuantizer and a deep copy with NNI's, on
+    `batches(name)`. Returns (data, our model, NNI's model, our calibration config, NNI's)."""
+    data = batches(name)
+    model = make(name)
+    reference = copy.deepcopy(model)
+    quantizer = PtqQuantizer(model, config_list)
+    quantizer.calibrate(data)
+    _, ours = quantizer.compress()
+    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    return data, model, nni_model, ours, theirs
+
+
 def assert_same_calibration(ours: Dict[str, Any], theirs: Dict[str, Any]) -> int:
     """Every module, target, key and value equal: tensors bit for bit, with equal shape and dtype."""
     assert type(ours) is type(theirs)
@@ -181,13 +194,7 @@ def test_ptq_legacy_config_matches_nni() -> None:
     # NNI 3.0's schema requires a top-level quant_dtype even in a legacy list (None is accepted).
     config_list = [{"quant_types": ["input", "weight", "output"], "quant_bits": {"input": 8, "weight": 4, "output": 8},
                     "op_types": ["Conv2d", "Linear"], "quant_dtype": None}]
-    data = batches("cnn")
-    model = make("cnn")
-    reference = copy.deepcopy(model)
-    quantizer = PtqQuantizer(model, config_list)
-    quantizer.calibrate(data)
-    _, ours = quantizer.compress()
-    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    data, model, nni_model, ours, theirs = ptq_both("cnn", config_list)
     assert assert_same_calibration(ours, theirs) == 4 * 3 * 3
     assert ours["conv1"]["weight"]["quant_dtype"] == "int4" and ours["conv1"]["weight"]["quant_bits"] == 4
     with torch.no_grad():
@@ -197,13 +204,7 @@ def test_ptq_legacy_config_matches_nni() -> None:
 def test_ptq_ignores_config_apply_method_as_nni() -> None:
     # NNI 3.0's PtqQuantizer sets the apply method itself ('clamp_round' after compress).
     config_list = [dict(targets_of("mlp"), quant_dtype="int8", apply_method="bypass")]
-    data = batches("mlp")
-    model = make("mlp")
-    reference = copy.deepcopy(model)
-    quantizer = PtqQuantizer(model, config_list)
-    quantizer.calibrate(data)
-    quantizer.compress()
-    _, nni_model, _ = nni_ptq(reference, config_list, data)
+    data, model, nni_model, _, _ = ptq_both("mlp", config_list)
     with torch.no_grad():
         assert torch.equal(model(data[1]), nni_model(data[1]))
         assert not torch.equal(model(data[1]), make("mlp")(data[1]))
@@ -211,13 +212,7 @@ def test_ptq_ignores_config_apply_method_as_nni() -> None:
 
 def test_ptq_gradient_is_straight_through_as_nni() -> None:
     config_list = [dict(targets_of("cnn"), quant_dtype="uint8", quant_scheme="affine")]
-    data = batches("cnn")
-    model = make("cnn")
-    reference = copy.deepcopy(model)
-    quantizer = PtqQuantizer(model, config_list)
-    quantizer.calibrate(data)
-    quantizer.compress()
-    _, nni_model, _ = nni_ptq(reference, config_list, data)
+    data, model, nni_model, _, _ = ptq_both("cnn", config_list)
     x1 = (data[2] * 2).requires_grad_()
     x2 = (data[2] * 2).requires_grad_()
     target = torch.randn(2, 5, generator=torch.Generator().manual_seed(3))
@@ -250,13 +245,7 @@ def test_ptq_per_channel_activations_match_nni(scheme: str) -> None:
     # NNI 3.0 accepts per_channel on inputs / outputs (dim 1; scale shape [1, C, 1, 1]).
     config_list = [{"op_types": ["Conv2d"], "target_names": ["_input_", "_output_"], "quant_dtype": "int8",
                     "quant_scheme": scheme, "granularity": "per_channel"}]
-    data = batches("cnn")
-    model = make("cnn")
-    reference = copy.deepcopy(model)
-    quantizer = PtqQuantizer(model, config_list)
-    quantizer.calibrate(data)
-    _, ours = quantizer.compress()
-    _, nni_model, theirs = nni_ptq(reference, config_list, data)
+    data, model, nni_model, ours, theirs = ptq_both("cnn", config_list)
     assert assert_same_calibration(ours, theirs) == 4 * 2 * 2
     assert ours["conv2"]["_output_0"]["scale"].shape == (1, 6, 1, 1)
     with torch.no_grad():

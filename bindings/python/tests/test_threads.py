@@ -6,7 +6,6 @@ interval (more interleaving) and a time bound."""
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Any, Callable, Dict, List
 
@@ -17,6 +16,8 @@ import torch.nn as nn
 from swiftcompress.distillation import DynamicLayerwiseDistiller
 from swiftcompress.pruning import L1NormPruner, LevelPruner
 from swiftcompress.quantization import PtqQuantizer, QATQuantizer
+
+from thread_support import start_barrier_threads
 
 THREADS = 4
 ROUNDS = 100
@@ -43,20 +44,7 @@ def run_rounds(work: Callable[[int], Any], rounds: int = ROUNDS, threads: int = 
     start = time.monotonic()
     results: List[List[Any]] = []
     for _ in range(rounds):
-        out: List[Any] = [None] * threads
-        errors: List[BaseException] = []
-        barrier = threading.Barrier(threads)
-
-        def body(i: int) -> None:
-            try:
-                barrier.wait()
-                out[i] = work(i)
-            except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
-                errors.append(error)
-
-        pool = [threading.Thread(target=body, args=(i,)) for i in range(threads)]
-        for t in pool:
-            t.start()
+        out, errors, pool = start_barrier_threads(work, threads)
         for t in pool:
             t.join(timeout=TIME_BOUND_S)
             assert not t.is_alive(), "a thread did not finish (deadlock?)"

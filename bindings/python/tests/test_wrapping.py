@@ -134,13 +134,20 @@ def test_update_masks():
         pruner.update_masks({"1": {"weight": custom}})
 
 
-def test_wrapping_twice_is_an_error_and_unwrap_allows_it():
+def wrap_then_refuse(first_pruner_class, match: str):
+    """Wraps a seeded resnet18's fc with `first_pruner_class`, checks that wrapping it again with
+    L1NormPruner raises StateError matching `match`, unwraps the first. Returns (model, config_list)."""
     model = seeded_model("resnet18")
     config_list = [{"op_names": ["fc"], "sparse_ratio": 0.5}]
-    first = L1NormPruner(model, config_list)
-    with pytest.raises(swiftcompress.StateError, match="already wrapped"):
+    first = first_pruner_class(model, config_list)
+    with pytest.raises(swiftcompress.StateError, match=match):
         L1NormPruner(model, config_list)
     first.unwrap_model()
+    return model, config_list
+
+
+def test_wrapping_twice_is_an_error_and_unwrap_allows_it():
+    model, config_list = wrap_then_refuse(L1NormPruner, "already wrapped")
     second = L1NormPruner(model, config_list)
     second.compress()
     second.unwrap_model()
@@ -149,12 +156,7 @@ def test_wrapping_twice_is_an_error_and_unwrap_allows_it():
 def test_model_wrapped_by_nni_is_refused():
     from nni.compression.pruning import L1NormPruner as NNIL1
 
-    model = seeded_model("resnet18")
-    config_list = [{"op_names": ["fc"], "sparse_ratio": 0.5}]
-    nni_pruner = NNIL1(model, config_list)
-    with pytest.raises(swiftcompress.StateError, match="NNI"):
-        L1NormPruner(model, config_list)
-    nni_pruner.unwrap_model()
+    wrap_then_refuse(NNIL1, "NNI")
 
 
 def test_shared_module_under_two_names():
