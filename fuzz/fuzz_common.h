@@ -531,6 +531,16 @@ static void fz_str_free(fz_str *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* Sets the config list built in `cfg` (printed with FZ_VERBOSE), frees `cfg`, and returns the
+ * checked status. On failure the session is freed too (the caller returns at once). */
+static int fz_set_config(sc_session *s, fz_str *cfg) {
+    if (getenv("FZ_VERBOSE")) fprintf(stderr, "config: %s\n", cfg->s);
+    int st = CHECK_STATUS(s, sc_session_set_config(s, cfg->s, cfg->n));
+    fz_str_free(cfg);
+    if (st != SC_OK) sc_session_free(s);
+    return st;
+}
+
 /* A mask value is 0 or 1 (-0.0 counts as 0). */
 static int fz_is01(double v) { return v == 0.0 || v == 1.0; }
 

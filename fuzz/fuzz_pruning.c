@@ -238,13 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fz_str cfg = {0};
     make_config(&cfg, &p, mods, nmods);
-    if (getenv("FZ_VERBOSE")) fprintf(stderr, "config: %s\n", cfg.s);
-    st = CHECK_STATUS(s, sc_session_set_config(s, cfg.s, cfg.n));
-    fz_str_free(&cfg);
-    if (st != SC_OK) {
-        sc_session_free(s);
-        return 0;
-    }
+    st = fz_set_config(s, &cfg);
+    if (st != SC_OK) return 0;
 
     size_t ntargets = sc_session_target_count(s);
     if (ntargets > MAX_TARGETS) ntargets = MAX_TARGETS;

@@ -16,32 +16,13 @@
 # Prints PASS/FAIL/SKIP per program and exits non-zero on any leak or failure.
 set -u
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 2
-export PATH="$PATH:/opt/swift/usr/bin"
-
-passed=0
-failed=0
-failures=()
-pass() { passed=$((passed + 1)); echo "PASS $*"; }
-fail() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL $*"; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-# --- the library ----------------------------------------------------------------------------------
+# shellcheck source=tests/c/common.sh
+. "$(dirname "$0")/common.sh"
 if [ -n "${SC_LIB_DIR:-}" ]; then
-    LIBDIR=$(cd "$SC_LIB_DIR" && pwd) || { echo "FAIL SC_LIB_DIR=$SC_LIB_DIR is not a directory"; exit 2; }
     OUT=${SC_TEST_DIR:-$ROOT/.build-leaks}
 else
-    echo "building libswiftcompress.so (the one release build: tools/build-release.sh)"
-    if ! bash tools/build-release.sh; then
-        echo "FAIL swift build of libswiftcompress.so"
-        exit 1
-    fi
-    LIBDIR="$ROOT/.build-release/dist"
     OUT=${SC_TEST_DIR:-$ROOT/.build-release/leaks}
 fi
-LIB="$LIBDIR/libswiftcompress.so"
-[ -f "$LIB" ] || { echo "FAIL no $LIB"; exit 1; }
 mkdir -p "$OUT" || exit 2
 echo "library: $LIB"
 echo "programs: $OUT"

@@ -11,37 +11,14 @@
 # Prints PASS/FAIL/SKIP per check and exits non-zero when any check failed.
 set -u
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 2
-export PATH="$PATH:/opt/swift/usr/bin"
-
-passed=0
-failed=0
-failures=()
-pass() { passed=$((passed + 1)); echo "PASS $*"; }
-fail() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL $*"; }
-skip() { echo "SKIP $*"; }
-
-# --- the library --------------------------------------------------------------------------------
-if [ -n "${SC_LIB_DIR:-}" ]; then
-    LIBDIR=$(cd "$SC_LIB_DIR" && pwd) || { echo "SC_LIB_DIR=$SC_LIB_DIR is not a directory"; exit 2; }
-else
-    echo "building libswiftcompress.so (the one release build: tools/build-release.sh)"
-    if ! bash tools/build-release.sh; then
-        echo "FAIL swift build of libswiftcompress.so"
-        exit 1
-    fi
-    LIBDIR="$ROOT/.build-release/dist"
-fi
-LIB="$LIBDIR/libswiftcompress.so"
-[ -f "$LIB" ] || { echo "FAIL no $LIB"; exit 1; }
+# shellcheck source=tests/c/common.sh
+. "$(dirname "$0")/common.sh"
 OUT=${SC_TEST_DIR:-$ROOT/.build-release/ctests}
 mkdir -p "$OUT" || exit 2
 echo "library: $LIB"
 echo "test programs: $OUT"
 
 # --- compilers ----------------------------------------------------------------------------------
-have() { command -v "$1" >/dev/null 2>&1; }
 CC=${CC:-$(have gcc && echo gcc || echo clang)}
 CXX=${CXX:-$(have g++ && echo g++ || echo clang++)}
 C_COMPILERS=()
