@@ -653,6 +653,64 @@ int sc_fold_batch_norm(int layer, const sc_tensor *weight, const sc_tensor *bias
                        const sc_tensor *bn_bias, const sc_tensor *running_mean, const sc_tensor *running_var,
                        double eps, const sc_tensor *folded_weight, const sc_tensor *folded_bias);
 
+/* ---------------------------------------------------------------------------------------------
+ * Training-aware pruning (TaylorPruner, SlimPruner; LinearPruner / AGPPruner schedules)
+ *
+ * Metric accumulators fed with caller tensors each training step. None of these retains a
+ * pointer: every buffer is the caller's, read or written only during the call. Tensors may have
+ * any of the four dtypes and any strides (written ones must not overlap). Arithmetic is done per
+ * element and rounded to the written tensor's dtype after each operation, as torch's float ops.
+ * Errors (message in sc_last_error): SC_ERROR_NULL_POINTER, SC_ERROR_DTYPE, SC_ERROR_SHAPE (shapes
+ * that differ; the message names the argument), SC_ERROR_INVALID_ARGUMENT.
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Taylor's per-step accumulation (call it from the weight's gradient hook):
+ * buffer = (reset ? 0 : buffer) + (weight * gradient)^2, elementwise. All three have the same shape.
+ */
+int sc_taylor_accumulate(const sc_tensor *buffer, const sc_tensor *weight, const sc_tensor *gradient, int reset);
+
+/*
+ * Taylor's average after `steps` (>= 1, NNI's training_steps) accumulations: out = buffer / steps.
+ * Bind `out` as the target's tensor (sc_session_bind) and generate with SC_METRIC_L1: that is NNI's
+ * norm metric with p=1 over the blocks of the averaged data.
+ */
+int sc_taylor_average(const sc_tensor *buffer, int64_t steps, const sc_tensor *out);
+
+/*
+ * Slim's metric: out = |factor| (same shape; the scaling factor has the target's metric shape, so
+ * bind `out` with sc_session_bind_metric and generate with SC_METRIC_SUPPLIED).
+ */
+int sc_slim_metric(const sc_tensor *factor, const sc_tensor *out);
+
+/*
+ * Slim's patched loss: out = loss + regular_scale * (sum_k ||factors[k]||_1) / count (NNI's
+ * loss_patch; count 0 gives loss). `loss` and `out` hold one element each; `factors` is an array of
+ * `count` tensors. regular_scale must be finite.
+ */
+int sc_slim_penalty(const sc_tensor *loss, const sc_tensor *factors, size_t count, double regular_scale,
+                    const sc_tensor *out);
+
+/*
+ * The backward of sc_slim_penalty for the factors: grads[k] = sign(factors[k]) * (grad_output / count)
+ * * regular_scale (sign(0) = 0); `grad_output` holds one element, `grads` is an array of `count`
+ * tensors shaped like the factors (written). The loss's own gradient is grad_output.
+ */
+int sc_slim_penalty_backward(const sc_tensor *factors, size_t count, double regular_scale,
+                             const sc_tensor *grad_output, const sc_tensor *grads);
+
+#define SC_SCHEDULE_NONE (-1) /* sc_session_set_schedule: the config's goals */
+
+/*
+ * Scales every target's goals (sparse_ratio, sparse_threshold, max_sparse_ratio, min_sparse_ratio)
+ * by the schedule's factor at `step` of `total_steps` (SC_SCHEDULE_LINEAR: step / total_steps,
+ * SC_SCHEDULE_AGP: 1 - (1 - step / total_steps)^3; NNI's LinearPruner / AGPPruner with initial
+ * ratio 0) for the next sc_session_generate_masks calls; SC_SCHEDULE_NONE restores the config's
+ * goals. A new config clears it. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (not a pruning
+ * session), SC_ERROR_INVALID_ARGUMENT (schedule; total_steps < 1; step outside [0, total_steps]).
+ */
+int sc_session_set_schedule(sc_session *session, int schedule, int64_t step, int64_t total_steps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -94,6 +94,10 @@ public final class CompressionSession {
     public private(set) var distillationBindings: [DistillationBinding] = []
     /// Per target (quantization sessions): its observer, made by the target's first `observe`.
     public private(set) var observers: [QuantObserver?] = []
+    /// A sparsity schedule applied to every pruning target's goals (sparse_ratio, sparse_threshold,
+    /// max/min_sparse_ratio scaled by `SparsitySchedule.settings(_:step:totalSteps:)`) when masks are
+    /// generated; nil: the config's goals. Cleared by a new config.
+    public var pruningSchedule: (kind: SparsitySchedule, step: Int, totalSteps: Int)?
     /// The teacher's module names (distillation sessions), in order.
     public private(set) var teacherModules: [String] = []
     private var teacherModuleSet: Set<String> = []
@@ -139,6 +143,7 @@ public final class CompressionSession {
 
     private func install(_ p: Plan) {
         clearPlan()
+        pruningSchedule = nil
         plan = p
         for (i, t) in p.targets.enumerated() { targetIndex[t.moduleName + "\u{0}" + t.targetName] = i }
         bindings = Array(repeating: nil, count: p.targets.count)
@@ -242,7 +247,10 @@ public final class CompressionSession {
             guard let b = bindings[i] else {
                 throw .state("\(quoted(name)) is not bound (call \(callNames.bind) for every resolved target, with \(callNames.bindAbsentHint); \(plan.targets.count) targets)")
             }
-            guard let settings = t.pruning else { throw .internal("\(quoted(name)) has no pruning settings") }
+            guard var settings = t.pruning else { throw .internal("\(quoted(name)) has no pruning settings") }
+            if let sch = pruningSchedule {
+                do throws(EngineError) { settings = try sch.kind.settings(settings, step: sch.step, totalSteps: sch.totalSteps) } catch { throw .engine(error) }
+            }
             switch b {
             case .absent:
                 if settings.isActive {

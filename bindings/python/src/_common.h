@@ -79,5 +79,8 @@ extern PyMethodDef scpy_quant_session_methods[];
 extern PyMethodDef scpy_real_session_methods[];
 extern PyMethodDef scpy_real_module_methods[];
 extern PyMethodDef scpy_distill_session_methods[];
+/* _training.c (training-aware pruning) */
+extern PyMethodDef scpy_training_module_methods[];
+extern PyMethodDef scpy_training_session_methods[];
 
 #endif

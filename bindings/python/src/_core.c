@@ -688,7 +688,7 @@ static Py_ssize_t method_count(const PyMethodDef *methods) {
 static int build_session_methods(void) {
     if (Session_methods != NULL) return 0;
     const PyMethodDef *parts[] = {Session_core_methods, scpy_quant_session_methods, scpy_real_session_methods,
-                                  scpy_distill_session_methods};
+                                  scpy_distill_session_methods, scpy_training_session_methods};
     Py_ssize_t total = 0;
     for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) total += method_count(parts[p]);
     PyMethodDef *all = (PyMethodDef *)PyMem_Calloc((size_t)total + 1, sizeof(PyMethodDef));
@@ -712,7 +712,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (PyType_Ready(&SessionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
-    if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0) {
+    if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -56,7 +56,8 @@ from .._wrapping import (Swap, WrappedForward, check_wrappable, compressor_lock,
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
-__all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks"]
+__all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks",
+           "TaylorPruner", "SlimPruner", "LinearPruner", "AGPPruner"]
 
 
 Masks = Dict[str, Dict[str, Optional[torch.Tensor]]]
@@ -67,7 +68,7 @@ class _Target(Swap):
     ``target * mask`` ('mul'), ``target - 1000 * (mask != 1)`` ('add'), or left as it is
     ('bypass', as NNI 3.0 and the core's applyMask do)."""
 
-    __slots__ = ("apply", "is_parameter", "has_rule", "mask")
+    __slots__ = ("apply", "is_parameter", "has_rule", "mask", "factor")
 
     def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, facts: Dict[str, Any]) -> None:
         super().__init__(module, module_name, target_name)
@@ -76,6 +77,7 @@ class _Target(Swap):
         self.is_parameter = facts["role"] == "parameter"
         self.has_rule: bool = facts["prunes"]
         self.mask: Optional[torch.Tensor] = None
+        self.factor: Optional[torch.Tensor] = None  # SlimPruner's scaling factor (NNI's slim_mul)
 
     def tensor(self) -> Optional[torch.Tensor]:
         """The target's tensor now (None when the attribute is None); checks what the core can read."""
@@ -83,6 +85,10 @@ class _Target(Swap):
 
     def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
         mask = self.mask
+        if self.factor is not None:  # slim_mul: target * factor, then the mask
+            value = value * self.factor
+            if mask is None or self.apply == "bypass":
+                return value
         if mask is None or self.apply == "bypass":
             return None
         if mask.device != value.device or mask.dtype != value.dtype:
@@ -325,3 +331,6 @@ def _checked_masks(masks: Any, what: str) -> Masks:
             entry[target_name] = mask
         out[module_name] = entry
     return out
+
+
+from ._training import AGPPruner, LinearPruner, SlimPruner, TaylorPruner  # noqa: E402  (they subclass Pruner)
