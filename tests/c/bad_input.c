@@ -1694,6 +1694,64 @@ static void fold_batch_norm(void) {
     }
 }
 
+/* Training-aware pruning: Taylor accumulation / average, Slim metric and penalty, session schedules. */
+static void training_metrics(void) {
+    int64_t shape3[1] = {3}, shape2[1] = {2}, shape1[1] = {1};
+    float w[3] = {1, -2, 3}, g[3] = {0.5f, 0.25f, -1}, buf[3] = {-9, -9, -9}, avg[3] = {0};
+    sc_tensor tw = tensor(w, SC_DTYPE_FLOAT32, 1, shape3, NULL), tg = tensor(g, SC_DTYPE_FLOAT32, 1, shape3, NULL);
+    sc_tensor tb = tensor(buf, SC_DTYPE_FLOAT32, 1, shape3, NULL), ta = tensor(avg, SC_DTYPE_FLOAT32, 1, shape3, NULL);
+    float small[2] = {0};
+    sc_tensor ts = tensor(small, SC_DTYPE_FLOAT32, 1, shape2, NULL);
+    ERR(NULL, sc_taylor_accumulate(NULL, &tw, &tg, 1), SC_ERROR_NULL_POINTER, "buffer");
+    ERR(NULL, sc_taylor_accumulate(&tb, &tw, NULL, 1), SC_ERROR_NULL_POINTER, "gradient");
+    ERR(NULL, sc_taylor_accumulate(&ts, &tw, &tg, 1), SC_ERROR_SHAPE, "weight");
+    ERR(NULL, sc_taylor_average(&tb, 0, &ta), SC_ERROR_INVALID_ARGUMENT, "steps");
+    ERR(NULL, sc_taylor_average(&tb, 2, &ts), SC_ERROR_SHAPE, "buffer");
+    OK(NULL, sc_taylor_accumulate(&tb, &tw, &tg, 1)); /* (w*g)^2 = 0.25, 0.25, 9 */
+    OK(NULL, sc_taylor_accumulate(&tb, &tw, &tg, 0));
+    static const float want_buf[3] = {0.5f, 0.5f, 18};
+    TRUE(equal_floats(buf, want_buf, 3));
+    OK(NULL, sc_taylor_average(&tb, 2, &ta));
+    static const float want_avg[3] = {0.25f, 0.25f, 9};
+    TRUE(equal_floats(avg, want_avg, 3));
+
+    double f[3] = {1, -2, 0};
+    sc_tensor tf = tensor(f, SC_DTYPE_FLOAT64, 1, shape3, NULL);
+    float metric[3] = {0};
+    sc_tensor tm = tensor(metric, SC_DTYPE_FLOAT32, 1, shape3, NULL);
+    OK(NULL, sc_slim_metric(&tf, &tm));
+    static const float want_metric[3] = {1, 2, 0};
+    TRUE(equal_floats(metric, want_metric, 3));
+    ERR(NULL, sc_slim_metric(&tf, &ts), SC_ERROR_SHAPE, "factor");
+    float loss = 1, out = 0, gout = 1;
+    sc_tensor tl = tensor(&loss, SC_DTYPE_FLOAT32, 1, shape1, NULL), to = tensor(&out, SC_DTYPE_FLOAT32, 1, shape1, NULL);
+    sc_tensor tgo = tensor(&gout, SC_DTYPE_FLOAT32, 1, shape1, NULL);
+    sc_tensor factors[2] = {tf, tf};
+    OK(NULL, sc_slim_penalty(&tl, factors, 2, 0.5, &to)); /* 1 + 0.5 * (3 + 3) / 2 */
+    TRUE(out == 2.5f);
+    ERR(NULL, sc_slim_penalty(&tl, factors, 2, nan(""), &to), SC_ERROR_INVALID_ARGUMENT, "regular_scale");
+    ERR(NULL, sc_slim_penalty(&tl, NULL, 2, 1, &to), SC_ERROR_NULL_POINTER, "factors");
+    ERR(NULL, sc_slim_penalty(&tw, factors, 2, 1, &to), SC_ERROR_SHAPE, "loss");
+    float g0[3] = {0}, g1[3] = {0};
+    sc_tensor grads[2] = {tensor(g0, SC_DTYPE_FLOAT32, 1, shape3, NULL), tensor(g1, SC_DTYPE_FLOAT32, 1, shape3, NULL)};
+    OK(NULL, sc_slim_penalty_backward(factors, 2, 0.5, &tgo, grads)); /* sign(f) * (1 / 2) * 0.5 */
+    static const float want_grad[3] = {0.25f, -0.25f, 0};
+    TRUE(equal_floats(g0, want_grad, 3) && equal_floats(g1, want_grad, 3));
+    sc_tensor bad_grads[2] = {grads[0], ts};
+    ERR(NULL, sc_slim_penalty_backward(factors, 2, 0.5, &tgo, bad_grads), SC_ERROR_SHAPE, "grads[1]");
+
+    ERR(NULL, sc_session_set_schedule(NULL, SC_SCHEDULE_AGP, 0, 1), SC_ERROR_NULL_POINTER, "session");
+    sc_session *s = pruning_session(kLevelHalf);
+    if (s) {
+        ERR(s, sc_session_set_schedule(s, 5, 0, 1), SC_ERROR_INVALID_ARGUMENT, "schedule");
+        ERR(s, sc_session_set_schedule(s, SC_SCHEDULE_AGP, 0, 0), SC_ERROR_INVALID_ARGUMENT, "total_steps");
+        ERR(s, sc_session_set_schedule(s, SC_SCHEDULE_LINEAR, 3, 2), SC_ERROR_INVALID_ARGUMENT, "step");
+        OK(s, sc_session_set_schedule(s, SC_SCHEDULE_LINEAR, 1, 2));
+        OK(s, sc_session_set_schedule(s, SC_SCHEDULE_NONE, 0, 0));
+        sc_session_free(s);
+    }
+}
+
 int main(void) {
     versions_and_names();
     create_and_free();
@@ -1717,6 +1775,7 @@ int main(void) {
     real_quant_session();
     real_quant_explicit();
     fold_batch_norm();
+    training_metrics();
     printf("bad_input: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -31,6 +31,19 @@ public enum TrainingMetrics {
         try requireSameShape(gradient.shape, buffer.shape, "gradient", name)
         guard let wp = weight.pointer, let gp = gradient.pointer else { return }
         let d = buffer.dtype
+        if d == .float32, weight.dtype == .float32, gradient.dtype == .float32, buffer.layout.isContiguous,
+           weight.layout.isContiguous, gradient.layout.isContiguous, let bp = buffer.pointer {
+            // the common case: three dense float32 tensors, Float arithmetic (the same roundings)
+            let n = buffer.count
+            let b = bp.bindMemory(to: Float.self, capacity: n)
+            let w = wp.bindMemory(to: Float.self, capacity: n), g = gp.bindMemory(to: Float.self, capacity: n)
+            if reset {
+                for i in 0..<n { let p = w[i] * g[i]; b[i] = p * p }
+            } else {
+                for i in 0..<n { let p = w[i] * g[i]; b[i] += p * p }
+            }
+            return
+        }
         buffer.update(0..<buffer.count) { i, x in
             let w = loadDouble(wp, weight.dtype, weight.layout.offset(ofLogicalIndex: i))
             let g = loadDouble(gp, gradient.dtype, gradient.layout.offset(ofLogicalIndex: i))

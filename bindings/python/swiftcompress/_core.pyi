@@ -36,6 +36,7 @@ SC_METRIC_FPGM: int
 SC_METRIC_SUPPLIED: int
 SC_SCHEDULE_LINEAR: int
 SC_SCHEDULE_AGP: int
+SC_SCHEDULE_NONE: int
 # Quantization (include/swiftcompress.h, "Quantization")
 SC_OBSERVER_MINMAX: int  # running min / max over all batches (PtqQuantizer)
 SC_OBSERVER_EMA: int  # moving average, decay 0.99; the first batch sets the range (QATQuantizer)
@@ -55,6 +56,20 @@ def apply_mask(mask: TensorSpec, target: TensorSpec, method: int) -> None:
     """Applies ``mask`` to ``target`` in place: method 0 multiplies, 1 subtracts 1000 where mask != 1."""
 def sparsity_schedule(schedule: int, ratio: float, step: int, total_steps: int) -> float:
     """The sparse ratio at ``step`` of ``total_steps`` (SC_SCHEDULE_LINEAR or SC_SCHEDULE_AGP)."""
+
+# Training-aware pruning (_training.c; include/swiftcompress.h, "Training-aware pruning"). Nothing
+# is retained; errors raise the status's exception (ShapeError naming the argument, ...).
+def taylor_accumulate(buffer: TensorSpec, weight: TensorSpec, gradient: TensorSpec, reset: bool) -> None:
+    """buffer = (0 if reset else buffer) + (weight * gradient)^2, elementwise."""
+def taylor_average(buffer: TensorSpec, steps: int, out: TensorSpec) -> None:
+    """out = buffer / steps (steps >= 1)."""
+def slim_metric(factor: TensorSpec, out: TensorSpec) -> None:
+    """out = |factor|."""
+def slim_penalty(loss: TensorSpec, factors: Sequence[TensorSpec], regular_scale: float, out: TensorSpec) -> None:
+    """out = loss + regular_scale * sum ||factor||_1 / len(factors) (one-element loss and out)."""
+def slim_penalty_backward(factors: Sequence[TensorSpec], regular_scale: float, grad_output: TensorSpec,
+                          grads: Sequence[TensorSpec]) -> None:
+    """grads[k] = sign(factors[k]) * (grad_output / len(factors)) * regular_scale."""
 
 # Real quantization and batch-norm folding (_real.c; include/swiftcompress.h, "Real quantization and
 # batch-norm folding"). A quantized buffer is raw memory (address, size in bytes) holding the values
@@ -119,6 +134,9 @@ class Session:
     def bind(self, module_name: str, target_name: str, tensor: Optional[TensorSpec], mask: Optional[TensorSpec],
              keepalive: Any = ...) -> None: ...
     def bind_metric(self, module_name: str, target_name: str, metric: TensorSpec, keepalive: Any = ...) -> None: ...
+    def set_schedule(self, schedule: int, step: int, total_steps: int) -> None:
+        """Scales every target's goals by SC_SCHEDULE_LINEAR / SC_SCHEDULE_AGP at ``step`` of
+        ``total_steps`` for the next generate_masks; schedule -1 restores the config's goals."""
     def generate_masks(self, metric: int) -> None: ...
     def apply_masks(self) -> None: ...
     # -- quantization (SC_MODE_QUANTIZATION sessions; _quant.c). Nothing is retained: buffers are

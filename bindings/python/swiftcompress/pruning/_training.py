@@ -336,7 +336,7 @@ class _ComboPruner:
         raise InvalidArgumentError(f"{cls.__name__} can not be initialized from a compressor (as in NNI 3.0)")
 
     def _schedule_at(self, times: int) -> None:
-        self.bound_pruner._session.set_schedule(self._schedule, times, self.total_times)
+        self.bound_pruner._session.set_schedule(self._schedule, times, self.total_times)  # the core scales the goals
 
     def compress(self, max_steps: Optional[int], max_epochs: Optional[int]) -> Tuple[torch.nn.Module, Masks]:
         """Trains through the evaluator (``max_steps`` >= ``total_times * interval_steps``, else
