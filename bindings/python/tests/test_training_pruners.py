@@ -152,6 +152,20 @@ def test_core_schedule_equals_nni_formulas(times):
         goal * (1 - (1 - 0.0) * (1 - times / total) ** 3)
 
 
+def test_from_compressor_keeps_model_and_evaluator():
+    model = fresh()
+    ev = evaluator_for(model)
+    l1 = spr.L1NormPruner(model, CONV, ev)
+    taylor = spr.TaylorPruner.from_compressor(l1, CONV, training_steps=2)
+    assert taylor.bound_model is model and taylor.evaluator is ev and not l1._is_wrapped
+    slim = spr.SlimPruner.from_compressor(taylor, BN, training_steps=1, regular_scale=0.1)
+    assert slim.evaluator is ev and slim.regular_scale == 0.1
+    l2 = spr.L2NormPruner.from_compressor(slim, CONV)
+    assert l2.evaluator is ev and l2.bound_model is model
+    with pytest.raises(InvalidArgumentError, match="LinearPruner"):
+        spr.LinearPruner.from_compressor(l2, CONV)
+
+
 def test_core_taylor_and_slim_values():
     w = torch.tensor([1.0, -2.0, 3.0])
     g = torch.tensor([0.5, 0.25, -1.0])

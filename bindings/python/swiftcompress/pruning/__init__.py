@@ -105,7 +105,9 @@ class Pruner:
 
     _metric: int = _core.SC_METRIC_LEVEL
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
+        # evaluator: as NNI 3.0's basic pruners, optional; used by LinearPruner / AGPPruner over this pruner
+        self.evaluator = evaluator
         self._session, modules, report = open_compressor(self, model, config_list, "pruning")
         self._modules = modules
         emit_warnings(report, stacklevel=2)
@@ -133,6 +135,16 @@ class Pruner:
         self._compressed = False
         self._lock = compressor_lock(modules.values())  # shared with compressors of the same modules
         self.wrap_model()
+
+    @classmethod
+    def from_compressor(cls, compressor: Any, new_config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> Any:
+        """A new pruner of this class over ``compressor``'s model (unwrapped first) with
+        ``new_config_list``; ``compressor``'s evaluator is kept unless it has none (then
+        ``evaluator``), as NNI 3.0's ``from_compressor``."""
+        if getattr(compressor, "_is_wrapped", False):
+            compressor.unwrap_model()
+        own = getattr(compressor, "evaluator", None)
+        return cls(compressor.bound_model, new_config_list, own if own is not None else evaluator)
 
     # -- wrapping ---------------------------------------------------------------------------
 

@@ -59,8 +59,7 @@ class _TrainingPruner(Pruner):
     NNI's ``interval_steps`` / ``total_times`` (set by LinearPruner / AGPPruner)."""
 
     def __init__(self, model: torch.nn.Module, config_list: List[Dict], evaluator: Any) -> None:
-        self.evaluator = _check_evaluator(evaluator, type(self).__name__, model)
-        super().__init__(model, config_list)
+        super().__init__(model, config_list, _check_evaluator(evaluator, type(self).__name__, model))
         self.fused_compressors = [self]
         self.interval_steps = -1
         self.total_times: Any = 1
