@@ -711,6 +711,19 @@ int sc_slim_penalty_backward(const sc_tensor *factors, size_t count, double regu
  */
 int sc_session_set_schedule(sc_session *session, int schedule, int64_t step, int64_t total_steps);
 
+/*
+ * The metric shape (one value per block, NNI's keepdim shape, e.g. [64, 1, 1, 1] for a conv weight
+ * with 'out_channel') of the resolved target for a tensor of `shape` (`ndim` sizes) under its
+ * granularity; `level_default` non-zero takes LevelPruner's fine-grained default instead of
+ * 'out_channel'. Written to out_shape (room for SC_MAX_NDIM sizes) and *out_ndim. Used to allocate
+ * per-block scores (MovementPruner). Errors: SC_ERROR_NULL_POINTER, SC_ERROR_STATE (no config, not
+ * a pruning session), SC_ERROR_UNKNOWN_NAME, SC_ERROR_SHAPE (ndim, negative sizes), SC_ERROR_PRUNING
+ * (a granularity that does not fit the shape).
+ */
+int sc_session_metric_shape(sc_session *session, const char *module_name, const char *target_name,
+                            const int64_t *shape, int32_t ndim, int level_default, int64_t *out_shape,
+                            int32_t *out_ndim);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,3 +115,32 @@ public func sc_session_set_schedule(_ session: OpaquePointer?, _ schedule: Int32
         try s.call { (c) throws(SessionError) in c.pruningSchedule = (kind, Int(step), Int(totalSteps)) }
     }
 }
+
+/// `int sc_session_metric_shape(sc_session *, const char *module_name, const char *target_name, const int64_t *shape,
+///                              int32_t ndim, int level_default, int64_t *out_shape, int32_t *out_ndim)`.
+@_cdecl("sc_session_metric_shape")
+public func sc_session_metric_shape(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                    _ shape: UnsafePointer<Int64>?, _ ndim: Int32, _ levelDefault: Int32,
+                                    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        try s.requireMode(.pruning, for: "sc_session_metric_shape")
+        let module = try string(moduleName, "module_name"), target = try string(targetName, "target_name")
+        guard ndim >= 0, ndim <= maxDimensions else { throw CallError(.shape, "ndim is \(ndim); expected 0 to \(maxDimensions)") }
+        guard let outShape else { throw CallError(.nullPointer, "out_shape is NULL") }
+        guard let outNdim else { throw CallError(.nullPointer, "out_ndim is NULL") }
+        var dims: [Int] = []
+        if ndim > 0 {
+            guard let shape else { throw CallError(.nullPointer, "shape is NULL (ndim \(ndim))") }
+            for i in 0..<Int(ndim) {
+                guard shape[i] >= 0, shape[i] < Int64(1 << 48) else { throw CallError(.shape, "shape[\(i)] is \(shape[i]); expected a size >= 0") }
+                dims.append(Int(shape[i]))
+            }
+        }
+        let out = try s.call { (c) throws(SessionError) in
+            try c.pruningMetricShape(module: module, target: target, shape: dims, levelDefault: levelDefault != 0)
+        }
+        guard out.count <= Int(maxDimensions) else { throw CallError(.shape, "metric shape \(out) has more than \(maxDimensions) dimensions") }
+        for (i, d) in out.enumerated() { outShape[i] = Int64(d) }
+        outNdim.pointee = Int32(out.count)
+    }
+}

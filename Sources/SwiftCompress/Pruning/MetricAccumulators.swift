@@ -118,3 +118,21 @@ public enum TrainingMetrics {
         }
     }
 }
+
+extension CompressionSession {
+    /// The metric shape (NNI's keepdim shape: one value per block) of the resolved pruning target
+    /// `module.target` for a tensor of `shape` under the target's granularity; `levelDefault`
+    /// selects LevelPruner's default (fine-grained) instead of `out_channel`. Training-aware pruners
+    /// allocate their per-block scores with it.
+    /// - Throws: `.state` / `.unknownName` as `index(module:target:)`; `.engine` for a granularity
+    ///   that does not fit `shape`.
+    public func pruningMetricShape(module: String, target: String, shape: [Int], levelDefault: Bool) throws(SessionError) -> [Int] {
+        let t = try self.target(at: try index(module: module, target: target))
+        guard let settings = t.pruning else { throw .state("\(t.qualifiedName) is not a pruning target") }
+        let isParameter = !(target.hasPrefix("_input_") || target.hasPrefix("_output_"))
+        do throws(EngineError) {
+            return try BlockLayout(shape: shape, granularity: settings.granularity, isParameter: isParameter,
+                                   levelDefault: levelDefault, target: t.qualifiedName).metricShape
+        } catch { throw .engine(error) }
+    }
+}

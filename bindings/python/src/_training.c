@@ -138,6 +138,40 @@ static PyObject *Session_set_schedule(SessionObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *Session_metric_shape(SessionObject *self, PyObject *args) {
+    if (scpy_check_open(self) < 0) return NULL;
+    const char *module, *target;
+    PyObject *shape;
+    int level_default;
+    if (!PyArg_ParseTuple(args, "ssOp:metric_shape", &module, &target, &shape, &level_default)) return NULL;
+    PyObject *seq = PySequence_Fast(shape, "metric_shape: shape must be a sequence of ints");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > SC_MAX_NDIM) {
+        Py_DECREF(seq);
+        return PyErr_Format(PyExc_ValueError, "metric_shape: %zd dimensions; at most %d", n, SC_MAX_NDIM);
+    }
+    int64_t dims[SC_MAX_NDIM], out[SC_MAX_NDIM];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        dims[i] = (int64_t)v;
+    }
+    Py_DECREF(seq);
+    int32_t out_ndim = 0;
+    int status;
+    SCPY_CALL_BUSY(self, status, sc_session_metric_shape(self->session, module, target, dims, (int32_t)n, level_default,
+                                                        out, &out_ndim));
+    if (status != SC_OK) return scpy_session_error(self, status);
+    PyObject *t = PyTuple_New(out_ndim);
+    if (t == NULL) return NULL;
+    for (int32_t i = 0; i < out_ndim; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong((long long)out[i]));
+    return t;
+}
+
 PyMethodDef scpy_training_module_methods[] = {
     {"taylor_accumulate", core_taylor_accumulate, METH_VARARGS,
      "taylor_accumulate(buffer, weight, gradient, reset): buffer = (reset ? 0 : buffer) + (weight * gradient)^2."},
@@ -153,5 +187,7 @@ PyMethodDef scpy_training_module_methods[] = {
 PyMethodDef scpy_training_session_methods[] = {
     {"set_schedule", (PyCFunction)Session_set_schedule, METH_VARARGS,
      "set_schedule(schedule, step, total_steps): scale every target's goals (SC_SCHEDULE_*; -1 clears)."},
+    {"metric_shape", (PyCFunction)Session_metric_shape, METH_VARARGS,
+     "metric_shape(module_name, target_name, shape, level_default) -> the target's metric (block) shape."},
     {NULL, NULL, 0, NULL},
 };

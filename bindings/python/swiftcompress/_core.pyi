@@ -137,6 +137,8 @@ class Session:
     def set_schedule(self, schedule: int, step: int, total_steps: int) -> None:
         """Scales every target's goals by SC_SCHEDULE_LINEAR / SC_SCHEDULE_AGP at ``step`` of
         ``total_steps`` for the next generate_masks; schedule -1 restores the config's goals."""
+    def metric_shape(self, module_name: str, target_name: str, shape: Sequence[int], level_default: bool) -> Tuple[int, ...]:
+        """The target's metric (block) shape for a tensor of ``shape``, NNI's keepdim shape."""
     def generate_masks(self, metric: int) -> None: ...
     def apply_masks(self) -> None: ...
     # -- quantization (SC_MODE_QUANTIZATION sessions; _quant.c). Nothing is retained: buffers are

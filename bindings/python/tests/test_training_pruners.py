@@ -13,7 +13,7 @@ from nni.compression import TorchEvaluator  # noqa: E402
 
 import swiftcompress._core as core  # noqa: E402
 from swiftcompress import pruning as spr  # noqa: E402
-from swiftcompress.errors import InvalidArgumentError  # noqa: E402
+from swiftcompress.errors import InvalidArgumentError, PruningError  # noqa: E402
 
 
 class Net(torch.nn.Module):
@@ -150,6 +150,28 @@ def test_core_schedule_equals_nni_formulas(times):
     assert core.sparsity_schedule(core.SC_SCHEDULE_LINEAR, goal, times, total) == goal * ((1 - 0.0) * times / total)
     assert core.sparsity_schedule(core.SC_SCHEDULE_AGP, goal, times, total) == \
         goal * (1 - (1 - 0.0) * (1 - times / total) ** 3)
+
+
+LIN = [{"op_types": ["Linear"], "sparse_ratio": 0.5}, {"op_names": ["conv2"], "sparse_ratio": 0.25,
+                                                      "granularity": "out_channel"}]
+
+
+@pytest.mark.parametrize("warmup,cooldown,steps", [(1, 4, 6), (0, 3, 3)])
+def test_movement_masks_equal_nni(warmup, cooldown, steps):
+    n, s = pair(lambda mod, model, ev: (mod.MovementPruner(model, LIN, ev, warmup, cooldown), (steps, None)))
+    assert assert_same(n, s) == 4
+    assert int(s["fc"]["weight"].sum()) == 640  # half of the 10 rows after the last update
+
+
+def test_movement_bad_arguments():
+    model = fresh()
+    ev = evaluator_for(model)
+    with pytest.raises(InvalidArgumentError, match="cooldown_begin_step"):
+        spr.MovementPruner(model, LIN, ev, 3, 3)
+    with pytest.raises(PruningError, match="sparse_threshold"):
+        spr.MovementPruner(model, [{"op_types": ["Linear"], "sparse_threshold": 0.1}], ev, 0, 2)
+    with pytest.raises(InvalidArgumentError, match="max_steps"):
+        spr.MovementPruner(model, LIN, ev, 1, 4).compress(2, None)
 
 
 def test_from_compressor_keeps_model_and_evaluator():

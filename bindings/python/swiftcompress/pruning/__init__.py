@@ -57,7 +57,7 @@ from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
 __all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks",
-           "TaylorPruner", "SlimPruner", "LinearPruner", "AGPPruner"]
+           "TaylorPruner", "SlimPruner", "MovementPruner", "LinearPruner", "AGPPruner"]
 
 
 Masks = Dict[str, Dict[str, Optional[torch.Tensor]]]
@@ -68,7 +68,7 @@ class _Target(Swap):
     ``target * mask`` ('mul'), ``target - 1000 * (mask != 1)`` ('add'), or left as it is
     ('bypass', as NNI 3.0 and the core's applyMask do)."""
 
-    __slots__ = ("apply", "is_parameter", "has_rule", "mask", "factor")
+    __slots__ = ("apply", "is_parameter", "has_rule", "mask", "factor", "score")
 
     def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, facts: Dict[str, Any]) -> None:
         super().__init__(module, module_name, target_name)
@@ -78,6 +78,7 @@ class _Target(Swap):
         self.has_rule: bool = facts["prunes"]
         self.mask: Optional[torch.Tensor] = None
         self.factor: Optional[torch.Tensor] = None  # SlimPruner's scaling factor (NNI's slim_mul)
+        self.score: Optional[torch.Tensor] = None  # MovementPruner's score (NNI's movement_mul)
 
     def tensor(self) -> Optional[torch.Tensor]:
         """The target's tensor now (None when the attribute is None); checks what the core can read."""
@@ -85,6 +86,10 @@ class _Target(Swap):
 
     def replacement(self, value: torch.Tensor) -> Optional[torch.Tensor]:
         mask = self.mask
+        if self.score is not None and mask is not None and self.apply == "mul":
+            # movement_mul: target * mask, the mask's gradient passed straight to the score
+            from ._training import _StraightThrough
+            return value * _StraightThrough.apply(self.score, mask)
         if self.factor is not None:  # slim_mul: target * factor, then the mask
             value = value * self.factor
             if mask is None or self.apply == "bypass":
@@ -345,4 +350,4 @@ def _checked_masks(masks: Any, what: str) -> Masks:
     return out
 
 
-from ._training import AGPPruner, LinearPruner, SlimPruner, TaylorPruner  # noqa: E402  (they subclass Pruner)
+from ._training import AGPPruner, LinearPruner, MovementPruner, SlimPruner, TaylorPruner  # noqa: E402  (they subclass Pruner)

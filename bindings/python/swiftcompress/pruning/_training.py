@@ -26,7 +26,7 @@ try:  # our evaluator when present, else NNI's (same interface)
 except Exception:  # pragma: no cover - depends on the branch
     from nni.compression.utils.evaluator import TensorHook  # type: ignore
 
-__all__ = ["TaylorPruner", "SlimPruner", "LinearPruner", "AGPPruner"]
+__all__ = ["TaylorPruner", "SlimPruner", "MovementPruner", "LinearPruner", "AGPPruner"]
 
 
 def _check_int(value: Any, name: str, low: int) -> int:
@@ -301,6 +301,115 @@ class SlimPruner(_TrainingPruner):
             _core.slim_metric(_spec(factor.detach()), _spec(metric))
             return metric, None  # per-element factor: rank |factor| as the level metric does
         self._bind_and_generate(source, _core.SC_METRIC_LEVEL)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the mask; backward: the incoming gradient passed to the score (NNI's movement STE;
+    autograd reduces it to the score's block shape)."""
+
+    @staticmethod
+    def forward(ctx: Any, score: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return mask
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> Any:  # type: ignore[override]
+        return grad_output, None
+
+
+class MovementPruner(_TrainingPruner):
+    """NNI 3.0's MovementPruner: ``MovementPruner(model, config_list, evaluator, warmup_step,
+    cooldown_begin_step, regular_scale=1.)``.
+
+    Each pruned target gets a score (a Parameter of the target's metric shape from the core,
+    zeros, registered as ``<target>_mvp_score``); the wrapped forward computes
+    ``target * STE(score, mask)`` (NNI's ``movement_mul``), so the score is trained with
+    ``dL/d(mask) = dL/d(target') * target`` by its own ``Adam(lr=1e-2)`` stepped before the user's
+    optimizer as NNI. After every optimizer step past ``warmup_step`` the core ranks the scores
+    (supplied metric) with goals grown by the AGP schedule until ``cooldown_begin_step``
+    (``sc_session_set_schedule``). Targets pruned by ``sparse_ratio`` only: a ``sparse_threshold``
+    (sigmoid metric, ``regular_scale`` penalty) raises PruningError — not built yet; for ratio
+    targets NNI adds no penalty either. Errors: InvalidArgumentError naming the argument.
+    """
+
+    def __init__(self, model: torch.nn.Module, config_list: List[Dict], evaluator: Any, warmup_step: int,
+                 cooldown_begin_step: int, regular_scale: float = 1.) -> None:
+        warmup_step = _check_int(warmup_step, "MovementPruner: warmup_step", 0)
+        cooldown_begin_step = _check_int(cooldown_begin_step, "MovementPruner: cooldown_begin_step", 1)
+        if not warmup_step < cooldown_begin_step:
+            raise InvalidArgumentError(f"MovementPruner: warmup_step ({warmup_step}) must be smaller than "
+                                       f"cooldown_begin_step ({cooldown_begin_step})")
+        for i, config in enumerate(config_list if isinstance(config_list, list) else []):
+            if isinstance(config, dict) and config.get("sparse_threshold") is not None:
+                raise PruningError(f"MovementPruner: config_list[{i}]['sparse_threshold']: threshold targets "
+                                   "(sigmoid scores, regular_scale penalty) are not supported yet; use sparse_ratio")
+        self.warmup_step = warmup_step
+        self.cooldown_begin_step = cooldown_begin_step
+        self.regular_scale = regular_scale
+        super().__init__(model, config_list, evaluator)
+        self.interval_steps = 1
+        self.total_times = cooldown_begin_step - warmup_step
+        self.scores: Dict[str, Dict[str, torch.nn.Parameter]] = {}
+
+    @classmethod
+    def from_compressor(cls, compressor: Any, new_config_list: List[Dict], warmup_step: int, cooldown_begin_step: int,
+                        regular_scale: float = 1., evaluator: Any = None) -> "MovementPruner":
+        """A MovementPruner over ``compressor``'s model (see TaylorPruner.from_compressor)."""
+        model, evaluator = _take_over(compressor, evaluator)
+        return cls(model, new_config_list, evaluator, warmup_step, cooldown_begin_step, regular_scale)
+
+    def compress(self, max_steps: Optional[int], max_epochs: Optional[int]  # type: ignore[override]
+                 ) -> Tuple[torch.nn.Module, Masks]:
+        """Trains ``max_steps`` (>= cooldown_begin_step, else InvalidArgumentError) or
+        ``max_epochs``; masks regenerated after every step past warmup_step."""
+        if max_steps is not None and max_steps < self.cooldown_begin_step:
+            raise InvalidArgumentError(f"MovementPruner.compress: max_steps is {max_steps}; expected at least "
+                                       f"cooldown_begin_step = {self.cooldown_begin_step}")
+        self._fusion_compress(max_steps, max_epochs)
+        return self.bound_model, self.get_masks()
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        session = self._session
+        session.set_schedule(_core.SC_SCHEDULE_AGP, 0, self.total_times)  # NNI: goals * 0 until the first update
+        scores = []
+        for target in self._targets:
+            weight = target.tensor() if target.is_parameter else None
+            if weight is None or not target.has_rule or target.apply != "mul":
+                continue
+            shape = session.metric_shape(target.module_name, target.target_name, list(weight.shape), False)
+            score = torch.nn.Parameter(torch.zeros(shape, dtype=weight.dtype, device=weight.device))
+            target.module.register_parameter(f"{target.target_name}_mvp_score", score)
+            self.scores.setdefault(target.module_name, {})[target.target_name] = score
+            target.score = score
+            target.mask = torch.ones_like(weight, requires_grad=False)  # NNI's initial mask
+            scores.append(score)
+        if scores:
+            optimizer = torch.optim.Adam([{"params": scores}], 1e-2)
+
+            def score_step() -> None:
+                optimizer.step()
+                optimizer.zero_grad()
+            evaluator.patch_optimizer_step(before_step_tasks=[score_step], after_step_tasks=[])
+        state = {"step": 0, "interval": 0, "remaining": self.total_times}
+
+        def task() -> None:
+            state["step"] += 1
+            if self.warmup_step < state["step"] <= self.cooldown_begin_step:
+                state["interval"] += 1
+                if state["interval"] == self.interval_steps:
+                    state["remaining"] -= 1
+                    session.set_schedule(_core.SC_SCHEDULE_AGP, self.total_times - state["remaining"], self.total_times)
+                    if state["remaining"] > 0:
+                        state["interval"] = 0
+            if self.warmup_step < state["step"]:
+                self._generate()
+        evaluator.patch_optimizer_step(before_step_tasks=[], after_step_tasks=[task])
+
+    def _generate(self) -> None:
+        def source(target: Any) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+            if target.score is None:
+                return None, None
+            return None, target.score.detach()
+        self._bind_and_generate(source, _core.SC_METRIC_SUPPLIED)
 
 
 def _take_over(compressor: Any, evaluator: Any) -> Tuple[torch.nn.Module, Any]:
