@@ -1748,6 +1748,16 @@ static void training_metrics(void) {
         ERR(s, sc_session_set_schedule(s, SC_SCHEDULE_LINEAR, 3, 2), SC_ERROR_INVALID_ARGUMENT, "step");
         OK(s, sc_session_set_schedule(s, SC_SCHEDULE_LINEAR, 1, 2));
         OK(s, sc_session_set_schedule(s, SC_SCHEDULE_NONE, 0, 0));
+        int64_t wshape[2] = {3, 4}, out_shape[SC_MAX_NDIM] = {0};
+        int32_t out_ndim = -1;
+        OK(s, sc_session_metric_shape(s, "fc", "weight", wshape, 2, 0, out_shape, &out_ndim)); /* out_channel */
+        TRUE(out_ndim == 2 && out_shape[0] == 3 && out_shape[1] == 1);
+        OK(s, sc_session_metric_shape(s, "fc", "weight", wshape, 2, 1, out_shape, &out_ndim)); /* fine-grained */
+        TRUE(out_ndim == 2 && out_shape[0] == 3 && out_shape[1] == 4);
+        ERR(s, sc_session_metric_shape(s, "fc", "weight", wshape, 2, 0, NULL, &out_ndim), SC_ERROR_NULL_POINTER, "out_shape");
+        ERR(s, sc_session_metric_shape(s, "fc", "weight", NULL, 2, 0, out_shape, &out_ndim), SC_ERROR_NULL_POINTER, "shape");
+        ERR(s, sc_session_metric_shape(s, "fc", "weight", wshape, 17, 0, out_shape, &out_ndim), SC_ERROR_SHAPE, "ndim");
+        ERR(s, sc_session_metric_shape(s, "nope", "weight", wshape, 2, 0, out_shape, &out_ndim), SC_ERROR_UNKNOWN_NAME, "nope");
         sc_session_free(s);
     }
 }

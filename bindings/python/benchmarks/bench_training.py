@@ -85,6 +85,8 @@ def main():
     cases = {
         "TaylorPruner": lambda mod: (lambda m, e: mod.TaylorPruner(m, conv, e, args.steps).compress()),
         "SlimPruner": lambda mod: (lambda m, e: mod.SlimPruner(m, bn, e, args.steps, 1.0).compress()),
+        "MovementPruner": lambda mod: (
+            lambda m, e: mod.MovementPruner(m, conv, e, 2, args.steps - 5).compress(args.steps, None)),
         "AGPPruner(L1NormPruner)": lambda mod: (
             lambda m, e: mod.AGPPruner(mod.L1NormPruner(m, conv), 5, args.steps // 5, e).compress(args.steps, None)),
         "AGPPruner(TaylorPruner)": lambda mod: (
