@@ -174,6 +174,28 @@ def test_movement_bad_arguments():
         spr.MovementPruner(model, LIN, ev, 1, 4).compress(2, None)
 
 
+@pytest.mark.parametrize("which", ["taylor", "slim", "movement"])
+def test_our_torch_evaluator_gives_nni_masks(which):
+    """The same runs through swiftcompress.utils.TorchEvaluator (ours) instead of NNI's."""
+    from swiftcompress.utils import TorchEvaluator as OurEvaluator, trace
+
+    def make(mod, model, ev):
+        if which == "taylor":
+            return mod.TaylorPruner(model, CONV, ev, training_steps=3), ()
+        if which == "slim":
+            return mod.SlimPruner(model, BN, ev, training_steps=4, regular_scale=0.5), ()
+        return mod.MovementPruner(model, LIN, ev, 1, 4), (6, None)
+    model = fresh()
+    n_pruner, n_args = make(npr, model, evaluator_for(model))
+    _, n_masks = n_pruner.compress(*n_args)
+    model = fresh()
+    ours = OurEvaluator(training_func, trace(torch.optim.SGD)(model.parameters(), lr=0.1, momentum=0.9), training_step)
+    s_pruner, s_args = make(spr, model, ours)
+    _, s_masks = s_pruner.compress(*s_args)
+    clean = lambda masks: {m: {t: v for t, v in d.items() if v is not None} for m, d in masks.items()}  # noqa: E731
+    assert assert_same(clean(n_masks), clean(s_masks)) >= 4
+
+
 def test_from_compressor_keeps_model_and_evaluator():
     model = fresh()
     ev = evaluator_for(model)

@@ -21,10 +21,16 @@ from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError
 from . import Pruner, Masks, L1NormPruner, L2NormPruner, LevelPruner, FPGMPruner
 
-try:  # our evaluator when present, else NNI's (same interface)
-    from ..utils.evaluator import TensorHook  # type: ignore
-except Exception:  # pragma: no cover - depends on the branch
-    from nni.compression.utils.evaluator import TensorHook  # type: ignore
+from ..utils.evaluator import TensorHook as _OurTensorHook
+
+
+def _tensor_hook(evaluator: Any, *args: Any) -> Any:
+    """A TensorHook of the evaluator's own family (ours, or NNI's for NNI's evaluators: each checks
+    the hook class it registers)."""
+    if type(evaluator).__module__.startswith("nni."):
+        from nni.compression.utils.evaluator import TensorHook as NNITensorHook
+        return NNITensorHook(*args)
+    return _OurTensorHook(*args)
 
 __all__ = ["TaylorPruner", "SlimPruner", "MovementPruner", "LinearPruner", "AGPPruner"]
 
@@ -174,7 +180,7 @@ class TaylorPruner(_TrainingPruner):
             weight = target.tensor()
             if weight is None:
                 continue
-            hooks.append(TensorHook(weight, target.target_name, self._collector(index, weight)))
+            hooks.append(_tensor_hook(evaluator, weight, target.target_name, self._collector(index, weight)))
         evaluator.register_hooks(hooks)
         evaluator.patch_optimizer_step(before_step_tasks=[], after_step_tasks=[
             self._step_trigger(self._generate, self._buffers.clear)])
