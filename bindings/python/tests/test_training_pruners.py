@@ -196,6 +196,29 @@ def test_our_torch_evaluator_gives_nni_masks(which):
     assert assert_same(clean(n_masks), clean(s_masks)) >= 4
 
 
+@pytest.mark.parametrize("dtype,channels_last", [(torch.float64, False), (torch.float32, True)])
+def test_taylor_and_slim_other_dtype_and_strides_equal_nni(dtype, channels_last):
+    """float64 weights and gradients, or channels_last conv weights (strided tensors to the core)."""
+    def step(batch, model):
+        x, y = batch
+        x = x.to(dtype)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    for build in (lambda mod, model, ev: mod.TaylorPruner(model, CONV, ev, training_steps=2),
+                  lambda mod, model, ev: mod.SlimPruner(model, BN, ev, training_steps=2)):
+        out = []
+        for mod in (npr, spr):
+            model = fresh().to(dtype)
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            opt = nni.trace(torch.optim.SGD)(model.parameters(), lr=0.1, momentum=0.9)
+            _, masks = build(mod, model, TorchEvaluator(training_func, opt, step)).compress()
+            out.append({m: {t: v.detach().clone() for t, v in d.items() if v is not None} for m, d in masks.items()})
+        assert assert_same(*out) >= 4
+
+
 def test_from_compressor_keeps_model_and_evaluator():
     model = fresh()
     ev = evaluator_for(model)
