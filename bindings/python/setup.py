@@ -102,7 +102,7 @@ class BuildSwiftThenExtension(build_ext):
 
 core = Extension(
     "swiftcompress._core",
-    sources=["src/_core.c", "src/_quant.c", "src/_real.c", "src/_distill.c"],
+    sources=["src/_core.c", "src/_quant.c", "src/_real.c", "src/_distill.c", "src/_train.c"],
     depends=["src/_common.h"],
     libraries=["swiftcompress"],
     runtime_library_dirs=["$ORIGIN"],

@@ -79,5 +79,6 @@ extern PyMethodDef scpy_quant_session_methods[];
 extern PyMethodDef scpy_real_session_methods[];
 extern PyMethodDef scpy_real_module_methods[];
 extern PyMethodDef scpy_distill_session_methods[];
+extern PyMethodDef scpy_train_module_methods[]; /* _train.c: training-time quantizers */
 
 #endif

@@ -591,9 +591,9 @@ def test_bad_key_names_it() -> None:
     assert "did you mean 'quant_dtype'?" in str(info.value)
     with pytest.raises(InvalidArgumentError, match="quant_start_step: expected an int, got 1.5"):
         QATQuantizer(make("mlp"), [{"op_types": ["Linear"]}], quant_start_step=1.5)
-    with pytest.raises(InvalidArgumentError, match="QATQuantizer takes no evaluator"):
+    with pytest.raises(InvalidArgumentError, match="QATQuantizer: evaluator: expected an Evaluator"):
         QATQuantizer(make("mlp"), [{"op_types": ["Linear"]}], object())
-    with pytest.raises(InvalidArgumentError, match="PtqQuantizer takes no evaluator"):
+    with pytest.raises(InvalidArgumentError, match="PtqQuantizer: evaluator: expected an Evaluator"):
         PtqQuantizer(make("mlp"), [{"op_types": ["Linear"]}], object())
     with pytest.raises(InvalidArgumentError, match="max_steps and max_epochs must be None"):
         PtqQuantizer(make("mlp"), [{"op_types": ["Linear"], "target_names": ["weight"]}]).compress(max_steps=3)

@@ -69,7 +69,8 @@ from .._wrapping import (Swap, WrappedForward, WrappingHook, check_wrappable, co
 from ._torch import Frozen, torch_fake_quantize
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
-__all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "CalibrationConfig"]
+__all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "LsqQuantizer", "LsqPlusQuantizer", "DoReFaQuantizer",
+           "BNNQuantizer", "CalibrationConfig"]
 
 CalibrationConfig = Dict[str, Dict[str, Dict[str, Any]]]
 
@@ -201,7 +202,12 @@ class Quantizer:
     _observer: int = _core.SC_OBSERVER_MINMAX
     _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
+        self.evaluator = _check_evaluator(evaluator, type(self).__name__)
+        if self.evaluator is not None and not getattr(self.evaluator, "_initialization_complete", True):
+            # NNI's Compressor: the evaluator records the optimizer's parameter names on the plain model
+            self.evaluator._init_optimizer_helpers(model)
+        self.fused_compressors: List[Any] = [self]
         self._session, modules, report = open_compressor(self, model, config_list, "quantization")
         self._check_fusions(report)
         emit_warnings(report, stacklevel=3)
@@ -375,6 +381,80 @@ class Quantizer:
                                    spec(tracked_min), spec(tracked_max))
         return scale, zero_point, tracked_min, tracked_max
 
+    # -- the evaluator (NNI 3.0's Compressor) ------------------------------------------------------
+
+    def _get_param_names_map(self) -> Dict[str, str]:
+        """NNI's ``{original parameter name: wrapped name}``: the same names here (the wrapping
+        never moves a parameter)."""
+        if not self._is_wrapped:
+            raise StateError("the parameter names map needs the model wrapped (call wrap_model() first)")
+        return {name: name for name, _ in self.bound_model.named_parameters()}
+
+    def _extra_parameters(self) -> Dict[str, List[torch.nn.Parameter]]:
+        """``{module_name: [parameters]}`` the quantizer trains besides the model's (learnable
+        scales and zero points), given to ``evaluator.patch_optim_param_group`` as NNI does."""
+        return {}
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        extra = self._extra_parameters()
+        if extra:
+            evaluator.patch_optim_param_group(extra)
+        tasks = self._after_step_tasks()
+        if tasks:
+            evaluator.patch_optimizer_step(before_step_tasks=[], after_step_tasks=tasks)
+
+    def _after_step_tasks(self) -> List[Any]:
+        return []
+
+    def _fuse_postprocess(self, evaluator: Any) -> None:
+        pass
+
+    def _fusion_compress(self, max_steps: Optional[int], max_epochs: Optional[int]) -> None:
+        """NNI's ``_fusion_compress``: binds the model to the evaluator, lets every fused
+        compressor patch it, trains ``max_steps`` / ``max_epochs``, post-processes, unbinds."""
+        if self.evaluator is None:
+            raise StateError(f"{type(self).__name__}.compress(max_steps, max_epochs) trains through an evaluator; this "
+                             "quantizer was built without one (pass evaluator=TorchEvaluator(...))")
+        if max_steps is None and max_epochs is None:
+            raise InvalidArgumentError("compress: max_steps and max_epochs are both None; give at least one")
+        self.evaluator.bind_model(self.bound_model, self._get_param_names_map())
+        try:
+            for compressor in self.fused_compressors:
+                compressor._fuse_preprocess(self.evaluator)
+            self.evaluator.train(max_steps, max_epochs)
+            for compressor in self.fused_compressors:
+                compressor._fuse_postprocess(self.evaluator)
+        finally:
+            self.evaluator.unbind_model()
+
+    @classmethod
+    def from_compressor(cls, compressor: Any, new_config_list: Sequence[Dict[str, Any]], *args: Any,
+                        evaluator: Any = None, **kwargs: Any) -> "Quantizer":
+        """NNI's ``from_compressor``: a new quantizer of ``compressor``'s bound model with
+        ``new_config_list``, inheriting its evaluator (``evaluator`` is used only when it has none;
+        a warning when both are given), and fused with it: ``compress`` runs every fused
+        compressor's training hooks in one evaluator run. ``compressor`` keeps its wrapping (its
+        targets and this quantizer's must then be different modules; StateError otherwise)."""
+        inherited = getattr(compressor, "evaluator", None)
+        if inherited is not None and evaluator is not None:
+            logger.warning("compessor already has evaluator, the new evaluator passed to this function will be ignored.")
+        new = cls(compressor.bound_model, new_config_list, *args, evaluator=inherited or evaluator, **kwargs)
+        new.fused_compressors.extend(getattr(compressor, "fused_compressors", [compressor]))
+        return new
+
+    @locked
+    def track_forward(self, *args: Any, **kwargs: Any) -> None:
+        """NNI's ``track_forward``: one forward of the bound model under ``torch.no_grad()`` with
+        ``args`` / ``kwargs`` moved to the model's device, so that the observers see a batch (in
+        training mode QATQuantizer's do; PtqQuantizer's observe during calibrate / compress)."""
+        if not self._is_wrapped:
+            raise StateError("track_forward: the bound model is not wrapped, can not track information with an "
+                             "unwrapped model")
+        device = next(iter(self.bound_model.parameters()), torch.empty(0)).device
+        move = (lambda v: v.to(device) if isinstance(v, torch.Tensor) else v)
+        with torch.no_grad():
+            self.bound_model(*[move(a) for a in args], **{k: move(v) for k, v in kwargs.items()})
+
     @locked
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
@@ -416,6 +496,28 @@ def _core_parameters(quantizer: "Quantizer", target: _Target) -> Frozen:
 _core_parameters._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
+_EVALUATOR_METHODS = ("bind_model", "unbind_model", "train", "patch_optimizer_step", "patch_optim_param_group")
+
+
+def _check_evaluator(evaluator: Any, owner: str) -> Any:
+    """``evaluator`` when it is None or has NNI 3.0's Evaluator methods (swiftcompress's or NNI's
+    TorchEvaluator); InvalidArgumentError naming the argument otherwise."""
+    if evaluator is None:
+        return None
+    missing = [m for m in _EVALUATOR_METHODS if not callable(getattr(evaluator, m, None))]
+    if missing:
+        raise InvalidArgumentError(f"{owner}: evaluator: expected an Evaluator (swiftcompress.utils.TorchEvaluator or "
+                                   f"NNI's), got {type(evaluator).__name__} {evaluator!r:.60} without "
+                                   f"{', '.join(missing)}")
+    return evaluator
+
+
+def _check_existed_wrappers(existed_wrappers: Any, owner: str) -> None:
+    if existed_wrappers is not None:
+        raise InvalidArgumentError(f"{owner}: existed_wrappers: NNI's wrapper objects do not exist in swiftcompress; use "
+                                   f"{owner}.from_compressor(compressor, config_list) to combine compressors")
+
+
 def _batches(batches: Any) -> Iterable[Any]:
     if isinstance(batches, (torch.Tensor, dict)):
         return (batches,)
@@ -437,13 +539,21 @@ class PtqQuantizer(Quantizer):
 
     _observer = _core.SC_OBSERVER_MINMAX
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
-        if evaluator is not None:
-            raise InvalidArgumentError("PtqQuantizer takes no evaluator (NNI's third argument): run "
-                                       "calibrate(batches) with your calibration data, then compress()")
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 existed_wrappers: Any = None, is_bias_correction: bool = False) -> None:
+        _check_existed_wrappers(existed_wrappers, "PtqQuantizer")
+        if not isinstance(is_bias_correction, bool):
+            raise InvalidArgumentError(f"is_bias_correction: expected a bool, got {is_bias_correction!r}")
+        if is_bias_correction:
+            raise QuantizationError("is_bias_correction=True is not supported by swiftcompress yet (NNI 3.0 corrects "
+                                    "each layer's bias by the mean difference of its float and quantized outputs); "
+                                    "leave it False")
+        self.is_bias_correction = is_bias_correction
         self._calibrating = False
+        self._observe_parameters = False  # observed on every forward (training through the evaluator)
         self._compressed = False
-        super().__init__(model, config_list)
+        self.is_compressed = False
+        super().__init__(model, config_list, evaluator)
 
     @locked
     def calibrate(self, batches: Any) -> int:
@@ -485,13 +595,40 @@ class PtqQuantizer(Quantizer):
                  ) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """Computes every target's scale and zero point (the core's, from the observed range),
         turns fake quantization on in forward and returns ``(model, calibration_config)`` (see
-        get_calibration_config). Parameter targets not observed yet are observed from the
-        parameter first. StateError names an input / output target that observed nothing (its
-        module was not called by calibrate()); QuantizationError a NaN or infinite range.
-        ``max_steps`` / ``max_epochs`` exist for NNI's signature and must be None."""
+        get_calibration_config).
+
+        With an evaluator (NNI 3.0's way): ``compress(max_steps, max_epochs)`` first trains the
+        model through it (``evaluator.train``; at least one of the two must be given) while every
+        forward observes (parameters included, as NNI's track function does) and passes unchanged,
+        then runs ``evaluator.evaluate()`` (still observing), then computes the parameters.
+        Without an evaluator, calibrate(batches) first; ``max_steps`` / ``max_epochs`` must be None.
+
+        Parameter targets not observed yet are observed from the parameter first. StateError
+        names an input / output target that observed nothing; QuantizationError a NaN or
+        infinite range."""
+        if self.evaluator is not None:
+            self._fusion_compress(max_steps, max_epochs)
+            return self.bound_model, self.get_calibration_config()
         if max_steps is not None or max_epochs is not None:
-            raise InvalidArgumentError("PtqQuantizer.compress calibrates with calibrate(batches): max_steps and "
-                                       "max_epochs must be None")
+            raise InvalidArgumentError("PtqQuantizer.compress without an evaluator calibrates with calibrate(batches): "
+                                       "max_steps and max_epochs must be None (or build the quantizer with an evaluator)")
+        self._finish()
+        return self.bound_model, self.get_calibration_config()
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        super()._fuse_preprocess(evaluator)
+        self._calibrating = True
+        self._observe_parameters = True
+
+    def _fuse_postprocess(self, evaluator: Any) -> None:
+        try:
+            evaluator.evaluate()
+        finally:
+            self._calibrating = False
+            self._observe_parameters = False
+        self._finish()
+
+    def _finish(self) -> None:
         for target in self._targets:
             if target.observed:
                 continue
@@ -509,7 +646,7 @@ class PtqQuantizer(Quantizer):
         for target in self._targets:
             target.active = target.observed
         self._compressed = True
-        return self.bound_model, self.get_calibration_config()
+        self.is_compressed = True
 
     def _activation_forward(self, target: _Target, x: Any) -> Any:
         if not isinstance(x, torch.Tensor):
@@ -522,6 +659,8 @@ class PtqQuantizer(Quantizer):
         return x
 
     def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
+        if self._observe_parameters:
+            self._observe(target, value)
         if target.active and not self._calibrating:
             return self._apply(target, value, _core.SC_APPLY_CLAMP_ROUND)
         return value
@@ -544,16 +683,14 @@ class QATQuantizer(Quantizer):
     _observer = _core.SC_OBSERVER_EMA
     _qat = True
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], quant_start_step: int = 0
-                 ) -> None:
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 quant_start_step: int = 0, existed_wrappers: Any = None) -> None:
+        _check_existed_wrappers(existed_wrappers, "QATQuantizer")
         if isinstance(quant_start_step, bool) or not isinstance(quant_start_step, int):
-            hint = ("" if isinstance(quant_start_step, (float, str)) else
-                    " (QATQuantizer takes no evaluator, NNI's third argument: train in your own loop and call "
-                    "step() after each optimizer step)")
-            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}{hint}")
+            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}")
         self.quant_start_step = max(quant_start_step, 0)
         self.current_step = 0
-        super().__init__(model, config_list)
+        super().__init__(model, config_list, evaluator)
 
     def _default_start_step(self) -> int:
         return self.quant_start_step
@@ -565,10 +702,21 @@ class QATQuantizer(Quantizer):
         return self.current_step
 
     @locked
-    def compress(self) -> Tuple[torch.nn.Module, CalibrationConfig]:
-        """``(model, get_calibration_config())``: the training happens in your loop; the model stays
-        fake-quantized."""
+    def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
+                 ) -> Tuple[torch.nn.Module, CalibrationConfig]:
+        """``(model, get_calibration_config())``. With an evaluator (NNI 3.0's way) it first trains
+        ``max_steps`` / ``max_epochs`` through it, counting one step after each optimizer step
+        (``evaluator.patch_optimizer_step``). Without one the training happens in your loop with
+        step(); ``max_steps`` / ``max_epochs`` must then be None. The model stays fake-quantized."""
+        if self.evaluator is not None:
+            self._fusion_compress(max_steps, max_epochs)
+        elif max_steps is not None or max_epochs is not None:
+            raise InvalidArgumentError("QATQuantizer.compress without an evaluator: max_steps and max_epochs must be "
+                                       "None (train in your own loop calling step(), or pass an evaluator)")
         return self.bound_model, self.get_calibration_config()
+
+    def _after_step_tasks(self) -> List[Any]:
+        return [self.step]
 
     def _track(self, target: _Target, x: torch.Tensor, training: bool) -> None:
         if training and not tracing():
@@ -589,3 +737,6 @@ class QATQuantizer(Quantizer):
         if target.active:
             return self._apply(target, value, _core.SC_APPLY_QAT_CLAMP_ROUND)
         return value
+
+
+from ._training import BNNQuantizer, DoReFaQuantizer, LsqPlusQuantizer, LsqQuantizer  # noqa: E402
