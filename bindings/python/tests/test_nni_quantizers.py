@@ -265,3 +265,47 @@ def test_errors_name_the_argument() -> None:
 def _spec(t: torch.Tensor) -> Any:
     from swiftcompress._tensors import spec
     return spec(t)
+
+
+def test_from_compressor_fuses_two_quantizers_as_nni() -> None:
+    """PtqQuantizer on fc1, then QATQuantizer.from_compressor on fc2: one evaluator run drives both."""
+    ptq_config = [dict(CONFIG[0], op_names=["fc1"])]
+    qat_config = [dict(CONFIG[0], op_names=["fc2"])]
+    batches = data(4)
+    model = make()
+    reference = copy.deepcopy(model)
+    our_losses: List[torch.Tensor] = []
+    nni_losses: List[torch.Tensor] = []
+    ptq = PtqQuantizer(model, copy.deepcopy(ptq_config), evaluator_for(batches, our_losses)(model))
+    qat = QATQuantizer.from_compressor(ptq, copy.deepcopy(qat_config), quant_start_step=1)
+    assert qat.evaluator is ptq.evaluator and qat.fused_compressors == [qat, ptq]
+    nni_ptq = NniPtq(reference, copy.deepcopy(ptq_config), evaluator_for(batches, nni_losses)(reference))
+    nni_qat = NniQat.from_compressor(nni_ptq, copy.deepcopy(qat_config), quant_start_step=1)
+    _, ours = qat.compress(max_steps=4, max_epochs=None)
+    _, theirs = nni_qat.compress(max_steps=4, max_epochs=None)
+    assert all(same(a, b) for a, b in zip(our_losses, nni_losses)) and len(our_losses) == 4
+    assert ptq.is_compressed and qat.current_step == nni_qat.current_step == 4
+    merged = dict(ptq.get_calibration_config())
+    merged.update(ours)
+    assert set(merged) == set(theirs) == {"fc1", "fc2"}
+    for module, targets in theirs.items():
+        for target, entry in targets.items():
+            for key in ("scale", "zero_point", "tracked_min", "tracked_max"):
+                assert same(merged[module][target][key], entry[key]), (module, target, key)
+
+
+def test_track_forward_observes_like_nni() -> None:
+    x = data(1)[0][0]
+    model = make()
+    reference = copy.deepcopy(model)
+    ours = QATQuantizer(model, copy.deepcopy(CONFIG))
+    theirs = NniQat(reference, copy.deepcopy(CONFIG), evaluator_for([], [])(reference))
+    model.train()
+    reference.train()
+    ours.track_forward(x)
+    theirs.track_forward(x)
+    mine, nni_config = ours.get_calibration_config(), theirs.get_calibration_config()
+    for module, targets in nni_config.items():
+        for target, entry in targets.items():
+            assert same(mine[module][target]["tracked_min"], entry["tracked_min"])
+            assert same(mine[module][target]["tracked_max"], entry["tracked_max"])
