@@ -309,3 +309,72 @@ def test_track_forward_observes_like_nni() -> None:
         for target, entry in targets.items():
             assert same(mine[module][target]["tracked_min"], entry["tracked_min"])
             assert same(mine[module][target]["tracked_max"], entry["tracked_max"])
+
+
+class ConvBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu1 = nn.ReLU()
+        self.fc = nn.Linear(4 * 6 * 6, 6)
+        self.bn2 = nn.BatchNorm1d(6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn2(self.fc(self.relu1(self.bn1(self.conv1(x))).flatten(1)))
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_ptq_fuse_names_matches_nni(mode: str) -> None:
+    """conv-bn-relu and linear-bn folding in calibration (running statistics updated by the batch
+    norm's own forward in training mode, as NNI's fusion does) and in the compressed forward."""
+    config = [{"op_names": ["conv1"], "target_names": ["_input_", "weight", "_output_"], "quant_dtype": "int8",
+               "quant_scheme": "affine", "fuse_names": [("conv1", "bn1", "relu1")]},
+              {"op_names": ["fc"], "target_names": ["weight", "bias"], "quant_dtype": "int8",
+               "quant_scheme": "symmetric", "fuse_names": [("fc", "bn2")]}]
+    torch.manual_seed(0)
+    model = ConvBN()
+    with torch.no_grad():  # non-trivial batch-norm state
+        for bn in (model.bn1, model.bn2):
+            bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.5, 0.5)
+            bn.running_mean.uniform_(-0.2, 0.2), bn.running_var.uniform_(0.5, 2)
+    getattr(model, mode)()
+    reference = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(3)
+    batches = [torch.randn(4, 3, 8, 8, generator=g) * (1 + i) for i in range(3)]
+    ours = PtqQuantizer(model, copy.deepcopy(config))
+    ours.calibrate(batches)
+    _, mine = ours.compress()
+
+    def training_func(model, optimizers, training_step, lr_schedulers=None, max_steps=None, max_epochs=None):
+        with torch.no_grad():
+            for b in batches:
+                model(b)
+
+    optimizer = nni.trace(torch.optim.SGD)(reference.parameters(), lr=0.1)
+    evaluator = TorchEvaluator(training_func, optimizer, lambda batch, model: model(batch).sum())
+    theirs = NniPtq(reference, copy.deepcopy(config), evaluator)
+    _, nni_config = theirs.compress(max_steps=1, max_epochs=None)
+    for bn in ("bn1", "bn2"):
+        for stat in ("running_mean", "running_var"):
+            assert torch.equal(getattr(getattr(model, bn), stat), getattr(getattr(reference, bn), stat)), (bn, stat)
+    for module, targets in nni_config.items():
+        for target, entry in targets.items():
+            for key in ("scale", "zero_point", "tracked_min", "tracked_max"):
+                assert same(mine[module][target][key], entry[key]), (module, target, key)
+    x = torch.randn(4, 3, 8, 8, generator=g)
+    model.eval(), reference.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), reference(x))
+    model.train()
+    with pytest.raises(QuantizationError, match="training through a folded batch norm"):
+        model(x)
+    ours.unwrap_model()
+    assert model.bn1(torch.ones(1, 4, 2, 2)).shape == (1, 4, 2, 2) and model.conv1.bias is not None
+
+
+def test_fuse_names_errors() -> None:
+    with pytest.raises(QuantizationError, match="not supported by QATQuantizer"):
+        QATQuantizer(ConvBN(), [{"op_names": ["conv1"], "target_names": ["weight"], "fuse_names": [("conv1", "bn1")]}])
+    with pytest.raises(QuantizationError, match="needs to be quantized"):
+        PtqQuantizer(ConvBN(), [{"op_names": ["conv1"], "target_names": ["_input_"], "fuse_names": [("conv1", "bn1")]}])

@@ -195,6 +195,81 @@ class _Hook(WrappingHook):
             return output
 
 
+class _FusedForward(WrappedForward):
+    """The forward of the first module of a ``fuse_names`` group (NNI 3.0's ``fuse_conv_bn`` /
+    ``fuse_linear_bn`` / ``*_relu``): without gradients it runs the layer with its own weight and
+    bias and the batch norm's own forward on that output (torch's BatchNorm: in training mode this
+    updates its running statistics, as NNI's fusion does), folds the batch norm's running
+    statistics into the weight and bias with the core (``_core.fold_batch_norm``), runs the
+    quantizer's forward with the folded weight and bias in place (the weight target observes and
+    quantizes the folded weight), then applies the ReLU of the group. Training through the fold
+    (grad mode on, module in training mode) raises QuantizationError."""
+
+    __slots__ = ("bn", "relu", "group")
+
+    def __init__(self, owner: Any, label: str, module: torch.nn.Module, bn: Optional[torch.nn.Module],
+                 relu: Optional[torch.nn.Module], group: List[str], previous: Any, lock: Optional[SharedLock]) -> None:
+        super().__init__("quantization", owner, label, module, [], [], previous, lock)
+        self.bn = bn
+        self.relu = relu
+        self.group = group
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        module = self.module
+        call = (lambda: type(module).forward(module, *args, **kwargs)) if self.previous is None else \
+            (lambda: self.previous(*args, **kwargs))
+        if self.bn is None:
+            output = call()
+        else:
+            output = self._folded_call(call, args, kwargs)
+        if self.relu is not None:
+            output = type(self.relu).forward(self.relu, output)
+        return output
+
+    def _folded_call(self, call: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        module, bn = self.module, self.bn
+        weight, bias = module._parameters["weight"], module._parameters.get("bias")
+        if torch.is_grad_enabled() and module.training and weight.requires_grad:
+            raise QuantizationError(f"fuse_names {self.group!r}: training through a folded batch norm (gradients for "
+                                    "the weight and the batch norm) is not supported yet; calibrate under "
+                                    "torch.no_grad() or in eval mode")
+        with torch.no_grad():
+            plain = type(module).forward(module, *args, **kwargs)
+            type(bn).forward(bn, plain)  # torch's batch norm: updates the running statistics in training mode
+            w = host(weight.detach())
+            folded_w = torch.empty_like(w)
+            folded_b = torch.empty(w.shape[0], dtype=w.dtype)
+            vectors = [None if v is None else host(v.detach()) for v in (bias, bn.weight, bn.bias)]
+            mean, var = host(bn.running_mean), host(bn.running_var)
+            layer = _core.SC_FOLD_LINEAR if isinstance(module, torch.nn.Linear) else _core.SC_FOLD_CONV
+            _core.fold_batch_norm(layer, spec(w), *[None if v is None else spec(v) for v in vectors], spec(mean),
+                                  spec(var), float(bn.eps), spec(folded_w), spec(folded_b))
+            if folded_w.device != weight.device:
+                folded_w, folded_b = folded_w.to(weight.device), folded_b.to(weight.device)
+        had_bias = "bias" in module._parameters
+        module._parameters["weight"] = folded_w
+        module._parameters["bias"] = folded_b
+        try:
+            return call()
+        finally:
+            module._parameters["weight"] = weight
+            if had_bias:
+                module._parameters["bias"] = bias
+            else:
+                del module._parameters["bias"]
+
+
+class _IdentityForward(WrappedForward):
+    """The forward of a module folded into another by ``fuse_names`` (NNI's IdentityModuleWrapper):
+    returns its input."""
+
+    def __init__(self, owner: Any, label: str, module: torch.nn.Module, previous: Any, lock: Optional[SharedLock]) -> None:
+        super().__init__("quantization", owner, label, module, [], [], previous, lock)
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        return args[0] if args else next(iter(kwargs.values()))
+
+
 class Quantizer:
     """Base of PtqQuantizer and QATQuantizer: ``Quantizer(model, config_list)``. Subclasses decide
     the observer (``_observer``) and, per phase, whether a target is observed and how it is applied."""
@@ -236,16 +311,22 @@ class Quantizer:
     def _default_start_step(self) -> int:
         return 0
 
-    @staticmethod
-    def _check_fusions(report: Dict[str, Any]) -> None:
+    _folds_batch_norm = False  # PtqQuantizer: fuse_names supported (no training through the fold)
+
+    def _check_fusions(self, report: Dict[str, Any]) -> None:
+        self._fusions: List[List[str]] = []
+        self._fusion_configs: List[int] = []  # the config index of each group (for errors)
         for config in report["configs"]:
             fuse, i = config.get("fusions"), config["index"]  # the core's fuse_names groups of the config
-            if fuse:
+            if not fuse:
+                continue
+            if not self._folds_batch_norm:
                 raise QuantizationError(
-                    f"fuse_names is not supported by the Python quantizers yet: config_list[{i}].fuse_names = "
-                    f"{fuse!r} asks for batch-norm folding, which these quantizers do not do yet (NNI 3.0 folds "
-                    "each batch norm into the layer before it); remove fuse_names, or fold the batch norms into "
-                    "the model first")
+                    f"fuse_names is not supported by {type(self).__name__} yet: config_list[{i}].fuse_names = "
+                    f"{fuse!r} asks for batch-norm folding during training, which only PtqQuantizer does (without "
+                    "gradients through the fold); remove fuse_names, or fold the batch norms into the model first")
+            self._fusions.extend([list(group) for group in fuse])
+            self._fusion_configs.extend([i] * len(fuse))
 
     # -- wrapping ---------------------------------------------------------------------------
 
@@ -289,7 +370,36 @@ class Quantizer:
                                      self._lock)
             install(forward)
             self._forwards.append(forward)
+        for group, index in zip(getattr(self, "_fusions", []), getattr(self, "_fusion_configs", [])):
+            self._install_fusion(group, label, f"config_list[{index}].fuse_names {group!r}")
         self._is_wrapped = True
+
+    def _install_fusion(self, group: List[str], label: str, where: str) -> None:
+        """``fuse_names`` group ``[first, bn?, relu?]``: the first module's forward folds the batch
+        norm (``_FusedForward``); the others become identities (NNI's IdentityModuleWrapper)."""
+        root = self.bound_model
+        modules = [root.get_submodule(name) for name in group]
+        first = modules[0]
+        names_of_targets = {(t.module_name, t.target_name) for t in self._targets}
+        if any(name == n for name in group[1:] for n, _ in names_of_targets):
+            raise QuantizationError(f"{where}: don't provide quantization settings for the fused modules "
+                                    f"{group[1:]!r} (NNI 3.0's rule)")
+        bn = next((m for m in modules[1:] if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)), None)
+        relu = next((m for m in modules[1:] if isinstance(m, torch.nn.ReLU)), None)
+        if bn is not None:
+            if (group[0], "weight") not in names_of_targets:
+                raise QuantizationError(f"{where}: in the fusion of a batch norm the weight of "
+                                        f"'{group[0]}' needs to be quantized (add 'weight' to its target_names)")
+            if not bn.track_running_stats:
+                raise QuantizationError(f"{where}: '{group[1]}' does not track running statistics; "
+                                        "folding its batch statistics is not supported by swiftcompress yet")
+        fused = _FusedForward(self, label, first, bn, relu, group, first.__dict__.get("forward"), self._lock)
+        install(fused)
+        self._forwards.append(fused)
+        for module in modules[1:]:
+            identity = _IdentityForward(self, label, module, module.__dict__.get("forward"), self._lock)
+            install(identity)
+            self._forwards.append(identity)
 
     @locked
     def unwrap_model(self) -> None:
@@ -538,6 +648,7 @@ class PtqQuantizer(Quantizer):
     supported."""
 
     _observer = _core.SC_OBSERVER_MINMAX
+    _folds_batch_norm = True
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
                  existed_wrappers: Any = None, is_bias_correction: bool = False) -> None:
@@ -573,7 +684,7 @@ class PtqQuantizer(Quantizer):
         self._calibrating = True
         try:
             for target in self._targets:
-                if target.kind == "parameter":
+                if target.kind == "parameter" and target.module_name not in self._folded():
                     value = target.parameter()
                     if value is not None:
                         self._observe(target, value)
@@ -632,7 +743,7 @@ class PtqQuantizer(Quantizer):
         for target in self._targets:
             if target.observed:
                 continue
-            if target.kind == "parameter":
+            if target.kind == "parameter" and target.module_name not in self._folded():
                 value = target.parameter()
                 if value is not None:
                     self._observe(target, value)
@@ -658,8 +769,14 @@ class PtqQuantizer(Quantizer):
             return self._apply(target, x, _core.SC_APPLY_CLAMP_ROUND)
         return x
 
+    def _folded(self) -> List[str]:
+        """The modules whose weight and bias are folded with a batch norm (fuse_names): their
+        parameter targets observe the folded values in each calibration forward, as NNI's."""
+        return [g[0] for g in self._fusions if any(isinstance(self.bound_model.get_submodule(n),
+                                                              torch.nn.modules.batchnorm._BatchNorm) for n in g[1:])]
+
     def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
-        if self._observe_parameters:
+        if self._observe_parameters or (self._calibrating and target.module_name in self._folded()):
             self._observe(target, value)
         if target.active and not self._calibrating:
             return self._apply(target, value, _core.SC_APPLY_CLAMP_ROUND)
