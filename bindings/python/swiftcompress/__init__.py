@@ -7,7 +7,7 @@
 
 The core is libswiftcompress.so (bundled in this package, C ABI include/swiftcompress.h), reached
 through the thin extension ``swiftcompress._core``. ``swiftcompress.pruning``, ``.quantization`` and
-``.distillation`` need PyTorch;
+``.distillation`` and ``.utils`` (the evaluators: ``swiftcompress.TorchEvaluator``) need PyTorch;
 ``explain`` needs only an object with ``named_modules()``.
 """
 from __future__ import annotations
@@ -30,13 +30,18 @@ __all__ = [
     "explain", "ExplainReport", "ReportWarning", "pruning", "quantization", "distillation",
     "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
     "StateError", "PruningError", "QuantizationError", "DistillationError", "InvalidArgumentError", "InternalError",
-    "SwiftCompressWarning",
+    "SwiftCompressWarning", "utils", "TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", "trace",
 ]
+
+# NNI 3.0 exports its evaluators from nni.compression; so do we (they need torch: imported on use).
+_FROM_UTILS = ("TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", "DeepspeedTorchEvaluator", "trace")
 
 
 def __getattr__(name: str) -> Any:
     # The subpackages import torch: only when asked for.
-    if name in ("pruning", "quantization", "distillation"):
-        import importlib
+    import importlib
+    if name in ("pruning", "quantization", "distillation", "utils"):
         return importlib.import_module("." + name, __name__)
+    if name in _FROM_UTILS:
+        return getattr(importlib.import_module(".utils", __name__), name)
     raise AttributeError(f"module 'swiftcompress' has no attribute {name!r}")
