@@ -31,6 +31,7 @@ from nni.compression.quantization import QATQuantizer as NniQat
 from nni.compression.utils import TorchEvaluator
 
 from swiftcompress import _core
+from swiftcompress import utils as sc_utils
 from swiftcompress import errors as swiftcompress_errors
 from swiftcompress.errors import InvalidArgumentError, QuantizationError, StateError
 from swiftcompress.quantization import (BNNQuantizer, DoReFaQuantizer, LsqPlusQuantizer, LsqQuantizer, PtqQuantizer,
@@ -62,8 +63,9 @@ def data(steps: int = 4) -> List[Tuple[torch.Tensor, torch.Tensor]]:
     return [(torch.randn(6, 8, generator=g) * (1 + 0.5 * i), torch.randn(6, 4, generator=g)) for i in range(steps)]
 
 
-def evaluator_for(batches: List[Tuple[torch.Tensor, torch.Tensor]], losses: List[float], lr: float = 0.05
-                  ) -> Callable[[nn.Module], TorchEvaluator]:
+def evaluator_for(batches: List[Tuple[torch.Tensor, torch.Tensor]], losses: List[float], lr: float = 0.05,
+                  ours: bool = False) -> Callable[[nn.Module], Any]:
+    """A builder of NNI's TorchEvaluator (``ours``: swiftcompress.utils.TorchEvaluator with its trace)."""
     def training_step(batch, model, *args, **kwargs):
         x, y = batch
         return F.mse_loss(model(x), y)
@@ -77,20 +79,25 @@ def evaluator_for(batches: List[Tuple[torch.Tensor, torch.Tensor]], losses: List
             loss.backward()
             optimizers.step()
 
-    def build(model: nn.Module) -> TorchEvaluator:
+    def build(model: nn.Module) -> Any:
+        if ours:
+            optimizer = sc_utils.trace(torch.optim.SGD)(model.parameters(), lr=lr)
+            return sc_utils.TorchEvaluator(training_func, optimizer, training_step)
         optimizer = nni.trace(torch.optim.SGD)(model.parameters(), lr=lr)
         return TorchEvaluator(training_func, optimizer, training_step)
 
     return build
 
 
-def run_both(ours_cls: Any, nni_cls: Any, config_list: List[Dict[str, Any]], steps: int = 4, **kwargs: Any):
+def run_both(ours_cls: Any, nni_cls: Any, config_list: List[Dict[str, Any]], steps: int = 4,
+             our_evaluator: bool = False, **kwargs: Any):
     batches = data(steps)
     model = make()
     reference = copy.deepcopy(model)
     our_losses: List[torch.Tensor] = []
     nni_losses: List[torch.Tensor] = []
-    ours = ours_cls(model, copy.deepcopy(config_list), evaluator_for(batches, our_losses)(model), **kwargs)
+    ours = ours_cls(model, copy.deepcopy(config_list), evaluator_for(batches, our_losses, ours=our_evaluator)(model),
+                    **kwargs)
     theirs = nni_cls(reference, copy.deepcopy(config_list), evaluator_for(batches, nni_losses)(reference), **kwargs)
     _, our_config = ours.compress(max_steps=steps, max_epochs=None)
     _, nni_config = theirs.compress(max_steps=steps, max_epochs=None)
@@ -105,8 +112,10 @@ CONFIG = [{"op_names": ["fc1", "fc2"], "target_names": ["_input_", "weight", "_o
            "quant_scheme": "affine"}]
 
 
-def test_ptq_with_evaluator_matches_nni() -> None:
-    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(PtqQuantizer, NniPtq, CONFIG)
+@pytest.mark.parametrize("our_evaluator", [False, True])
+def test_ptq_with_evaluator_matches_nni(our_evaluator: bool) -> None:
+    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(
+        PtqQuantizer, NniPtq, CONFIG, our_evaluator=our_evaluator)
     assert len(our_losses) == len(nni_losses) == 4
     assert all(same(a, b) for a, b in zip(our_losses, nni_losses))
     assert ours.is_compressed and theirs.is_compressed
@@ -121,10 +130,10 @@ def test_ptq_with_evaluator_matches_nni() -> None:
     assert torch.equal(model(x), reference(x))  # the fake-quantized forward after compress
 
 
-@pytest.mark.parametrize("start", [0, 2])
-def test_qat_with_evaluator_matches_nni(start: int) -> None:
+@pytest.mark.parametrize("start,our_evaluator", [(0, False), (2, False), (2, True)])
+def test_qat_with_evaluator_matches_nni(start: int, our_evaluator: bool) -> None:
     ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(
-        QATQuantizer, NniQat, CONFIG, quant_start_step=start)
+        QATQuantizer, NniQat, CONFIG, our_evaluator=our_evaluator, quant_start_step=start)
     assert ours.current_step == theirs.current_step == 4
     assert all(same(a, b) for a, b in zip(our_losses, nni_losses))
     for module, targets in nni_config.items():
@@ -141,10 +150,12 @@ LSQP_CONFIG = [{"op_names": ["fc1", "fc2"], "target_names": ["_input_", "weight"
                 "quant_scheme": "affine"}]
 
 
-@pytest.mark.parametrize("ours_cls,nni_cls,config", [(LsqQuantizer, NniLsq, LSQ_CONFIG),
-                                                     (LsqPlusQuantizer, NniLsqPlus, LSQP_CONFIG)])
-def test_lsq_matches_nni(ours_cls: Any, nni_cls: Any, config: List[Dict[str, Any]]) -> None:
-    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(ours_cls, nni_cls, config)
+@pytest.mark.parametrize("ours_cls,nni_cls,config,our_evaluator", [
+    (LsqQuantizer, NniLsq, LSQ_CONFIG, False), (LsqPlusQuantizer, NniLsqPlus, LSQP_CONFIG, False),
+    (LsqQuantizer, NniLsq, LSQ_CONFIG, True), (LsqPlusQuantizer, NniLsqPlus, LSQP_CONFIG, True)])
+def test_lsq_matches_nni(ours_cls: Any, nni_cls: Any, config: List[Dict[str, Any]], our_evaluator: bool) -> None:
+    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(
+        ours_cls, nni_cls, config, our_evaluator=our_evaluator)
     assert len(our_losses) == 4
     # first step: scale 0.01 (and zp) on both sides, every value an element operation
     assert same(our_losses[0], nni_losses[0])
@@ -163,10 +174,12 @@ def test_lsq_matches_nni(ours_cls: Any, nni_cls: Any, config: List[Dict[str, Any
                                                  for v in params.values())
 
 
-def test_bnn_matches_nni() -> None:
+@pytest.mark.parametrize("our_evaluator", [False, True])
+def test_bnn_matches_nni(our_evaluator: bool) -> None:
     config = [{"op_names": ["fc1", "fc2"], "target_names": ["weight"], "quant_dtype": "int8"},
               {"op_names": ["relu"], "target_names": ["_output_"], "quant_dtype": "int8"}]
-    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(BNNQuantizer, NniBnn, config)
+    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(
+        BNNQuantizer, NniBnn, config, our_evaluator=our_evaluator)
     assert all(same(a, b) for a, b in zip(our_losses, nni_losses)), (our_losses, nni_losses)
     w_nni = reference.fc1._nni_wrapper.weight if hasattr(reference.fc1, "_nni_wrapper") else reference.fc1.weight
     assert torch.equal(model.fc1.weight.detach(), w_nni.detach())

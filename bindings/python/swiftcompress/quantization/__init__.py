@@ -1,4 +1,7 @@
-"""NNI 3.0-compatible quantizers (PtqQuantizer, QATQuantizer) computed by the swiftcompress core.
+"""NNI 3.0-compatible quantizers computed by the swiftcompress core: PtqQuantizer, QATQuantizer
+(here), LsqQuantizer, LsqPlusQuantizer, DoReFaQuantizer, BNNQuantizer (``_training.py``). Each takes
+NNI's ``evaluator`` and trains through it in ``compress(max_steps, max_epochs)``; the evaluator-free
+use below stays.
 
     from swiftcompress.quantization import PtqQuantizer     # was: nni.compression.quantization
     quantizer = PtqQuantizer(model, config_list)
@@ -643,9 +646,11 @@ class PtqQuantizer(Quantizer):
     while running min / max observers collect the range of every target; ``compress()`` computes
     the scales and zero points and fake-quantizes the forward from then on.
 
-    ``PtqQuantizer(model, config_list)``; NNI's ``evaluator`` argument is replaced by
-    ``calibrate`` (passing one raises InvalidArgumentError). ``is_bias_correction`` is not
-    supported."""
+    ``PtqQuantizer(model, config_list, evaluator=None, existed_wrappers=None,
+    is_bias_correction=False)`` (NNI 3.0's signature): with an evaluator, ``compress(max_steps,
+    max_epochs)`` calibrates by training through it as NNI does; without one, ``calibrate(batches)``
+    then ``compress()``. ``fuse_names`` groups are folded in forward (``_FusedForward``).
+    ``is_bias_correction=True`` and ``existed_wrappers`` are not supported (they raise)."""
 
     _observer = _core.SC_OBSERVER_MINMAX
     _folds_batch_norm = True
@@ -785,8 +790,9 @@ class PtqQuantizer(Quantizer):
 
 class QATQuantizer(Quantizer):
     """Quantization-aware training (NNI 3.0's QATQuantizer) inside your own training loop:
-    ``QATQuantizer(model, config_list, quant_start_step=0)``, then call ``step()`` after each
-    optimizer step.
+    ``QATQuantizer(model, config_list, evaluator=None, quant_start_step=0, existed_wrappers=None)``
+    (NNI 3.0's signature): with an evaluator ``compress(max_steps, max_epochs)`` trains through it;
+    without one call ``step()`` after each optimizer step of your loop.
 
     On every forward in training mode (``module.training``) each target's moving-average observer
     (decay 0.99, the first batch sets the range) takes the batch, parameters included. A target is
