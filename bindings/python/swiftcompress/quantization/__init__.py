@@ -270,7 +270,12 @@ class _IdentityForward(WrappedForward):
         super().__init__("quantization", owner, label, module, [], [], previous, lock)
 
     def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        return args[0] if args else next(iter(kwargs.values()))
+        if args:
+            return args[0]
+        if kwargs:
+            return next(iter(kwargs.values()))
+        raise InvalidArgumentError(f"module '{self.module.__class__.__name__}' is fused into another by fuse_names and "
+                                   "passes its input through: called without an input")
 
 
 class Quantizer:
