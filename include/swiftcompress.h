@@ -719,6 +719,23 @@ int sc_binarize(const sc_tensor *x, int clip_outside, const sc_tensor *out, cons
 /* Clamps x into [lo, hi] in place (BNN clips its weights to [-1, 1] after each optimizer step). */
 int sc_clamp_in_place(const sc_tensor *x, double lo, double hi);
 
+/* The gradients of sc_fold_batch_norm (training through fuse_names; the running statistics get
+ * none), r = 1 / sqrt(running_var + eps), f = bn_weight * r, gW' / gb' = grad_folded_weight / _bias:
+ *     grad_weight[c, ...] = gW'[c, ...] * f[c]                                  (written, weight's shape)
+ *     grad_bias[c]        = SC_FOLD_CONV: (gb'[c] * gamma[c]) * r[c]; SC_FOLD_LINEAR: gb'[c] * f[c]
+ *     grad_bn_weight[c]   = CONV: sum(gW'[c, ...] W[c, ...]) r[c] + gb'[c] ((b[c] - mean[c]) r[c]);
+ *                           LINEAR: (sum(gW'[c, ...] W[c, ...]) + gb'[c] (b[c] - mean[c])) r[c]
+ *     grad_bn_bias[c]     = gb'[c]
+ * bias, bn_weight (NULL: affine=False), grad_folded_bias (NULL: no gradient through the folded bias,
+ * its terms drop) are read; grad_bias, grad_bn_weight, grad_bn_bias may be NULL (not written).
+ * Per-channel sums in double. Errors as sc_fold_batch_norm (SC_ERROR_SHAPE for a vector without C
+ * elements or a gradient of another shape than weight). */
+int sc_fold_batch_norm_backward(int layer, const sc_tensor *weight, const sc_tensor *bias, const sc_tensor *bn_weight,
+                                const sc_tensor *running_mean, const sc_tensor *running_var, double eps,
+                                const sc_tensor *grad_folded_weight, const sc_tensor *grad_folded_bias,
+                                const sc_tensor *grad_weight, const sc_tensor *grad_bias, const sc_tensor *grad_bn_weight,
+                                const sc_tensor *grad_bn_bias);
+
 #ifdef __cplusplus
 }
 #endif

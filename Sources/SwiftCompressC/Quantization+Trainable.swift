@@ -168,3 +168,51 @@ public func sc_clamp_in_place(_ x: UnsafePointer<sc_tensor>?, _ lo: Double, _ hi
         try engine { () throws(EngineError) in try TrainableQuantization.clampInPlace(v, lo: lo, hi: hi, name: "x") }
     }
 }
+
+/// `int sc_fold_batch_norm_backward(int layer, const sc_tensor *weight, const sc_tensor *bias,
+///     const sc_tensor *bn_weight, const sc_tensor *running_mean, const sc_tensor *running_var, double eps,
+///     const sc_tensor *grad_folded_weight, const sc_tensor *grad_folded_bias, const sc_tensor *grad_weight,
+///     const sc_tensor *grad_bias, const sc_tensor *grad_bn_weight, const sc_tensor *grad_bn_bias)`.
+@_cdecl("sc_fold_batch_norm_backward")
+public func sc_fold_batch_norm_backward(_ layer: Int32, _ weight: UnsafePointer<sc_tensor>?, _ bias: UnsafePointer<sc_tensor>?,
+                                        _ bnWeight: UnsafePointer<sc_tensor>?, _ runningMean: UnsafePointer<sc_tensor>?,
+                                        _ runningVar: UnsafePointer<sc_tensor>?, _ eps: Double,
+                                        _ gradFoldedWeight: UnsafePointer<sc_tensor>?, _ gradFoldedBias: UnsafePointer<sc_tensor>?,
+                                        _ gradWeight: UnsafePointer<sc_tensor>?, _ gradBias: UnsafePointer<sc_tensor>?,
+                                        _ gradBnWeight: UnsafePointer<sc_tensor>?, _ gradBnBias: UnsafePointer<sc_tensor>?) -> Int32 {
+    threadCall { () throws(CallError) in
+        let kind: BatchNormFolding.Layer
+        switch layer {
+        case 0: kind = .conv
+        case 1: kind = .linear
+        default: throw CallError(.invalidArgument, "layer is \(layer); expected SC_FOLD_CONV (0) or SC_FOLD_LINEAR (1)")
+        }
+        guard eps.isFinite, eps >= 0 else { throw CallError(.invalidArgument, "eps is \(eps); expected a finite number >= 0") }
+        let w = try tensorView(weight, "weight", writable: false).readOnly
+        let b = try optionalTensorView(bias, "bias", writable: false)?.readOnly
+        let gamma = try optionalTensorView(bnWeight, "bn_weight", writable: false)?.readOnly
+        let mean = try tensorView(runningMean, "running_mean", writable: false).readOnly
+        let variance = try tensorView(runningVar, "running_var", writable: false).readOnly
+        let gw = try tensorView(gradFoldedWeight, "grad_folded_weight", writable: false).readOnly
+        let gb = try optionalTensorView(gradFoldedBias, "grad_folded_bias", writable: false)?.readOnly
+        let ow = try tensorView(gradWeight, "grad_weight", writable: true)
+        let ob = try optionalTensorView(gradBias, "grad_bias", writable: true)
+        let og = try optionalTensorView(gradBnWeight, "grad_bn_weight", writable: true)
+        let obeta = try optionalTensorView(gradBnBias, "grad_bn_bias", writable: true)
+        guard let c = w.shape.first else { throw CallError(.shape, "weight has ndim 0; folding needs dim 0 = the output channels") }
+        let vectors: [(String, Int?)] = [("bias", b?.count), ("bn_weight", gamma?.count), ("running_mean", mean.count),
+                                         ("running_var", variance.count), ("grad_folded_bias", gb?.count), ("grad_bias", ob?.count),
+                                         ("grad_bn_weight", og?.count), ("grad_bn_bias", obeta?.count)]
+        for (what, n) in vectors {
+            if let n, n != c { throw CallError(.shape, "\(what) has \(n) element(s); the weight \(w.shape) has \(c) output channels") }
+        }
+        for (what, s) in [("grad_folded_weight", gw.shape), ("grad_weight", ow.shape)] where s != w.shape {
+            throw CallError(.shape, "\(what) has shape \(s); expected the weight's shape \(w.shape)")
+        }
+        let bn = BatchNormFolding.BatchNorm(weight: gamma, bias: nil, runningMean: mean, runningVar: variance, eps: eps)
+        try engine { () throws(EngineError) in
+            try BatchNormFolding.foldBackward(weight: w, bias: b, batchNorm: bn, layer: kind, gradFoldedWeight: gw, gradFoldedBias: gb,
+                                              gradWeight: ow, gradBias: ob, gradGamma: og, gradBeta: obeta, name: "weight")
+        }
+    }
+}

@@ -1686,6 +1686,27 @@ static void fold_batch_norm(void) {
         const float ww[4] = {0.5f, 1, 0.75f, 1}, wb[2] = {-0.25f, -0.25f};
         TRUE(equal_floats(fw, ww, 4) && equal_floats(fb, wb, 2));
     }
+    /* Backward with gW' = 1, gb' = 1: grad_w = f = [[1, 1], [0.125, 0.125]], grad_b = g r = [1, 0.125],
+     * grad_gamma = sum(W) r + (b - mean) r = [3 * 0.5 + 0, 7 * 0.25 - 0.5] = [1.5, 1.25], grad_beta = [1, 1]. */
+    {
+        float ones4[4] = {1, 1, 1, 1}, ones2[2] = {1, 1}, gw[4], gb[2], gg[2], gbe[2];
+        sc_tensor g4 = tensor(ones4, SC_DTYPE_FLOAT32, 2, m22, NULL), g2 = tensor(ones2, SC_DTYPE_FLOAT32, 1, two, NULL);
+        sc_tensor gwt = tensor(gw, SC_DTYPE_FLOAT32, 2, m22, NULL), gbt = tensor(gb, SC_DTYPE_FLOAT32, 1, two, NULL);
+        sc_tensor ggt = tensor(gg, SC_DTYPE_FLOAT32, 1, two, NULL), gbet = tensor(gbe, SC_DTYPE_FLOAT32, 1, two, NULL);
+        const float ww[4] = {1, 1, 0.125f, 0.125f}, wb[2] = {1, 0.125f}, wg[2] = {1.5f, 1.25f};
+        ERR(NULL, sc_fold_batch_norm_backward(2, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_INVALID_ARGUMENT, "layer");
+        ERR(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &b3t, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_SHAPE, "grad_folded_bias");
+        ERR(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, &mt, &vt, 1.0, &flat, &g2, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_SHAPE, "grad_folded_weight");
+        ERR(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, NULL, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_NULL_POINTER, "running_mean");
+        OK(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet));
+        TRUE(equal_floats(gw, ww, 4) && equal_floats(gb, wb, 2) && equal_floats(gg, wg, 2) && all_equal(gbe, 2, 1.0f));
+        OK(NULL, sc_fold_batch_norm_backward(SC_FOLD_LINEAR, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet));
+        TRUE(equal_floats(gw, ww, 4) && equal_floats(gb, wb, 2) && equal_floats(gg, wg, 2));
+    }
     /* In place: the weight and bias buffers themselves. */
     OK(NULL, sc_fold_batch_norm(SC_FOLD_LINEAR, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &wt, &bt));
     {

@@ -328,3 +328,85 @@ public enum TrainableQuantization {
         x.store(0..<v.count) { clamp(v[$0], lo, hi) }
     }
 }
+
+extension BatchNormFolding {
+    /// The gradients of `fold` (training through `fuse_names`, as torch's autograd goes through
+    /// NNI 3.0's `fuse_conv_bn` / `fuse_linear_bn`; the running statistics get none), with
+    /// r = 1 / sqrt(var + eps), f = gamma * r, gW' / gb' the incoming gradients of the folded
+    /// weight and bias:
+    ///
+    ///     gradWeight[c, ...] = gW'[c, ...] * f[c]
+    ///     gradBias[c]        = conv: (gb'[c] * gamma[c]) * r[c];  linear: gb'[c] * f[c]
+    ///     gradGamma[c]       = conv: sum(gW'[c, ...] * W[c, ...]) * r[c] + gb'[c] * ((b[c] - mean[c]) * r[c])
+    ///                          linear: (sum(gW'[c, ...] * W[c, ...]) + gb'[c] * (b[c] - mean[c])) * r[c]
+    ///     gradBeta[c]        = gb'[c]
+    ///
+    /// (a missing layer bias counts as 0; `gradientThroughBias` false drops the bias terms, as NNI
+    /// detaches the folded bias of a layer without one). Element products are rounded to the
+    /// precision; the per-channel sums are accumulated in Double.
+    /// - Throws: as `fold` for shapes; nothing is written on error.
+    public static func foldBackward(weight: TensorView, bias: TensorView?, batchNorm bn: BatchNorm, layer: Layer,
+                                    gradFoldedWeight: TensorView, gradFoldedBias: TensorView?,
+                                    gradWeight: MutableTensorView, gradBias: MutableTensorView?,
+                                    gradGamma: MutableTensorView?, gradBeta: MutableTensorView?, name: String) throws(EngineError) {
+        func fail(_ m: String) -> QuantizationError { EngineError(.quantization, .invalidFusion, target: name, key: "fuse_names", m) }
+        guard let c = weight.shape.first else { throw fail("the weight has shape \(weight.shape); folding needs a channel dim 0") }
+        let vectors: [(String, Int?)] = [("bias", bias?.count), ("batch norm weight", bn.weight?.count), ("batch norm bias", bn.bias?.count),
+                                         ("running_mean", bn.runningMean.count), ("running_var", bn.runningVar.count),
+                                         ("grad of the folded bias", gradFoldedBias?.count), ("grad_bias", gradBias?.count),
+                                         ("grad_bn_weight", gradGamma?.count), ("grad_bn_bias", gradBeta?.count)]
+        for (what, n) in vectors {
+            if let n, n != c { throw fail("\(what) has \(n) element(s); the weight \(weight.shape) has \(c) channels") }
+        }
+        for (what, s) in [("grad of the folded weight", gradFoldedWeight.shape), ("grad_weight", gradWeight.shape)] where s != weight.shape {
+            throw fail("\(what) has shape \(s); expected \(weight.shape)")
+        }
+        guard bn.eps.isFinite, bn.eps >= 0 else { throw fail("eps is \(pythonFloat(bn.eps)); expected a finite number >= 0") }
+        if weight.dtype == .float64 {
+            foldGradients(weight, bias, bn, layer, gradFoldedWeight, gradFoldedBias, gradWeight, gradBias, gradGamma, gradBeta, Double.self)
+        } else {
+            foldGradients(weight, bias, bn, layer, gradFoldedWeight, gradFoldedBias, gradWeight, gradBias, gradGamma, gradBeta, Float.self)
+        }
+    }
+
+    static func foldGradients<T: QuantReal>(_ weight: TensorView, _ bias: TensorView?, _ bn: BatchNorm, _ layer: Layer,
+                                            _ gW: TensorView, _ gB: TensorView?, _ outW: MutableTensorView, _ outB: MutableTensorView?,
+                                            _ outGamma: MutableTensorView?, _ outBeta: MutableTensorView?, _: T.Type) {
+        let c = weight.shape[0]
+        let zeros = [T](repeating: 0, count: c)
+        let gamma = bn.weight?.allValues(as: T.self) ?? [T](repeating: 1, count: c)
+        let mean = bn.runningMean.allValues(as: T.self), variance = bn.runningVar.allValues(as: T.self)
+        let b = bias?.allValues(as: T.self) ?? zeros
+        let gb = gB?.allValues(as: T.self) ?? zeros
+        let w = weight.allValues(as: T.self), gw = gW.allValues(as: T.self)
+        let eps = T(bn.eps)
+        let per = c == 0 ? 0 : w.count / c
+        var r = zeros, f = zeros, sums = [Double](repeating: 0, count: c)
+        for i in 0..<c {
+            r[i] = 1 / (variance[i] + eps).squareRoot()
+            f[i] = gamma[i] * r[i]
+        }
+        var dw = [T](repeating: 0, count: w.count)
+        for k in 0..<w.count {
+            let ch = k / per
+            dw[k] = gw[k] * f[ch]
+            sums[ch] += Double(gw[k] * w[k])
+        }
+        outW.store(0..<dw.count) { Double(dw[$0]) }
+        var dBias = zeros, dGamma = zeros
+        for i in 0..<c {
+            let s = T(sums[i])
+            switch layer {
+            case .conv:
+                dBias[i] = (gb[i] * gamma[i]) * r[i]
+                dGamma[i] = s * r[i] + gb[i] * ((b[i] - mean[i]) * r[i])
+            case .linear:
+                dBias[i] = gb[i] * f[i]
+                dGamma[i] = (s + gb[i] * (b[i] - mean[i])) * r[i]
+            }
+        }
+        outB?.store(0..<c) { Double(dBias[$0]) }
+        outGamma?.store(0..<c) { Double(dGamma[$0]) }
+        outBeta?.store(0..<c) { Double(gb[$0]) }
+    }
+}

@@ -99,4 +99,30 @@ import Testing
         }
         #expect(out.allValues == [0, 0])
     }
+
+    @Test func foldBackward() throws {
+        // W = [[1, 2], [3, 4]], b = [0.5, -1], gamma = [2, 0.5], mean = [0.5, 1], var = [3, 15], eps = 1:
+        // r = [0.5, 0.25], f = [1, 0.125]; gW' = 1, gb' = 1.
+        let b = TestBuffers()
+        let w = try b.view([1, 2, 3, 4], shape: [2, 2]), bias = try b.view([0.5, -1], shape: [2])
+        let bn = BatchNormFolding.BatchNorm(weight: try b.view([2, 0.5], shape: [2]), bias: try b.view([1, 0], shape: [2]),
+                                            runningMean: try b.view([0.5, 1], shape: [2]),
+                                            runningVar: try b.view([3, 15], shape: [2]), eps: 1)
+        let gw = try b.view([1, 1, 1, 1], shape: [2, 2]), gb = try b.view([1, 1], shape: [2])
+        for layer in [BatchNormFolding.Layer.conv, .linear] {
+            let ow = try b.zeros([2, 2]), ob = try b.zeros([2]), og = try b.zeros([2]), obeta = try b.zeros([2])
+            try BatchNormFolding.foldBackward(weight: w, bias: bias, batchNorm: bn, layer: layer, gradFoldedWeight: gw,
+                                              gradFoldedBias: gb, gradWeight: ow, gradBias: ob, gradGamma: og, gradBeta: obeta, name: "conv")
+            #expect(ow.allValues == [1, 1, 0.125, 0.125])
+            #expect(ob.allValues == [1, 0.125])
+            #expect(og.allValues == [1.5, 1.25])  // sum(W) r + (b - mean) r
+            #expect(obeta.allValues == [1, 1])
+        }
+        let short = try b.zeros([3])
+        #expect(throws: EngineError.self) {
+            try BatchNormFolding.foldBackward(weight: w, bias: bias, batchNorm: bn, layer: .conv, gradFoldedWeight: gw,
+                                              gradFoldedBias: gb, gradWeight: try b.zeros([2, 2]), gradBias: short,
+                                              gradGamma: nil, gradBeta: nil, name: "conv")
+        }
+    }
 }

@@ -142,7 +142,42 @@ static PyObject *core_clamp_in_place(PyObject *m, PyObject *args, PyObject *kwds
     return done(status);
 }
 
+/* fold_batch_norm_backward(layer, weight, bias, bn_weight, running_mean, running_var, eps, grad_folded_weight,
+ *                          grad_folded_bias, grad_weight, grad_bias, grad_bn_weight, grad_bn_bias) */
+static PyObject *core_fold_batch_norm_backward(PyObject *m, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"layer", "weight", "bias", "bn_weight", "running_mean", "running_var", "eps",
+                             "grad_folded_weight", "grad_folded_bias", "grad_weight", "grad_bias", "grad_bn_weight",
+                             "grad_bn_bias", NULL};
+    int layer;
+    double eps;
+    PyObject *ws, *bs, *gs, *ms, *vs, *gws, *gbs, *ows, *obs, *ogs, *obetas;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iOOOOOdOOOOOO:fold_batch_norm_backward", kwlist, &layer, &ws, &bs, &gs,
+                                     &ms, &vs, &eps, &gws, &gbs, &ows, &obs, &ogs, &obetas))
+        return NULL;
+    tensor_arg w, b, g, mean, var, gw, gb, ow, ob, og, obeta;
+    const sc_tensor *bp = NULL, *gp = NULL, *gbp = NULL, *obp = NULL, *ogp = NULL, *obetap = NULL;
+    if (scpy_read_spec(ws, "fold_batch_norm_backward: weight", &w) < 0 ||
+        scpy_read_optional_spec(bs, "fold_batch_norm_backward: bias", &b, &bp) < 0 ||
+        scpy_read_optional_spec(gs, "fold_batch_norm_backward: bn_weight", &g, &gp) < 0 ||
+        scpy_read_spec(ms, "fold_batch_norm_backward: running_mean", &mean) < 0 ||
+        scpy_read_spec(vs, "fold_batch_norm_backward: running_var", &var) < 0 ||
+        scpy_read_spec(gws, "fold_batch_norm_backward: grad_folded_weight", &gw) < 0 ||
+        scpy_read_optional_spec(gbs, "fold_batch_norm_backward: grad_folded_bias", &gb, &gbp) < 0 ||
+        scpy_read_spec(ows, "fold_batch_norm_backward: grad_weight", &ow) < 0 ||
+        scpy_read_optional_spec(obs, "fold_batch_norm_backward: grad_bias", &ob, &obp) < 0 ||
+        scpy_read_optional_spec(ogs, "fold_batch_norm_backward: grad_bn_weight", &og, &ogp) < 0 ||
+        scpy_read_optional_spec(obetas, "fold_batch_norm_backward: grad_bn_bias", &obeta, &obetap) < 0)
+        return NULL;
+    int status;
+    SCPY_CALL_NOGIL(status, sc_fold_batch_norm_backward(layer, &w.t, bp, gp, &mean.t, &var.t, eps, &gw.t, gbp, &ow.t, obp,
+                                                        ogp, obetap));
+    return done(status);
+}
+
 PyMethodDef scpy_train_module_methods[] = {
+    SCPY_KW_METHOD("fold_batch_norm_backward", core_fold_batch_norm_backward,
+        "fold_batch_norm_backward(layer, weight, bias, bn_weight, running_mean, running_var, eps, grad_folded_weight, "
+        "grad_folded_bias, grad_weight, grad_bias, grad_bn_weight, grad_bn_bias): the gradients of fold_batch_norm."),
     SCPY_KW_METHOD("trainable_initial_params", core_trainable_initial_params,
         "trainable_initial_params(method, qmin, qmax) -> (scale, zero_point): NNI's initial values (SC_TRAIN_*)."),
     SCPY_KW_METHOD("lsq_forward", core_lsq_forward,

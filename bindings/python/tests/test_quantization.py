@@ -599,7 +599,7 @@ def test_bad_key_names_it() -> None:
         PtqQuantizer(make("mlp"), [{"op_types": ["Linear"], "target_names": ["weight"]}]).compress(max_steps=3)
 
 
-def test_fuse_names_only_in_ptq() -> None:
+def test_fuse_names_wraps_and_unwraps() -> None:
     class ConvBN(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -612,13 +612,8 @@ def test_fuse_names_only_in_ptq() -> None:
     config_list = [{"op_names": ["conv"], "target_names": ["weight"], "quant_dtype": "int8",
                     "fuse_names": [["conv", "bn"]]}]
     model = ConvBN()
-    with pytest.raises(QuantizationError) as info:
-        QATQuantizer(model, config_list)
-    assert "fuse_names is not supported by QATQuantizer yet" in str(info.value)
-    assert "config_list[0].fuse_names" in str(info.value)
-    assert "forward" not in model.conv.__dict__
-    # PtqQuantizer folds (tests/test_nni_quantizers.py compares it with NNI)
-    quantizer = PtqQuantizer(model, config_list)
+    # the quantizers fold (tests/test_nni_quantizers.py compares them with NNI)
+    quantizer = QATQuantizer(model, config_list)
     assert "forward" in model.conv.__dict__ and "forward" in model.bn.__dict__
     quantizer.unwrap_model()
     assert "forward" not in model.conv.__dict__ and "forward" not in model.bn.__dict__

@@ -198,6 +198,50 @@ class _Hook(WrappingHook):
             return output
 
 
+class _Fold(torch.autograd.Function):
+    """Batch-norm folding (``_core.fold_batch_norm``) with its gradients for the weight, the bias
+    and the batch norm's weight and bias (``_core.fold_batch_norm_backward``); the running
+    statistics are constants, as in NNI's fusion."""
+
+    @staticmethod
+    def forward(ctx: Any, weight: torch.Tensor, bias: Optional[torch.Tensor], gamma: Optional[torch.Tensor],  # type: ignore[override]
+                beta: Optional[torch.Tensor], mean: torch.Tensor, var: torch.Tensor, eps: float, layer: int
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        w = host(weight.detach())
+        vectors = [None if v is None else host(v.detach()) for v in (bias, gamma, beta)]
+        m, v = host(mean.detach()), host(var.detach())
+        folded_w = torch.empty_like(w, memory_format=torch.contiguous_format)
+        folded_b = torch.empty(w.shape[0], dtype=w.dtype)
+        _core.fold_batch_norm(layer, spec(w), *[None if t is None else spec(t) for t in vectors], spec(m), spec(v), eps,
+                              spec(folded_w), spec(folded_b))
+        ctx.save_for_backward(weight, bias, gamma, mean.detach().clone(), var.detach().clone())
+        ctx.eps, ctx.layer, ctx.has_beta = eps, layer, beta is not None
+        return folded_w.to(weight.device), folded_b.to(weight.device)
+
+    @staticmethod
+    def backward(ctx: Any, grad_w: Optional[torch.Tensor], grad_b: Optional[torch.Tensor]) -> Tuple[Any, ...]:  # type: ignore[override]
+        weight, bias, gamma, mean, var = ctx.saved_tensors
+        w = host(weight.detach())
+        gw = host((torch.zeros_like(weight) if grad_w is None else grad_w).detach().contiguous())
+        gb = None if grad_b is None else host(grad_b.detach().contiguous())
+        out_w = torch.empty_like(w, memory_format=torch.contiguous_format)
+        out_b = None if bias is None else torch.empty(w.shape[0], dtype=w.dtype)
+        out_g = None if gamma is None else torch.empty(w.shape[0], dtype=w.dtype)
+        out_beta = None if not ctx.has_beta else torch.empty(w.shape[0], dtype=w.dtype)
+        b = None if bias is None else host(bias.detach())
+        g = None if gamma is None else host(gamma.detach())
+        _core.fold_batch_norm_backward(ctx.layer, spec(w), None if b is None else spec(b), None if g is None else spec(g),
+                                       spec(host(mean)), spec(host(var)), ctx.eps, spec(gw),
+                                       None if gb is None else spec(gb), spec(out_w),
+                                       None if out_b is None else spec(out_b), None if out_g is None else spec(out_g),
+                                       None if out_beta is None else spec(out_beta))
+        device = weight.device
+        move = (lambda t: None if t is None else t.to(device))
+        if gb is None:
+            out_beta = None
+        return move(out_w), move(out_b), move(out_g), move(out_beta), None, None, None, None
+
+
 class _FusedForward(WrappedForward):
     """The forward of the first module of a ``fuse_names`` group (NNI 3.0's ``fuse_conv_bn`` /
     ``fuse_linear_bn`` / ``*_relu``): without gradients it runs the layer with its own weight and
@@ -205,8 +249,8 @@ class _FusedForward(WrappedForward):
     updates its running statistics, as NNI's fusion does), folds the batch norm's running
     statistics into the weight and bias with the core (``_core.fold_batch_norm``), runs the
     quantizer's forward with the folded weight and bias in place (the weight target observes and
-    quantizes the folded weight), then applies the ReLU of the group. Training through the fold
-    (grad mode on, module in training mode) raises QuantizationError."""
+    quantizes the folded weight), then applies the ReLU of the group. Gradients reach the weight,
+    the bias and the batch norm's weight and bias through the fold (``_Fold``, the core's)."""
 
     __slots__ = ("bn", "relu", "group")
 
@@ -232,23 +276,14 @@ class _FusedForward(WrappedForward):
     def _folded_call(self, call: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         module, bn = self.module, self.bn
         weight, bias = module._parameters["weight"], module._parameters.get("bias")
-        if torch.is_grad_enabled() and module.training and weight.requires_grad:
-            raise QuantizationError(f"fuse_names {self.group!r}: training through a folded batch norm (gradients for "
-                                    "the weight and the batch norm) is not supported yet; calibrate under "
-                                    "torch.no_grad() or in eval mode")
         with torch.no_grad():
             plain = type(module).forward(module, *args, **kwargs)
             type(bn).forward(bn, plain)  # torch's batch norm: updates the running statistics in training mode
-            w = host(weight.detach())
-            folded_w = torch.empty_like(w)
-            folded_b = torch.empty(w.shape[0], dtype=w.dtype)
-            vectors = [None if v is None else host(v.detach()) for v in (bias, bn.weight, bn.bias)]
-            mean, var = host(bn.running_mean), host(bn.running_var)
-            layer = _core.SC_FOLD_LINEAR if isinstance(module, torch.nn.Linear) else _core.SC_FOLD_CONV
-            _core.fold_batch_norm(layer, spec(w), *[None if v is None else spec(v) for v in vectors], spec(mean),
-                                  spec(var), float(bn.eps), spec(folded_w), spec(folded_b))
-            if folded_w.device != weight.device:
-                folded_w, folded_b = folded_w.to(weight.device), folded_b.to(weight.device)
+        layer = _core.SC_FOLD_LINEAR if isinstance(module, torch.nn.Linear) else _core.SC_FOLD_CONV
+        folded_w, folded_b = _Fold.apply(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, float(bn.eps),
+                                         layer)
+        if bias is None:
+            folded_b = folded_b.detach()  # NNI wraps the folded bias of a layer without one in a new Parameter
         had_bias = "bias" in module._parameters
         module._parameters["weight"] = folded_w
         module._parameters["bias"] = folded_b
@@ -319,7 +354,7 @@ class Quantizer:
     def _default_start_step(self) -> int:
         return 0
 
-    _folds_batch_norm = False  # PtqQuantizer: fuse_names supported (no training through the fold)
+    _folds_batch_norm = True  # fuse_names: folded in forward (_FusedForward)
 
     def _check_fusions(self, report: Dict[str, Any]) -> None:
         self._fusions: List[List[str]] = []
@@ -394,6 +429,9 @@ class Quantizer:
                                     f"{group[1:]!r} (NNI 3.0's rule)")
         bn = next((m for m in modules[1:] if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)), None)
         relu = next((m for m in modules[1:] if isinstance(m, torch.nn.ReLU)), None)
+        if relu is not None and not any(n == group[0] and t.startswith("_output_") for n, t in names_of_targets):
+            raise QuantizationError(f"{where}: fusing the ReLU needs an output target on '{group[0]}' (add '_output_' "
+                                    "to its target_names; NNI 3.0's rule)")
         if bn is not None:
             if (group[0], "weight") not in names_of_targets:
                 raise QuantizationError(f"{where}: in the fusion of a batch norm the weight of "
@@ -510,8 +548,19 @@ class Quantizer:
 
     def _extra_parameters(self) -> Dict[str, List[torch.nn.Parameter]]:
         """``{module_name: [parameters]}`` the quantizer trains besides the model's (learnable
-        scales and zero points), given to ``evaluator.patch_optim_param_group`` as NNI does."""
-        return {}
+        scales and zero points), given to ``evaluator.patch_optim_param_group`` as NNI does. As NNI's
+        ``patch_optimizer_param_group``, this includes the bias of each layer folded with a batch norm
+        by ``fuse_names``: NNI's optimizers then hold that bias twice and step it twice per optimizer
+        step; kept for parity (docs/python.md, "fuse_names")."""
+        extra: Dict[str, List[torch.nn.Parameter]] = {}
+        for group in getattr(self, "_fusions", []):
+            module = self.bound_model.get_submodule(group[0])
+            folds = any(isinstance(self.bound_model.get_submodule(n), torch.nn.modules.batchnorm._BatchNorm)
+                        for n in group[1:])
+            bias = module._parameters.get("bias")
+            if folds and isinstance(bias, torch.nn.Parameter):
+                extra.setdefault(group[0], []).append(bias)
+        return extra
 
     def _fuse_preprocess(self, evaluator: Any) -> None:
         extra = self._extra_parameters()

@@ -292,7 +292,10 @@ class LsqQuantizer(_TrainingQuantizer):
         return out
 
     def _extra_parameters(self) -> Dict[str, List[torch.nn.Parameter]]:
-        return self.learnable_parameters()
+        extra = super()._extra_parameters()  # fused biases, as NNI
+        for name, params in self.learnable_parameters().items():
+            extra.setdefault(name, []).extend(params)
+        return extra
 
     def _reset(self, target: _Target) -> None:
         """Before the first optimizer step NNI resets the parameters on every forward."""
