@@ -724,6 +724,89 @@ int sc_session_metric_shape(sc_session *session, const char *module_name, const 
                             const int64_t *shape, int32_t ndim, int level_default, int64_t *out_shape,
                             int32_t *out_ndim);
 
+/* ---------------------------------------------------------------------------------------------
+ * Training-time quantizers (NNI 3.0's LsqQuantizer, LsqPlusQuantizer, DoReFaQuantizer,
+ * BNNQuantizer): forward values and gradients, per-tensor scale and zero point.
+ *
+ * Sessionless and stateless: each call reads its input tensors and writes its output tensors
+ * during the call only (the caller owns all memory; nothing is retained), from any thread.
+ * Tensors: any float dtype and strides (sc_tensor); every output has the shape of `x` (or
+ * `weight`) unless said otherwise; outputs must not overlap inputs unless said otherwise.
+ * Precision: element operations are rounded to float32 (float64 for float64 x), in NNI's order,
+ * so element values are NNI's bit for bit; sums over the tensor (the scale / zero-point
+ * gradients, DoReFa's gradient through max|tanh w|) are accumulated in double and rounded once
+ * (torch sums in float32: about 1e-6 relative apart); DoReFa's tanh is the C library's (torch's
+ * may differ by 1 ulp). qmin < qmax are the quant_dtype's range (sc_session_quant_range).
+ * Errors (message in sc_last_error; nothing is written on error): SC_ERROR_NULL_POINTER (a
+ * required pointer), SC_ERROR_INVALID_ARGUMENT (method, qmin / qmax, lo / hi, clip_outside),
+ * SC_ERROR_DTYPE / SC_ERROR_SHAPE (a bad view, an output of another shape, a scale or zero point
+ * or their gradients that are not 1 element, an empty DoReFa weight), SC_ERROR_QUANTIZATION (a
+ * scale that is 0 or not finite in the computation precision, a non-finite zero point).
+ * ------------------------------------------------------------------------------------------- */
+#define SC_TRAIN_LSQ 0       /* scale 0.01, zero point 0 */
+#define SC_TRAIN_LSQ_PLUS 1  /* scale 0.01, zero point (qmax - qmin) / 2 */
+#define SC_TRAIN_DOREFA 2    /* affine parameters of [0, 1]: max(1 / (qmax - qmin), FLT_EPSILON), qmin */
+#define SC_TRAIN_BNN 3       /* scale 1, zero point 0 */
+
+/* The scale and zero point NNI 3.0 starts `method` with (float32 values, written as double). */
+int sc_trainable_initial_params(int method, int64_t qmin, int64_t qmax, double *scale, double *zero_point);
+
+/* LSQ (zero_point NULL) or LSQ+ fake quantization into `out` (may be x itself, same layout):
+ *     LSQ:  out = round(clamp(x / s, qmin, qmax)) * s
+ *     LSQ+: out = (round(clamp(x / s + zp, qmin, qmax)) - zp) * s      (round: half to even)
+ * scale, zero_point: 1-element tensors (the learnable parameters), read. */
+int sc_lsq_forward(const sc_tensor *x, const sc_tensor *scale, const sc_tensor *zero_point, int64_t qmin, int64_t qmax,
+                   const sc_tensor *out);
+
+/* The gradients of sc_lsq_forward for the incoming gradient grad_output (x's shape, read): with
+ * q = x / s, t = q (+ zp), neg = t < qmin, pos = t > qmax, mid = neither, f = 1 / sqrt(qmax * numel):
+ *     grad_input      = grad_output * mid                                   (NULL: not computed)
+ *     grad_scale      = sum((neg*(qmin - zp) + pos*(qmax - zp) + mid*(-q - zp + round(q + zp))) * g * f)
+ *     grad_zero_point = sum((neg + pos) * -s * g)        (LSQ+ only; NULL when zero_point is NULL)
+ * grad_scale, grad_zero_point: 1-element tensors, written. */
+int sc_lsq_backward(const sc_tensor *x, const sc_tensor *scale, const sc_tensor *zero_point, int64_t qmin, int64_t qmax,
+                    const sc_tensor *grad_output, const sc_tensor *grad_input, const sc_tensor *grad_scale,
+                    const sc_tensor *grad_zero_point);
+
+/* DoReFa's weight quantization: u = tanh(w), y = u / (2 max|u|) + 0.5,
+ * out = 2 ((round(clamp(zp + y / scale, qmin, qmax)) - zp) scale) - 1. weight: non-empty. */
+int sc_dorefa_weight_forward(const sc_tensor *weight, double scale, double zero_point, int64_t qmin, int64_t qmax,
+                             const sc_tensor *out);
+
+/* d out / d weight applied to grad_output (straight through the rounding, through tanh and the
+ * maximum as torch's autograd goes; the maximum's share is split evenly between ties) into
+ * grad_input (written). */
+int sc_dorefa_weight_backward(const sc_tensor *weight, const sc_tensor *grad_output, const sc_tensor *grad_input);
+
+/* DoReFa's output quantization: out = (round(clamp(zp + clamp(x, 0, 1) / s, qmin, qmax)) - zp) s;
+ * gradient_mask (NULL: not written): 1 where 0 <= x <= 1, else 0 (multiply the gradient by it). */
+int sc_dorefa_output_forward(const sc_tensor *x, double scale, double zero_point, int64_t qmin, int64_t qmax,
+                             const sc_tensor *out, const sc_tensor *gradient_mask);
+
+/* BNN's binarization: out = sign(x), sign(0) = +1, NaN stays NaN. gradient_mask (NULL: not
+ * written): for clip_outside = 1 (output targets) 0 where |x| > 1, else 1; for 0 all 1. */
+int sc_binarize(const sc_tensor *x, int clip_outside, const sc_tensor *out, const sc_tensor *gradient_mask);
+
+/* Clamps x into [lo, hi] in place (BNN clips its weights to [-1, 1] after each optimizer step). */
+int sc_clamp_in_place(const sc_tensor *x, double lo, double hi);
+
+/* The gradients of sc_fold_batch_norm (training through fuse_names; the running statistics get
+ * none), r = 1 / sqrt(running_var + eps), f = bn_weight * r, gW' / gb' = grad_folded_weight / _bias:
+ *     grad_weight[c, ...] = gW'[c, ...] * f[c]                                  (written, weight's shape)
+ *     grad_bias[c]        = SC_FOLD_CONV: (gb'[c] * gamma[c]) * r[c]; SC_FOLD_LINEAR: gb'[c] * f[c]
+ *     grad_bn_weight[c]   = CONV: sum(gW'[c, ...] W[c, ...]) r[c] + gb'[c] ((b[c] - mean[c]) r[c]);
+ *                           LINEAR: (sum(gW'[c, ...] W[c, ...]) + gb'[c] (b[c] - mean[c])) r[c]
+ *     grad_bn_bias[c]     = gb'[c]
+ * bias, bn_weight (NULL: affine=False), grad_folded_bias (NULL: no gradient through the folded bias,
+ * its terms drop) are read; grad_bias, grad_bn_weight, grad_bn_bias may be NULL (not written).
+ * Per-channel sums in double. Errors as sc_fold_batch_norm (SC_ERROR_SHAPE for a vector without C
+ * elements or a gradient of another shape than weight). */
+int sc_fold_batch_norm_backward(int layer, const sc_tensor *weight, const sc_tensor *bias, const sc_tensor *bn_weight,
+                                const sc_tensor *running_mean, const sc_tensor *running_var, double eps,
+                                const sc_tensor *grad_folded_weight, const sc_tensor *grad_folded_bias,
+                                const sc_tensor *grad_weight, const sc_tensor *grad_bias, const sc_tensor *grad_bn_weight,
+                                const sc_tensor *grad_bn_bias);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1686,6 +1686,27 @@ static void fold_batch_norm(void) {
         const float ww[4] = {0.5f, 1, 0.75f, 1}, wb[2] = {-0.25f, -0.25f};
         TRUE(equal_floats(fw, ww, 4) && equal_floats(fb, wb, 2));
     }
+    /* Backward with gW' = 1, gb' = 1: grad_w = f = [[1, 1], [0.125, 0.125]], grad_b = g r = [1, 0.125],
+     * grad_gamma = sum(W) r + (b - mean) r = [3 * 0.5 + 0, 7 * 0.25 - 0.5] = [1.5, 1.25], grad_beta = [1, 1]. */
+    {
+        float ones4[4] = {1, 1, 1, 1}, ones2[2] = {1, 1}, gw[4], gb[2], gg[2], gbe[2];
+        sc_tensor g4 = tensor(ones4, SC_DTYPE_FLOAT32, 2, m22, NULL), g2 = tensor(ones2, SC_DTYPE_FLOAT32, 1, two, NULL);
+        sc_tensor gwt = tensor(gw, SC_DTYPE_FLOAT32, 2, m22, NULL), gbt = tensor(gb, SC_DTYPE_FLOAT32, 1, two, NULL);
+        sc_tensor ggt = tensor(gg, SC_DTYPE_FLOAT32, 1, two, NULL), gbet = tensor(gbe, SC_DTYPE_FLOAT32, 1, two, NULL);
+        const float ww[4] = {1, 1, 0.125f, 0.125f}, wb[2] = {1, 0.125f}, wg[2] = {1.5f, 1.25f};
+        ERR(NULL, sc_fold_batch_norm_backward(2, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_INVALID_ARGUMENT, "layer");
+        ERR(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &b3t, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_SHAPE, "grad_folded_bias");
+        ERR(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, &mt, &vt, 1.0, &flat, &g2, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_SHAPE, "grad_folded_weight");
+        ERR(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, NULL, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet),
+            SC_ERROR_NULL_POINTER, "running_mean");
+        OK(NULL, sc_fold_batch_norm_backward(SC_FOLD_CONV, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet));
+        TRUE(equal_floats(gw, ww, 4) && equal_floats(gb, wb, 2) && equal_floats(gg, wg, 2) && all_equal(gbe, 2, 1.0f));
+        OK(NULL, sc_fold_batch_norm_backward(SC_FOLD_LINEAR, &wt, &bt, &gt, &mt, &vt, 1.0, &g4, &g2, &gwt, &gbt, &ggt, &gbet));
+        TRUE(equal_floats(gw, ww, 4) && equal_floats(gb, wb, 2) && equal_floats(gg, wg, 2));
+    }
     /* In place: the weight and bias buffers themselves. */
     OK(NULL, sc_fold_batch_norm(SC_FOLD_LINEAR, &wt, &bt, &gt, &bet, &mt, &vt, 1.0, &wt, &bt));
     {
@@ -1762,6 +1783,117 @@ static void training_metrics(void) {
     }
 }
 
+/* The training-time quantizers (sc_lsq_*, sc_dorefa_*, sc_binarize, sc_clamp_in_place,
+ * sc_trainable_initial_params): bad input names the argument and writes nothing; values by hand. */
+static void trainable_quantizers(void) {
+    static const int64_t five[1] = {5}, three[1] = {3}, one[1] = {1}, two[1] = {2}, zero[1] = {0};
+    /* LSQ, s = 0.5, int8 [-127, 127]: x / s = [-300, -1.5, 0.5, 1, 300] -> round half even
+     * [-127, -2, 0, 1, 127] -> out = [-63.5, -1, 0, 0.5, 63.5]; with g = 1: grad_x = [0, 1, 1, 1, 0],
+     * grad_s = f * (-127 + (1.5 - 2) + (-0.5 + 0) + 0 + 127) = -f, f = 1 / sqrt(127 * 5). */
+    float x[5] = {-150, -0.75f, 0.25f, 0.5f, 150}, s[1] = {0.5f}, s2[2] = {0.5f, 0.5f}, s0[1] = {0};
+    float out[5] = {9, 9, 9, 9, 9}, g[5] = {1, 1, 1, 1, 1}, gx[5] = {9, 9, 9, 9, 9}, gs[1] = {9}, gz[1] = {9};
+    sc_tensor xt = tensor(x, SC_DTYPE_FLOAT32, 1, five, NULL), st = tensor(s, SC_DTYPE_FLOAT32, 1, one, NULL);
+    sc_tensor s2t = tensor(s2, SC_DTYPE_FLOAT32, 1, two, NULL), s0t = tensor(s0, SC_DTYPE_FLOAT32, 1, one, NULL);
+    sc_tensor ot = tensor(out, SC_DTYPE_FLOAT32, 1, five, NULL), gt = tensor(g, SC_DTYPE_FLOAT32, 1, five, NULL);
+    sc_tensor gxt = tensor(gx, SC_DTYPE_FLOAT32, 1, five, NULL), gst = tensor(gs, SC_DTYPE_FLOAT32, 1, one, NULL);
+    sc_tensor gzt = tensor(gz, SC_DTYPE_FLOAT32, 1, one, NULL), o3 = tensor(out, SC_DTYPE_FLOAT32, 1, three, NULL);
+    sc_tensor empty = tensor(out, SC_DTYPE_FLOAT32, 1, zero, NULL);
+    double scale = 0, zp = 0;
+
+    ERR(NULL, sc_lsq_forward(NULL, &st, NULL, -127, 127, &ot), SC_ERROR_NULL_POINTER, "x is NULL");
+    ERR(NULL, sc_lsq_forward(&xt, NULL, NULL, -127, 127, &ot), SC_ERROR_NULL_POINTER, "scale is NULL");
+    ERR(NULL, sc_lsq_forward(&xt, &s2t, NULL, -127, 127, &ot), SC_ERROR_SHAPE, "scale has 2 element");
+    ERR(NULL, sc_lsq_forward(&xt, &s0t, NULL, -127, 127, &ot), SC_ERROR_QUANTIZATION, "scale is 0.0");
+    ERR(NULL, sc_lsq_forward(&xt, &st, NULL, 127, -127, &ot), SC_ERROR_INVALID_ARGUMENT, "qmin 127");
+    ERR(NULL, sc_lsq_forward(&xt, &st, NULL, -127, 127, &o3), SC_ERROR_SHAPE, "shape [3]");
+    ERR(NULL, sc_lsq_backward(&xt, &st, NULL, -127, 127, &gt, &gxt, &gst, &gzt), SC_ERROR_INVALID_ARGUMENT, "zero_point is NULL");
+    ERR(NULL, sc_lsq_backward(&xt, &st, NULL, -127, 127, &gt, &gxt, &s2t, NULL), SC_ERROR_SHAPE, "grad_scale");
+    ERR(NULL, sc_lsq_backward(&xt, &st, NULL, -127, 127, &o3, &gxt, &gst, NULL), SC_ERROR_SHAPE, "shape [3]");
+    TRUE(all_equal(out, 5, 9.0f) && all_equal(gx, 5, 9.0f) && gs[0] == 9.0f);
+    OK(NULL, sc_lsq_forward(&xt, &st, NULL, -127, 127, &ot));
+    {
+        const float want[5] = {-63.5f, -1, 0, 0.5f, 63.5f};
+        TRUE(equal_floats(out, want, 5));
+    }
+    OK(NULL, sc_lsq_backward(&xt, &st, NULL, -127, 127, &gt, &gxt, &gst, NULL));
+    {
+        const float want[5] = {0, 1, 1, 1, 0};
+        TRUE(equal_floats(gx, want, 5) && gs[0] == -(float)(1.0 / sqrt(635.0)));
+    }
+    /* LSQ+, s = 1, zp = 2, [0, 15]: x = [-5, 0.5, 20] -> t = [-3, 2.5, 22] -> [0, 2, 15] - 2 -> out = [-2, 0, 13];
+     * grad_x = [0, 1, 0]; grad_s = f * ((0 - 2) + (-0.5 - 2 + 2) + (15 - 2)), f = 1 / sqrt(15 * 3);
+     * grad_zp = -1 - 1 = -2 (the two clamped elements). */
+    {
+        float px[3] = {-5, 0.5f, 20}, ps[1] = {1}, pz[1] = {2}, po[3], pg[3] = {1, 1, 1}, pgx[3];
+        sc_tensor pxt = tensor(px, SC_DTYPE_FLOAT32, 1, three, NULL), pst = tensor(ps, SC_DTYPE_FLOAT32, 1, one, NULL);
+        sc_tensor pzt = tensor(pz, SC_DTYPE_FLOAT32, 1, one, NULL), pot = tensor(po, SC_DTYPE_FLOAT32, 1, three, NULL);
+        sc_tensor pgt = tensor(pg, SC_DTYPE_FLOAT32, 1, three, NULL), pgxt = tensor(pgx, SC_DTYPE_FLOAT32, 1, three, NULL);
+        const float want[3] = {-2, 0, 13}, wantg[3] = {0, 1, 0};
+        const float f = (float)(1.0 / sqrt(45.0));
+        const float ws = (float)((double)(-2.0f * f) + (double)(-0.5f * f) + (double)(13.0f * f));
+        OK(NULL, sc_lsq_forward(&pxt, &pst, &pzt, 0, 15, &pot));
+        TRUE(equal_floats(po, want, 3));
+        OK(NULL, sc_lsq_backward(&pxt, &pst, &pzt, 0, 15, &pgt, &pgxt, &gst, &gzt));
+        TRUE(equal_floats(pgx, wantg, 3) && gs[0] == ws && gz[0] == -2.0f);
+    }
+    /* Initial parameters: LSQ 0.01f and 0; LSQ+ uint8 0.01f and 127.5; DoReFa uint8 1/255f and 0; BNN 1, 0. */
+    ERR(NULL, sc_trainable_initial_params(7, 0, 255, &scale, &zp), SC_ERROR_INVALID_ARGUMENT, "method is 7");
+    ERR(NULL, sc_trainable_initial_params(SC_TRAIN_LSQ, 0, 255, NULL, &zp), SC_ERROR_NULL_POINTER, "scale");
+    ERR(NULL, sc_trainable_initial_params(SC_TRAIN_LSQ, 3, 3, &scale, &zp), SC_ERROR_INVALID_ARGUMENT, "qmin 3");
+    OK(NULL, sc_trainable_initial_params(SC_TRAIN_LSQ, -127, 127, &scale, &zp));
+    TRUE(scale == (double)0.01f && zp == 0);
+    OK(NULL, sc_trainable_initial_params(SC_TRAIN_LSQ_PLUS, 0, 255, &scale, &zp));
+    TRUE(scale == (double)0.01f && zp == 127.5);
+    OK(NULL, sc_trainable_initial_params(SC_TRAIN_DOREFA, 0, 255, &scale, &zp));
+    TRUE(scale == (double)(1.0f / 255.0f) && zp == 0);
+    OK(NULL, sc_trainable_initial_params(SC_TRAIN_BNN, -127, 127, &scale, &zp));
+    TRUE(scale == 1 && zp == 0);
+    /* BNN: sign with sign(0) = 1; the output mask zeroes |x| > 1. */
+    {
+        float bx[5] = {-2, -0.5f, 0, 0.5f, 3}, bo[5], bm[5];
+        sc_tensor bxt = tensor(bx, SC_DTYPE_FLOAT32, 1, five, NULL), bot = tensor(bo, SC_DTYPE_FLOAT32, 1, five, NULL);
+        sc_tensor bmt = tensor(bm, SC_DTYPE_FLOAT32, 1, five, NULL);
+        const float want[5] = {-1, -1, 1, 1, 1}, wantm[5] = {0, 1, 1, 1, 0};
+        ERR(NULL, sc_binarize(&bxt, 2, &bot, &bmt), SC_ERROR_INVALID_ARGUMENT, "clip_outside");
+        ERR(NULL, sc_binarize(&bxt, 1, &o3, &bmt), SC_ERROR_SHAPE, "shape [3]");
+        OK(NULL, sc_binarize(&bxt, 1, &bot, &bmt));
+        TRUE(equal_floats(bo, want, 5) && equal_floats(bm, wantm, 5));
+        OK(NULL, sc_binarize(&bxt, 0, &bot, &bmt));
+        TRUE(all_equal(bm, 5, 1.0f));
+        ERR(NULL, sc_clamp_in_place(&bxt, 1, -1), SC_ERROR_INVALID_ARGUMENT, "lo 1.0");
+        ERR(NULL, sc_clamp_in_place(NULL, -1, 1), SC_ERROR_NULL_POINTER, "x");
+        OK(NULL, sc_clamp_in_place(&bxt, -1, 1));
+        {
+            const float wantc[5] = {-1, -0.5f, 0, 0.5f, 1};
+            TRUE(equal_floats(bx, wantc, 5));
+        }
+    }
+    /* DoReFa output, s = 0.25, zp 0, [0, 4]: clamp(x, 0, 1) = [0, 0.5, 1] -> [0, 0.5, 1]; mask [0, 1, 0]. */
+    {
+        float dx[3] = {-1, 0.5f, 2}, dout[3], dm[3];
+        sc_tensor dxt = tensor(dx, SC_DTYPE_FLOAT32, 1, three, NULL), dot = tensor(dout, SC_DTYPE_FLOAT32, 1, three, NULL);
+        sc_tensor dmt = tensor(dm, SC_DTYPE_FLOAT32, 1, three, NULL);
+        const float want[3] = {0, 0.5f, 1}, wantm[3] = {0, 1, 0};
+        ERR(NULL, sc_dorefa_output_forward(&dxt, 0, 0, 0, 4, &dot, &dmt), SC_ERROR_QUANTIZATION, "scale");
+        OK(NULL, sc_dorefa_output_forward(&dxt, 0.25, 0, 0, 4, &dot, &dmt));
+        TRUE(equal_floats(dout, want, 3) && equal_floats(dm, wantm, 3));
+    }
+    /* DoReFa weight, w = [-1, 1]: tanh(w) / (2 tanh 1) + 0.5 = [0, 1] -> quantized [0, 1] -> 2y - 1 = [-1, 1]. */
+    {
+        float w[2] = {-1, 1}, wo[2], wg[2] = {1, 1}, wgx[2];
+        sc_tensor wt = tensor(w, SC_DTYPE_FLOAT32, 1, two, NULL), wot = tensor(wo, SC_DTYPE_FLOAT32, 1, two, NULL);
+        sc_tensor wgt = tensor(wg, SC_DTYPE_FLOAT32, 1, two, NULL), wgxt = tensor(wgx, SC_DTYPE_FLOAT32, 1, two, NULL);
+        const float want[2] = {-1, 1};
+        ERR(NULL, sc_dorefa_weight_forward(&empty, 0.25, 0, 0, 4, &empty), SC_ERROR_SHAPE, "no elements");
+        OK(NULL, sc_dorefa_weight_forward(&wt, 0.25, 0, 0, 4, &wot));
+        TRUE(equal_floats(wo, want, 2));
+        ERR(NULL, sc_dorefa_weight_backward(&wt, &o3, &wgxt), SC_ERROR_SHAPE, "shape [3]");
+        OK(NULL, sc_dorefa_weight_backward(&wt, &wgt, &wgxt));
+        /* g = 1: gu = 2 / d per element; the maximum's share: both |u| are the maximum, sum(-2 u / d^2) = 0. */
+        TRUE(wgx[0] == wgx[1] && wgx[0] > 0);
+    }
+}
+
 int main(void) {
     versions_and_names();
     create_and_free();
@@ -1786,6 +1918,7 @@ int main(void) {
     real_quant_explicit();
     fold_batch_norm();
     training_metrics();
+    trainable_quantizers();
     printf("bad_input: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -82,5 +82,6 @@ extern PyMethodDef scpy_distill_session_methods[];
 /* _training.c (training-aware pruning) */
 extern PyMethodDef scpy_training_module_methods[];
 extern PyMethodDef scpy_training_session_methods[];
+extern PyMethodDef scpy_train_module_methods[]; /* _quant_train.c: training-time quantizers */
 
 #endif

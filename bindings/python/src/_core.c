@@ -712,7 +712,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (PyType_Ready(&SessionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
-    if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0) {
+    if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0 ||
+        PyModule_AddFunctions(m, scpy_train_module_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }
@@ -766,6 +767,10 @@ PyMODINIT_FUNC PyInit__core(void) {
     ADD_INT(SC_QSTORAGE_INT4)
     ADD_INT(SC_QSTORAGE_UINT4)
     ADD_INT(SC_FOLD_CONV)
+    ADD_INT(SC_TRAIN_LSQ)
+    ADD_INT(SC_TRAIN_LSQ_PLUS)
+    ADD_INT(SC_TRAIN_DOREFA)
+    ADD_INT(SC_TRAIN_BNN)
     ADD_INT(SC_FOLD_LINEAR)
     ADD_INT(SC_APPLY_CLAMP_ROUND)
     ADD_INT(SC_APPLY_QAT_CLAMP_ROUND)

@@ -167,7 +167,8 @@ def test_fusions_come_from_the_report(monkeypatch):
     assert report["fusions"] == [["bn", "conv"]]
     assert "fusions" not in report["configs"][0] and report["configs"][1]["fusions"] == [["bn", "conv"]]
     without_settings(monkeypatch)
-    with pytest.raises(QuantizationError, match=re.escape("config_list[1].fuse_names = [['bn', 'conv']]")):
+    with pytest.raises(QuantizationError, match=re.escape("config_list[1].fuse_names ['bn', 'conv']: don't provide "
+                                                          "quantization settings for the fused modules ['conv']")):
         PtqQuantizer(conv_bn(), config_list)
 
 

@@ -1,4 +1,7 @@
-"""NNI 3.0-compatible quantizers (PtqQuantizer, QATQuantizer) computed by the swiftcompress core.
+"""NNI 3.0-compatible quantizers computed by the swiftcompress core: PtqQuantizer, QATQuantizer
+(here), LsqQuantizer, LsqPlusQuantizer, DoReFaQuantizer, BNNQuantizer (``_training.py``). Each takes
+NNI's ``evaluator`` and trains through it in ``compress(max_steps, max_epochs)``; the evaluator-free
+use below stays.
 
     from swiftcompress.quantization import PtqQuantizer     # was: nni.compression.quantization
     quantizer = PtqQuantizer(model, config_list)
@@ -69,7 +72,8 @@ from .._wrapping import (Swap, WrappedForward, WrappingHook, check_wrappable, co
 from ._torch import Frozen, torch_fake_quantize
 from ..errors import InvalidArgumentError, QuantizationError, StateError
 
-__all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "CalibrationConfig"]
+__all__ = ["Quantizer", "PtqQuantizer", "QATQuantizer", "LsqQuantizer", "LsqPlusQuantizer", "DoReFaQuantizer",
+           "BNNQuantizer", "CalibrationConfig"]
 
 CalibrationConfig = Dict[str, Dict[str, Dict[str, Any]]]
 
@@ -194,6 +198,121 @@ class _Hook(WrappingHook):
             return output
 
 
+class _Fold(torch.autograd.Function):
+    """Batch-norm folding (``_core.fold_batch_norm``) with its gradients for the weight, the bias
+    and the batch norm's weight and bias (``_core.fold_batch_norm_backward``); the running
+    statistics are constants, as in NNI's fusion."""
+
+    @staticmethod
+    def forward(ctx: Any, weight: torch.Tensor, bias: Optional[torch.Tensor], gamma: Optional[torch.Tensor],  # type: ignore[override]
+                beta: Optional[torch.Tensor], mean: torch.Tensor, var: torch.Tensor, eps: float, layer: int
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        w = host(weight.detach())
+        vectors = [None if v is None else host(v.detach()) for v in (bias, gamma, beta)]
+        m, v = host(mean.detach()), host(var.detach())
+        folded_w = torch.empty_like(w, memory_format=torch.contiguous_format)
+        folded_b = torch.empty(w.shape[0], dtype=w.dtype)
+        _core.fold_batch_norm(layer, spec(w), *[None if t is None else spec(t) for t in vectors], spec(m), spec(v), eps,
+                              spec(folded_w), spec(folded_b))
+        ctx.save_for_backward(weight, bias, gamma, mean.detach().clone(), var.detach().clone())
+        ctx.eps, ctx.layer, ctx.has_beta = eps, layer, beta is not None
+        return folded_w.to(weight.device), folded_b.to(weight.device)
+
+    @staticmethod
+    def backward(ctx: Any, grad_w: Optional[torch.Tensor], grad_b: Optional[torch.Tensor]) -> Tuple[Any, ...]:  # type: ignore[override]
+        weight, bias, gamma, mean, var = ctx.saved_tensors
+        w = host(weight.detach())
+        gw = host((torch.zeros_like(weight) if grad_w is None else grad_w).detach().contiguous())
+        gb = None if grad_b is None else host(grad_b.detach().contiguous())
+        out_w = torch.empty_like(w, memory_format=torch.contiguous_format)
+        out_b = None if bias is None else torch.empty(w.shape[0], dtype=w.dtype)
+        out_g = None if gamma is None else torch.empty(w.shape[0], dtype=w.dtype)
+        out_beta = None if not ctx.has_beta else torch.empty(w.shape[0], dtype=w.dtype)
+        b = None if bias is None else host(bias.detach())
+        g = None if gamma is None else host(gamma.detach())
+        _core.fold_batch_norm_backward(ctx.layer, spec(w), None if b is None else spec(b), None if g is None else spec(g),
+                                       spec(host(mean)), spec(host(var)), ctx.eps, spec(gw),
+                                       None if gb is None else spec(gb), spec(out_w),
+                                       None if out_b is None else spec(out_b), None if out_g is None else spec(out_g),
+                                       None if out_beta is None else spec(out_beta))
+        device = weight.device
+        move = (lambda t: None if t is None else t.to(device))
+        if gb is None:
+            out_beta = None
+        return move(out_w), move(out_b), move(out_g), move(out_beta), None, None, None, None
+
+
+class _FusedForward(WrappedForward):
+    """The forward of the first module of a ``fuse_names`` group (NNI 3.0's ``fuse_conv_bn`` /
+    ``fuse_linear_bn`` / ``*_relu``): without gradients it runs the layer with its own weight and
+    bias and the batch norm's own forward on that output (torch's BatchNorm: in training mode this
+    updates its running statistics, as NNI's fusion does), folds the batch norm's running
+    statistics into the weight and bias with the core (``_core.fold_batch_norm``), runs the
+    quantizer's forward with the folded weight and bias in place (the weight target observes and
+    quantizes the folded weight), then applies the ReLU of the group. Gradients reach the weight,
+    the bias and the batch norm's weight and bias through the fold (``_Fold``, the core's)."""
+
+    __slots__ = ("bn", "relu", "group")
+
+    def __init__(self, owner: Any, label: str, module: torch.nn.Module, bn: Optional[torch.nn.Module],
+                 relu: Optional[torch.nn.Module], group: List[str], previous: Any, lock: Optional[SharedLock]) -> None:
+        super().__init__("quantization", owner, label, module, [], [], previous, lock)
+        self.bn = bn
+        self.relu = relu
+        self.group = group
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        module = self.module
+        call = (lambda: type(module).forward(module, *args, **kwargs)) if self.previous is None else \
+            (lambda: self.previous(*args, **kwargs))
+        if self.bn is None:
+            output = call()
+        else:
+            output = self._folded_call(call, args, kwargs)
+        if self.relu is not None:
+            output = type(self.relu).forward(self.relu, output)
+        return output
+
+    def _folded_call(self, call: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        module, bn = self.module, self.bn
+        weight, bias = module._parameters["weight"], module._parameters.get("bias")
+        with torch.no_grad():
+            plain = type(module).forward(module, *args, **kwargs)
+            type(bn).forward(bn, plain)  # torch's batch norm: updates the running statistics in training mode
+        layer = _core.SC_FOLD_LINEAR if isinstance(module, torch.nn.Linear) else _core.SC_FOLD_CONV
+        folded_w, folded_b = _Fold.apply(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, float(bn.eps),
+                                         layer)
+        if bias is None:
+            folded_b = folded_b.detach()  # NNI wraps the folded bias of a layer without one in a new Parameter
+        had_bias = "bias" in module._parameters
+        module._parameters["weight"] = folded_w
+        module._parameters["bias"] = folded_b
+        try:
+            return call()
+        finally:
+            module._parameters["weight"] = weight
+            if had_bias:
+                module._parameters["bias"] = bias
+            else:
+                del module._parameters["bias"]
+
+
+class _IdentityForward(WrappedForward):
+    """The forward of a module folded into another by ``fuse_names`` (NNI's IdentityModuleWrapper):
+    returns its input."""
+
+    def __init__(self, owner: Any, label: str, module: torch.nn.Module, previous: Any, lock: Optional[SharedLock]) -> None:
+        super().__init__("quantization", owner, label, module, [], [], previous, lock)
+
+    def _swapped_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        if args:
+            return args[0]
+        if kwargs:
+            return next(iter(kwargs.values()))
+        raise InvalidArgumentError(f"module '{self.module.__class__.__name__}' is fused into another by fuse_names and "
+                                   "passes its input through: called without an input")
+
+
 class Quantizer:
     """Base of PtqQuantizer and QATQuantizer: ``Quantizer(model, config_list)``. Subclasses decide
     the observer (``_observer``) and, per phase, whether a target is observed and how it is applied."""
@@ -201,7 +320,12 @@ class Quantizer:
     _observer: int = _core.SC_OBSERVER_MINMAX
     _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]]) -> None:
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
+        self.evaluator = _check_evaluator(evaluator, type(self).__name__)
+        if self.evaluator is not None and not getattr(self.evaluator, "_initialization_complete", True):
+            # NNI's Compressor: the evaluator records the optimizer's parameter names on the plain model
+            self.evaluator._init_optimizer_helpers(model)
+        self.fused_compressors: List[Any] = [self]
         self._session, modules, report = open_compressor(self, model, config_list, "quantization")
         self._check_fusions(report)
         emit_warnings(report, stacklevel=3)
@@ -230,16 +354,22 @@ class Quantizer:
     def _default_start_step(self) -> int:
         return 0
 
-    @staticmethod
-    def _check_fusions(report: Dict[str, Any]) -> None:
+    _folds_batch_norm = True  # fuse_names: folded in forward (_FusedForward)
+
+    def _check_fusions(self, report: Dict[str, Any]) -> None:
+        self._fusions: List[List[str]] = []
+        self._fusion_configs: List[int] = []  # the config index of each group (for errors)
         for config in report["configs"]:
             fuse, i = config.get("fusions"), config["index"]  # the core's fuse_names groups of the config
-            if fuse:
+            if not fuse:
+                continue
+            if not self._folds_batch_norm:
                 raise QuantizationError(
-                    f"fuse_names is not supported by the Python quantizers yet: config_list[{i}].fuse_names = "
-                    f"{fuse!r} asks for batch-norm folding, which these quantizers do not do yet (NNI 3.0 folds "
-                    "each batch norm into the layer before it); remove fuse_names, or fold the batch norms into "
-                    "the model first")
+                    f"fuse_names is not supported by {type(self).__name__} yet: config_list[{i}].fuse_names = "
+                    f"{fuse!r} asks for batch-norm folding during training, which only PtqQuantizer does (without "
+                    "gradients through the fold); remove fuse_names, or fold the batch norms into the model first")
+            self._fusions.extend([list(group) for group in fuse])
+            self._fusion_configs.extend([i] * len(fuse))
 
     # -- wrapping ---------------------------------------------------------------------------
 
@@ -283,7 +413,39 @@ class Quantizer:
                                      self._lock)
             install(forward)
             self._forwards.append(forward)
+        for group, index in zip(getattr(self, "_fusions", []), getattr(self, "_fusion_configs", [])):
+            self._install_fusion(group, label, f"config_list[{index}].fuse_names {group!r}")
         self._is_wrapped = True
+
+    def _install_fusion(self, group: List[str], label: str, where: str) -> None:
+        """``fuse_names`` group ``[first, bn?, relu?]``: the first module's forward folds the batch
+        norm (``_FusedForward``); the others become identities (NNI's IdentityModuleWrapper)."""
+        root = self.bound_model
+        modules = [root.get_submodule(name) for name in group]
+        first = modules[0]
+        names_of_targets = {(t.module_name, t.target_name) for t in self._targets}
+        if any(name == n for name in group[1:] for n, _ in names_of_targets):
+            raise QuantizationError(f"{where}: don't provide quantization settings for the fused modules "
+                                    f"{group[1:]!r} (NNI 3.0's rule)")
+        bn = next((m for m in modules[1:] if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)), None)
+        relu = next((m for m in modules[1:] if isinstance(m, torch.nn.ReLU)), None)
+        if relu is not None and not any(n == group[0] and t.startswith("_output_") for n, t in names_of_targets):
+            raise QuantizationError(f"{where}: fusing the ReLU needs an output target on '{group[0]}' (add '_output_' "
+                                    "to its target_names; NNI 3.0's rule)")
+        if bn is not None:
+            if (group[0], "weight") not in names_of_targets:
+                raise QuantizationError(f"{where}: in the fusion of a batch norm the weight of "
+                                        f"'{group[0]}' needs to be quantized (add 'weight' to its target_names)")
+            if not bn.track_running_stats:
+                raise QuantizationError(f"{where}: '{group[1]}' does not track running statistics; "
+                                        "folding its batch statistics is not supported by swiftcompress yet")
+        fused = _FusedForward(self, label, first, bn, relu, group, first.__dict__.get("forward"), self._lock)
+        install(fused)
+        self._forwards.append(fused)
+        for module in modules[1:]:
+            identity = _IdentityForward(self, label, module, module.__dict__.get("forward"), self._lock)
+            install(identity)
+            self._forwards.append(identity)
 
     @locked
     def unwrap_model(self) -> None:
@@ -375,6 +537,91 @@ class Quantizer:
                                    spec(tracked_min), spec(tracked_max))
         return scale, zero_point, tracked_min, tracked_max
 
+    # -- the evaluator (NNI 3.0's Compressor) ------------------------------------------------------
+
+    def _get_param_names_map(self) -> Dict[str, str]:
+        """NNI's ``{original parameter name: wrapped name}``: the same names here (the wrapping
+        never moves a parameter)."""
+        if not self._is_wrapped:
+            raise StateError("the parameter names map needs the model wrapped (call wrap_model() first)")
+        return {name: name for name, _ in self.bound_model.named_parameters()}
+
+    def _extra_parameters(self) -> Dict[str, List[torch.nn.Parameter]]:
+        """``{module_name: [parameters]}`` the quantizer trains besides the model's (learnable
+        scales and zero points), given to ``evaluator.patch_optim_param_group`` as NNI does. As NNI's
+        ``patch_optimizer_param_group``, this includes the bias of each layer folded with a batch norm
+        by ``fuse_names``: NNI's optimizers then hold that bias twice and step it twice per optimizer
+        step; kept for parity (docs/python.md, "fuse_names")."""
+        extra: Dict[str, List[torch.nn.Parameter]] = {}
+        for group in getattr(self, "_fusions", []):
+            module = self.bound_model.get_submodule(group[0])
+            folds = any(isinstance(self.bound_model.get_submodule(n), torch.nn.modules.batchnorm._BatchNorm)
+                        for n in group[1:])
+            bias = module._parameters.get("bias")
+            if folds and isinstance(bias, torch.nn.Parameter):
+                extra.setdefault(group[0], []).append(bias)
+        return extra
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        extra = self._extra_parameters()
+        if extra:
+            evaluator.patch_optim_param_group(extra)
+        tasks = self._after_step_tasks()
+        if tasks:
+            evaluator.patch_optimizer_step(before_step_tasks=[], after_step_tasks=tasks)
+
+    def _after_step_tasks(self) -> List[Any]:
+        return []
+
+    def _fuse_postprocess(self, evaluator: Any) -> None:
+        pass
+
+    def _fusion_compress(self, max_steps: Optional[int], max_epochs: Optional[int]) -> None:
+        """NNI's ``_fusion_compress``: binds the model to the evaluator, lets every fused
+        compressor patch it, trains ``max_steps`` / ``max_epochs``, post-processes, unbinds."""
+        if self.evaluator is None:
+            raise StateError(f"{type(self).__name__}.compress(max_steps, max_epochs) trains through an evaluator; this "
+                             "quantizer was built without one (pass evaluator=TorchEvaluator(...))")
+        if max_steps is None and max_epochs is None:
+            raise InvalidArgumentError("compress: max_steps and max_epochs are both None; give at least one")
+        self.evaluator.bind_model(self.bound_model, self._get_param_names_map())
+        try:
+            for compressor in self.fused_compressors:
+                compressor._fuse_preprocess(self.evaluator)
+            self.evaluator.train(max_steps, max_epochs)
+            for compressor in self.fused_compressors:
+                compressor._fuse_postprocess(self.evaluator)
+        finally:
+            self.evaluator.unbind_model()
+
+    @classmethod
+    def from_compressor(cls, compressor: Any, new_config_list: Sequence[Dict[str, Any]], *args: Any,
+                        evaluator: Any = None, **kwargs: Any) -> "Quantizer":
+        """NNI's ``from_compressor``: a new quantizer of ``compressor``'s bound model with
+        ``new_config_list``, inheriting its evaluator (``evaluator`` is used only when it has none;
+        a warning when both are given), and fused with it: ``compress`` runs every fused
+        compressor's training hooks in one evaluator run. ``compressor`` keeps its wrapping (its
+        targets and this quantizer's must then be different modules; StateError otherwise)."""
+        inherited = getattr(compressor, "evaluator", None)
+        if inherited is not None and evaluator is not None:
+            logger.warning("compessor already has evaluator, the new evaluator passed to this function will be ignored.")
+        new = cls(compressor.bound_model, new_config_list, *args, evaluator=inherited or evaluator, **kwargs)
+        new.fused_compressors.extend(getattr(compressor, "fused_compressors", [compressor]))
+        return new
+
+    @locked
+    def track_forward(self, *args: Any, **kwargs: Any) -> None:
+        """NNI's ``track_forward``: one forward of the bound model under ``torch.no_grad()`` with
+        ``args`` / ``kwargs`` moved to the model's device, so that the observers see a batch (in
+        training mode QATQuantizer's do; PtqQuantizer's observe during calibrate / compress)."""
+        if not self._is_wrapped:
+            raise StateError("track_forward: the bound model is not wrapped, can not track information with an "
+                             "unwrapped model")
+        device = next(iter(self.bound_model.parameters()), torch.empty(0)).device
+        move = (lambda v: v.to(device) if isinstance(v, torch.Tensor) else v)
+        with torch.no_grad():
+            self.bound_model(*[move(a) for a in args], **{k: move(v) for k, v in kwargs.items()})
+
     @locked
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
@@ -416,6 +663,28 @@ def _core_parameters(quantizer: "Quantizer", target: _Target) -> Frozen:
 _core_parameters._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
+_EVALUATOR_METHODS = ("bind_model", "unbind_model", "train", "patch_optimizer_step", "patch_optim_param_group")
+
+
+def _check_evaluator(evaluator: Any, owner: str) -> Any:
+    """``evaluator`` when it is None or has NNI 3.0's Evaluator methods (swiftcompress's or NNI's
+    TorchEvaluator); InvalidArgumentError naming the argument otherwise."""
+    if evaluator is None:
+        return None
+    missing = [m for m in _EVALUATOR_METHODS if not callable(getattr(evaluator, m, None))]
+    if missing:
+        raise InvalidArgumentError(f"{owner}: evaluator: expected an Evaluator (swiftcompress.utils.TorchEvaluator or "
+                                   f"NNI's), got {type(evaluator).__name__} {evaluator!r:.60} without "
+                                   f"{', '.join(missing)}")
+    return evaluator
+
+
+def _check_existed_wrappers(existed_wrappers: Any, owner: str) -> None:
+    if existed_wrappers is not None:
+        raise InvalidArgumentError(f"{owner}: existed_wrappers: NNI's wrapper objects do not exist in swiftcompress; use "
+                                   f"{owner}.from_compressor(compressor, config_list) to combine compressors")
+
+
 def _batches(batches: Any) -> Iterable[Any]:
     if isinstance(batches, (torch.Tensor, dict)):
         return (batches,)
@@ -431,19 +700,30 @@ class PtqQuantizer(Quantizer):
     while running min / max observers collect the range of every target; ``compress()`` computes
     the scales and zero points and fake-quantizes the forward from then on.
 
-    ``PtqQuantizer(model, config_list)``; NNI's ``evaluator`` argument is replaced by
-    ``calibrate`` (passing one raises InvalidArgumentError). ``is_bias_correction`` is not
-    supported."""
+    ``PtqQuantizer(model, config_list, evaluator=None, existed_wrappers=None,
+    is_bias_correction=False)`` (NNI 3.0's signature): with an evaluator, ``compress(max_steps,
+    max_epochs)`` calibrates by training through it as NNI does; without one, ``calibrate(batches)``
+    then ``compress()``. ``fuse_names`` groups are folded in forward (``_FusedForward``).
+    ``is_bias_correction=True`` and ``existed_wrappers`` are not supported (they raise)."""
 
     _observer = _core.SC_OBSERVER_MINMAX
+    _folds_batch_norm = True
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
-        if evaluator is not None:
-            raise InvalidArgumentError("PtqQuantizer takes no evaluator (NNI's third argument): run "
-                                       "calibrate(batches) with your calibration data, then compress()")
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 existed_wrappers: Any = None, is_bias_correction: bool = False) -> None:
+        _check_existed_wrappers(existed_wrappers, "PtqQuantizer")
+        if not isinstance(is_bias_correction, bool):
+            raise InvalidArgumentError(f"is_bias_correction: expected a bool, got {is_bias_correction!r}")
+        if is_bias_correction:
+            raise QuantizationError("is_bias_correction=True is not supported by swiftcompress yet (NNI 3.0 corrects "
+                                    "each layer's bias by the mean difference of its float and quantized outputs); "
+                                    "leave it False")
+        self.is_bias_correction = is_bias_correction
         self._calibrating = False
+        self._observe_parameters = False  # observed on every forward (training through the evaluator)
         self._compressed = False
-        super().__init__(model, config_list)
+        self.is_compressed = False
+        super().__init__(model, config_list, evaluator)
 
     @locked
     def calibrate(self, batches: Any) -> int:
@@ -463,7 +743,7 @@ class PtqQuantizer(Quantizer):
         self._calibrating = True
         try:
             for target in self._targets:
-                if target.kind == "parameter":
+                if target.kind == "parameter" and target.module_name not in self._folded():
                     value = target.parameter()
                     if value is not None:
                         self._observe(target, value)
@@ -485,17 +765,44 @@ class PtqQuantizer(Quantizer):
                  ) -> Tuple[torch.nn.Module, CalibrationConfig]:
         """Computes every target's scale and zero point (the core's, from the observed range),
         turns fake quantization on in forward and returns ``(model, calibration_config)`` (see
-        get_calibration_config). Parameter targets not observed yet are observed from the
-        parameter first. StateError names an input / output target that observed nothing (its
-        module was not called by calibrate()); QuantizationError a NaN or infinite range.
-        ``max_steps`` / ``max_epochs`` exist for NNI's signature and must be None."""
+        get_calibration_config).
+
+        With an evaluator (NNI 3.0's way): ``compress(max_steps, max_epochs)`` first trains the
+        model through it (``evaluator.train``; at least one of the two must be given) while every
+        forward observes (parameters included, as NNI's track function does) and passes unchanged,
+        then runs ``evaluator.evaluate()`` (still observing), then computes the parameters.
+        Without an evaluator, calibrate(batches) first; ``max_steps`` / ``max_epochs`` must be None.
+
+        Parameter targets not observed yet are observed from the parameter first. StateError
+        names an input / output target that observed nothing; QuantizationError a NaN or
+        infinite range."""
+        if self.evaluator is not None:
+            self._fusion_compress(max_steps, max_epochs)
+            return self.bound_model, self.get_calibration_config()
         if max_steps is not None or max_epochs is not None:
-            raise InvalidArgumentError("PtqQuantizer.compress calibrates with calibrate(batches): max_steps and "
-                                       "max_epochs must be None")
+            raise InvalidArgumentError("PtqQuantizer.compress without an evaluator calibrates with calibrate(batches): "
+                                       "max_steps and max_epochs must be None (or build the quantizer with an evaluator)")
+        self._finish()
+        return self.bound_model, self.get_calibration_config()
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        super()._fuse_preprocess(evaluator)
+        self._calibrating = True
+        self._observe_parameters = True
+
+    def _fuse_postprocess(self, evaluator: Any) -> None:
+        try:
+            evaluator.evaluate()
+        finally:
+            self._calibrating = False
+            self._observe_parameters = False
+        self._finish()
+
+    def _finish(self) -> None:
         for target in self._targets:
             if target.observed:
                 continue
-            if target.kind == "parameter":
+            if target.kind == "parameter" and target.module_name not in self._folded():
                 value = target.parameter()
                 if value is not None:
                     self._observe(target, value)
@@ -509,7 +816,7 @@ class PtqQuantizer(Quantizer):
         for target in self._targets:
             target.active = target.observed
         self._compressed = True
-        return self.bound_model, self.get_calibration_config()
+        self.is_compressed = True
 
     def _activation_forward(self, target: _Target, x: Any) -> Any:
         if not isinstance(x, torch.Tensor):
@@ -521,7 +828,15 @@ class PtqQuantizer(Quantizer):
             return self._apply(target, x, _core.SC_APPLY_CLAMP_ROUND)
         return x
 
+    def _folded(self) -> List[str]:
+        """The modules whose weight and bias are folded with a batch norm (fuse_names): their
+        parameter targets observe the folded values in each calibration forward, as NNI's."""
+        return [g[0] for g in self._fusions if any(isinstance(self.bound_model.get_submodule(n),
+                                                              torch.nn.modules.batchnorm._BatchNorm) for n in g[1:])]
+
     def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
+        if self._observe_parameters or (self._calibrating and target.module_name in self._folded()):
+            self._observe(target, value)
         if target.active and not self._calibrating:
             return self._apply(target, value, _core.SC_APPLY_CLAMP_ROUND)
         return value
@@ -529,8 +844,9 @@ class PtqQuantizer(Quantizer):
 
 class QATQuantizer(Quantizer):
     """Quantization-aware training (NNI 3.0's QATQuantizer) inside your own training loop:
-    ``QATQuantizer(model, config_list, quant_start_step=0)``, then call ``step()`` after each
-    optimizer step.
+    ``QATQuantizer(model, config_list, evaluator=None, quant_start_step=0, existed_wrappers=None)``
+    (NNI 3.0's signature): with an evaluator ``compress(max_steps, max_epochs)`` trains through it;
+    without one call ``step()`` after each optimizer step of your loop.
 
     On every forward in training mode (``module.training``) each target's moving-average observer
     (decay 0.99, the first batch sets the range) takes the batch, parameters included. A target is
@@ -544,16 +860,14 @@ class QATQuantizer(Quantizer):
     _observer = _core.SC_OBSERVER_EMA
     _qat = True
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], quant_start_step: int = 0
-                 ) -> None:
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 quant_start_step: int = 0, existed_wrappers: Any = None) -> None:
+        _check_existed_wrappers(existed_wrappers, "QATQuantizer")
         if isinstance(quant_start_step, bool) or not isinstance(quant_start_step, int):
-            hint = ("" if isinstance(quant_start_step, (float, str)) else
-                    " (QATQuantizer takes no evaluator, NNI's third argument: train in your own loop and call "
-                    "step() after each optimizer step)")
-            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}{hint}")
+            raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}")
         self.quant_start_step = max(quant_start_step, 0)
         self.current_step = 0
-        super().__init__(model, config_list)
+        super().__init__(model, config_list, evaluator)
 
     def _default_start_step(self) -> int:
         return self.quant_start_step
@@ -565,10 +879,21 @@ class QATQuantizer(Quantizer):
         return self.current_step
 
     @locked
-    def compress(self) -> Tuple[torch.nn.Module, CalibrationConfig]:
-        """``(model, get_calibration_config())``: the training happens in your loop; the model stays
-        fake-quantized."""
+    def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None
+                 ) -> Tuple[torch.nn.Module, CalibrationConfig]:
+        """``(model, get_calibration_config())``. With an evaluator (NNI 3.0's way) it first trains
+        ``max_steps`` / ``max_epochs`` through it, counting one step after each optimizer step
+        (``evaluator.patch_optimizer_step``). Without one the training happens in your loop with
+        step(); ``max_steps`` / ``max_epochs`` must then be None. The model stays fake-quantized."""
+        if self.evaluator is not None:
+            self._fusion_compress(max_steps, max_epochs)
+        elif max_steps is not None or max_epochs is not None:
+            raise InvalidArgumentError("QATQuantizer.compress without an evaluator: max_steps and max_epochs must be "
+                                       "None (train in your own loop calling step(), or pass an evaluator)")
         return self.bound_model, self.get_calibration_config()
+
+    def _after_step_tasks(self) -> List[Any]:
+        return [self.step]
 
     def _track(self, target: _Target, x: torch.Tensor, training: bool) -> None:
         if training and not tracing():
@@ -589,3 +914,6 @@ class QATQuantizer(Quantizer):
         if target.active:
             return self._apply(target, value, _core.SC_APPLY_QAT_CLAMP_ROUND)
         return value
+
+
+from ._training import BNNQuantizer, DoReFaQuantizer, LsqPlusQuantizer, LsqQuantizer  # noqa: E402
