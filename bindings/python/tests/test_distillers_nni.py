@@ -102,8 +102,7 @@ def _run(side, distiller_name, config_list, student_hidden=6, teacher_hidden=6, 
     distiller.unwrap_model()
     distiller.unwrap_teacher_model()
     for c in distiller.fused_compressors[1:]:
-        if c._is_wrapped:  # NNI unwrapped it in from_compressor; ours stays wrapped
-            c.unwrap_model()
+        assert not c._is_wrapped  # NNI: shared wrappers; ours: the fused ones are unwrapped with it
         c.unwrap_teacher_model()
     state = {k: v.detach().clone() for k, v in student.state_dict().items()}
     return losses, state, trans
@@ -189,6 +188,13 @@ def test_evaluator_argument_errors():
         d2.compress(max_steps=None, max_epochs=None)
     with pytest.raises(TypeError, match="from_compressor: compressor: expected a swiftcompress compressor, got str"):
         DynamicLayerwiseDistiller.from_compressor("pruner", [{"op_names": ["fc2"]}], Net(6), teacher_predict)
+    # main's L1NormPruner has no training hooks: it cannot be fused (checked before anything is wrapped)
+    from swiftcompress.pruning import L1NormPruner
+    pruner = L1NormPruner(s, [{"op_names": ["fc2"], "sparse_ratio": 0.5}])
+    if not hasattr(pruner, "_fuse_preprocess"):
+        with pytest.raises(TypeError, match="compressor: L1NormPruner cannot be fused"):
+            DynamicLayerwiseDistiller.from_compressor(pruner, [{"op_names": ["fc1"]}], Net(6), teacher_predict)
+    pruner.unwrap_model()
 
 
 def test_from_compressor_warns_on_a_second_evaluator(caplog):

@@ -217,14 +217,26 @@ class DynamicLayerwiseDistiller:
 
     @locked
     def wrap_model(self) -> None:
-        """Installs the forward hooks on the student (done by the constructor)."""
+        """Installs the forward hooks on the student (done by the constructor), and wraps again the
+        compressors fused into this one by :meth:`from_compressor` that are unwrapped (NNI's fused
+        compressors share their wrappers)."""
         self._set_hooks(teacher=False, wrap=True)
+        self._set_fused(wrap=True)
 
     @locked
     def unwrap_model(self) -> None:
         """Removes the student's forward hooks and drops its recorded tensors (NNI: the teacher stays
-        wrapped until :meth:`unwrap_teacher_model`)."""
+        wrapped until :meth:`unwrap_teacher_model`), and unwraps the compressors fused into this one
+        by :meth:`from_compressor`: NNI's fused compressors share their wrappers, so its
+        ``distiller.unwrap_model()`` leaves the model bare (what NNI's fusion examples rely on before
+        ModelSpeedup)."""
         self._set_hooks(teacher=False, wrap=False)
+        self._set_fused(wrap=False)
+
+    def _set_fused(self, wrap: bool) -> None:
+        for compressor in getattr(self, "fused_compressors", [self])[1:]:
+            if getattr(compressor, "_is_wrapped", wrap) != wrap:
+                compressor.wrap_model() if wrap else compressor.unwrap_model()
 
     @locked
     def wrap_teacher_model(self) -> None:
@@ -366,12 +378,17 @@ class DynamicLayerwiseDistiller:
         if not hasattr(compressor, "bound_model"):
             raise TypeError(f"{cls.__name__}.from_compressor: compressor: expected a swiftcompress compressor, got "
                             f"{type(compressor).__name__}")
+        fused = list(getattr(compressor, "fused_compressors", [compressor]))
+        for c in fused:
+            if not (callable(getattr(c, "_fuse_preprocess", None)) and callable(getattr(c, "_fuse_postprocess", None))):
+                raise TypeError(f"{cls.__name__}.from_compressor: compressor: {type(c).__name__} cannot be fused (it "
+                                "has no _fuse_preprocess / _fuse_postprocess to patch the evaluator's training)")
         inherited = getattr(compressor, "evaluator", None)
         if inherited is not None and evaluator is not None:
             logger.warning("compessor already has evaluator, the new evaluator passed to this function will be ignored.")
         new = cls(compressor.bound_model, new_config_list, inherited if inherited is not None else evaluator,
                   teacher_model, teacher_predict, origin_loss_lambda)
-        new.fused_compressors.extend(getattr(compressor, "fused_compressors", [compressor]))
+        new.fused_compressors.extend(fused)
         return new
 
     def _get_param_names_map(self) -> Dict[str, str]:
