@@ -88,10 +88,8 @@ def _patch_concrete_tracer() -> None:
             return False
         return original(node)
 
+    # concrete_trace patches ``Node.is_impure`` with this module global at each trace
     ct.node_is_impure_wrapper = node_is_impure
-    import torch.fx
-    if getattr(torch.fx.Node.is_impure, "__wrapped__", None) is original or torch.fx.Node.is_impure is original:
-        torch.fx.Node.is_impure = node_is_impure
 
 
 def apply() -> None:
