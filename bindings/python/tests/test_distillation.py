@@ -538,8 +538,13 @@ def test_unknown_apply_method_and_bad_lambda():
 
 def test_constructor_argument_errors():
     student, teacher = models()
-    with pytest.raises(TypeError, match="evaluator"):
-        DynamicLayerwiseDistiller(student, [{"op_names": ["fc2"]}], None, teacher, predict)  # NNI's order
+    with pytest.raises(TypeError, match="evaluator: expected a swiftcompress evaluator"):
+        DynamicLayerwiseDistiller(student, [{"op_names": ["fc2"]}], "evaluator", teacher, predict)
+    # NNI's order without an evaluator is the evaluator-free distiller
+    d = DynamicLayerwiseDistiller(student, [{"op_names": ["fc2"]}], None, teacher, predict)
+    assert d.evaluator is None and d.teacher_model is teacher and d.teacher_predict is predict
+    d.unwrap_model()
+    d.unwrap_teacher_model()
     with pytest.raises(InvalidArgumentError, match="different objects"):
         DynamicLayerwiseDistiller(student, [{"op_names": ["fc2"]}], student, predict)
     with pytest.raises(InvalidArgumentError, match="origin_loss_lambda: expected a number, got 'a'"):

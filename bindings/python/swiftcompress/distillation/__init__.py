@@ -12,11 +12,15 @@
         optimizer.step(); optimizer.zero_grad()
     distiller.unwrap_model(); distiller.unwrap_teacher_model()
 
-``DynamicLayerwiseDistiller(model, config_list, teacher_model, teacher_predict, origin_loss_lambda=1.0)``:
-NNI 3.0's constructor without the evaluator. See the class and docs/python.md ("Distillation").
+``DynamicLayerwiseDistiller(model, config_list, evaluator, teacher_model, teacher_predict, origin_loss_lambda=1.0)``
+and ``Adaptive1dLayerwiseDistiller`` (same signature; a learnable Linear maps the student's last dimension onto the
+teacher's): NNI 3.0's constructors, with ``compress(max_steps, max_epochs)`` through the evaluator and
+``from_compressor``. Without an evaluator (``DynamicLayerwiseDistiller(model, config_list, teacher_model,
+teacher_predict, origin_loss_lambda=1.0)``) put ``loss()`` in your own loop, as above. See the classes and
+docs/python.md ("Distillation").
 """
 from __future__ import annotations
 
-from ._distiller import DynamicLayerwiseDistiller
+from ._distiller import Adaptive1dLayerwiseDistiller, DynamicLayerwiseDistiller
 
-__all__ = ["DynamicLayerwiseDistiller"]
+__all__ = ["DynamicLayerwiseDistiller", "Adaptive1dLayerwiseDistiller"]

@@ -12,17 +12,19 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch.utils._pytree import tree_map
 
 from .._session import emit_warnings, forward_arguments, logger, module_list, open_session
 from .._sync import locked
 from .._wrapping import compressor_lock
-from ..errors import InvalidArgumentError, TensorError
+from ..errors import DistillationError, InvalidArgumentError, ShapeError, StateError, TensorError
 from .._tensors import qualified_name
 from .._slots import MISSING as _MISSING
 from .._slots import Slot as _Slot
+from ..utils.evaluator import Evaluator as _Evaluator
 from ._function import Binding, DistillStep, StepState
 
-__all__ = ["DynamicLayerwiseDistiller"]
+__all__ = ["DynamicLayerwiseDistiller", "Adaptive1dLayerwiseDistiller"]
 
 class _Recorder:
     """The forward hooks of one module name: they store the module's targets' tensors of its last call
@@ -84,9 +86,14 @@ def _carries_gradient(t: Optional[torch.Tensor]) -> bool:
 class DynamicLayerwiseDistiller:
     """Layer-wise distillation with NNI 3.0's semantics, computed by the swiftcompress core.
 
-    ``DynamicLayerwiseDistiller(model, config_list, teacher_model, teacher_predict,
-    origin_loss_lambda=1.0)`` (NNI 3.0 takes an ``evaluator`` third; this class takes none: put
-    :meth:`loss` into your own training loop).
+    ``DynamicLayerwiseDistiller(model, config_list, evaluator, teacher_model, teacher_predict,
+    origin_loss_lambda=1.0)``: NNI 3.0's signature. ``evaluator`` (a :class:`swiftcompress.TorchEvaluator`,
+    or None) drives :meth:`compress(max_steps, max_epochs) <compress>`, which patches the evaluator's
+    loss into :meth:`loss` as NNI does; :meth:`from_compressor` fuses the distiller with a pruner /
+    quantizer / distiller. The evaluator-free form ``DynamicLayerwiseDistiller(model, config_list,
+    teacher_model, teacher_predict, origin_loss_lambda=1.0)`` (a module third) stays: put
+    :meth:`loss` into your own training loop. An ``evaluator`` that is neither None, a module nor a
+    swiftcompress evaluator raises TypeError naming it.
 
     - ``model``: the student (``torch.nn.Module``). ``config_list``: the distillation config list
       (current or legacy format; per target ``lambda`` (a number, default 1), ``link`` (``'auto'``:
@@ -114,16 +121,33 @@ class DynamicLayerwiseDistiller:
     other's bindings; the recording hooks keep the last tensor per target without the lock.
     """
 
-    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]],
-                 teacher_model: torch.nn.Module, teacher_predict: Callable[[Any, torch.nn.Module], Any],
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 teacher_model: Optional[torch.nn.Module] = None,
+                 teacher_predict: Optional[Callable[[Any, torch.nn.Module], Any]] = None,
                  origin_loss_lambda: float = 1.0) -> None:
         cls = type(self).__name__
+        if isinstance(evaluator, torch.nn.Module):
+            # The evaluator-free form (model, config_list, teacher_model, teacher_predict[, origin_loss_lambda]):
+            # the positional arguments after config_list shift by one.
+            # (teacher_predict / origin_loss_lambda may come by keyword.)
+            if teacher_model is None:
+                evaluator, teacher_model = None, evaluator
+            else:
+                if teacher_predict is not None:
+                    origin_loss_lambda = teacher_predict  # type: ignore[assignment]
+                evaluator, teacher_model, teacher_predict = None, evaluator, teacher_model
+        if evaluator is not None and not isinstance(evaluator, _Evaluator):
+            raise TypeError(f"{cls}: evaluator: expected a swiftcompress evaluator (swiftcompress.TorchEvaluator) or "
+                            f"None, got {type(evaluator).__name__} (the signatures are {cls}(model, config_list, "
+                            "evaluator, teacher_model, teacher_predict, origin_loss_lambda=1.0) and, without an "
+                            f"evaluator, {cls}(model, config_list, teacher_model, teacher_predict, "
+                            "origin_loss_lambda=1.0))")
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"{cls}: model: expected a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(teacher_model, torch.nn.Module):
             raise TypeError(f"{cls}: teacher_model: expected a torch.nn.Module, got {type(teacher_model).__name__} "
-                            f"(the signature is {cls}(model, config_list, teacher_model, teacher_predict, "
-                            "origin_loss_lambda=1.0); NNI's evaluator argument is not taken)")
+                            f"(the signature is {cls}(model, config_list, evaluator, teacher_model, teacher_predict, "
+                            "origin_loss_lambda=1.0); the evaluator may be left out)")
         if model is teacher_model:
             raise InvalidArgumentError(f"{cls}: the student model and the teacher model must be different objects")
         if not callable(teacher_predict):
@@ -136,6 +160,11 @@ class DynamicLayerwiseDistiller:
         self.teacher_model = teacher_model
         self.teacher_predict = teacher_predict
         self.origin_loss_lambda = origin_loss_lambda
+        self.evaluator = evaluator
+        # NNI's Compressor: the first compressor given an evaluator records its optimizers' recipes
+        if evaluator is not None and not evaluator._initialization_complete:
+            evaluator._init_optimizer_helpers(model)
+        self.fused_compressors: List[Any] = [self]
 
         session, modules, report = open_session(model, config_list, "distillation")
         teacher_listing, teacher_modules = module_list(teacher_model)
@@ -188,14 +217,26 @@ class DynamicLayerwiseDistiller:
 
     @locked
     def wrap_model(self) -> None:
-        """Installs the forward hooks on the student (done by the constructor)."""
+        """Installs the forward hooks on the student (done by the constructor), and wraps again the
+        compressors fused into this one by :meth:`from_compressor` that are unwrapped (NNI's fused
+        compressors share their wrappers)."""
         self._set_hooks(teacher=False, wrap=True)
+        self._set_fused(wrap=True)
 
     @locked
     def unwrap_model(self) -> None:
         """Removes the student's forward hooks and drops its recorded tensors (NNI: the teacher stays
-        wrapped until :meth:`unwrap_teacher_model`)."""
+        wrapped until :meth:`unwrap_teacher_model`), and unwraps the compressors fused into this one
+        by :meth:`from_compressor`: NNI's fused compressors share their wrappers, so its
+        ``distiller.unwrap_model()`` leaves the model bare (what NNI's fusion examples rely on before
+        ModelSpeedup)."""
         self._set_hooks(teacher=False, wrap=False)
+        self._set_fused(wrap=False)
+
+    def _set_fused(self, wrap: bool) -> None:
+        for compressor in getattr(self, "fused_compressors", [self])[1:]:
+            if getattr(compressor, "_is_wrapped", wrap) != wrap:
+                compressor.wrap_model() if wrap else compressor.unwrap_model()
 
     @locked
     def wrap_teacher_model(self) -> None:
@@ -255,6 +296,8 @@ class DynamicLayerwiseDistiller:
         for index, binding in enumerate(state.bindings):
             key = (binding.module_name, binding.target_name)
             binding.student = self._student_states.get(key)
+            if binding.student is not None:
+                binding.student = self._student_input(binding, binding.student)
             binding.teachers = [self._teacher_states.get((link, binding.target_name)) for link in binding.links]
             if binding.student is not None and all(t is None for t in binding.teachers):
                 binding.student = None
@@ -286,6 +329,11 @@ class DynamicLayerwiseDistiller:
                 binding.student = None
                 binding.teachers = [None] * len(binding.links)
 
+    def _student_input(self, binding: Binding, student: torch.Tensor) -> torch.Tensor:
+        """The tensor the core compares with the teachers for ``binding``'s recorded ``student``
+        (itself here; Adaptive1dLayerwiseDistiller's learnable projection of it)."""
+        return student
+
     @locked
     def loss(self, original_loss: Any, batch: Any) -> torch.Tensor:
         """``origin_loss_lambda * original_loss + compute_distill_loss()``, after running
@@ -313,3 +361,158 @@ class DynamicLayerwiseDistiller:
         for binding in self._state.bindings:
             out.setdefault(binding.module_name, {})[binding.target_name] = list(binding.links)
         return out
+
+    # -- NNI 3.0's Compressor: evaluator, compress, fusion ------------------------------------
+
+    @classmethod
+    def from_compressor(cls, compressor: Any, new_config_list: Sequence[Dict[str, Any]],
+                        teacher_model: torch.nn.Module, teacher_predict: Callable[[Any, torch.nn.Module], Any],
+                        origin_loss_lambda: float = 1.0, evaluator: Any = None) -> "DynamicLayerwiseDistiller":
+        """NNI's ``from_compressor``: a distiller of ``compressor``'s bound model with
+        ``new_config_list``, inheriting its evaluator (``evaluator`` is used only when ``compressor``
+        has none; a warning when both are given, as NNI), fused with it: :meth:`compress` runs the
+        training hooks of this distiller and of every compressor fused into ``compressor`` in one
+        evaluator run (this distiller's first, as NNI orders them). ``compressor`` (a pruner,
+        quantizer or distiller of this package) stays wrapped: swiftcompress's wrappers stack per
+        mode, where NNI moves its wrappers to the new compressor."""
+        if not hasattr(compressor, "bound_model"):
+            raise TypeError(f"{cls.__name__}.from_compressor: compressor: expected a swiftcompress compressor, got "
+                            f"{type(compressor).__name__}")
+        fused = list(getattr(compressor, "fused_compressors", [compressor]))
+        for c in fused:
+            if not (callable(getattr(c, "_fuse_preprocess", None)) and callable(getattr(c, "_fuse_postprocess", None))):
+                raise TypeError(f"{cls.__name__}.from_compressor: compressor: {type(c).__name__} cannot be fused (it "
+                                "has no _fuse_preprocess / _fuse_postprocess to patch the evaluator's training)")
+        inherited = getattr(compressor, "evaluator", None)
+        if inherited is not None and evaluator is not None:
+            logger.warning("compessor already has evaluator, the new evaluator passed to this function will be ignored.")
+        new = cls(compressor.bound_model, new_config_list, inherited if inherited is not None else evaluator,
+                  teacher_model, teacher_predict, origin_loss_lambda)
+        new.fused_compressors.extend(fused)
+        return new
+
+    def _get_param_names_map(self) -> Dict[str, str]:
+        """NNI's ``{original parameter name: wrapped name}``: the identity (our wrapping never moves a
+        parameter)."""
+        return {name: name for name, _ in self.bound_model.named_parameters()}
+
+    def track_forward(self, *args: Any, **kwargs: Any) -> None:
+        """NNI's ``track_forward``: one student forward under ``torch.no_grad()`` with the tensors of
+        ``args`` / ``kwargs`` moved to the student's device (the hooks record its hidden states)."""
+        _forward_no_grad(self.bound_model, args, kwargs)
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        """Patches the evaluator's loss into :meth:`loss` (NNI's loss patch)."""
+        evaluator.patch_loss(self.loss)
+
+    def _fuse_postprocess(self, evaluator: Any) -> None:
+        pass
+
+    def compress(self, max_steps: Optional[int] = None, max_epochs: Optional[int] = None) -> torch.nn.Module:
+        """NNI's ``compress(max_steps, max_epochs)``: binds the student to the evaluator, lets this
+        distiller (loss patch) and every fused compressor patch the evaluator, trains for
+        ``max_steps`` optimizer steps / ``max_epochs`` epochs (the caller's ``training_func`` decides
+        how they count), post-processes, unbinds; returns the student. StateError without an
+        evaluator; InvalidArgumentError when both lengths are None."""
+        if self.evaluator is None:
+            raise StateError(f"{type(self).__name__}.compress(max_steps, max_epochs) trains through an evaluator; "
+                             "this distiller was built without one (pass evaluator=TorchEvaluator(...), or call "
+                             "loss() in your own training loop)")
+        if max_steps is None and max_epochs is None:
+            raise InvalidArgumentError(f"{type(self).__name__}.compress: max_steps and max_epochs are both None; "
+                                       "give at least one")
+        evaluator = self.evaluator
+        evaluator.bind_model(self.bound_model, self._get_param_names_map())
+        try:
+            for compressor in self.fused_compressors:
+                compressor._fuse_preprocess(evaluator)
+            evaluator.train(max_steps, max_epochs)
+            for compressor in self.fused_compressors:
+                compressor._fuse_postprocess(evaluator)
+        finally:
+            evaluator.unbind_model()
+        return self.bound_model
+
+
+def _forward_no_grad(model: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    """``model(*args, **kwargs)`` under ``torch.no_grad()``, tensors moved to the model's device."""
+    params = list(model.parameters())
+    device = params[0].device if params else None
+
+    def move(x: Any) -> Any:
+        return x.to(device) if device is not None and isinstance(x, torch.Tensor) else x
+
+    with torch.no_grad():
+        model(*tree_map(move, args), **tree_map(move, kwargs))
+
+
+class Adaptive1dLayerwiseDistiller(DynamicLayerwiseDistiller):
+    """NNI 3.0's ``Adaptive1dLayerwiseDistiller``: as :class:`DynamicLayerwiseDistiller`, but each
+    target has exactly one link, and where the last dimension of the student's hidden state differs
+    from the teacher's, a learnable ``torch.nn.Linear(student_dim, teacher_dim)`` (NNI's trans layer, a
+    model layer trained by autograd) maps the student's hidden state before the core computes the
+    loss; the loss is then the sum of the targets' ``lambda * loss`` (the core's formulas).
+
+    Call :meth:`track_forward` with a real batch first (it runs the student and the teacher once
+    under ``torch.no_grad()``, recording the shapes), then :meth:`compress`: it creates the linear
+    layers (``trans_linears[module_name][target_name]``: a Linear, or None where the dimensions
+    agree; created in target order, so the same seed gives NNI's initial weights), adds their
+    parameters to the evaluator's optimizer through ``patch_optim_param_group({module_name:
+    params})``, and patches the loss. Errors: DistillationError naming the target for a target with
+    more than one link (at construction; NNI asserts at compress) and for a target whose hidden
+    states were not recorded by track_forward (at compress).
+    """
+
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 teacher_model: Optional[torch.nn.Module] = None,
+                 teacher_predict: Optional[Callable[[Any, torch.nn.Module], Any]] = None,
+                 origin_loss_lambda: float = 1.0) -> None:
+        super().__init__(model, config_list, evaluator, teacher_model, teacher_predict, origin_loss_lambda)
+        for binding in self._state.bindings:
+            if len(binding.links) != 1:
+                self.unwrap_model()
+                self.unwrap_teacher_model()
+                raise DistillationError(f"{binding.qualified_name}: link: {type(self).__name__} supports one link "
+                                        f"per target, got {binding.links!r}")
+        self.trans_linears: Dict[str, Dict[str, Optional[torch.nn.Linear]]] = {}
+
+    def track_forward(self, *args: Any, **kwargs: Any) -> None:
+        """One forward of the student and one of the teacher under ``torch.no_grad()`` (NNI's
+        track_forward); the recorded hidden states give the trans layers' shapes."""
+        _forward_no_grad(self.bound_model, args, kwargs)
+        _forward_no_grad(self.teacher_model, args, kwargs)
+
+    def _register_trans_linear(self) -> None:
+        linears: Dict[str, Dict[str, Optional[torch.nn.Linear]]] = {}
+        for binding in self._state.bindings:
+            key = (binding.module_name, binding.target_name)
+            student = self._student_states.get(key)
+            teacher = self._teacher_states.get((binding.links[0], binding.target_name))
+            if student is None or teacher is None:
+                raise DistillationError(f"{binding.qualified_name}: no hidden state of the "
+                                        f"{'student' if student is None else 'teacher'} was recorded; call "
+                                        f"{type(self).__name__}.track_forward(...) before compress")
+            if student.dim() == 0 or teacher.dim() == 0:
+                raise ShapeError(f"{binding.qualified_name}: the hidden states must have a last dimension, got "
+                                 f"shapes {list(student.shape)} and {list(teacher.shape)}")
+            linear = None
+            if student.shape[-1] != teacher.shape[-1]:
+                linear = torch.nn.Linear(student.shape[-1], teacher.shape[-1]).to(student.device)
+            linears.setdefault(binding.module_name, {})[binding.target_name] = linear
+        self.trans_linears = linears
+
+    def _student_input(self, binding: Binding, student: torch.Tensor) -> torch.Tensor:
+        linear = self.trans_linears.get(binding.module_name, {}).get(binding.target_name)
+        if linear is None:
+            return student
+        return linear.to(student.device)(student)
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        """Creates the trans layers, adds their parameters to the optimizer, patches the loss."""
+        self._register_trans_linear()
+        params = {module_name: [p for linear in targets.values() if linear is not None for p in linear.parameters()]
+                  for module_name, targets in self.trans_linears.items()}
+        params = {name: ps for name, ps in params.items() if ps}
+        if params:
+            evaluator.patch_optim_param_group(params)
+        evaluator.patch_loss(self.loss)
