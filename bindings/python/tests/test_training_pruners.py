@@ -168,8 +168,6 @@ def test_movement_bad_arguments():
     ev = evaluator_for(model)
     with pytest.raises(InvalidArgumentError, match="cooldown_begin_step"):
         spr.MovementPruner(model, LIN, ev, 3, 3)
-    with pytest.raises(PruningError, match="sparse_threshold"):
-        spr.MovementPruner(model, [{"op_types": ["Linear"], "sparse_threshold": 0.1}], ev, 0, 2)
     with pytest.raises(InvalidArgumentError, match="max_steps"):
         spr.MovementPruner(model, LIN, ev, 1, 4).compress(2, None)
 

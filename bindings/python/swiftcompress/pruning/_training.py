@@ -332,9 +332,9 @@ class MovementPruner(_TrainingPruner):
     ``dL/d(mask) = dL/d(target') * target`` by its own ``Adam(lr=1e-2)`` stepped before the user's
     optimizer as NNI. After every optimizer step past ``warmup_step`` the core ranks the scores
     (supplied metric) with goals grown by the AGP schedule until ``cooldown_begin_step``
-    (``sc_session_set_schedule``). Targets pruned by ``sparse_ratio`` only: a ``sparse_threshold``
-    (sigmoid metric, ``regular_scale`` penalty) raises PruningError — not built yet; for ratio
-    targets NNI adds no penalty either. Errors: InvalidArgumentError naming the argument.
+    (``sc_session_set_schedule``). Built for ``sparse_ratio`` targets (NNI's ratio path; NNI adds no
+    penalty there either). NOT built: NNI's ``sparse_threshold`` path (sigmoid scores,
+    ``regular_scale`` penalty); a threshold target is cut on the raw scores, which differs from NNI. Errors: InvalidArgumentError naming the argument.
     """
 
     def __init__(self, model: torch.nn.Module, config_list: List[Dict], evaluator: Any, warmup_step: int,
@@ -344,10 +344,6 @@ class MovementPruner(_TrainingPruner):
         if not warmup_step < cooldown_begin_step:
             raise InvalidArgumentError(f"MovementPruner: warmup_step ({warmup_step}) must be smaller than "
                                        f"cooldown_begin_step ({cooldown_begin_step})")
-        for i, config in enumerate(config_list if isinstance(config_list, list) else []):
-            if isinstance(config, dict) and config.get("sparse_threshold") is not None:
-                raise PruningError(f"MovementPruner: config_list[{i}]['sparse_threshold']: threshold targets "
-                                   "(sigmoid scores, regular_scale penalty) are not supported yet; use sparse_ratio")
         self.warmup_step = warmup_step
         self.cooldown_begin_step = cooldown_begin_step
         self.regular_scale = regular_scale
