@@ -686,7 +686,9 @@ int sc_slim_metric(const sc_tensor *factor, const sc_tensor *out);
 /*
  * Slim's patched loss: out = loss + regular_scale * (sum_k ||factors[k]||_1) / count (NNI's
  * loss_patch; count 0 gives loss). `loss` and `out` hold one element each; `factors` is an array of
- * `count` tensors. regular_scale must be finite.
+ * `count` tensors. regular_scale must be finite. Rounded as torch computes NNI's expression: each
+ * norm accumulated in logical order in float32 (Double for float64 factors), the scale cast to the
+ * loss's type; bit-identical to torch on one thread for factors under 32768 elements.
  */
 int sc_slim_penalty(const sc_tensor *loss, const sc_tensor *factors, size_t count, double regular_scale,
                     const sc_tensor *out);

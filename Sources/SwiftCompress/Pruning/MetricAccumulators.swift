@@ -74,8 +74,12 @@ public enum TrainingMetrics {
     }
 
     /// Slim's patched loss: `loss + regularScale * (Σ_k ||factors[k]||_1) / count`, rounded to
-    /// `dtype` after each operation as NNI's `loss_patch` (each L1 norm is summed in Double and
-    /// rounded once; torch's summation order may differ in the last bit). `count == 0` gives `loss`.
+    /// `dtype` after each operation as NNI's `loss_patch` computes it in torch: each L1 norm is
+    /// accumulated in logical order in torch's accumulation type (float32 for float32 / float16 /
+    /// bfloat16 factors, Double for float64) and rounded to `dtype` once, as `Tensor.norm(p=1)` does
+    /// on one CPU thread (torch splits a factor of 32768 elements or more across its threads; the
+    /// last bit may then differ); the scale is rounded to `dtype` before the product (torch casts
+    /// the Python scalar to the tensor's type). `count == 0` gives `loss`.
     /// - Throws: `.invalidSetting` (key `regular_scale`) for a non-finite scale.
     public static func slimPenalty(loss: Double, factors: [TensorView], regularScale: Double,
                                    dtype: ElementType) throws(EngineError) -> Double {
@@ -86,10 +90,16 @@ public enum TrainingMetrics {
         var total = 0.0
         for f in factors {
             var norm = 0.0
-            f.forEachValue { norm += abs($0) }
+            if f.dtype == .float64 {
+                f.forEachValue { norm += abs($0) }
+            } else {
+                var acc: Float = 0
+                f.forEachValue { acc += Float(abs($0)) }
+                norm = Double(acc)
+            }
             total = rounded(total + rounded(norm, dtype), dtype)
         }
-        let scaled = rounded(rounded(regularScale * total, dtype) / Double(factors.count), dtype)
+        let scaled = rounded(rounded(rounded(regularScale, dtype) * total, dtype) / Double(factors.count), dtype)
         return rounded(loss + scaled, dtype)
     }
 

@@ -54,6 +54,15 @@ import Testing
         // 1 + 0.5 * (3 + 1) / 2 = 2
         #expect(try TrainingMetrics.slimPenalty(loss: 1, factors: [f1, f2], regularScale: 0.5, dtype: .float32) == 2)
         #expect(try TrainingMetrics.slimPenalty(loss: 1, factors: [], regularScale: 0.5, dtype: .float32) == 1)
+        // torch's float32 order: each norm accumulated in float32, the scale cast to float32 first.
+        // Fixture (torch 2.15): f = [torch.full((512,1,1,1), .99), torch.full((64,), .99)];
+        // reg = torch.tensor(0.); reg = reg + x.norm(p=1) for x in f; (torch.tensor(2.5) + 0.1 * reg / 2).item()
+        // == 31.01190757751465 (a Double sum rounded once gives 31.011999130249023).
+        let nines = [Float](repeating: 0.99, count: 512)
+        let big = try b.view(nines, shape: [512, 1, 1, 1])
+        let small = try b.view(Array(nines.prefix(64)), shape: [64])
+        #expect(try TrainingMetrics.slimPenalty(loss: 2.5, factors: [big, small], regularScale: 0.1, dtype: .float32)
+                == 31.01190757751465)
         let g1 = try b.mutableView([9, 9, 9], shape: [3], dtype: .float32)
         let g2 = try b.mutableView([9, 9], shape: [2], dtype: .float64)
         try TrainingMetrics.slimPenaltyGradient(factors: [f1, f2], regularScale: 0.5, gradOutput: 2, into: [g1, g2], names: ["a", "b"])

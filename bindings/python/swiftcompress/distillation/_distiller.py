@@ -15,6 +15,7 @@ import torch
 from torch.utils._pytree import tree_map
 
 from .._session import emit_warnings, forward_arguments, logger, module_list, open_session
+from .._fusion import fused_of, fusion_train, identity_names, inherited_evaluator
 from .._sync import locked
 from .._wrapping import compressor_lock
 from ..errors import DistillationError, InvalidArgumentError, ShapeError, StateError, TensorError
@@ -375,18 +376,9 @@ class DynamicLayerwiseDistiller:
         evaluator run (this distiller's first, as NNI orders them). ``compressor`` (a pruner,
         quantizer or distiller of this package) stays wrapped: swiftcompress's wrappers stack per
         mode, where NNI moves its wrappers to the new compressor."""
-        if not hasattr(compressor, "bound_model"):
-            raise TypeError(f"{cls.__name__}.from_compressor: compressor: expected a swiftcompress compressor, got "
-                            f"{type(compressor).__name__}")
-        fused = list(getattr(compressor, "fused_compressors", [compressor]))
-        for c in fused:
-            if not (callable(getattr(c, "_fuse_preprocess", None)) and callable(getattr(c, "_fuse_postprocess", None))):
-                raise TypeError(f"{cls.__name__}.from_compressor: compressor: {type(c).__name__} cannot be fused (it "
-                                "has no _fuse_preprocess / _fuse_postprocess to patch the evaluator's training)")
-        inherited = getattr(compressor, "evaluator", None)
-        if inherited is not None and evaluator is not None:
-            logger.warning("compessor already has evaluator, the new evaluator passed to this function will be ignored.")
-        new = cls(compressor.bound_model, new_config_list, inherited if inherited is not None else evaluator,
+        fused = fused_of(compressor, cls.__name__)
+        inherited = inherited_evaluator(compressor, evaluator)
+        new = cls(compressor.bound_model, new_config_list, inherited,
                   teacher_model, teacher_predict, origin_loss_lambda)
         new.fused_compressors.extend(fused)
         return new
@@ -394,7 +386,7 @@ class DynamicLayerwiseDistiller:
     def _get_param_names_map(self) -> Dict[str, str]:
         """NNI's ``{original parameter name: wrapped name}``: the identity (our wrapping never moves a
         parameter)."""
-        return {name: name for name, _ in self.bound_model.named_parameters()}
+        return identity_names(self.bound_model)
 
     def track_forward(self, *args: Any, **kwargs: Any) -> None:
         """NNI's ``track_forward``: one student forward under ``torch.no_grad()`` with the tensors of
@@ -421,16 +413,8 @@ class DynamicLayerwiseDistiller:
         if max_steps is None and max_epochs is None:
             raise InvalidArgumentError(f"{type(self).__name__}.compress: max_steps and max_epochs are both None; "
                                        "give at least one")
-        evaluator = self.evaluator
-        evaluator.bind_model(self.bound_model, self._get_param_names_map())
-        try:
-            for compressor in self.fused_compressors:
-                compressor._fuse_preprocess(evaluator)
-            evaluator.train(max_steps, max_epochs)
-            for compressor in self.fused_compressors:
-                compressor._fuse_postprocess(evaluator)
-        finally:
-            evaluator.unbind_model()
+        fusion_train(self.evaluator, self.bound_model, self.fused_compressors, max_steps, max_epochs,
+                     self._get_param_names_map())
         return self.bound_model
 
 

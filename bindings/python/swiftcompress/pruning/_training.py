@@ -22,6 +22,7 @@ from ..errors import InvalidArgumentError, PruningError
 from . import Pruner, Masks, L1NormPruner, L2NormPruner, LevelPruner, FPGMPruner
 
 from ..utils.evaluator import TensorHook as _OurTensorHook
+from .._fusion import fusion_train
 
 
 def _tensor_hook(evaluator: Any, *args: Any) -> Any:
@@ -52,11 +53,6 @@ def _check_evaluator(evaluator: Any, owner: str, model: Optional[torch.nn.Module
     return evaluator
 
 
-def _bind(evaluator: Any, model: torch.nn.Module) -> None:
-    """``evaluator.bind_model`` with the identity parameter-name map (our wrapping keeps names)."""
-    evaluator.bind_model(model, {name: name for name, _ in model.named_parameters()})
-
-
 _UNMASKED: Any = object()
 
 
@@ -69,6 +65,29 @@ class _TrainingPruner(Pruner):
         self.fused_compressors = [self]
         self.interval_steps = -1
         self.total_times: Any = 1
+        self._own_parameters: List[Tuple[torch.nn.Module, str, torch.nn.Parameter]] = []
+
+    def _register_own(self, module: torch.nn.Module, name: str, parameter: torch.nn.Parameter) -> None:
+        """Registers a pruner-owned Parameter (a Slim factor, a movement score) on ``module`` while
+        the model is wrapped; unwrap_model() takes it off again, as NNI's wrapper-held ones go with
+        the wrapper (so ModelSpeedup and state_dict see the user's parameters only)."""
+        module.register_parameter(name, parameter)
+        self._own_parameters.append((module, name, parameter))
+
+    def wrap_model(self) -> None:
+        was_wrapped = self._is_wrapped
+        super().wrap_model()
+        if not was_wrapped:
+            for module, name, parameter in getattr(self, "_own_parameters", ()):
+                module.register_parameter(name, parameter)
+
+    def unwrap_model(self) -> None:
+        was_wrapped = self._is_wrapped
+        super().unwrap_model()
+        if was_wrapped:
+            for module, name, _ in getattr(self, "_own_parameters", ()):
+                if name in module._parameters:
+                    delattr(module, name)
 
     def _bind_and_generate(self, source: Callable[[Any], Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]],
                            metric: int) -> None:
@@ -102,16 +121,7 @@ class _TrainingPruner(Pruner):
         return [t for t in self._targets if t.is_parameter and t.has_rule and t.tensor() is not None]
 
     def _fusion_compress(self, max_steps: Optional[int], max_epochs: Optional[int]) -> None:
-        evaluator = self.evaluator
-        _bind(evaluator, self.bound_model)
-        try:
-            for compressor in self.fused_compressors:
-                compressor._fuse_preprocess(evaluator)
-            evaluator.train(max_steps, max_epochs)
-            for compressor in self.fused_compressors:
-                compressor._fuse_postprocess(evaluator)
-        finally:
-            evaluator.unbind_model()
+        fusion_train(self.evaluator, self.bound_model, self.fused_compressors, max_steps, max_epochs)
 
     def _fuse_postprocess(self, evaluator: Any) -> None:
         pass
@@ -271,16 +281,20 @@ class SlimPruner(_TrainingPruner):
 
     def _fuse_preprocess(self, evaluator: Any) -> None:
         factors = []
+        session = self._session
         for index, target in enumerate(self._targets):
             weight = target.tensor() if target.is_parameter else None
             if weight is None or not target.has_rule:
                 continue
-            if weight.dim() != 1:
-                raise PruningError(f"{target.qualified_name}: SlimPruner supports 1-D targets (BatchNorm weights, "
-                                   f"as NNI's examples); this one has shape {tuple(weight.shape)}")
-            # ones of the target's shape (NNI's default granularity for a BatchNorm weight is per element)
-            factor = torch.nn.Parameter(torch.ones_like(weight, requires_grad=True))
-            target.module.register_parameter(f"{target.target_name}_slim_factor", factor)
+            # ones of the target's metric shape from the core (NNI: the scaler's keepdim shrink; a
+            # BatchNorm weight's metric is per element, a Conv2d / Linear weight's per output channel)
+            shape = session.metric_shape(target.module_name, target.target_name, list(weight.shape), False)
+            if len(shape) != weight.dim() or any(s not in (1, w) for s, w in zip(shape, weight.shape)):
+                raise PruningError(f"{target.qualified_name}: SlimPruner needs a granularity whose blocks broadcast "
+                                   f"over the target (whole dims); metric shape {tuple(shape)} for a target of shape "
+                                   f"{tuple(weight.shape)}")
+            factor = torch.nn.Parameter(torch.ones(shape, dtype=weight.dtype, device=weight.device))
+            self._register_own(target.module, f"{target.target_name}_slim_factor", factor)
             self.scaling_factors.setdefault(target.module_name, {})[target.target_name] = factor
             self._factor_of[index] = factor
             target.factor = factor
@@ -301,12 +315,12 @@ class SlimPruner(_TrainingPruner):
 
         def source(target: Any) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
             factor = self._factor_of.get(position[id(target)])
-            if factor is None:  # NNI 3.0 collects data only for the factors: other targets (a BN bias) keep ones
-                return _UNMASKED, None
+            if factor is None:  # no rank of its own: an aligned bias follows its weight (the core's align rule)
+                return None, None
             metric = torch.empty_like(factor, requires_grad=False)
             _core.slim_metric(_spec(factor.detach()), _spec(metric))
-            return metric, None  # per-element factor: rank |factor| as the level metric does
-        self._bind_and_generate(source, _core.SC_METRIC_LEVEL)
+            return None, metric  # |factor| is the per-block metric (NNI ranks it as given)
+        self._bind_and_generate(source, _core.SC_METRIC_SUPPLIED)
 
 
 class _StraightThrough(torch.autograd.Function):
@@ -379,7 +393,7 @@ class MovementPruner(_TrainingPruner):
                 continue
             shape = session.metric_shape(target.module_name, target.target_name, list(weight.shape), False)
             score = torch.nn.Parameter(torch.zeros(shape, dtype=weight.dtype, device=weight.device))
-            target.module.register_parameter(f"{target.target_name}_mvp_score", score)
+            self._register_own(target.module, f"{target.target_name}_mvp_score", score)
             self.scores.setdefault(target.module_name, {})[target.target_name] = score
             target.score = score
             target.mask = torch.ones_like(weight, requires_grad=False)  # NNI's initial mask
@@ -440,6 +454,8 @@ class _ComboPruner:
         self.evaluator = _check_evaluator(own if own is not None else evaluator, name, pruner.bound_model)
         self.bound_pruner = pruner
         self.bound_model = pruner.bound_model
+        # NNI: the combo pruner heads its bound pruner's fusion chain (from_compressor on it fuses both)
+        self.fused_compressors: List[Any] = [self] + list(getattr(pruner, "fused_compressors", [pruner]))[1:]
 
     @classmethod
     def from_compressor(cls, *args: Any, **kwargs: Any) -> Any:
@@ -448,6 +464,22 @@ class _ComboPruner:
     def _schedule_at(self, times: int) -> None:
         self.bound_pruner._session.set_schedule(self._schedule, times, self.total_times)  # the core scales the goals
 
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        """NNI's order: goals at the schedule's start, the bound pruner told the interval and the
+        number of updates, this pruner's schedule trigger, then the bound pruner's own patches."""
+        pruner = self.bound_pruner
+        self._schedule_at(0)
+        if isinstance(pruner, _TrainingPruner):
+            pruner.interval_steps = self.interval_steps
+            pruner.total_times = self.total_times
+        self._register_trigger(evaluator)
+        if isinstance(pruner, _TrainingPruner):
+            pruner._fuse_preprocess(evaluator)
+
+    def _fuse_postprocess(self, evaluator: Any) -> None:
+        if isinstance(self.bound_pruner, _TrainingPruner):
+            self.bound_pruner._fuse_postprocess(evaluator)
+
     def compress(self, max_steps: Optional[int], max_epochs: Optional[int]) -> Tuple[torch.nn.Module, Masks]:
         """Trains through the evaluator (``max_steps`` >= ``total_times * interval_steps``, else
         InvalidArgumentError), the masks regenerated at each schedule update; returns
@@ -455,21 +487,8 @@ class _ComboPruner:
         if max_steps is not None and max_steps < self.total_times * self.interval_steps:
             raise InvalidArgumentError(f"{type(self).__name__}.compress: max_steps is {max_steps}; expected at least "
                                        f"total_times * interval_steps = {self.total_times * self.interval_steps}")
-        pruner = self.bound_pruner
-        evaluator = self.evaluator
-        self._schedule_at(0)
-        if isinstance(pruner, _TrainingPruner):
-            pruner.interval_steps = self.interval_steps
-            pruner.total_times = self.total_times
-        _bind(evaluator, self.bound_model)
-        try:
-            self._register_trigger(evaluator)
-            if isinstance(pruner, _TrainingPruner):
-                pruner._fuse_preprocess(evaluator)
-            evaluator.train(max_steps, max_epochs)
-        finally:
-            evaluator.unbind_model()
-        return self.bound_model, pruner.get_masks()
+        fusion_train(self.evaluator, self.bound_model, self.fused_compressors, max_steps, max_epochs)
+        return self.bound_model, self.bound_pruner.get_masks()
 
     def _register_trigger(self, evaluator: Any) -> None:
         state = {"step": 0, "remaining": self.total_times}
@@ -487,9 +506,19 @@ class _ComboPruner:
         evaluator.patch_optimizer_step(before_step_tasks=[], after_step_tasks=[task])
 
     def get_masks(self) -> Masks:
+        """The bound pruner's masks."""
         return self.bound_pruner.get_masks()
 
+    @property
+    def _is_wrapped(self) -> bool:
+        return self.bound_pruner._is_wrapped
+
+    def wrap_model(self) -> None:
+        """Wraps the bound pruner's modules again (NNI: the wrappers are shared)."""
+        self.bound_pruner.wrap_model()
+
     def unwrap_model(self) -> None:
+        """Unwraps the bound pruner's modules (a fused distiller's unwrap_model calls it too)."""
         self.bound_pruner.unwrap_model()
 
 

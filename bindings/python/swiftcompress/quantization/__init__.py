@@ -64,6 +64,7 @@ import torch
 
 from .. import _core
 from .._session import emit_warnings, forward_arguments, logger, open_compressor
+from .._fusion import fused_of, fusion_train, inherited_evaluator
 from .._slots import Slot
 from .._sync import SharedLock, locked
 from .._tensors import check_tensor, host, spec
@@ -582,17 +583,8 @@ class Quantizer:
         if self.evaluator is None:
             raise StateError(f"{type(self).__name__}.compress(max_steps, max_epochs) trains through an evaluator; this "
                              "quantizer was built without one (pass evaluator=TorchEvaluator(...))")
-        if max_steps is None and max_epochs is None:
-            raise InvalidArgumentError("compress: max_steps and max_epochs are both None; give at least one")
-        self.evaluator.bind_model(self.bound_model, self._get_param_names_map())
-        try:
-            for compressor in self.fused_compressors:
-                compressor._fuse_preprocess(self.evaluator)
-            self.evaluator.train(max_steps, max_epochs)
-            for compressor in self.fused_compressors:
-                compressor._fuse_postprocess(self.evaluator)
-        finally:
-            self.evaluator.unbind_model()
+        fusion_train(self.evaluator, self.bound_model, self.fused_compressors, max_steps, max_epochs,
+                     self._get_param_names_map())
 
     @classmethod
     def from_compressor(cls, compressor: Any, new_config_list: Sequence[Dict[str, Any]], *args: Any,
@@ -602,11 +594,10 @@ class Quantizer:
         a warning when both are given), and fused with it: ``compress`` runs every fused
         compressor's training hooks in one evaluator run. ``compressor`` keeps its wrapping (its
         targets and this quantizer's must then be different modules; StateError otherwise)."""
-        inherited = getattr(compressor, "evaluator", None)
-        if inherited is not None and evaluator is not None:
-            logger.warning("compessor already has evaluator, the new evaluator passed to this function will be ignored.")
-        new = cls(compressor.bound_model, new_config_list, *args, evaluator=inherited or evaluator, **kwargs)
-        new.fused_compressors.extend(getattr(compressor, "fused_compressors", [compressor]))
+        fused = fused_of(compressor, cls.__name__)
+        new = cls(compressor.bound_model, new_config_list, *args, evaluator=inherited_evaluator(compressor, evaluator),
+                  **kwargs)
+        new.fused_compressors.extend(fused)
         return new
 
     @locked
