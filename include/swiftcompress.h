@@ -753,6 +753,14 @@ int sc_session_metric_shape(sc_session *session, const char *module_name, const 
 /* The scale and zero point NNI 3.0 starts `method` with (float32 values, written as double). */
 int sc_trainable_initial_params(int method, int64_t qmin, int64_t qmax, double *scale, double *zero_point);
 
+/* The range NNI 3.0's calibration config reports for a learned per-tensor scale and zero point:
+ * *tracked_max = scale * (qmax - zero_point), *tracked_min = scale * (qmin - zero_point), each
+ * operation rounded to float32 (double for a float64 scale). scale, zero_point, tracked_min and
+ * tracked_max are 1-element tensors (outputs rounded to their dtype). Errors: SC_ERROR_NULL_POINTER,
+ * SC_ERROR_DTYPE / SC_ERROR_SHAPE (a bad view, not 1 element), SC_ERROR_INVALID_ARGUMENT (qmin >= qmax). */
+int sc_trainable_tracked_range(const sc_tensor *scale, const sc_tensor *zero_point, int64_t qmin, int64_t qmax,
+                               const sc_tensor *tracked_min, const sc_tensor *tracked_max);
+
 /* LSQ (zero_point NULL) or LSQ+ fake quantization into `out` (may be x itself, same layout):
  *     LSQ:  out = round(clamp(x / s, qmin, qmax)) * s
  *     LSQ+: out = (round(clamp(x / s + zp, qmin, qmax)) - zp) * s      (round: half to even)
@@ -784,6 +792,28 @@ int sc_dorefa_weight_backward(const sc_tensor *weight, const sc_tensor *grad_out
  * gradient_mask (NULL: not written): 1 where 0 <= x <= 1, else 0 (multiply the gradient by it). */
 int sc_dorefa_output_forward(const sc_tensor *x, double scale, double zero_point, int64_t qmin, int64_t qmax,
                              const sc_tensor *out, const sc_tensor *gradient_mask);
+
+/* DoReFa's input quantization (NNI's update_scale_zp for an input target, then clamp_round): the
+ * scale and zero point of the batch's own range [min(min x, 0), max(max x, 0)] (affine, or
+ * symmetric when `symmetric` is 1), written to *scale / *zero_point, and out = (round(clamp(zp +
+ * x / s, qmin, qmax)) - zp) * s (float32; double for float64 x). The gradient passes straight
+ * through (the caller's). Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (qmin / qmax,
+ * symmetric), SC_ERROR_DTYPE / SC_ERROR_SHAPE (a bad view, out of another shape, an empty x),
+ * SC_ERROR_QUANTIZATION (a NaN or infinite element: no finite range). */
+int sc_dorefa_input_forward(const sc_tensor *x, int64_t qmin, int64_t qmax, int symmetric, const sc_tensor *out,
+                            double *scale, double *zero_point);
+
+/* DoReFa's gradient quantization (NNI's backward pre-hook on a module whose weight but not output
+ * is quantized) of one incoming gradient `grad` [B, ...] into `out` (same shape): with n =
+ * 2^bits - 1, m_b = max|grad[b]| and the affine scale / zero point of [-0.5 / n, 1 + 0.5 / n],
+ * out = ((dequant(quant(grad / (2 m_b) + 0.5 + noise_b / n)) - 0.5) * 2) * m_b, each step rounded
+ * as torch computes it in float32. `noise` holds B uniform draws in [-0.5, 0.5) (any shape with B
+ * elements; draw them as NNI does, torch.zeros(B, 1, ...).uniform_(-0.5, 0.5)). An all-zero sample
+ * gives NaN, as NNI's. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (bits outside 1 to
+ * 16, qmin / qmax), SC_ERROR_DTYPE / SC_ERROR_SHAPE (a bad view, a 0-d grad, noise without B
+ * elements, out of another shape). */
+int sc_dorefa_gradient(const sc_tensor *grad, const sc_tensor *noise, int bits, int64_t qmin, int64_t qmax,
+                       const sc_tensor *out);
 
 /* BNN's binarization: out = sign(x), sign(0) = +1, NaN stays NaN. gradient_mask (NULL: not
  * written): for clip_outside = 1 (output targets) 0 where |x| > 1, else 1; for 0 all 1. */

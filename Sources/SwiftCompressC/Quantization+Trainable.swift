@@ -53,6 +53,30 @@ public func sc_trainable_initial_params(_ method: Int32, _ qmin: Int64, _ qmax: 
     }
 }
 
+/// `int sc_trainable_tracked_range(const sc_tensor *scale, const sc_tensor *zero_point, int64_t qmin,
+///                                 int64_t qmax, const sc_tensor *tracked_min, const sc_tensor *tracked_max)`.
+@_cdecl("sc_trainable_tracked_range")
+public func sc_trainable_tracked_range(_ scale: UnsafePointer<sc_tensor>?, _ zeroPoint: UnsafePointer<sc_tensor>?,
+                                       _ qmin: Int64, _ qmax: Int64, _ trackedMin: UnsafePointer<sc_tensor>?,
+                                       _ trackedMax: UnsafePointer<sc_tensor>?) -> Int32 {
+    threadCall { () throws(CallError) in
+        let s = try scalar(scale, "scale"), z = try scalar(zeroPoint, "zero_point")
+        let precision = try tensorView(scale, "scale", writable: false).dtype
+        let (lo, hi) = try range(qmin, qmax)
+        // both outputs checked before either is written
+        for (t, what) in [(trackedMin, "tracked_min"), (trackedMax, "tracked_max")] {
+            let v = try tensorView(t, what, writable: true)
+            guard v.count == 1 else { throw CallError(.shape, "\(what) has \(v.count) element(s) (shape \(v.shape)); expected 1") }
+        }
+        var result = (min: 0.0, max: 0.0)
+        try engine { () throws(EngineError) in
+            result = try TrainableQuantization.trackedRange(scale: s, zeroPoint: z, qmin: lo, qmax: hi, precision: precision == .float64 ? .float64 : .float32)
+        }
+        try writeScalar(trackedMin, "tracked_min", result.min)
+        try writeScalar(trackedMax, "tracked_max", result.max)
+    }
+}
+
 /// `int sc_lsq_forward(const sc_tensor *x, const sc_tensor *scale, const sc_tensor *zero_point,
 ///                     int64_t qmin, int64_t qmax, const sc_tensor *out)`.
 @_cdecl("sc_lsq_forward")
@@ -138,6 +162,47 @@ public func sc_dorefa_output_forward(_ x: UnsafePointer<sc_tensor>?, _ scale: Do
         try engine { () throws(EngineError) in
             try TrainableQuantization.doReFaOutputForward(xv, into: o, gradientMask: m, scale: scale, zeroPoint: zeroPoint,
                                                           qmin: lo, qmax: hi, name: "x")
+        }
+    }
+}
+
+/// `int sc_dorefa_input_forward(const sc_tensor *x, int64_t qmin, int64_t qmax, int symmetric,
+///                              const sc_tensor *out, double *scale, double *zero_point)`.
+@_cdecl("sc_dorefa_input_forward")
+public func sc_dorefa_input_forward(_ x: UnsafePointer<sc_tensor>?, _ qmin: Int64, _ qmax: Int64, _ symmetric: Int32,
+                                    _ out: UnsafePointer<sc_tensor>?, _ scale: UnsafeMutablePointer<Double>?,
+                                    _ zeroPoint: UnsafeMutablePointer<Double>?) -> Int32 {
+    threadCall { () throws(CallError) in
+        guard let scale else { throw CallError(.nullPointer, "scale is NULL") }
+        guard let zeroPoint else { throw CallError(.nullPointer, "zero_point is NULL") }
+        guard symmetric == 0 || symmetric == 1 else {
+            throw CallError(.invalidArgument, "symmetric is \(symmetric); expected 0 (affine) or 1 (symmetric)")
+        }
+        let xv = try tensorView(x, "x", writable: false).readOnly
+        let (lo, hi) = try range(qmin, qmax)
+        let o = try tensorView(out, "out", writable: true)
+        var result = (scale: 0.0, zeroPoint: 0.0)
+        try engine { () throws(EngineError) in
+            result = try TrainableQuantization.doReFaInputForward(xv, into: o, qmin: lo, qmax: hi, symmetric: symmetric == 1, name: "x")
+        }
+        scale.pointee = result.scale
+        zeroPoint.pointee = result.zeroPoint
+    }
+}
+
+/// `int sc_dorefa_gradient(const sc_tensor *grad, const sc_tensor *noise, int bits, int64_t qmin,
+///                         int64_t qmax, const sc_tensor *out)`.
+@_cdecl("sc_dorefa_gradient")
+public func sc_dorefa_gradient(_ grad: UnsafePointer<sc_tensor>?, _ noise: UnsafePointer<sc_tensor>?, _ bits: Int32,
+                               _ qmin: Int64, _ qmax: Int64, _ out: UnsafePointer<sc_tensor>?) -> Int32 {
+    threadCall { () throws(CallError) in
+        let g = try tensorView(grad, "grad", writable: false).readOnly
+        let n = try tensorView(noise, "noise", writable: false).readOnly
+        let (lo, hi) = try range(qmin, qmax)
+        guard (1...16).contains(bits) else { throw CallError(.invalidArgument, "bits is \(bits); expected 1 to 16") }
+        let o = try tensorView(out, "out", writable: true)
+        try engine { () throws(EngineError) in
+            try TrainableQuantization.doReFaGradientQuantize(g, noise: n, bits: Int(bits), qmin: lo, qmax: hi, into: o, name: "grad")
         }
     }
 }

@@ -52,6 +52,26 @@ public enum TrainableQuantization {
         }
     }
 
+    /// The range a calibration config reports for a learned scale and zero point (NNI 3.0's
+    /// `get_calibration_config` for a target without tracked values):
+    ///
+    ///     tracked_max = scale * (qmax - zero_point),  tracked_min = scale * (qmin - zero_point)
+    ///
+    /// each operation rounded to float32 (`float64` keeps Double), as torch computes it on the
+    /// float32 scale / zero point tensors.
+    /// - Throws: `.invalidSetting` (key `quant_dtype`) when `qmin >= qmax`.
+    public static func trackedRange(scale: Double, zeroPoint: Double, qmin: Int, qmax: Int,
+                                    precision: ElementType) throws(EngineError) -> (min: Double, max: Double) {
+        guard qmin < qmax else {
+            throw EngineError(.quantization, .invalidSetting, target: "quant_dtype", key: "quant_dtype", "qmin \(qmin) must be below qmax \(qmax)")
+        }
+        if precision == .float64 {
+            return (scale * (Double(qmin) - zeroPoint), scale * (Double(qmax) - zeroPoint))
+        }
+        let s = Float(scale), z = Float(zeroPoint)
+        return (Double(s * (Float(qmin) - z)), Double(s * (Float(qmax) - z)))
+    }
+
     // MARK: LSQ / LSQ+
 
     /// LSQ (zeroPoint nil) or LSQ+ (zeroPoint given) fake quantization, NNI's `LSQClampRound` /
@@ -268,6 +288,120 @@ public enum TrainableQuantization {
             r[i] = gu * (1 - u[i] * u[i])
         }
         gradInput.store(0..<r.count) { Double(r[$0]) }
+    }
+
+    /// DoReFa's input quantization (NNI's `update_scale_zp` for an input target, then
+    /// `clamp_round`): from the batch's own range, `lo = min(min x, 0)`, `hi = max(max x, 0)`,
+    ///
+    ///     affine:    s = max((hi - lo) / (qmax - qmin), eps),  zp = clamp(qmin - round(lo / s), qmin, qmax)
+    ///     symmetric: s = max(max(|lo|, |hi|) / ((qmax - qmin) / 2), eps),  zp = (qmax + qmin + 1) div 2
+    ///     out = (round(clamp(zp + x / s, qmin, qmax)) - zp) * s
+    ///
+    /// (eps = float32's machine epsilon; round half to even), in float32 (Double for float64 x).
+    /// Returns the scale and zero point used (the target's calibration values until the next batch);
+    /// the gradient passes straight through (the caller's).
+    /// - Throws: `.shapeMismatch` for an `out` of another shape, `.emptyTensor` for an empty x,
+    ///   `.invalidParameters` when the batch holds NaN or an infinity (no finite range).
+    public static func doReFaInputForward(_ x: TensorView, into out: MutableTensorView, qmin: Int, qmax: Int,
+                                          symmetric: Bool, name: String) throws(EngineError) -> (scale: Double, zeroPoint: Double) {
+        guard out.shape == x.shape else {
+            throw EngineError(.quantization, .shapeMismatch, target: name, "out has shape \(out.shape), the input \(x.shape)")
+        }
+        guard x.count > 0 else { throw EngineError(.quantization, .emptyTensor, target: name, "the input has no elements") }
+        guard qmin < qmax else {
+            throw EngineError(.quantization, .invalidSetting, target: name, key: "quant_dtype", "qmin \(qmin) must be below qmax \(qmax)")
+        }
+        if x.dtype == .float64 {
+            return try doReFaInput(x, out, qmin, qmax, symmetric, name, Double.self)
+        }
+        return try doReFaInput(x, out, qmin, qmax, symmetric, name, Float.self)
+    }
+
+    static func doReFaInput<T: QuantReal>(_ x: TensorView, _ out: MutableTensorView, _ qmin: Int, _ qmax: Int, _ symmetric: Bool,
+                                          _ name: String, _: T.Type) throws(EngineError) -> (scale: Double, zeroPoint: Double) {
+        let v = x.allValues(as: T.self)
+        var lo = T.infinity, hi = -T.infinity
+        for e in v {
+            guard e.isFinite else {
+                throw EngineError(.quantization, .invalidParameters, target: name, "the input holds \(e); its range is not finite")
+            }
+            lo = Swift.min(lo, e); hi = Swift.max(hi, e)
+        }
+        lo = Swift.min(lo, 0); hi = Swift.max(hi, 0)
+        let eps = T(Double(Float.ulpOfOne))
+        let qlo = T(qmin), qhi = T(qmax)
+        let s: T, z: T
+        if symmetric {
+            s = Swift.max(Swift.max(Swift.abs(lo), Swift.abs(hi)) / T(Double(qmax - qmin) / 2), eps)
+            z = clamp(T(Int((Double(qmax + qmin + 1) / 2).rounded(.down))), qlo, qhi)  // Python floor division
+        } else {
+            s = Swift.max((hi - lo) / T(Double(qmax - qmin)), eps)
+            z = clamp(qlo - (lo / s).rounded(.toNearestOrEven), qlo, qhi)
+        }
+        out.store(0..<v.count) { i in Double((clamp(z + v[i] / s, qlo, qhi).rounded(.toNearestOrEven) - z) * s) }
+        return (Double(s), Double(z))
+    }
+
+    /// DoReFa's gradient quantization (NNI's backward pre-hook on a module whose weight, but not
+    /// output, is quantized) of one gradient `g` of shape [B, ...] with per-sample noise `noise`
+    /// (B elements: uniform in [-0.5, 0.5), drawn by the caller as NNI draws it, `torch.zeros(B, 1,
+    /// ...).uniform_(-0.5, 0.5)`). With n = 2^bits - 1, m_b = max|g[b, ...]|, the affine scale s and
+    /// zero point zp of the range [-0.5 / n, 1 + 0.5 / n]:
+    ///
+    ///     q = g / (2 m_b) + 0.5 + noise_b / n
+    ///     out = ((((round(clamp(zp + q / s, qmin, qmax)) - zp) * s) - 0.5) * 2) * m_b
+    ///
+    /// each operation rounded to float32 (Double for float64 g), as torch computes NNI's
+    /// expression; a sample whose gradient is all zero gives NaN (0 / 0), as NNI's.
+    /// - Throws: `.shapeMismatch` (out's shape, a noise without B elements, a 0-dimensional g),
+    ///   `.invalidSetting` (bits outside 1...16, qmin >= qmax).
+    public static func doReFaGradientQuantize(_ g: TensorView, noise: TensorView, bits: Int, qmin: Int, qmax: Int,
+                                              into out: MutableTensorView, name: String) throws(EngineError) {
+        guard out.shape == g.shape else {
+            throw EngineError(.quantization, .shapeMismatch, target: name, "out has shape \(out.shape), the gradient \(g.shape)")
+        }
+        guard let batch = g.shape.first else {
+            throw EngineError(.quantization, .shapeMismatch, target: name, "the gradient is 0-dimensional; expected [B, ...]")
+        }
+        guard noise.count == batch else {
+            throw EngineError(.quantization, .shapeMismatch, target: name, "noise has \(noise.count) element(s) (shape \(noise.shape)); expected one per sample (\(batch))")
+        }
+        guard (1...16).contains(bits), qmin < qmax else {
+            throw EngineError(.quantization, .invalidSetting, target: name, key: "quant_dtype", "bits \(bits) (expected 1 to 16), qmin \(qmin), qmax \(qmax)")
+        }
+        if g.dtype == .float64 {
+            doReFaGradientValues(g, noise, bits, qmin, qmax, out, Double.self)
+        } else {
+            doReFaGradientValues(g, noise, bits, qmin, qmax, out, Float.self)
+        }
+    }
+
+    static func doReFaGradientValues<T: QuantReal>(_ g: TensorView, _ noise: TensorView, _ bits: Int, _ qmin: Int, _ qmax: Int,
+                                                   _ out: MutableTensorView, _: T.Type) {
+        let n = Double((1 << bits) - 1)
+        // the range's ends: Python floats, then float32 tensors (torch.tensor(...))
+        let trackedMax = Float(1.0 + 0.5 / n), trackedMin = Float(0 - 0.5 / n)
+        let lo = Swift.min(trackedMin, 0), hi = Swift.max(trackedMax, 0)
+        let s32 = Swift.max((hi - lo) / Float(Double(qmax - qmin)), Float.ulpOfOne)
+        let z32 = Swift.min(Swift.max(Float(qmin) - (lo / s32).rounded(.toNearestOrEven), Float(qmin)), Float(qmax))
+        let s = T(Double(s32)), z = T(Double(z32)), qlo = T(qmin), qhi = T(qmax), nT = T(n)
+        let v = g.allValues(as: T.self), u = noise.allValues(as: T.self)
+        let per = g.shape.first.map { $0 > 0 ? v.count / $0 : 0 } ?? 0
+        var r = [T](repeating: 0, count: v.count)
+        for b in 0..<u.count {
+            let range = (b * per)..<((b + 1) * per)
+            var m: T = 0
+            var nan = false
+            for i in range { if v[i].isNaN { nan = true }; m = Swift.max(m, Swift.abs(v[i])) }
+            if nan { m = .nan }
+            let twoM = 2 * m, nk = u[b] / nT
+            for i in range {
+                let q = ((v[i] / twoM) + T(0.5)) + nk
+                let t = clamp(z + q / s, qlo, qhi).rounded(.toNearestOrEven)
+                r[i] = ((((t - z) * s) - T(0.5)) * 2) * m
+            }
+        }
+        out.store(0..<r.count) { Double(r[$0]) }
     }
 
     /// DoReFa's output quantization (NNI's `dorefa_clamp_round_output`): out = ClampRound(clamp(x,

@@ -23,6 +23,24 @@ static PyObject *core_trainable_initial_params(PyObject *m, PyObject *args, PyOb
     return Py_BuildValue("(dd)", scale, zero_point);
 }
 
+/* trainable_tracked_range(scale, zero_point, qmin, qmax, tracked_min, tracked_max) */
+static PyObject *core_trainable_tracked_range(PyObject *m, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"scale", "zero_point", "qmin", "qmax", "tracked_min", "tracked_max", NULL};
+    PyObject *ss, *zs, *lo, *hi;
+    long long qmin, qmax;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOLLOO:trainable_tracked_range", kwlist, &ss, &zs, &qmin, &qmax,
+                                     &lo, &hi)) return NULL;
+    tensor_arg s, z, a, b;
+    if (scpy_read_spec(ss, "trainable_tracked_range: scale", &s) < 0 ||
+        scpy_read_spec(zs, "trainable_tracked_range: zero_point", &z) < 0 ||
+        scpy_read_spec(lo, "trainable_tracked_range: tracked_min", &a) < 0 ||
+        scpy_read_spec(hi, "trainable_tracked_range: tracked_max", &b) < 0)
+        return NULL;
+    int status;
+    SCPY_CALL_NOGIL(status, sc_trainable_tracked_range(&s.t, &z.t, (int64_t)qmin, (int64_t)qmax, &a.t, &b.t));
+    return done(status);
+}
+
 /* lsq_forward(x, scale, zero_point, qmin, qmax, out) */
 static PyObject *core_lsq_forward(PyObject *m, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"x", "scale", "zero_point", "qmin", "qmax", "out", NULL};
@@ -91,6 +109,42 @@ static PyObject *core_dorefa_weight_backward(PyObject *m, PyObject *args, PyObje
         return NULL;
     int status;
     SCPY_CALL_NOGIL(status, sc_dorefa_weight_backward(&w.t, &g.t, &gi.t));
+    return done(status);
+}
+
+/* dorefa_input_forward(x, qmin, qmax, symmetric, out) -> (scale, zero_point) */
+static PyObject *core_dorefa_input_forward(PyObject *m, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"x", "qmin", "qmax", "symmetric", "out", NULL};
+    PyObject *xs, *os;
+    long long qmin, qmax;
+    int symmetric;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OLLpO:dorefa_input_forward", kwlist, &xs, &qmin, &qmax, &symmetric,
+                                     &os)) return NULL;
+    tensor_arg x, o;
+    if (scpy_read_spec(xs, "dorefa_input_forward: x", &x) < 0 || scpy_read_spec(os, "dorefa_input_forward: out", &o) < 0)
+        return NULL;
+    double scale = 0, zero_point = 0;
+    int status;
+    SCPY_CALL_NOGIL(status, sc_dorefa_input_forward(&x.t, (int64_t)qmin, (int64_t)qmax, symmetric, &o.t, &scale,
+                                                    &zero_point));
+    if (status != SC_OK) return scpy_raise_status(status, sc_last_error());
+    return Py_BuildValue("(dd)", scale, zero_point);
+}
+
+/* dorefa_gradient(grad, noise, bits, qmin, qmax, out) */
+static PyObject *core_dorefa_gradient(PyObject *m, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"grad", "noise", "bits", "qmin", "qmax", "out", NULL};
+    PyObject *gs, *ns, *os;
+    int bits;
+    long long qmin, qmax;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOiLLO:dorefa_gradient", kwlist, &gs, &ns, &bits, &qmin, &qmax, &os))
+        return NULL;
+    tensor_arg g, n, o;
+    if (scpy_read_spec(gs, "dorefa_gradient: grad", &g) < 0 || scpy_read_spec(ns, "dorefa_gradient: noise", &n) < 0 ||
+        scpy_read_spec(os, "dorefa_gradient: out", &o) < 0)
+        return NULL;
+    int status;
+    SCPY_CALL_NOGIL(status, sc_dorefa_gradient(&g.t, &n.t, bits, (int64_t)qmin, (int64_t)qmax, &o.t));
     return done(status);
 }
 
@@ -180,6 +234,14 @@ PyMethodDef scpy_train_module_methods[] = {
         "grad_folded_bias, grad_weight, grad_bias, grad_bn_weight, grad_bn_bias): the gradients of fold_batch_norm."),
     SCPY_KW_METHOD("trainable_initial_params", core_trainable_initial_params,
         "trainable_initial_params(method, qmin, qmax) -> (scale, zero_point): NNI's initial values (SC_TRAIN_*)."),
+    SCPY_KW_METHOD("trainable_tracked_range", core_trainable_tracked_range,
+        "trainable_tracked_range(scale, zero_point, qmin, qmax, tracked_min, tracked_max): NNI's reported range of a "
+        "learned scale / zero point (1-element tensors) into tracked_min / tracked_max."),
+    SCPY_KW_METHOD("dorefa_input_forward", core_dorefa_input_forward,
+        "dorefa_input_forward(x, qmin, qmax, symmetric, out) -> (scale, zero_point): DoReFa's per-batch input "
+        "quantization into out."),
+    SCPY_KW_METHOD("dorefa_gradient", core_dorefa_gradient,
+        "dorefa_gradient(grad, noise, bits, qmin, qmax, out): DoReFa's gradient quantization into out."),
     SCPY_KW_METHOD("lsq_forward", core_lsq_forward,
         "lsq_forward(x, scale, zero_point, qmin, qmax, out): LSQ (zero_point None) / LSQ+ fake quantization into out."),
     SCPY_KW_METHOD("lsq_backward", core_lsq_backward,

@@ -142,8 +142,14 @@ class WrappedForward:
                 if target.swapped is None and _swap_in(target):
                     swapped.append(target)
             if self.previous is None:
-                return type(self.module).forward(self.module, *args, **kwargs)
-            return self.previous(*args, **kwargs)
+                result = type(self.module).forward(self.module, *args, **kwargs)
+            else:
+                result = self.previous(*args, **kwargs)
+            for target in self.own:  # output targets (a pruner's aligned '_output_' masks)
+                after = getattr(target, "pruning_output", None)
+                if after is not None:
+                    result = after(result)
+            return result
         finally:
             for target in reversed(swapped):
                 _swap_out(target)

@@ -26,15 +26,6 @@ import harness  # noqa: E402
 # Known parity gaps with every class present (measured when the branches were merged; each is
 # strict, so a fix turns it into a failure until its line is removed here).
 KNOWN_GAPS = {
-    "pd_fuse": "the BatchNorm '_output_' targets aligned to the conv weights get no mask from the training-aware "
-               "pruners (they mask parameters only; NNI multiplies the outputs), so losses differ after the first "
-               "mask update",
-    "pqd_fuse": "AGPPruner cannot be fused yet; NNI's own run also fails later in trans()",
-    "bnn_example": "BNNQuantizer's calibration config has no tracked_min / tracked_max (NNI's has)",
-    "dorefa_example": "DoReFaQuantizer refuses _input_ targets",
-    "lsq_example": "the script reads NNI's private quantizer._target_spaces / _module_wrappers",
-    "qat_example": "QAT calibration values differ from NNI's by 1e-10 to 2.4e-7",
-    "quantization_quick_start": "QAT losses from step 4 and fc2 scales differ from NNI's",
 }
 
 

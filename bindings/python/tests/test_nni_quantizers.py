@@ -7,8 +7,9 @@ Equality: calibration configs and per-step losses bit for bit where every value 
 operation (PTQ, QAT, BNN, the first LSQ / LSQ+ / DoReFa forward). After the first optimizer step
 LSQ / LSQ+ scales come from a sum over the tensor, which the core accumulates in double and torch
 in float32 in its own order: losses and scales are compared with rtol 1e-5 there (docs/quantization.md,
-"Training-time quantizers"). DoReFa: only the first forward (NNI's gradient quantization hook, random
-noise, is not done by swiftcompress), with rtol 1e-6 for tanh (libm vs torch's kernel, 1 ulp).
+"Training-time quantizers"). DoReFa: rtol 1e-6 for tanh (libm vs torch's kernel, 1 ulp); with input
+targets and NNI's gradient quantization (per-sample noise from torch's generator, the same draws on
+both sides) over several steps.
 Also the gradients of the core's autograd Functions against torch autograd of NNI's formulas.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ from swiftcompress.errors import InvalidArgumentError, QuantizationError, StateE
 from swiftcompress.quantization import (BNNQuantizer, DoReFaQuantizer, LsqPlusQuantizer, LsqQuantizer, PtqQuantizer,
                                         QATQuantizer)
 from swiftcompress.quantization._training import _DoReFaWeight, _Lsq
+from swiftcompress._tensors import spec
 
 logging.getLogger("nni").setLevel(logging.ERROR)
 logging.getLogger("swiftcompress").setLevel(logging.ERROR)
@@ -99,7 +101,9 @@ def run_both(ours_cls: Any, nni_cls: Any, config_list: List[Dict[str, Any]], ste
     ours = ours_cls(model, copy.deepcopy(config_list), evaluator_for(batches, our_losses, ours=our_evaluator)(model),
                     **kwargs)
     theirs = nni_cls(reference, copy.deepcopy(config_list), evaluator_for(batches, nni_losses)(reference), **kwargs)
+    torch.manual_seed(123)  # the same random stream for both runs (DoReFa's gradient noise)
     _, our_config = ours.compress(max_steps=steps, max_epochs=None)
+    torch.manual_seed(123)
     _, nni_config = theirs.compress(max_steps=steps, max_epochs=None)
     return ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference
 
@@ -198,6 +202,46 @@ def test_dorefa_first_forward_matches_nni() -> None:
             assert same(our_config[module][target]["zero_point"], entry["zero_point"])
 
 
+def test_dorefa_inputs_and_gradient_quantization_match_nni() -> None:
+    # NNI's dorefa_example shape: inputs and weights quantized, no output target on fc1 / fc2, so both
+    # get NNI's gradient quantization hook (noise drawn in the same order on both sides)
+    config = [{"op_names": ["fc1", "fc2"], "target_names": ["_input_", "weight"], "quant_dtype": "int8",
+               "quant_scheme": "affine"}]
+    ours, theirs, our_losses, nni_losses, our_config, nni_config, model, reference = run_both(
+        DoReFaQuantizer, NniDoReFa, config, steps=3)
+    assert len(our_losses) == 3
+    torch.testing.assert_close(torch.stack(our_losses), torch.stack(nni_losses), rtol=1e-6, atol=0)
+    assert len(ours._gradient_hooks) == 2
+    for module, targets in nni_config.items():
+        for target, entry in targets.items():
+            mine = our_config[module][target]
+            for key in ("scale", "zero_point", "tracked_min", "tracked_max"):
+                torch.testing.assert_close(mine[key], entry[key].detach().float(), rtol=1e-6, atol=0)
+    assert float(our_config["fc1"]["_input_0"]["scale"]) != float(our_config["fc1"]["weight"]["scale"])
+    ours.unwrap_model()
+    assert ours._gradient_hooks == []
+
+
+def test_dorefa_gradient_kernel_matches_nni_formula() -> None:
+    # NNI 3.0's quant_dequant_gradient, written out in torch (float32), against the core's kernel
+    torch.manual_seed(3)
+    g = torch.randn(3, 5)
+    g[2] = 0.0  # an all-zero sample: 0 / 0 = NaN on both sides
+    noise = torch.zeros(3, 1).uniform_(-0.5, 0.5)
+    bits, qmin, qmax = 8, -127, 127
+    tmax = torch.tensor(1.0 + 0.5 / (2 ** bits - 1))
+    tmin = torch.tensor(0 - 0.5 / (2 ** bits - 1))
+    scale = torch.max((tmax - tmin) / float(qmax - qmin), torch.tensor(torch.finfo(torch.float32).eps))
+    zp = torch.clamp(qmin - torch.round(tmin / scale), qmin, qmax)
+    m = torch.amax(g.abs(), dim=[1], keepdim=True)
+    q = g / (2 * m) + 0.5 + noise / (2 ** bits - 1)
+    expected = ((torch.round(torch.clamp(zp + q / scale, qmin, qmax)) - zp) * scale - 0.5) * 2 * m
+    out = torch.empty_like(g)
+    _core.dorefa_gradient(spec(g), spec(noise), bits, qmin, qmax, spec(out))
+    assert torch.equal(out[:2], expected[:2])
+    assert torch.isnan(out[2]).all() and torch.isnan(expected[2]).all()
+
+
 def test_dorefa_weight_values_and_gradient_match_torch_autograd() -> None:
     torch.manual_seed(3)
     w = torch.randn(5, 7, requires_grad=True)
@@ -256,8 +300,6 @@ def test_errors_name_the_argument() -> None:
         LsqQuantizer(make(), [{"op_names": ["fc1"], "target_names": ["weight"], "granularity": "out_channel"}])
     with pytest.raises(QuantizationError, match="only supported for activation"):
         DoReFaQuantizer(make(), [{"op_names": ["fc1"], "target_names": ["_output_"], "quant_scheme": "affine"}])
-    with pytest.raises(QuantizationError, match="input targets"):
-        DoReFaQuantizer(make(), [{"op_names": ["fc1"], "target_names": ["_input_"], "quant_scheme": "affine"}])
     with pytest.raises(QuantizationError, match="needs quant_scheme"):
         DoReFaQuantizer(make(), [{"op_names": ["fc1"], "target_names": ["weight"]}])
     q = LsqQuantizer(make(), LSQ_CONFIG)

@@ -68,7 +68,7 @@ class _Target(Swap):
     ``target * mask`` ('mul'), ``target - 1000 * (mask != 1)`` ('add'), or left as it is
     ('bypass', as NNI 3.0 and the core's applyMask do)."""
 
-    __slots__ = ("apply", "is_parameter", "has_rule", "mask", "factor", "score")
+    __slots__ = ("apply", "is_parameter", "has_rule", "mask", "factor", "score", "shape")
 
     def __init__(self, module_name: str, target_name: str, module: torch.nn.Module, facts: Dict[str, Any]) -> None:
         super().__init__(module, module_name, target_name)
@@ -78,7 +78,23 @@ class _Target(Swap):
         self.has_rule: bool = facts["prunes"]
         self.mask: Optional[torch.Tensor] = None
         self.factor: Optional[torch.Tensor] = None  # SlimPruner's scaling factor (NNI's slim_mul)
+        self.shape: Optional[Tuple[int, ...]] = None  # an '_output_' target's last output shape (NNI tracks it)
         self.score: Optional[torch.Tensor] = None  # MovementPruner's score (NNI's movement_mul)
+
+    def pruning_output(self, value: Any) -> Any:
+        """The wrapped forward's output for an ``_output_`` target: its shape recorded (the
+        training-aware pruners bind an aligned output mask of that shape), then ``value * mask``
+        ('mul'; the mask has the metric's keepdim shape and broadcasts, as NNI's output masks) or
+        ``value`` (no mask yet, 'bypass', another target kind, a non-tensor output)."""
+        if not self.target_name.startswith("_output_") or not isinstance(value, torch.Tensor):
+            return value
+        self.shape = tuple(value.shape)
+        mask = self.mask
+        if mask is None or self.apply != "mul":
+            return value
+        if mask.device != value.device or mask.dtype != value.dtype:
+            mask = mask.to(device=value.device, dtype=value.dtype)
+        return value * mask
 
     def tensor(self) -> Optional[torch.Tensor]:
         """The target's tensor now (None when the attribute is None); checks what the core can read."""

@@ -97,6 +97,16 @@ class _TrainingPruner(Pruner):
         new_masks: List[Optional[torch.Tensor]] = []
         for target in self._targets:
             tensor = target.tensor() if target.is_parameter else None
+            if tensor is None and target.shape is not None:
+                # an '_output_' target seen in training (align only: the constructor refuses one with a
+                # rule of its own): the core aligns a mask of the metric's keepdim shape, which the
+                # wrapped forward multiplies into the output (NNI's output mask)
+                shape = session.metric_shape(target.module_name, target.target_name, list(target.shape), False)
+                carrier = torch.zeros(shape)
+                mask = torch.empty(shape)
+                session.bind(target.module_name, target.target_name, _spec(carrier), _spec(mask), (carrier, mask))
+                new_masks.append(mask)
+                continue
             if tensor is None:
                 session.bind(target.module_name, target.target_name, None, None)
                 new_masks.append(None)

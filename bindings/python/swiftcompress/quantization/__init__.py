@@ -613,6 +613,22 @@ class Quantizer:
         with torch.no_grad():
             self.bound_model(*[move(a) for a in args], **{k: move(v) for k, v in kwargs.items()})
 
+    @property
+    def _target_spaces(self) -> Dict[str, Dict[str, Any]]:
+        """NNI's ``{module_name: {target_name: target space}}`` view, for scripts that read it (NNI's
+        lsq_example prints it): the target objects (``module_name``, ``target_name``, ``module``;
+        not NNI's TargetSpace class). Read-only; private in NNI too."""
+        out: Dict[str, Dict[str, Any]] = {}
+        for target in self._targets:
+            out.setdefault(target.module_name, {})[target.target_name] = target
+        return out
+
+    @property
+    def _module_wrappers(self) -> Dict[str, torch.nn.Module]:
+        """NNI's ``{module_name: wrapper}`` view: here the module itself (its forward is patched in
+        place, nothing wraps it). Read-only."""
+        return {target.module_name: target.module for target in self._targets}
+
     @locked
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
@@ -833,6 +849,48 @@ class PtqQuantizer(Quantizer):
         return value
 
 
+class _ModeFlag:
+    """NNI 3.0's wrapper training flag for one module: installed as the module's instance ``train``
+    (so ``model.train()`` / ``model.eval()`` reach it through the usual recursion over children),
+    it records the mode and then runs the previous ``train`` (the class's, or an instance one it
+    replaced). ``training`` starts True, as a freshly created NNI wrapper module."""
+
+    __slots__ = ("module", "previous", "training")
+
+    def __init__(self, module: torch.nn.Module, previous: Any) -> None:
+        self.module = module
+        self.previous = previous
+        self.training = True
+
+    @classmethod
+    def install(cls, module: torch.nn.Module) -> "_ModeFlag":
+        flag = cls(module, module.__dict__.get("train"))
+        object.__setattr__(module, "train", flag)
+        return flag
+
+    def __call__(self, mode: bool = True) -> torch.nn.Module:
+        self.training = bool(mode)
+        if self.previous is not None:
+            return self.previous(mode)
+        return type(self.module).train(self.module, mode)
+
+    def remove(self) -> None:
+        if self.module.__dict__.get("train") is self:
+            if self.previous is None:
+                del self.module.__dict__["train"]
+            else:
+                object.__setattr__(self.module, "train", self.previous)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_restore_flag, (self.module, self.previous, self.training))
+
+
+def _restore_flag(module: torch.nn.Module, previous: Any, training: bool) -> _ModeFlag:
+    flag = _ModeFlag(module, previous)
+    flag.training = training
+    return flag
+
+
 class QATQuantizer(Quantizer):
     """Quantization-aware training (NNI 3.0's QATQuantizer) inside your own training loop:
     ``QATQuantizer(model, config_list, evaluator=None, quant_start_step=0, existed_wrappers=None)``
@@ -886,6 +944,34 @@ class QATQuantizer(Quantizer):
     def _after_step_tasks(self) -> List[Any]:
         return [self.step]
 
+    def wrap_model(self) -> None:
+        """As :meth:`Quantizer.wrap_model`; each wrapped module also gets NNI's wrapper training flag
+        (:class:`_ModeFlag`): True from the wrap until the next ``train()`` / ``eval()`` reaches
+        the module, then the mode given. The observers run while it is True (NNI 3.0's
+        ``wrapper.training``): a ``track_forward`` right after wrapping a model left in eval mode
+        observes its batch, as NNI's does."""
+        was_wrapped = self._is_wrapped
+        super().wrap_model()
+        if not was_wrapped and self._is_wrapped:
+            flags: Dict[int, _ModeFlag] = {}
+            for target in self._targets:
+                if id(target.module) not in flags:
+                    flags[id(target.module)] = _ModeFlag.install(target.module)
+            self._mode_flags = flags
+
+    def unwrap_model(self) -> None:
+        """As :meth:`Quantizer.unwrap_model`, removing the training flags."""
+        was_wrapped = self._is_wrapped
+        super().unwrap_model()
+        if was_wrapped:
+            for flag in getattr(self, "_mode_flags", {}).values():
+                flag.remove()
+            self._mode_flags = {}
+
+    def _wrapper_training(self, target: _Target) -> bool:
+        flag = getattr(self, "_mode_flags", {}).get(id(target.module))
+        return flag.training if flag is not None else target.module.training
+
     def _track(self, target: _Target, x: torch.Tensor, training: bool) -> None:
         if training and not tracing():
             self._observe(target, x)
@@ -895,13 +981,13 @@ class QATQuantizer(Quantizer):
     def _activation_forward(self, target: _Target, x: Any) -> Any:
         if not isinstance(x, torch.Tensor):
             return x
-        self._track(target, x, target.module.training)
+        self._track(target, x, self._wrapper_training(target))
         if target.active:
             return self._apply(target, x, _core.SC_APPLY_QAT_CLAMP_ROUND)
         return x
 
     def _parameter_forward(self, target: _Target, value: torch.Tensor) -> torch.Tensor:
-        self._track(target, value, target.module.training)
+        self._track(target, value, self._wrapper_training(target))
         if target.active:
             return self._apply(target, value, _core.SC_APPLY_QAT_CLAMP_ROUND)
         return value

@@ -34,7 +34,7 @@ Contract (NNI 3.0's; decisions in docs/quantization.md, "Training-time quantizer
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -196,17 +196,22 @@ class _TrainingQuantizer(Quantizer):
 
     def get_calibration_config(self) -> CalibrationConfig:
         """``{module_name: {target_name: {'scale', 'zero_point', 'quant_dtype', 'quant_scheme',
-        'quant_bits'}}}`` (a defaultdict), NNI's keys: CPU copies of the scale and zero point
-        (float32; LSQ / LSQ+ shape ``[1]``, DoReFa / BNN ``[]``). NNI adds ``tracked_min`` /
-        ``tracked_max`` (derived from the scale) for these quantizers; they are not given here
-        (docs/quantization.md)."""
+        'quant_bits', 'tracked_max', 'tracked_min'}}}`` (a defaultdict), NNI's keys: CPU copies of the
+        scale and zero point (float32; LSQ / LSQ+ shape ``[1]``, DoReFa / BNN ``[]``) and, as NNI
+        reports for a target without tracked values, ``tracked_max = scale * (qmax - zero_point)``
+        and ``tracked_min = scale * (qmin - zero_point)`` of the scale's shape, computed by the core
+        (``sc_trainable_tracked_range``)."""
         config: CalibrationConfig = defaultdict(dict)
         for target in self._targets:
-            bits, _, _, _ = self._session.quant_range(target.module_name, target.target_name)
+            bits, _, qmin, qmax = self._session.quant_range(target.module_name, target.target_name)
             scale, zero_point = self._scale_zero_point(target)
+            tracked_min, tracked_max = torch.empty_like(scale), torch.empty_like(scale)
+            _core.trainable_tracked_range(spec(scale), spec(zero_point), qmin, qmax, spec(tracked_min),
+                                          spec(tracked_max))
             config[target.module_name][target.target_name] = {
                 "scale": scale, "zero_point": zero_point, "quant_dtype": target.facts["quant_dtype"],
-                "quant_scheme": target.facts["quant_scheme"], "quant_bits": bits}
+                "quant_scheme": target.facts["quant_scheme"], "quant_bits": bits,
+                "tracked_max": tracked_max, "tracked_min": tracked_min}
         return config
 
     def update_calibration_config(self, calibration_config: CalibrationConfig) -> None:
@@ -334,13 +339,35 @@ _ACTIVATIONS = ("ReLU", "RReLU", "LeakyReLU", "PReLU", "Softplus", "ELU", "CELU"
                 "Softmin", "Softmax", "LogSoftmax", "Hardswish")
 
 
+class _StraightInput(torch.autograd.Function):
+    """DoReFa's input quantization (the batch's own scale and zero point, by the core); the
+    gradient passes straight through (NNI's ClampRound)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, quantizer: Any, target: _Target, qmin: int, qmax: int,  # type: ignore[override]
+                symmetric: bool) -> torch.Tensor:
+        xs = host(x.detach())
+        out = _out(xs)
+        scale, zero_point = _core.dorefa_input_forward(spec(xs), qmin, qmax, symmetric, spec(out))
+        quantizer._params[id(target)] = (scale, zero_point)  # the target's calibration values until the next batch
+        return _back(out, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Any, ...]:  # type: ignore[override]
+        return grad, None, None, None, None, None
+
+
 class DoReFaQuantizer(_TrainingQuantizer):
-    """NNI 3.0's DoReFaQuantizer: weights ``2 * Q(tanh(w) / (2 max|tanh w|) + 0.5) - 1`` and
-    activation outputs ``Q(clamp(x, 0, 1))``, ``Q`` the fake quantization with the affine scale and
-    zero point of [0, 1]; gradients straight through the rounding (through tanh and the maximum for
-    weights), computed by the core. Errors (QuantizationError, naming the target): a config without
-    ``quant_scheme`` (NNI asserts), an output target of a module that is not an activation (NNI's
-    ValueError), an input target and NNI's gradient quantization (not done by swiftcompress yet)."""
+    """NNI 3.0's DoReFaQuantizer: weights ``2 * Q(tanh(w) / (2 max|tanh w|) + 0.5) - 1``, activation
+    outputs ``Q(clamp(x, 0, 1))``, ``Q`` the fake quantization with the affine scale and zero point
+    of [0, 1], and inputs ``clamp_round`` with the scale and zero point of each batch's own range
+    (NNI's ``update_scale_zp``, on every forward); gradients straight through the rounding (through
+    tanh and the maximum for weights). During ``compress`` a module whose weight but not output is
+    quantized gets NNI's gradient quantization (a full backward pre-hook: each incoming gradient
+    quantized per sample with uniform noise drawn from torch's generator as NNI draws it; removed by
+    ``unwrap_model``). All values computed by the core. Errors (QuantizationError, naming the
+    target): a config without ``quant_scheme`` (NNI asserts), an output target of a module that is
+    not an activation (NNI's ValueError)."""
 
     _method = _core.SC_TRAIN_DOREFA
 
@@ -348,21 +375,69 @@ class DoReFaQuantizer(_TrainingQuantizer):
         from .._session import logger
         if target.facts["quant_scheme"] is None:
             raise QuantizationError(f"{target.qualified_name}: DoReFaQuantizer needs quant_scheme set ('affine')")
-        if target.kind == "input":
-            raise QuantizationError(f"{target.qualified_name}: DoReFaQuantizer's input targets (per-batch clamp_round) "
-                                    "are not supported by swiftcompress yet; quantize weights and activation outputs")
         if target.kind == "output" and type(target.module).__name__ not in _ACTIVATIONS:
             raise QuantizationError(f"{target.qualified_name}: output quantization is only supported for activation "
                                     f"modules, got {type(target.module).__name__}")
-        if target.facts["quant_scheme"] != "affine":
+        if target.kind == "parameter" and target.facts["quant_scheme"] != "affine":
             logger.warning(f"Only supports affine mode for weight quantization, bug got {target.facts['quant_scheme']}")
 
     def _quantize(self, target: _Target, x: torch.Tensor) -> torch.Tensor:
-        scale, zero_point = self._params[id(target)]
         qmin, qmax = self._ranges[id(target)]
+        if target.kind == "input":
+            return _StraightInput.apply(x, self, target, qmin, qmax, target.facts["quant_scheme"] == "symmetric")
+        scale, zero_point = self._params[id(target)]
         if target.kind == "parameter":
             return _DoReFaWeight.apply(x, scale, zero_point, qmin, qmax)
         return _Masked.apply(x, "dorefa_output", scale, zero_point, qmin, qmax, False)
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        # NNI's register_output_backward_hook, at each compress: modules with a quantized parameter and
+        # no quantized output, the first parameter target's range
+        by_module: Dict[int, List[_Target]] = {}
+        for target in self._targets:
+            by_module.setdefault(id(target.module), []).append(target)
+        for group in by_module.values():
+            if any(t.kind == "output" for t in group):
+                continue
+            first = next((t for t in group if t.kind == "parameter"), None)
+            if first is None:
+                continue
+            bits, _, qmin, qmax = self._session.quant_range(first.module_name, first.target_name)
+            handle = first.module.register_full_backward_pre_hook(_gradient_hook(bits, qmin, qmax))
+            self._gradient_hooks.append(handle)
+        super()._fuse_preprocess(evaluator)
+
+    def unwrap_model(self) -> None:
+        """As :meth:`Quantizer.unwrap_model`, also removing the gradient quantization hooks."""
+        for handle in self._gradient_hooks:
+            handle.remove()
+        self._gradient_hooks = []
+        super().unwrap_model()
+
+    @property
+    def _gradient_hooks(self) -> List[Any]:
+        return self.__dict__.setdefault("_dorefa_gradient_hooks", [])
+
+    @_gradient_hooks.setter
+    def _gradient_hooks(self, value: List[Any]) -> None:
+        self.__dict__["_dorefa_gradient_hooks"] = value
+
+
+def _gradient_hook(bits: int, qmin: int, qmax: int) -> Callable[..., Any]:
+    def quantize_gradients(module: torch.nn.Module, grad_output: Tuple[Any, ...]) -> Tuple[Any, ...]:
+        new = []
+        for g in grad_output:
+            if not isinstance(g, torch.Tensor) or g.dim() == 0:
+                new.append(g)
+                continue
+            # NNI's draw: torch.zeros_like(amax(|g|, dims 1.., keepdim)).uniform_(-0.5, 0.5)
+            noise = torch.zeros((g.shape[0],) + (1,) * (g.dim() - 1), dtype=g.dtype, device=g.device).uniform_(-0.5, 0.5)
+            gs = host(g.detach())
+            out = _out(gs)
+            _core.dorefa_gradient(spec(gs), spec(host(noise)), bits, qmin, qmax, spec(out))
+            new.append(_back(out, g))
+        return tuple(new)
+    return quantize_gradients
 
 
 class BNNQuantizer(_TrainingQuantizer):
