@@ -1892,6 +1892,52 @@ static void trainable_quantizers(void) {
         /* g = 1: gu = 2 / d per element; the maximum's share: both |u| are the maximum, sum(-2 u / d^2) = 0. */
         TRUE(wgx[0] == wgx[1] && wgx[0] > 0);
     }
+    /* Reported range of a learned scale / zero point: s = 0.5, zp = 2, [0, 15]: max = 0.5 * 13 = 6.5,
+     * min = 0.5 * -2 = -1. */
+    {
+        float rs[1] = {0.5f}, rz[1] = {2}, rlo[1] = {9}, rhi[1] = {9};
+        sc_tensor rst = tensor(rs, SC_DTYPE_FLOAT32, 1, one, NULL), rzt = tensor(rz, SC_DTYPE_FLOAT32, 1, one, NULL);
+        sc_tensor rlot = tensor(rlo, SC_DTYPE_FLOAT32, 1, one, NULL), rhit = tensor(rhi, SC_DTYPE_FLOAT32, 1, one, NULL);
+        ERR(NULL, sc_trainable_tracked_range(NULL, &rzt, 0, 15, &rlot, &rhit), SC_ERROR_NULL_POINTER, "scale");
+        ERR(NULL, sc_trainable_tracked_range(&rst, &rzt, 0, 15, &s2t, &rhit), SC_ERROR_SHAPE, "tracked_min has 2");
+        ERR(NULL, sc_trainable_tracked_range(&rst, &rzt, 15, 0, &rlot, &rhit), SC_ERROR_INVALID_ARGUMENT, "qmin 15");
+        TRUE(rlo[0] == 9 && rhi[0] == 9);
+        OK(NULL, sc_trainable_tracked_range(&rst, &rzt, 0, 15, &rlot, &rhit));
+        TRUE(rlo[0] == -1.0f && rhi[0] == 6.5f);
+    }
+    /* DoReFa input, affine [0, 4]: x = [-1, 0, 3] -> range [-1, 3], s = 4 / 4 = 1, zp = 0 - round(-1) = 1;
+     * out = (round(clamp(1 + x, 0, 4)) - 1) * 1 = [-1, 0, 3]. Symmetric [-2, 2]: s = 3 / 2 = 1.5,
+     * zp = (2 - 2 + 1) div 2 = 0; out = round(clamp(x / 1.5, -2, 2)) * 1.5 = [-1.5, 0, 3]. */
+    {
+        float ix[3] = {-1, 0, 3}, io[3] = {9, 9, 9};
+        sc_tensor ixt = tensor(ix, SC_DTYPE_FLOAT32, 1, three, NULL), iot = tensor(io, SC_DTYPE_FLOAT32, 1, three, NULL);
+        const float want[3] = {-1, 0, 3}, wants[3] = {-1.5f, 0, 3};
+        ERR(NULL, sc_dorefa_input_forward(&ixt, 0, 4, 2, &iot, &scale, &zp), SC_ERROR_INVALID_ARGUMENT, "symmetric is 2");
+        ERR(NULL, sc_dorefa_input_forward(&ixt, 0, 4, 0, &iot, NULL, &zp), SC_ERROR_NULL_POINTER, "scale");
+        ERR(NULL, sc_dorefa_input_forward(&ixt, 0, 4, 0, &ot, &scale, &zp), SC_ERROR_SHAPE, "shape");
+        ERR(NULL, sc_dorefa_input_forward(&empty, 0, 4, 0, &empty, &scale, &zp), SC_ERROR_SHAPE, "no elements");
+        TRUE(all_equal(io, 3, 9.0f));
+        OK(NULL, sc_dorefa_input_forward(&ixt, 0, 4, 0, &iot, &scale, &zp));
+        TRUE(equal_floats(io, want, 3) && scale == 1 && zp == 1);
+        OK(NULL, sc_dorefa_input_forward(&ixt, -2, 2, 1, &iot, &scale, &zp));
+        TRUE(equal_floats(io, wants, 3) && scale == 1.5 && zp == 0);
+    }
+    /* DoReFa gradient, bits 1 (n = 1: range [-0.5, 1.5]) on [qmin, qmax] = [0, 2]:
+     * s = (1.5 + 0.5) / 2 = 1, zp = 0 - round(-0.5) = 0 (half to even). g = [[2, -1]], noise 0: m = 2,
+     * q = g / 4 + 0.5 = [1, 0.25] -> round(clamp(q, 0, 2)) = [1, 0] -> ((x - 0.5) * 2) * 2 = [2, -2]. */
+    {
+        static const int64_t row[2] = {1, 2};
+        float gg[2] = {2, -1}, gn[1] = {0}, go[2] = {9, 9}, gn2[2] = {0, 0};
+        sc_tensor ggt = tensor(gg, SC_DTYPE_FLOAT32, 2, row, NULL), gnt = tensor(gn, SC_DTYPE_FLOAT32, 1, one, NULL);
+        sc_tensor got = tensor(go, SC_DTYPE_FLOAT32, 2, row, NULL), gn2t = tensor(gn2, SC_DTYPE_FLOAT32, 1, two, NULL);
+        const float want[2] = {2, -2};
+        ERR(NULL, sc_dorefa_gradient(&ggt, &gn2t, 1, 0, 2, &got), SC_ERROR_SHAPE, "one per sample");
+        ERR(NULL, sc_dorefa_gradient(&ggt, &gnt, 0, 0, 2, &got), SC_ERROR_INVALID_ARGUMENT, "bits is 0");
+        ERR(NULL, sc_dorefa_gradient(&ggt, NULL, 1, 0, 2, &got), SC_ERROR_NULL_POINTER, "noise");
+        TRUE(all_equal(go, 2, 9.0f));
+        OK(NULL, sc_dorefa_gradient(&ggt, &gnt, 1, 0, 2, &got));
+        TRUE(equal_floats(go, want, 2));
+    }
 }
 
 int main(void) {
