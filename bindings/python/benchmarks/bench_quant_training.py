@@ -9,8 +9,8 @@ affine for LSQ+ / DoReFa). One training step = forward + MSE loss + backward + S
 (+ the quantizer's after-step task: ours ``quantizer.step()``; NNI's is set up the same way by hand:
 QAT ``current_step``, LSQ / LSQ+ / BNN / DoReFa ``is_init``). The learnable LSQ / LSQ+ scales are in
 both optimizers. NNI is used as a library (its wrappers, driven by this loop), so its evaluator adds
-nothing. NNI's DoReFa also quantizes the gradients of modules with only weight targets (a backward
-hook swiftcompress does not implement), so its figure includes that work.
+nothing. DoReFa: both sides also quantize the gradients of the modules with only weight targets
+(``register_output_backward_hook()``, which NNI's and our ``compress`` call; called here by hand).
 
 Each step is timed as the median of --runs steps after 3 warm-up steps, the three variants
 alternating step by step. Prints a markdown table: plain, NNI and swiftcompress medians (ms), the
@@ -105,10 +105,14 @@ def main() -> None:
         nni_model = copy.deepcopy(base)
         theirs = getattr(nq, name)(nni_model, copy.deepcopy(config), None, **kwargs)
         nni_step = stepper(nni_model, nni_extra(theirs, nni_model), nni_after(theirs), x, y)
+        if hasattr(theirs, "register_output_backward_hook"):
+            theirs.register_output_backward_hook()
         our_model = copy.deepcopy(base)
         ours = getattr(sq, name)(our_model, copy.deepcopy(config), None, **kwargs)
         extra = [p for ps in ours.learnable_parameters().values() for p in ps] if hasattr(ours, "learnable_parameters") else []
         our_step = stepper(our_model, extra, ours.step, x, y)
+        if hasattr(ours, "register_output_backward_hook"):
+            ours.register_output_backward_hook()
         times: Dict[str, List[float]] = {"plain": [], "nni": [], "ours": []}
         for i in range(args.runs + 3):
             for key, fn in (("plain", plain), ("nni", nni_step), ("ours", our_step)):

@@ -390,9 +390,11 @@ class DoReFaQuantizer(_TrainingQuantizer):
             return _DoReFaWeight.apply(x, scale, zero_point, qmin, qmax)
         return _Masked.apply(x, "dorefa_output", scale, zero_point, qmin, qmax, False)
 
-    def _fuse_preprocess(self, evaluator: Any) -> None:
-        # NNI's register_output_backward_hook, at each compress: modules with a quantized parameter and
-        # no quantized output, the first parameter target's range
+    def register_output_backward_hook(self) -> None:
+        """NNI's ``register_output_backward_hook`` (``compress`` calls it, as NNI's): a full backward
+        pre-hook quantizing the incoming gradients on every module with a quantized parameter and no
+        quantized output, with the first parameter target's bits and range. Call it yourself when
+        training in your own loop; ``unwrap_model`` removes the hooks."""
         by_module: Dict[int, List[_Target]] = {}
         for target in self._targets:
             by_module.setdefault(id(target.module), []).append(target)
@@ -405,6 +407,9 @@ class DoReFaQuantizer(_TrainingQuantizer):
             bits, _, qmin, qmax = self._session.quant_range(first.module_name, first.target_name)
             handle = first.module.register_full_backward_pre_hook(_gradient_hook(bits, qmin, qmax))
             self._gradient_hooks.append(handle)
+
+    def _fuse_preprocess(self, evaluator: Any) -> None:
+        self.register_output_backward_hook()
         super()._fuse_preprocess(evaluator)
 
     def unwrap_model(self) -> None:
