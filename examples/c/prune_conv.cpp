@@ -1,4 +1,5 @@
-// prune_conv.cpp — prune a small conv net held in std::vector buffers through libswiftcompress (C++17).
+// prune_conv.cpp — prune a small conv net held in std::vector buffers through libswiftcompress (C++17),
+// with the header-only wrapper include/swiftcompress.hpp (RAII session, tensor views, exceptions).
 //
 //   c++ -std=c++17 -I include examples/c/prune_conv.cpp -L <libdir> -lswiftcompress -Wl,-rpath,<libdir>
 //
@@ -28,63 +29,9 @@
 #include <utility>
 #include <vector>
 
-#include "swiftcompress.h"
+#include "swiftcompress.hpp"
 
 namespace {
-
-// Owns one sc_session; every failing call throws with the library's message.
-class Session {
-public:
-    explicit Session(int mode) {
-        check(sc_session_create(mode, &session_), "sc_session_create");
-    }
-    ~Session() { sc_session_free(session_); }
-    Session(const Session &) = delete;
-    Session &operator=(const Session &) = delete;
-    Session(Session &&other) noexcept : session_(std::exchange(other.session_, nullptr)) {}
-    Session &operator=(Session &&other) noexcept {
-        if (this != &other) {
-            sc_session_free(session_);
-            session_ = std::exchange(other.session_, nullptr);
-        }
-        return *this;
-    }
-
-    void add_modules_json(const std::string &json) {
-        check(sc_session_add_modules_json(session_, json.data(), json.size()), "sc_session_add_modules_json");
-    }
-    void set_config(const std::string &json) {
-        check(sc_session_set_config(session_, json.data(), json.size()), "sc_session_set_config");
-    }
-    // The (module, target) names of the resolved targets, in the engine's order.
-    std::vector<std::pair<std::string, std::string>> targets() const {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (size_t i = 0, n = sc_session_target_count(session_); i < n; ++i) {
-            const char *module = nullptr, *name = nullptr;
-            check(sc_session_target(session_, i, &module, &name), "sc_session_target");
-            out.emplace_back(module, name);
-        }
-        return out;
-    }
-    void bind(const std::string &module, const std::string &name, const sc_tensor &tensor, const sc_tensor &mask) {
-        check(sc_session_bind(session_, module.c_str(), name.c_str(), &tensor, &mask), "sc_session_bind");
-    }
-    // A target the model does not have (a conv's bias with bias=False).
-    void bind_absent(const std::string &module, const std::string &name) {
-        check(sc_session_bind(session_, module.c_str(), name.c_str(), nullptr, nullptr), "sc_session_bind");
-    }
-    void generate_masks(int metric) { check(sc_session_generate_masks(session_, metric), "sc_session_generate_masks"); }
-    void apply_masks() { check(sc_session_apply_masks(session_), "sc_session_apply_masks"); }
-
-private:
-    void check(int status, const char *what) const {
-        if (status != SC_OK) {
-            const char *message = session_ ? sc_session_last_error(session_) : sc_last_error();
-            throw std::runtime_error(std::string(what) + ": " + sc_status_name(status) + ": " + message);
-        }
-    }
-    sc_session *session_ = nullptr;
-};
 
 // The fixed LCG: each value is a 24-bit integer / 2^23 in [-1, 1), exact in float32.
 // ExamplesParityTests.swift computes the same values.
@@ -108,9 +55,7 @@ struct Parameter {
         values.resize(size_t(n));
         mask.assign(size_t(n), -1.0f);
     }
-    sc_tensor view(float *data) const {
-        return sc_tensor{data, SC_DTYPE_FLOAT32, int32_t(shape.size()), shape.data(), nullptr};
-    }
+    swiftcompress::TensorView view(float *data) const { return swiftcompress::TensorView::of(data, shape); }
 };
 
 std::string shape_text(const std::vector<int64_t> &shape) {
@@ -174,7 +119,7 @@ int main() {
     }
 
     try {
-        Session session(SC_MODE_PRUNING);
+        swiftcompress::Session session(SC_MODE_PRUNING);
         session.add_modules_json(kModules);
         session.set_config(kConfig);
         const auto targets = session.targets();

@@ -50,6 +50,27 @@ for c in "${CXX_COMPILERS[@]}"; do
     done
 done
 
+# --- 1b. the C++ wrapper (include/swiftcompress.hpp) compiles alone as C++17 and C++20, and its
+#         test program (tests/c/cpp_wrapper.cpp) passes with each ------------------------------------
+for c in "${CXX_COMPILERS[@]}"; do
+    for std in c++17 c++20; do
+        if printf '#include "swiftcompress.hpp"\n#include "swiftcompress.hpp"\nint main() { swiftcompress::require_matching_library(); return 0; }\n' |
+            "$c" -x c++ -std=$std "${WARN[@]}" -Iinclude -c - -o "$OUT/hpp_$c.o" 2>"$OUT/hpp_$c.log"; then
+            pass "swiftcompress.hpp alone as $std with $c ${WARN[*]}"
+        else
+            fail "swiftcompress.hpp alone as $std with $c: $(head -5 "$OUT/hpp_$c.log")"
+        fi
+        bin="$OUT/cpp_wrapper_${c}_$std"
+        if ! "$c" -std=$std "${WARN[@]}" -Iinclude tests/c/cpp_wrapper.cpp -o "$bin" "${LINK[@]}" 2>"$bin.log"; then
+            fail "cpp_wrapper.cpp as $std with $c: compile: $(head -10 "$bin.log")"
+        elif "$bin" >"$bin.out" 2>&1; then
+            pass "cpp_wrapper.cpp as $std with $c: $(tail -1 "$bin.out")"
+        else
+            fail "cpp_wrapper.cpp as $std with $c: $(head -10 "$bin.out")"
+        fi
+    done
+done
+
 # --- 2. declared sc_ functions == exported sc_ functions ----------------------------------------
 # Declared: every `sc_name(` in the preprocessed header (types are `sc_tensor` / `sc_session`,
 # never followed by a parenthesis; macros are upper case).
