@@ -251,7 +251,8 @@ struct PlanBuilder {
         }
         selected.removeAll(where: excluded.contains)
         let (skipped, usedShorthand, configured) = try configure(selected, config: t.config, index: i)
-        reportSelection(selected: selected.count, configured: configured, config: t.config, index: i, usedShorthand: usedShorthand)
+        reportSelection(selected: selected.count, configured: configured, config: t.config, index: i, usedShorthand: usedShorthand,
+                        opTypes: selector.opTypes)
         let fusionsBefore = fusions.count
         if mode == .quantization { try addFusions(t.config, index: i, selected: selected) }
         configEntries.append(.init(index: i, isExclusion: false, selected: selected.map { modules[$0].name }, skipped: skipped,
@@ -292,10 +293,23 @@ struct PlanBuilder {
     }
 
     /// Warnings for a config that selects nothing usable, or whose shorthand keys reach no target.
-    mutating func reportSelection(selected: Int, configured: Int, config: ConfigObject, index i: Int, usedShorthand: Set<String>) {
+    /// A config selecting nothing whose `op_types` name types the model lacks gets, per such type, the
+    /// closest type names the model has (`'Conv2D'` -> `'Conv2d'`).
+    mutating func reportSelection(selected: Int, configured: Int, config: ConfigObject, index i: Int, usedShorthand: Set<String>,
+                                  opTypes: [String] = []) {
         if selected == 0 {
+            var present: [String] = []
+            for m in modules where !present.contains(m.typeName) { present.append(m.typeName) }
+            var hints: [String] = []
+            for type in opTypes where !present.contains(type) {
+                let close = closestStrings(to: type, in: present, limit: 3)
+                let lower = present.filter { $0.lowercased() == type.lowercased() && !close.contains($0) }
+                let all = lower + close
+                hints.append("op_types \(pythonRepr(type)) names no module type of the model"
+                             + (all.isEmpty ? "" : " (closest: " + all.map(pythonRepr).joined(separator: ", ") + ")"))
+            }
             warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
-                                  message: "config_list[\(i)] selects no module"))
+                                  message: "config_list[\(i)] selects no module" + (hints.isEmpty ? "" : "; " + hints.joined(separator: "; "))))
         } else if configured == 0 {
             warnings.append(.init(kind: .selectsNothing, configIndex: i, module: nil, target: nil,
                                   message: "config_list[\(i)] selects \(selected) module(s), none of a type with a \(mode.rawValue) template"))

@@ -71,10 +71,22 @@ import Testing
         let p = try plan(#"[{"op_types": ["Conv3d"], "sparse_ratio": 0.5}, {"op_types": ["ReLU"], "sparse_ratio": 0.5}]"#)
         #expect(p.targets.isEmpty)
         #expect(p.report.warnings.map(\.message) == [
-            "config_list[0] selects no module",
+            "config_list[0] selects no module; op_types 'Conv3d' names no module type of the model (closest: 'Conv2d')",
             "config_list[1] selects 'relu' (ReLU), which has no pruning template; skipped (narrow the selection, or register a template for ReLU)",
             "config_list[1] selects 1 module(s), none of a type with a pruning template",
         ])
+    }
+
+    @Test func opTypesThatSelectNothingSuggestTheModelsTypes() throws {
+        // PyTorch spells it Conv2d; a case-only difference comes first, then the nearest by edits
+        let p = try plan(#"[{"op_types": ["Conv2D", "Lnear", "Transformer"], "sparse_ratio": 0.5}]"#)
+        #expect(p.targets.isEmpty)
+        #expect(p.report.warnings.map(\.message) == [
+            "config_list[0] selects no module; op_types 'Conv2D' names no module type of the model (closest: 'Conv2d'); op_types 'Lnear' names no module type of the model (closest: 'Linear'); op_types 'Transformer' names no module type of the model",
+        ])
+        // a type the model has selects something: no hint, even when another type is absent
+        let q = try plan(#"[{"op_types": ["Conv2d", "Conv3d"], "sparse_ratio": 0.5}]"#)
+        #expect(q.report.warnings.isEmpty)
     }
 
     @Test func aSelectedModuleWithoutTemplateIsSkippedNotACrash() throws {
