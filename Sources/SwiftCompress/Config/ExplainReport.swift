@@ -49,6 +49,8 @@ public struct ExplainReport: Sendable, Equatable {
             case inputOutOfRange = "input_out_of_range"
             /// A target aligned to a target the plan does not configure.
             case alignSourceMissing = "align_source_missing"
+            /// Pruning targets of a config that nothing prunes (no ratio, threshold or align).
+            case prunesNothing = "prunes_nothing"
         }
         public var kind: Kind
         public var configIndex: Int?

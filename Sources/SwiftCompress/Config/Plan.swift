@@ -197,6 +197,7 @@ extension Plan {
         if mode == .pruning {
             try checkFinalPruningSettings(targets)
             warnings.append(contentsOf: alignWarnings(targets))
+            warnings.append(contentsOf: prunesNothingWarnings(targets))
         }
         self.mode = mode
         self.isLegacy = legacy
@@ -523,6 +524,27 @@ func checkFinalPruningSettings(_ targets: [TargetPlan]) throws(ConfigError) {
 }
 
 /// Warnings for targets aligned to a target that is not configured in this plan.
+/// One warning per config whose pruning targets include some that nothing prunes: no sparse_ratio,
+/// no sparse_threshold, no align (their masks stay all ones).
+func prunesNothingWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
+    var idle: [(config: Int, names: [String])] = []
+    for t in targets {
+        guard let p = t.pruning, !p.isActive, p.align == nil else { continue }
+        let name = pythonRepr(t.moduleName + "." + t.targetName)
+        if let k = idle.firstIndex(where: { $0.config == t.configIndex }) {
+            idle[k].names.append(name)
+        } else {
+            idle.append((t.configIndex, [name]))
+        }
+    }
+    return idle.map { entry in
+        let shown = entry.names.prefix(3).joined(separator: ", ")
+        let more = entry.names.count > 3 ? " and \(entry.names.count - 3) more" : ""
+        return .init(kind: .prunesNothing, configIndex: entry.config, module: nil, target: nil,
+                     message: "config_list[\(entry.config)] configures \(entry.names.count) target(s) that nothing prunes (\(shown)\(more): no sparse_ratio, sparse_threshold or align); their masks stay all ones (set sparse_ratio or sparse_threshold)")
+    }
+}
+
 func alignWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
     var present = Set<String>()
     for t in targets { present.insert(t.moduleName + "\u{0}" + t.targetName) }

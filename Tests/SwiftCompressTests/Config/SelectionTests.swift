@@ -89,6 +89,19 @@ import Testing
         #expect(q.report.warnings.isEmpty)
     }
 
+    @Test func targetsThatNothingPrunesAreReportedOncePerConfig() throws {
+        // config 0 sets no goal: conv1/conv2 weights are idle (their biases align to them: not listed);
+        // config 1 prunes fc1; config 2 gives bn1.weight an align: it does something
+        let p = try plan(#"[{"op_types": ["Conv2d"]}, {"op_names": ["fc1"], "sparse_ratio": 0.5}, {"op_names": ["bn1"], "target_names": ["weight"], "target_settings": {"weight": {"align": {"module_name": "conv1", "target_name": "weight", "dims": [0]}}}}]"#)
+        #expect(p.report.warnings.map(\.kind) == [.prunesNothing])
+        #expect(p.report.warnings.map(\.message) == [
+            "config_list[0] configures 2 target(s) that nothing prunes ('conv1.weight', 'conv2.weight': no sparse_ratio, sparse_threshold or align); their masks stay all ones (set sparse_ratio or sparse_threshold)",
+        ])
+        #expect(p.report.warnings.first?.configIndex == 0)
+        let q = try plan(#"[{"op_types": ["Conv2d", "Linear"], "sparse_ratio": 0.5}]"#)
+        #expect(q.report.warnings.isEmpty)
+    }
+
     @Test func aSelectedModuleWithoutTemplateIsSkippedNotACrash() throws {
         // Documented divergence: NNI 3.0 raises AssertionError for Net and ReLU here.
         let p = try plan(#"[{"op_names_re": [".*"], "sparse_ratio": 0.5}]"#)
