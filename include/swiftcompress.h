@@ -872,7 +872,8 @@ int sc_graph_node_count(sc_graph *graph, size_t *count);
 
 /* Sets the mask of a conv / linear / embedding node: output channel j is pruned when all of its
  * weight-mask entries are 0 (conv, linear: weight[j]; transposed conv: its column of weight[:, ...];
- * embedding: weight[:, j]) and, when bias_mask is not NULL, bias_mask[j] is 0. The masks are read
+ * embedding: weight[:, j]) and, when bias_mask is not NULL, bias_mask[j] is 0; a node whose attrs
+ * say it has a bias and that gets no bias_mask prunes nothing (its bias stays). The masks are read
  * during the call only (float dtypes). Errors: SC_ERROR_INVALID_ARGUMENT (node), SC_ERROR_SHAPE
  * (another op, a mask shape that is not the module's weight / bias shape), tensor errors. */
 int sc_graph_set_mask(sc_graph *graph, size_t node, const sc_tensor *weight_mask, const sc_tensor *bias_mask);
@@ -918,7 +919,7 @@ int sc_graph_report(sc_graph *graph, const char **json, size_t *length);
 /* NNI's auto_set_denpendency_group_ids config list: for each non-exclusion entry of report_configs
  * (JSON: the explain report's "configs", objects with "index", "exclusion", "selected",
  * "translated"?) and each module it selects: {"op_names": [module], ...config_list[index] (or its
- * translation) without op_names / op_names_re / op_types / exclude_op_*, "dependency_group_id":
+ * translation) without op_names / op_names_re / op_types / exclude_op_* / fuse_names, "dependency_group_id":
  * "auto_group_<group>" for modules of the graph's groups, "internal_metric_block": n where NNI sets
  * one}. *json as sc_graph_report. Errors: SC_ERROR_INVALID_JSON (text or shapes). */
 int sc_graph_config_list(sc_graph *graph, const char *config_list, const char *report_configs, const char **json,

@@ -126,47 +126,32 @@ struct Analyzer {
             shrunk.append(attrs)
         }
 
-        // Module-level dependency groups (conv / linear / embedding), NNI's dependency sets.
+        // Module-level dependency groups (conv / linear / embedding), NNI's dependency sets: modules whose
+        // output channels are tied index by index (the same class at every index) share a group. Modules
+        // tied only in part or in another order (a depthwise conv after a channel shuffle) stay apart:
+        // one dependency mask cannot serve them; the shrink plan's votes still keep them consistent.
         let modules = nodes.indices.filter { [.conv, .linear, .embedding].contains(nodes[$0].op) }
-        var moduleParent = Dictionary(uniqueKeysWithValues: modules.map { ($0, $0) })
-        func moduleFind(_ x: Int) -> Int {
-            var r = x
-            while let p = moduleParent[r], p != r { r = p }
-            return r
-        }
-        var ownerOfRoot: [Int: Int] = [:]
-        for m in modules {
-            guard let t = tracks[m] else { continue }
-            for id in t.ids {
-                let r = find(id)
-                if let o = ownerOfRoot[r] {
-                    let a = moduleFind(o), b = moduleFind(m)
-                    if a != b { moduleParent[max(a, b)] = min(a, b) }
-                } else {
-                    ownerOfRoot[r] = m
-                }
-            }
-        }
         var groupOf = [Int](repeating: -1, count: nodes.count)
         var groups: [[Int]] = []
-        var groupOfRoot: [Int: Int] = [:]
+        var groupOfKey: [[Int]: Int] = [:]
+        var groupsOfRoot: [Int: [Int]] = [:]
         for m in modules {
-            let r = moduleFind(m)
-            if let g = groupOfRoot[r] {
+            let key = (tracks[m]?.ids ?? []).map { find($0) }
+            if let g = groupOfKey[key], !key.isEmpty {
                 groups[g].append(m)
                 groupOf[m] = g
             } else {
-                groupOfRoot[r] = groups.count
-                groupOf[m] = groups.count
+                let g = groups.count
+                groupOfKey[key] = g
+                groupOf[m] = g
                 groups.append([m])
+                for r in Set(key) { groupsOfRoot[r, default: []].append(g) }
             }
         }
         var tiedBy = [[String]](repeating: [], count: groups.count)
         for tie in ties {
-            guard let owner = ownerOfRoot[find(tie.element)] else { continue }
-            let g = groupOf[owner]
             let name = nodes[tie.node].name
-            if g >= 0, !tiedBy[g].contains(name) { tiedBy[g].append(name) }
+            for g in groupsOfRoot[find(tie.element)] ?? [] where !tiedBy[g].contains(name) { tiedBy[g].append(name) }
         }
 
         return GraphAnalysis(groupOf: groupOf, groups: groups, tiedBy: tiedBy,
@@ -372,8 +357,8 @@ struct Analyzer {
     }
 
     /// view / reshape: the dims are grouped into runs whose sizes multiply to the same value; the
-    /// output dims of each run holding a tracked input dim become tracked, their ids read through
-    /// the row-major order of the run.
+    /// output dim of each run holding a tracked input dim becomes tracked, its ids read through the
+    /// row-major order of the run. A run that splits a tracked dim or merges two fixes them.
     mutating func reshape(_ t: Track?, from a: [Int], to b: [Int]) throws(GraphError) -> Track? {
         guard let t else { return nil }
         if a == b { return t }
@@ -400,7 +385,18 @@ struct Analyzer {
             runs.append((si..<i, sj..<j))
         }
         let trackedRuns = runs.filter { r in t.dims.contains(where: r.ins.contains) }
-        let outDims = trackedRuns.flatMap { Array($0.outs) }
+        // Removing channels commutes with the reshape only when each run holds one tracked dim and
+        // gives one output dim (a merge with untracked dims, as flatten, or a move): splitting a
+        // channel dim (the view of a channel shuffle) would regroup the kept channels differently.
+        var outDims: [Int] = []
+        for r in trackedRuns {
+            let big = r.outs.filter { b[$0] != 1 }
+            guard t.dims.filter(r.ins.contains).count == 1, big.count <= 1, let o = big.first ?? r.outs.first else {
+                fix(t)
+                return nil
+            }
+            outDims.append(o)
+        }
         guard !outDims.isEmpty else {
             fix(t)
             return nil

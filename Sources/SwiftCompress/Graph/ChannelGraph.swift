@@ -259,7 +259,9 @@ public final class ChannelGraph {
     /// Sets the mask of a conv / linear / embedding node from its weight mask (and bias mask):
     /// output channel j is pruned when every weight-mask entry of it (conv and linear: `weight[j]`;
     /// transposed conv: `weight[:, j]`, per group; embedding: `weight[:, j]`) is 0, and the bias
-    /// mask (when given) is 0 at j. Errors: another op, or a mask whose shape does not match.
+    /// mask (when given) is 0 at j; a node whose attributes say it has a bias (conv `attrs[4]`,
+    /// linear `attrs[2]`) and that gets no bias mask prunes nothing (the bias stays). Errors: another
+    /// op, or a mask whose shape does not match.
     public func setMask(node: Int, weight: TensorView, bias: TensorView?) throws(GraphError) {
         guard node >= 0, node < nodes.count else { throw GraphError("node \(node) is out of range 0..<\(nodes.count)") }
         let n = nodes[node]
@@ -300,6 +302,11 @@ public final class ChannelGraph {
                 if v != 0 { keep[i % outs] = true }
                 i += 1
             }
+        }
+        let hasBias = n.op == .conv ? n.attrs.count >= 6 && n.attrs[4] == 1 : n.op == .linear && n.attrs.count == 3 && n.attrs[2] == 1
+        if bias == nil && hasBias {
+            // An unmasked bias: every channel outputs at least its bias, none is zero.
+            keep = [Bool](repeating: true, count: outs)
         }
         if let bias {
             guard bias.shape == [outs] else { throw GraphError("\(what): bias mask shape \(bias.shape); expected [\(outs)]") }

@@ -3,7 +3,7 @@ extension GraphAnalysis {
     /// The keys that select modules; they are dropped from the per-module configs (which select by
     /// `op_names: [name]`).
     public static let selectionKeys: Set<String> = ["op_names", "op_names_re", "op_types", "exclude_op_names",
-                                                    "exclude_op_names_re", "exclude_op_types"]
+                                                    "exclude_op_names_re", "exclude_op_types", "fuse_names"]
 
     /// For each non-exclusion config of `reportConfigs` (the explain report's `configs`: objects with
     /// `index`, `exclusion`, `selected`, optionally `translated`), in order, and each module it
