@@ -333,3 +333,23 @@ def test_torchvision_models_groups_equal_nni_and_shrink(arch):
     original = getattr(torchvision.models, arch)()
     flops_before, params_before, _ = count_flops_params(original, x, verbose=False)
     assert flops_after < flops_before and params_after < params_before
+
+
+def test_transformer_encoder_shrinks_its_feed_forward():
+    # fx traces nn.TransformerEncoder (its fast path off while tracing); attention stays opaque, the
+    # residual stream is fixed by the LayerNorms, the feed-forward hidden dim (linear1 -> linear2) shrinks.
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+    model = nn.Sequential(OrderedDict(encoder=nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
+                                      head=nn.Linear(16, 3))).eval()
+    x = torch.randn(2, 5, 16)
+    report = dependency_report(model, x)
+    # layer 1's residual add (add_3) meets layer 0's linear2 output (through layer 0's norm2, fixed).
+    assert [g for g in report["groups"] if len(g["members"]) > 1] == [
+        {"group": 1, "members": ["encoder.layers.0.linear2", "encoder.layers.1.linear2"], "tied_by": ["add_3"]}]
+    config = [{"op_names": ["encoder.layers.0.linear1", "encoder.layers.1.linear1"], "sparse_ratio": 0.5}]
+    ref, shrunk, _, _ = prune_and_speedup(model, x, config)
+    for i in range(2):
+        assert shrunk.encoder.layers[i].linear1.out_features == 16 and shrunk.encoder.layers[i].linear2.in_features == 16
+        assert shrunk.encoder.layers[i].linear2.out_features == 16
+    assert_same_output(ref, shrunk, x)

@@ -57,6 +57,11 @@ REDUCE_FUNCTIONS = {torch.mean: "mean", torch.sum: "sum", torch.amax: "amax"}
 REDUCE_METHODS = {"mean", "sum", "amax"}
 
 
+# torch.nn containers traced through (their Linear / LayerNorm / attention children become nodes).
+TRANSPARENT = (nn.TransformerEncoder, nn.TransformerEncoderLayer, nn.TransformerDecoder, nn.TransformerDecoderLayer,
+               nn.Transformer)
+
+
 class _Tracer(torch.fx.Tracer):
     """fx's default leaves (torch.nn modules) plus the modules that failed to trace."""
 
@@ -65,10 +70,55 @@ class _Tracer(torch.fx.Tracer):
         self.extra_leaves = set(map(id, extra_leaves))
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return id(m) in self.extra_leaves or super().is_leaf_module(m, qualname)
+        if id(m) in self.extra_leaves:
+            return True
+        if isinstance(m, TRANSPARENT):
+            return False
+        return super().is_leaf_module(m, qualname)
 
 
 def _trace(model: nn.Module) -> torch.fx.GraphModule:
+    # nn.TransformerEncoderLayer's fast-path checks branch on tensor properties, which fx cannot
+    # trace; with the fast path off the checks stop at their first branch (the traced graph is the
+    # layer's regular path, which computes the same).
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None or not hasattr(mha, "set_fastpath_enabled"):
+        with _TransformerHelpers():
+            return _trace_graph(model)
+    enabled = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        with _TransformerHelpers():
+            return _trace_graph(model)
+    finally:
+        mha.set_fastpath_enabled(enabled)
+
+
+class _TransformerHelpers:
+    """nn.TransformerEncoder.forward asks ``_get_seq_len(src)`` (``src.is_nested``, a branch fx cannot
+    follow) only for a causal-mask check that needs no value without a mask: while tracing, it is
+    recorded as a call (fx's wrap table); the table is restored afterwards (the GraphModule's code
+    registers entries of its own there)."""
+
+    def __enter__(self) -> None:
+        self.saved = None
+        try:
+            import torch.fx._symbolic_trace as st
+            import torch.nn.modules.transformer as tr
+            if hasattr(tr, "_get_seq_len") and isinstance(getattr(st, "_wrapped_fns_to_patch", None), dict):
+                self.table = st._wrapped_fns_to_patch
+                self.saved = dict(self.table)
+                self.table[(id(tr.__dict__), "_get_seq_len")] = tr.__dict__
+        except Exception:  # noqa: BLE001 - a torch without these internals traces without the wrap
+            self.saved = None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.saved is not None:
+            self.table.clear()
+            self.table.update(self.saved)
+
+
+def _trace_graph(model: nn.Module) -> torch.fx.GraphModule:
     try:
         tracer = _Tracer()
         return torch.fx.GraphModule(model, tracer.trace(model))
@@ -206,7 +256,8 @@ class CapturedGraph:
             if getattr(node, "_sc_split", None) is not None:
                 return  # its getitem users become split nodes
             # a tuple-valued op (or a non-tensor): an opaque node keeps its inputs; items become opaque.
-            if inputs and _tuple_shapes(node) is not None:
+            meta = node.meta.get("tensor_meta")
+            if inputs and isinstance(meta, (list, tuple)) and any(hasattr(m, "shape") for m in meta):
                 self._index[node] = self._node(node.name, "opaque", inputs, [])
             return
         if node.op == "call_module":
