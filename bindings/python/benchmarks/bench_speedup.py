@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import logging
 import statistics
 import sys
 import time
@@ -120,6 +121,7 @@ def main() -> None:
         from nni.compression.utils import auto_set_denpendency_group_ids as nni_auto
         nni_speedup = NNISpeedup
     warnings.filterwarnings("ignore")
+    logging.disable(logging.INFO)  # NNI's speedup logs every node at INFO
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input size {args.size}, "
           f"median of {args.runs} (swiftcompress) / 1 (NNI) runs, latency median of {args.latency_runs}")
     print()
@@ -167,7 +169,7 @@ def main() -> None:
             if nni_speedup is not None:
                 try:
                     m = copy.deepcopy(model)
-                    t_nni_speed, _ = timed(lambda: nni_speedup(m, x, masks).speedup_model(), 1)
+                    t_nni_speed, _ = timed(lambda: nni_speedup(m, x, copy.deepcopy(masks)).speedup_model(), 1)  # NNI edits masks
                     row.append(f"{t_nni_speed:.3f}")
                 except Exception as e:  # noqa: BLE001
                     row.append("fails: " + short(e))
