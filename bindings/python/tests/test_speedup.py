@@ -353,3 +353,23 @@ def test_transformer_encoder_shrinks_its_feed_forward():
         assert shrunk.encoder.layers[i].linear1.out_features == 16 and shrunk.encoder.layers[i].linear2.in_features == 16
         assert shrunk.encoder.layers[i].linear2.out_features == 16
     assert_same_output(ref, shrunk, x)
+
+
+def test_stochastic_depth_passes_channels():
+    # torchvision's StochasticDepth (an fx-wrapped function) on a residual branch still ties the
+    # branch's conv with the skip's producer, as NNI's tracer does (EfficientNet, ConvNeXt).
+    from torchvision.ops import StochasticDepth
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(3, 4, 1)
+            self.b = nn.Conv2d(4, 4, 1)
+            self.drop = StochasticDepth(0.2, "row")
+
+        def forward(self, x):
+            y = self.a(x)
+            return self.drop(self.b(y)) + y
+
+    report = dependency_report(Block().eval(), torch.randn(1, 3, 4, 4))
+    assert [g["members"] for g in report["groups"]] == [["a", "b"]]

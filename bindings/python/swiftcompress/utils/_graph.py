@@ -35,8 +35,7 @@ PASS_MODULES = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoi
                 nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
                 nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, nn.ZeroPad2d, nn.ConstantPad1d,
                 nn.ConstantPad2d, nn.ConstantPad3d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.Upsample,
-                nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d, nn.StochasticDepth if hasattr(nn, "StochasticDepth")
-                else nn.Identity)
+                nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d)
 
 ELEMENTWISE_FUNCTIONS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.iadd, operator.isub,
                          operator.imul, operator.itruediv, torch.add, torch.sub, torch.subtract, torch.mul,
@@ -50,6 +49,11 @@ PASS_FUNCTIONS = {torch.relu, torch.relu_, torch.sigmoid, torch.tanh, nn.functio
                   nn.functional.avg_pool3d, nn.functional.max_pool1d, nn.functional.max_pool2d,
                   nn.functional.max_pool3d, nn.functional.adaptive_max_pool2d, nn.functional.hardtanh,
                   nn.functional.interpolate, torch.clone}
+try:  # torchvision's stochastic depth (fx-wrapped): identity in eval, a per-sample scale in training
+    from torchvision.ops import stochastic_depth as _stochastic_depth
+    PASS_FUNCTIONS.add(_stochastic_depth)
+except Exception:  # noqa: BLE001 - torchvision is optional
+    pass
 PASS_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone", "detach", "float", "to", "type_as"}
 RESHAPE_FUNCTIONS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze}
 RESHAPE_METHODS = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "unflatten", "view_as", "reshape_as"}
