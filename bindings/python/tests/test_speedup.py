@@ -373,3 +373,40 @@ def test_stochastic_depth_passes_channels():
 
     report = dependency_report(Block().eval(), torch.randn(1, 3, 4, 4))
     assert [g["members"] for g in report["groups"]] == [["a", "b"]]
+
+
+def test_random_descriptions_raise_or_analyse():
+    # Hostile graph descriptions (random ops, inputs, shapes, attrs, masks) never crash the core: each
+    # call either succeeds or raises the core's error naming the node.
+    import random
+
+    from swiftcompress.errors import SwiftCompressError
+    rng = random.Random(5)
+    ops = list(_core.graph_op_codes().values())
+    for trial in range(300):
+        g = _core.graph_create()
+        count = 0
+        for _ in range(rng.randint(1, 12)):
+            inputs = [rng.randint(-1, count) for _ in range(rng.randint(0, 3))]
+            shape = [rng.choice([0, 1, 2, 3, 4, 6, 8]) for _ in range(rng.randint(0, 5))]
+            attrs = [rng.randint(-3, 9) for _ in range(rng.randint(0, 7))]
+            try:
+                _core.graph_add_node(g, f"n{count}", rng.choice(ops + [99]), inputs, shape, attrs)
+                count += 1
+            except (SwiftCompressError, IndexError, ValueError):
+                pass
+        for node in range(count):
+            mask = torch.ones(rng.randint(0, 4), rng.randint(1, 4))
+            try:
+                _core.graph_set_mask(g, node, (mask.data_ptr(), 0, mask.shape, mask.stride()), None)
+            except (SwiftCompressError, TypeError, ValueError):
+                pass
+        _core.graph_groups(g)
+        for node in range(count):
+            _core.graph_plan(g, node, 0)
+            _core.graph_plan(g, node, 1)
+            _core.graph_shrunk_attrs(g, node)
+        json.loads(_core.graph_report(g))
+        _core.graph_cost(g)
+        with pytest.raises(SwiftCompressError):
+            _core.graph_plan(g, count, 0)
