@@ -839,6 +839,134 @@ int sc_fold_batch_norm_backward(int layer, const sc_tensor *weight, const sc_ten
                                 const sc_tensor *grad_weight, const sc_tensor *grad_bias, const sc_tensor *grad_bn_weight,
                                 const sc_tensor *grad_bn_bias);
 
+/* ---------------------------------------------------------------------------------------------
+ * Graph analysis: dependency groups and shrink plans (issue 14)
+ *
+ * A flat description of a traced model, built node by node (inputs before their users), then
+ * analysed: which conv / linear / embedding modules' output channels are tied (NNI's dependency
+ * groups), NNI's internal_metric_block, and for every node the channel indices kept once the
+ * channels its masks prune are physically removed. The Python binding builds the graph from
+ * torch.fx; a C caller builds the same description. Every call returns SC_OK or an SC_ERROR_*
+ * status with the message in sc_last_error() of the calling thread. A graph is not thread-safe.
+ *
+ *     sc_graph *g; size_t x, c, out;
+ *     sc_graph_create(&g);
+ *     int64_t s0[] = {1, 3, 8, 8}, s1[] = {1, 4, 8, 8}, conv[] = {3, 4, 1, 0};
+ *     sc_graph_add_node(g, "x", SC_GRAPH_OP_INPUT, NULL, 0, s0, 4, NULL, 0, &x);
+ *     sc_graph_add_node(g, "conv", SC_GRAPH_OP_CONV, &x, 1, s1, 4, conv, 4, &c);
+ *     sc_graph_add_node(g, "out", SC_GRAPH_OP_OUTPUT, &c, 1, NULL, 0, NULL, 0, &out);
+ *     sc_graph_set_mask(g, c, &weight_mask, NULL);       // then the plan: sc_graph_shrink_plan
+ *     sc_graph_free(g);
+ * ------------------------------------------------------------------------------------------- */
+
+/* Node kinds and their attributes (int64 values; dims may be negative, counted from the end). */
+#define SC_GRAPH_OP_INPUT 0       /* graph input or constant; no inputs, no attrs; channels fixed */
+#define SC_GRAPH_OP_CONV 1        /* {in_channels, out_channels, groups, transposed 0/1[, bias 0/1, kernel sizes...]}; 1 input, channels in dim 1 */
+#define SC_GRAPH_OP_LINEAR 2      /* {in_features, out_features[, bias 0/1]}; 1 input, features in the last dim */
+#define SC_GRAPH_OP_EMBEDDING 3   /* {num_embeddings, embedding_dim}; 1 input (indices) */
+#define SC_GRAPH_OP_NORM 4        /* {dim, num_groups}: 0 BatchNorm/InstanceNorm, -1 LayerNorm, k GroupNorm(k); 1 input */
+#define SC_GRAPH_OP_ELEMENTWISE 5 /* add/sub/mul/div of >= 1 tensors, broadcasting; no attrs */
+#define SC_GRAPH_OP_PASS 6        /* per-channel op keeping the rank (activation, pooling, dropout); 1 input */
+#define SC_GRAPH_OP_CAT 7         /* {dim} */
+#define SC_GRAPH_OP_SPLIT 8       /* one item of split/chunk: {dim, index (< 0: from the end), size_0, size_1, ...}; 1 input */
+#define SC_GRAPH_OP_RESHAPE 9     /* view/reshape/flatten; no attrs (the shapes say it); 1 input */
+#define SC_GRAPH_OP_PERMUTE 10    /* {the permutation}; 1 input */
+#define SC_GRAPH_OP_TRANSPOSE 11  /* {dim0, dim1}; 1 input */
+#define SC_GRAPH_OP_REDUCE 12     /* mean/sum/amax: {keepdim 0/1, dims...} (no dims: all); 1 input */
+#define SC_GRAPH_OP_OPAQUE 13     /* anything else: its inputs' channels are fixed */
+#define SC_GRAPH_OP_OUTPUT 14     /* graph output: its inputs' channels are fixed; shape may be empty */
+
+/* `which` of sc_graph_shrink_plan. */
+#define SC_GRAPH_OUTPUT 0
+#define SC_GRAPH_INPUT 1
+
+/* An opaque graph description and its cached analysis. */
+typedef struct sc_graph sc_graph;
+
+/* Creates an empty graph in *out; free it with sc_graph_free. Errors: SC_ERROR_NULL_POINTER (out). */
+int sc_graph_create(sc_graph **out);
+
+/* Frees a graph (NULL, or a pointer that is not a live graph: nothing happens). */
+void sc_graph_free(sc_graph *graph);
+
+/* Appends a node; its index (0, 1, ...) goes to *index (may be NULL). `name` (UTF-8): a module's
+ * qualified name for module nodes (two nodes with the same name and op are two calls of one module
+ * and share its channels), any label otherwise. `inputs`: input_count earlier node indices (NULL
+ * for 0). `shape`: the output's ndim sizes (>= 0; ndim <= 16). `attrs`: per op, above. The shapes
+ * are checked against the op (a conv's input dim 1 is in_channels, cat sizes add up, ...).
+ * Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (the message names the node, what was
+ * expected and what was given). Invalidates the analysis. */
+int sc_graph_add_node(sc_graph *graph, const char *name, int op, const size_t *inputs, size_t input_count,
+                      const int64_t *shape, size_t ndim, const int64_t *attrs, size_t attr_count, size_t *index);
+
+/* The number of nodes added so far into *count. Errors: SC_ERROR_NULL_POINTER. */
+int sc_graph_node_count(sc_graph *graph, size_t *count);
+
+/* Sets the mask of a conv / linear / embedding node: output channel j is pruned when all of its
+ * weight-mask entries are 0 (conv, linear: weight[j]; transposed conv: its column of weight[:, ...];
+ * embedding: weight[:, j]) and, when bias_mask is not NULL, bias_mask[j] is 0; a node whose attrs
+ * say it has a bias and that gets no bias_mask prunes nothing (its bias stays). The masks are read
+ * during the call only (float dtypes). Errors: SC_ERROR_INVALID_ARGUMENT (node), SC_ERROR_SHAPE
+ * (another op, a mask shape that is not the module's weight / bias shape), tensor errors. */
+int sc_graph_set_mask(sc_graph *graph, size_t node, const sc_tensor *weight_mask, const sc_tensor *bias_mask);
+
+/* Analyses the graph (once; cached until the next change) and gives the number of dependency
+ * groups: sets of conv / linear / embedding nodes whose output channels must be pruned together
+ * (tied by add/sub/mul/div, cat along another dim, depthwise convs, calls of one module);
+ * every such node is in exactly one group (singletons included), groups ordered by their first
+ * member. Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (a graph over the limits). */
+int sc_graph_dependency_groups(sc_graph *graph, size_t *group_count);
+
+/* The node indices of group `group` (ascending) into members[0..capacity); *count gets their
+ * number (members NULL with capacity 0: the count only). Errors: SC_ERROR_INVALID_ARGUMENT (group
+ * out of range, capacity below the count). */
+int sc_graph_group_members(sc_graph *graph, size_t group, size_t *members, size_t capacity, size_t *count);
+
+/* Node `node`'s group (-1 for other ops) and NNI's internal_metric_block for it (the lcm of its own
+ * groups and those of the grouped convs / GroupNorms it feeds; 0 where NNI sets none). Either
+ * pointer may be NULL. */
+int sc_graph_node_group(sc_graph *graph, size_t node, int64_t *group, int64_t *internal_metric_block);
+
+/* The shrink plan of node `node`: the kept indices (ascending) of its output channels
+ * (which = SC_GRAPH_OUTPUT: conv dim 1, linear / embedding last dim, other ops the channel dims
+ * they carry, flattened in row-major order) or of its input channels as it reads them
+ * (SC_GRAPH_INPUT: conv dim 1, linear last dim, norm its dim). *count gets their number, or -1 when
+ * nothing is tracked there (keep everything). A channel is removed when a mask votes on it, every
+ * vote prunes it and no op fixes it (graph inputs / outputs, LayerNorm, grouped convs, opaque ops,
+ * broadcasting against an untracked tensor). indices NULL with capacity 0: the count only.
+ * Errors: SC_ERROR_INVALID_ARGUMENT (node, which, capacity below the count). */
+int sc_graph_shrink_plan(sc_graph *graph, size_t node, int which, int64_t *indices, size_t capacity, int64_t *count);
+
+/* The node's attributes after shrinking, same layout as given (conv {in, out, groups, transposed}
+ * with a depthwise conv's groups = its kept inputs; linear {in, out}; embedding {num, dim}; others
+ * unchanged) into attrs[0..capacity); *count gets their number. */
+int sc_graph_shrunk_attrs(sc_graph *graph, size_t node, int64_t *attrs, size_t capacity, size_t *count);
+
+/* The analysis as JSON: {"groups": [{"group", "members", "tied_by"}], "nodes": [{"name", "op",
+ * "group"?, "internal_metric_block"?, "kept_output"?, "kept_input"?, "attrs", "shrunk_attrs"}]}.
+ * *json stays valid until the graph's next JSON call or sc_graph_free; *length (may be NULL)
+ * gets its byte count. */
+int sc_graph_report(sc_graph *graph, const char **json, size_t *length);
+
+/* NNI's auto_set_denpendency_group_ids config list: for each non-exclusion entry of report_configs
+ * (JSON: the explain report's "configs", objects with "index", "exclusion", "selected",
+ * "translated"?) and each module it selects: {"op_names": [module], ...config_list[index] (or its
+ * translation) without op_names / op_names_re / op_types / exclude_op_* / fuse_names, "dependency_group_id":
+ * "auto_group_<group>" for modules of the graph's groups, "internal_metric_block": n where NNI sets
+ * one}. *json as sc_graph_report. Errors: SC_ERROR_INVALID_JSON (text or shapes). */
+int sc_graph_config_list(sc_graph *graph, const char *config_list, const char *report_configs, const char **json,
+                         size_t *length);
+
+/* NNI's count_flops_params (default mode) over the graph as described (run it on a shrunk model's
+ * graph for the shrunk figures): conv FLOPs = out_channels * prod(output dims after dim 1) *
+ * prod(kernel) * in_channels / groups, params = out * in / groups * prod(kernel) (+ out with a bias);
+ * linear FLOPs = in * out (per sample, as NNI), params = in * out (+ out); other nodes 0. A module
+ * called twice counts FLOPs per call, params once. Per node into node_flops / node_params (either
+ * may be NULL; capacity >= the node count when one is given), totals into *total_flops /
+ * *total_params (may be NULL). Errors: SC_ERROR_NULL_POINTER, SC_ERROR_INVALID_ARGUMENT (capacity). */
+int sc_graph_cost(sc_graph *graph, int64_t *node_flops, int64_t *node_params, size_t capacity, int64_t *total_flops,
+                  int64_t *total_params);
+
 #ifdef __cplusplus
 }
 #endif

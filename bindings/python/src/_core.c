@@ -713,7 +713,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0 ||
-        PyModule_AddFunctions(m, scpy_train_module_methods) < 0) {
+        PyModule_AddFunctions(m, scpy_train_module_methods) < 0 || PyModule_AddFunctions(m, scpy_graph_module_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -30,7 +30,7 @@ __all__ = [
     "explain", "ExplainReport", "ReportWarning", "pruning", "quantization", "distillation",
     "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
     "StateError", "PruningError", "QuantizationError", "DistillationError", "InvalidArgumentError", "InternalError",
-    "SwiftCompressWarning", "utils", "TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", "trace",
+    "SwiftCompressWarning", "utils", "speedup", "TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", "trace",
 ]
 
 # NNI 3.0 exports its evaluators from nni.compression; so do we (they need torch: imported on use).
@@ -40,7 +40,7 @@ _FROM_UTILS = ("TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", 
 def __getattr__(name: str) -> Any:
     # The subpackages import torch: only when asked for.
     import importlib
-    if name in ("pruning", "quantization", "distillation", "utils"):
+    if name in ("pruning", "quantization", "distillation", "utils", "speedup"):
         return importlib.import_module("." + name, __name__)
     if name in _FROM_UTILS:
         return getattr(importlib.import_module(".utils", __name__), name)

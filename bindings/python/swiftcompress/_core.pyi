@@ -223,3 +223,29 @@ def fold_batch_norm_backward(layer: int, weight: Any, bias: Optional[Any], bn_we
                              running_var: Any, eps: float, grad_folded_weight: Any, grad_folded_bias: Optional[Any],
                              grad_weight: Any, grad_bias: Optional[Any], grad_bn_weight: Optional[Any],
                              grad_bn_bias: Optional[Any]) -> None: ...
+
+# Graph analysis (_graph.c; include/swiftcompress.h, "Graph analysis: dependency groups and shrink plans").
+# A graph is a capsule owning an sc_graph; node kinds are graph_op_codes()'s values.
+def graph_create() -> Any:
+    """An empty sc_graph (freed with the returned object)."""
+def graph_add_node(graph: Any, name: str, op: int, inputs: Sequence[int], shape: Sequence[int],
+                   attrs: Sequence[int]) -> int:
+    """sc_graph_add_node: appends a node, returns its index (InvalidArgumentError for a bad description)."""
+def graph_set_mask(graph: Any, node: int, weight_mask: TensorSpec, bias_mask: Optional[TensorSpec]) -> None:
+    """sc_graph_set_mask: a conv / linear / embedding node's masks (read during the call)."""
+def graph_groups(graph: Any) -> List[List[int]]:
+    """The dependency groups (node indices), sc_graph_dependency_groups / sc_graph_group_members."""
+def graph_node_group(graph: Any, node: int) -> Tuple[int, int]:
+    """(group or -1, internal_metric_block or 0), sc_graph_node_group."""
+def graph_plan(graph: Any, node: int, which: int) -> Optional[List[int]]:
+    """sc_graph_shrink_plan: kept output (which=OUTPUT) / input (INPUT) indices; None when untracked."""
+def graph_shrunk_attrs(graph: Any, node: int) -> List[int]:
+    """sc_graph_shrunk_attrs: the node's attributes after shrinking."""
+def graph_report(graph: Any) -> str:
+    """sc_graph_report's JSON (groups with members and tied_by; per node kept indices)."""
+def graph_config_list(graph: Any, config_list_json: str, report_configs_json: str) -> str:
+    """sc_graph_config_list's JSON: NNI's auto_set_denpendency_group_ids config list."""
+def graph_cost(graph: Any) -> Tuple[int, int, List[int], List[int]]:
+    """sc_graph_cost: (total FLOPs, total params, per-node FLOPs, per-node params), NNI's default mode."""
+def graph_op_codes() -> Dict[str, int]:
+    """SC_GRAPH_OP_* by lower-case name, and "OUTPUT" / "INPUT" (SC_GRAPH_OUTPUT / SC_GRAPH_INPUT)."""
