@@ -54,7 +54,7 @@ extension Pruning {
         }
         let byteMask = plans.indices.map { ti in
             let p = plans[ti]
-            return !isDirect[ti] && (p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign
+            return !isDirect[ti] && (p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign || p.usesGroups
                                      || targets[ti].settings.sparseThreshold != nil)
         }
         let masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask, isDirect: isDirect)
@@ -68,7 +68,7 @@ extension Pruning {
                 case .level, .l1Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 1))
                 case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2))
                 case .fpgm: m.values = .dense(fpgmMetric(t, layout: plans[ti].layout))
-                case .supplied: break
+                case .supplied, .wanda: break
                 }
             }
             metrics[ti] = m
@@ -120,6 +120,12 @@ extension Pruning {
             masks.record(cut, metric: m, target: ti, mask: targets[ti].mask)
         }
         for ti in plans.indices where plans[ti].usesRatio && metrics[ti] != nil { masks.generated[ti] = true }
+        // Groups: N:M, or Wanda's per-row ratio.
+        for ti in plans.indices where plans[ti].usesGroups {
+            guard let m = metrics[ti] else { continue }
+            groupRule(m, size: plans[ti].groupSize, prune: plans[ti].groupPrune, mask: masks.masks[ti])
+            masks.generated[ti] = true
+        }
         // Align (sources were checked in planning to have generated masks).
         // Every align mask is derived from the masks before align (as NNI does), then multiplied in.
         var aligned: [(Int, [UInt8])] = []
