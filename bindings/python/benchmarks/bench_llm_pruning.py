@@ -19,14 +19,19 @@ also mask_structure '2:4'), alternating run by run so that all see the same load
   ``|w|`` then one kthvalue (kthvalue keeps ties on the kept side, so it is a lower bound on what
   an exact mask costs in torch); where kthvalue has no kernel for the dtype, topk(largest=False).
 Prints medians (ms) and ratios to clone. Memory (unless --no-memory): growth of the peak resident
-set during one compress() (VmHWM after minus VmRSS before, the peak mark reset with
-``echo 5 > /proc/self/clear_refs``), as a multiple of the masks' bytes.
+set during the first compress() of a fresh pruner, in a fresh subprocess per case (VmHWM after
+minus VmRSS before, the peak mark reset with ``echo 5 > /proc/self/clear_refs``; freed memory of
+earlier runs in the same process would be reused and hide the growth), as a multiple of the
+masks' bytes (the masks are part of the growth: 1.00x is no memory beyond them).
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import statistics
+import subprocess
+import sys
 import time
 from typing import Callable, Dict, List
 
@@ -104,7 +109,20 @@ def peak_growth(fn: Callable[[], object]) -> int:
     return growth
 
 
+def memory_case(layers: int, dtype_name: str, config: List[dict]) -> float:
+    """Run in a fresh process: peak growth of one compress() / the masks' bytes."""
+    m = model(layers, getattr(torch, dtype_name))
+    weights = [mod.weight for mod in m.modules() if isinstance(mod, nn.Linear)]
+    mask_bytes = sum(w.numel() * w.element_size() for w in weights)
+    pruner = LevelPruner(m, config)
+    growth = peak_growth(lambda: pruner.compress()[1])
+    return growth / mask_bytes if growth >= 0 else -1.0
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--memory-case":
+        print(memory_case(int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)
@@ -127,7 +145,6 @@ def main() -> None:
         dtype = getattr(torch, dtype_name)
         m = model(args.layers, dtype)
         weights = [mod.weight for mod in m.modules() if isinstance(mod, nn.Linear)]
-        mask_bytes = sum(w.numel() * w.element_size() for w in weights)
         for case, config in cases.items():
             pruner = LevelPruner(m, config)
             pruner.compress()  # warm-up
@@ -139,11 +156,15 @@ def main() -> None:
                 ours_t.append(timed(lambda: pruner.compress()[1]))
                 if cut is not None:
                     torch_t.append(timed(cut))
-            growth = -1 if args.no_memory else peak_growth(lambda: pruner.compress()[1])
             pruner.unwrap_model()
+            growth = -1.0
+            if not args.no_memory:
+                out = subprocess.run([sys.executable, __file__, "--memory-case", str(args.layers), dtype_name, json.dumps(config)],
+                                     capture_output=True, text=True)
+                growth = float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else -1.0
             o, c = statistics.median(ours_t), statistics.median(clone_t)
             t = statistics.median(torch_t) if torch_t else float("nan")
-            g = "-" if growth < 0 else f"{growth / mask_bytes:.2f}x"
+            g = "-" if growth < 0 else f"{growth:.2f}x"
             print(f"| {dtype_name} | {case} | {o:.1f} | {c:.1f} | {t:.1f} | {o / c:.2f}x | {t / c:.2f}x | {g} |", flush=True)
         del m, weights
         gc.collect()
