@@ -112,7 +112,8 @@ extension Pruning {
             guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
-            if masks.isDirect[ti] && !m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k) {
+            if masks.isDirect[ti] && (halfCutAndWrite([m], masks: [targets[ti].mask], count: k)
+                                      || (!m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k))) {
                 masks.written[ti] = true
                 return
             }
@@ -231,7 +232,8 @@ extension Pruning {
         // Fine-grained members without bounds: the one-pass form when it can decide.
         if members.allSatisfy({ masks.isDirect[$0.0] && !$0.1.needsWideKeys }),
            sources.allSatisfy({ $0.weight == 1 && $0.lo <= 0 && $0.hi >= $0.metric.count }),
-           fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
+           halfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
+            || fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
             for (ti, _) in members {
                 masks.written[ti] = true
                 masks.generated[ti] = true

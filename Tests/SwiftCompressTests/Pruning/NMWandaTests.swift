@@ -78,7 +78,7 @@ import Testing
         // The same metric supplied to the ordinary ratio rule ranks the whole target.
         let whole = try Self.masks([2, 4], [Float](repeating: 1, count: 8), PruningSettings(sparseRatio: 0.5, granularity: .fineGrained),
                                    metric: .supplied, supplied: metric)
-        #expect(whole == [1, 0, 0, 0, 1, 1, 1, 0])
+        #expect(whole == [0, 0, 0, 0, 1, 1, 1, 1])  // the four smallest: 1, 2, 3, 4 (all in row 0)
         // Bounds apply per row: max_sparse_ratio 0.25 prunes one per row.
         let bounded = try Self.masks([2, 4], [Float](repeating: 1, count: 8), PruningSettings(sparseRatio: 0.5, maxSparseRatio: 0.25),
                                      metric: .wanda, supplied: metric)
