@@ -112,6 +112,8 @@ extension Pruning {
             guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
+            // 16-bit targets: the exact histogram cut (HalfCut.swift; ties in 16 bits are too many for
+            // the fused cut's candidates); 32-bit keys: the fused one-pass cut; else the radix form.
             if masks.isDirect[ti] && (halfCutAndWrite([m], masks: [targets[ti].mask], count: k)
                                       || (!m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k))) {
                 masks.written[ti] = true

@@ -64,6 +64,30 @@ import Testing
         }
     }
 
+    /// The histogram cut called directly, with masks of two dtypes, against the float32 engine's masks.
+    @Test(arguments: [ElementType.bfloat16, .float16])
+    func histogramCutDirectly(_ dtype: ElementType) throws {
+        let b = TestBuffers()
+        let data = [Self.values(200_000, seed: 11), Self.values(50_000, seed: 12)]
+        for ratio in [0.25, 0.5, 0.9] {
+            var metrics: [Metric] = [], masks: [MutableTensorView] = [], single: [PruningTarget] = [], sm: [MutableTensorView] = []
+            for (i, vals) in data.enumerated() {
+                let t = try b.mutableView(vals, shape: [vals.count], dtype: dtype)
+                metrics.append(Metric(values: .magnitude(t.readOnly), count: vals.count, singlePrecision: true))
+                masks.append(try b.zeros([vals.count], dtype: i == 0 ? dtype : .float32))
+                let t32 = try b.mutableView(t.allValues, shape: [vals.count], dtype: .float32)
+                let m32 = try b.zeros([vals.count])
+                sm.append(m32)
+                single.append(PruningTarget(moduleName: "l\(i)", targetName: "weight",
+                                            settings: PruningSettings(sparseRatio: ratio, globalGroupID: .int(0), granularity: .fineGrained),
+                                            tensor: t32.readOnly, mask: m32))
+            }
+            #expect(halfCutAndWrite(metrics, masks: masks, count: pruneCount(250_000, ratio)))
+            try Pruning.generateMasks(single, metric: .level)
+            #expect(masks.map(\.allValues) == sm.map(\.allValues), "\(dtype) \(ratio)")
+        }
+    }
+
     /// The raw 16-bit words of a bfloat16 mask are 0 and 0x3F80 (1.0).
     @Test func sixteenBitMaskWords() throws {
         let b = TestBuffers()
