@@ -64,4 +64,72 @@ extension Pruning {
             }
         }
     }
+
+    /// Whether a target's group rule writes the caller's mask directly (small groups, N:M, of a
+    /// fine-grained metric with 32-bit keys): no byte mask.
+    static func directGroups(_ p: PruningTargetPlan) -> Bool {
+        guard p.usesGroups, p.layout.isFineGrained, p.groupSize >= 1, p.groupSize <= 64, let m = p.metric else { return false }
+        return !m.needsWideKeys
+    }
+
+    /// `groupRule` writing the caller's mask (shaped like the metric) straight from runs of 32-bit
+    /// keys: 0 at the `prune` smallest of every `size` consecutive values, 1 elsewhere.
+    static func groupRuleDirect(_ m: Metric, size: Int, prune: Int, mask: MutableTensorView) {
+        let n = min(m.count, mask.count)
+        guard size > 0, n > 0 else { return }
+        let groups = n / size
+        let perRun = max(1, keyRun / size) * size  // one forEachKeyRun32 run holds whole groups
+        let runs = (groups * size + perRun - 1) / perRun
+        let perTask = max(1, (1 << 16) / perRun)
+        let tasks = (runs + perTask - 1) / perTask
+        parallelFor(tasks, parallel: tasks > 1) { task in
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: perRun) { decided in
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(size, 1)) { group in
+                    guard let d = decided.baseAddress, let g = group.baseAddress else { return }
+                    let r0 = task * perTask, r1 = min(runs, r0 + perTask)
+                    for r in r0..<r1 {
+                        let lo = r * perRun, hi = min(groups * size, lo + perRun)
+                        m.forEachKeyRun32(lo..<hi) { start, keys in
+                            var j = 0
+                            while j + size <= keys.count {
+                                for e in 0..<size { g[e] = UInt64(keys[j + e]) << 32 | UInt64(e) }
+                                // insertion sort of the group: key, then position
+                                for a in 1..<max(size, 1) {
+                                    let x = g[a]
+                                    var b = a
+                                    while b > 0 && g[b - 1] > x { g[b] = g[b - 1]; b -= 1 }
+                                    g[b] = x
+                                }
+                                for e in 0..<size { d[start - lo + j + e] = 1 }
+                                for e in 0..<min(prune, size) { d[start - lo + j + Int(truncatingIfNeeded: g[e] & 0xFFFF_FFFF)] = 0 }
+                                j += size
+                            }
+                        }
+                        storeDecisions(UnsafeBufferPointer(start: d, count: hi - lo), at: lo, into: mask)
+                    }
+                }
+            }
+        }
+    }
+
+    /// mask[at + j] = values[j] (0 or 1), fast for contiguous masks of the four dtypes.
+    static func storeDecisions(_ values: UnsafeBufferPointer<Double>, at start: Int, into mask: MutableTensorView) {
+        guard let p = mask.pointer, start >= 0, start + values.count <= mask.count else { return }
+        if mask.layout.isContiguous {
+            switch mask.dtype {
+            case .float32:
+                let o = p.assumingMemoryBound(to: Float.self) + start
+                for j in values.indices { o[j] = Float(values[j]) }
+            case .float64:
+                let o = p.assumingMemoryBound(to: Double.self) + start
+                for j in values.indices { o[j] = values[j] }
+            case .bfloat16, .float16:
+                let one: UInt16 = mask.dtype == .bfloat16 ? 0x3F80 : 0x3C00
+                let o = p.assumingMemoryBound(to: UInt16.self) + start
+                for j in values.indices { o[j] = values[j] == 0 ? 0 : one }
+            }
+            return
+        }
+        mask.store(start..<(start + values.count)) { i in values[i - start] }
+    }
 }

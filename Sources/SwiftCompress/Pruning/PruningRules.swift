@@ -49,7 +49,7 @@ extension Pruning {
         // Which targets need a byte mask, and which are written straight from one cut.
         let isDirect = plans.indices.map { ti in
             let p = plans[ti]
-            return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal)
+            return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal || directGroups(p))
                 && targets[ti].settings.sparseThreshold == nil
         }
         let byteMask = plans.indices.map { ti in
@@ -126,7 +126,12 @@ extension Pruning {
         // Groups: N:M, or Wanda's per-row ratio.
         for ti in plans.indices where plans[ti].usesGroups {
             guard let m = metrics[ti] else { continue }
-            groupRule(m, size: plans[ti].groupSize, prune: plans[ti].groupPrune, mask: masks.masks[ti])
+            if masks.isDirect[ti] {
+                groupRuleDirect(m, size: plans[ti].groupSize, prune: plans[ti].groupPrune, mask: targets[ti].mask)
+                masks.written[ti] = true
+            } else {
+                groupRule(m, size: plans[ti].groupSize, prune: plans[ti].groupPrune, mask: masks.masks[ti])
+            }
             masks.generated[ti] = true
         }
         // Align (sources were checked in planning to have generated masks).
