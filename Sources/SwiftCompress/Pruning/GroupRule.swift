@@ -91,6 +91,24 @@ extension Pruning {
                         let lo = r * perRun, hi = min(groups * size, lo + perRun)
                         m.forEachKeyRun32(lo..<hi) { start, keys in
                             var j = 0
+                            if size <= 16 {
+                                // Small groups (2:4, 4:8, ...): each element's rank in its group by
+                                // (key, position), branch-free; pruned when the rank is below `prune`.
+                                while j + size <= keys.count {
+                                    let base = start - lo + j
+                                    for e in 0..<size {
+                                        let ke = keys[j + e]
+                                        var rank = 0
+                                        for f in 0..<size {
+                                            let kf = keys[j + f]
+                                            rank &+= (kf < ke || (kf == ke && f < e)) ? 1 : 0
+                                        }
+                                        d[base + e] = rank < prune ? 0 : 1
+                                    }
+                                    j += size
+                                }
+                                return
+                            }
                             while j + size <= keys.count {
                                 for e in 0..<size { g[e] = UInt64(keys[j + e]) << 32 | UInt64(e) }
                                 // insertion sort of the group: key, then position

@@ -41,18 +41,32 @@ func halfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: I
     } else {
         let hists = SharedSlots<[Int32]>(repeating: [], count: workers)
         parallelFor(workers, parallel: workers > 1) { w in
-            var h = [Int32](repeating: 0, count: bins)
+            // Two interleaved histograms (even / odd elements) halve the chains of dependent
+            // increments when neighbouring weights fall into the same bin; summed at the end.
+            var h = [Int32](repeating: 0, count: 2 * bins)
             h.withUnsafeMutableBufferPointer { hb in
+                guard let h0 = hb.baseAddress else { return }
+                let h1 = h0 + bins
                 for ti in bounds[w]..<bounds[w + 1] {
                     let task = tasks[ti]
                     guard case .magnitude(let v) = metrics[task.source].values, let p = v.pointer else { continue }
                     let bits = p.assumingMemoryBound(to: UInt16.self)
-                    for i in task.range {
-                        let b = bits[i] & 0x7FFF
-                        hb[Int(b > nanAbove ? 0x7FFF : b)] &+= 1
+                    var i = task.range.lowerBound
+                    let end = task.range.upperBound
+                    while i + 1 < end {
+                        let a = bits[i] & 0x7FFF, b = bits[i + 1] & 0x7FFF
+                        h0[Int(a > nanAbove ? 0x7FFF : a)] &+= 1
+                        h1[Int(b > nanAbove ? 0x7FFF : b)] &+= 1
+                        i += 2
+                    }
+                    if i < end {
+                        let a = bits[i] & 0x7FFF
+                        h0[Int(a > nanAbove ? 0x7FFF : a)] &+= 1
                     }
                 }
+                for b in 0..<bins { h0[b] &+= h1[b] }
             }
+            h.removeLast(bins)
             hists[w] = h
         }
         var below = 0
