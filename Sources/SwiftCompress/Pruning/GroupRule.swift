@@ -94,17 +94,19 @@ extension Pruning {
                             if size <= 16 {
                                 // Small groups (2:4, 4:8, ...): each element's rank in its group by
                                 // (key, position), branch-free; pruned when the rank is below `prune`.
+                                // Each pair once: the later element outranks on ties.
                                 while j + size <= keys.count {
                                     let base = start - lo + j
+                                    for e in 0..<size { g[e] = 0 }
                                     for e in 0..<size {
                                         let ke = keys[j + e]
-                                        var rank = 0
-                                        for f in 0..<size {
-                                            let kf = keys[j + f]
-                                            rank &+= (kf < ke || (kf == ke && f < e)) ? 1 : 0
+                                        for f in (e + 1)..<max(size, e + 1) {
+                                            let later = keys[j + f] >= ke  // (ke, e) < (kf, f)
+                                            g[f] &+= later ? 1 : 0
+                                            g[e] &+= later ? 0 : 1
                                         }
-                                        d[base + e] = rank < prune ? 0 : 1
                                     }
+                                    for e in 0..<size { d[base + e] = g[e] < UInt64(prune) ? 0 : 1 }
                                     j += size
                                 }
                                 return
