@@ -77,6 +77,7 @@ extension Pruning {
     static func groupRuleDirect(_ m: Metric, size: Int, prune: Int, mask: MutableTensorView) {
         let n = min(m.count, mask.count)
         guard size > 0, n > 0 else { return }
+        if size == 4, groupsOfFour(m, prune: prune, mask: mask) { return }
         let groups = n / size
         let perRun = max(1, keyRun / size) * size  // one forEachKeyRun32 run holds whole groups
         let runs = (groups * size + perRun - 1) / perRun
@@ -151,5 +152,66 @@ extension Pruning {
             return
         }
         mask.store(start..<(start + values.count)) { i in values[i - start] }
+    }
+
+    /// N:4 (2:4, 1:4, 3:4) of the level metric of a contiguous float32 / bfloat16 / float16 tensor
+    /// into a contiguous mask of one of those dtypes: magnitude keys read from the bits, each
+    /// group's ranks from its 6 pairs in registers. False (nothing written) when it does not apply.
+    static func groupsOfFour(_ m: Metric, prune: Int, mask: MutableTensorView) -> Bool {
+        guard case .magnitude(let v) = m.values, v.layout.isContiguous, let vp = v.pointer, v.dtype != .float64,
+              mask.layout.isContiguous, let mp = mask.pointer, mask.dtype != .float64, mask.count == v.count else { return false }
+        let groups = v.count / 4
+        let perTask = 1 << 14
+        let tasks = (groups + perTask - 1) / perTask
+        let n = UInt32(clamping: prune)
+        func run<T>(_ out: UnsafeMutablePointer<T>, pruned: T, kept: T) {
+            parallelFor(tasks, parallel: tasks > 1) { task in
+                let g0 = task * perTask, g1 = min(groups, g0 + perTask)
+                switch v.dtype {
+                case .float32:
+                    let bits = vp.assumingMemoryBound(to: UInt32.self)
+                    fourLoop(g0, g1, n, out, pruned, kept) { i in
+                        let b = bits[i] & 0x7FFF_FFFF
+                        return b > 0x7F80_0000 ? 0xFFFF_FFFF : b
+                    }
+                case .bfloat16, .float16:
+                    let nan: UInt16 = v.dtype == .bfloat16 ? 0x7F80 : 0x7C00
+                    let bits = vp.assumingMemoryBound(to: UInt16.self)
+                    fourLoop(g0, g1, n, out, pruned, kept) { i in
+                        let b = bits[i] & 0x7FFF
+                        return b > nan ? 0xFFFF : UInt32(b)
+                    }
+                case .float64: break
+                }
+            }
+        }
+        switch mask.dtype {
+        case .float32: run(mp.assumingMemoryBound(to: Float.self), pruned: 0, kept: 1)
+        case .bfloat16: run(mp.assumingMemoryBound(to: UInt16.self), pruned: 0, kept: 0x3F80)
+        case .float16: run(mp.assumingMemoryBound(to: UInt16.self), pruned: 0, kept: 0x3C00)
+        case .float64: return false
+        }
+        return true
+    }
+}
+
+/// Groups g0 ..< g1 of four: element e is pruned when its rank (the count of group members
+/// before it in (key, position) order) is below n.
+@inline(__always)
+private func fourLoop<T>(_ g0: Int, _ g1: Int, _ n: UInt32, _ out: UnsafeMutablePointer<T>, _ pruned: T, _ kept: T,
+                         _ key: (Int) -> UInt32) {
+    @inline(__always) func lt(_ x: UInt32, _ y: UInt32) -> UInt32 { x < y ? 1 : 0 }
+    @inline(__always) func le(_ x: UInt32, _ y: UInt32) -> UInt32 { x <= y ? 1 : 0 }
+    for g in g0..<g1 {
+        let i = g * 4
+        let a = key(i), b = key(i + 1), c = key(i + 2), d = key(i + 3)
+        let r0 = lt(b, a) + lt(c, a) + lt(d, a)
+        let r1 = le(a, b) + lt(c, b) + lt(d, b)
+        let r2 = le(a, c) + le(b, c) + lt(d, c)
+        let r3 = le(a, d) + le(b, d) + le(c, d)
+        out[i] = r0 < n ? pruned : kept
+        out[i + 1] = r1 < n ? pruned : kept
+        out[i + 2] = r2 < n ? pruned : kept
+        out[i + 3] = r3 < n ? pruned : kept
     }
 }
