@@ -18,7 +18,10 @@ also mask_structure '2:4'), alternating run by run so that all see the same load
   mask = (a > t)`` converted to the weight's dtype, and for the global group ``torch.cat`` of every
   ``|w|`` then one kthvalue (kthvalue keeps ties on the kept side, so it is a lower bound on what
   an exact mask costs in torch); where kthvalue has no kernel for the dtype, topk(largest=False).
-Prints medians (ms) and ratios to clone. Memory (unless --no-memory): growth of the peak resident
+Every large allocation gets fresh pages (the script re-executes itself with
+MALLOC_MMAP_THRESHOLD_=131072: otherwise glibc reuses freed blocks of up to 32 MiB without page
+faults and the clone baseline of bfloat16 weights swings between 6 and 90 ms). Prints medians (ms)
+and ratios to clone. Memory (unless --no-memory): growth of the peak resident
 set during the first compress() of a fresh pruner, in a fresh subprocess per case (VmHWM after
 minus VmRSS before, the peak mark reset with ``echo 5 > /proc/self/clear_refs``; freed memory of
 earlier runs in the same process would be reused and hide the growth), as a multiple of the
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -120,6 +124,12 @@ def memory_case(layers: int, dtype_name: str, config: List[dict]) -> float:
 
 
 def main() -> None:
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        # glibc's dynamic mmap threshold lets a freed block of up to 32 MiB be reused without page
+        # faults, so a clone's cost would depend on what the previous run freed (a 23 MB bfloat16
+        # weight is reused, a 46 MB float32 one is not). A fixed threshold gives every large tensor
+        # (weights' clones and masks alike) fresh pages, as the first compress() of a model sees.
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-case":
         print(memory_case(int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])))
         return
