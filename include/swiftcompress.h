@@ -967,6 +967,33 @@ int sc_graph_config_list(sc_graph *graph, const char *config_list, const char *r
 int sc_graph_cost(sc_graph *graph, int64_t *node_flops, int64_t *node_params, size_t capacity, int64_t *total_flops,
                   int64_t *total_params);
 
+ * Wanda and N:M masks (issue 15)
+ *
+ * Wanda (Sun et al. 2023): feed each targeted layer's calibration inputs to sc_wanda_accumulate,
+ * write the metric |W_ij| * ||X_j||_2 with sc_wanda_metric into a buffer of the weight's shape, bind
+ * it with sc_session_bind_metric and generate with SC_METRIC_WANDA: a sparse_ratio is then applied
+ * per output row (each row of dim 0 prunes int(row length * ratio), the paper's comparison group);
+ * mask_structure "N:M" prunes the N smallest of every M consecutive values along the input dim.
+ * mask_structure itself is a config key (read by the core; every metric honours it).
+ * ------------------------------------------------------------------------------------------- */
+
+#define SC_METRIC_WANDA 5  /* the caller's Wanda metric (sc_wanda_metric), ratio per output row */
+
+/* Adds to norms[c] (or stores, when reset != 0) the sum of input^2 over every position of input
+ * whose index along channel_dim is c (negative: from the end; -1 for a Linear's [..., in_features]
+ * input, 1 for a conv's [N, C, ...]). Sums in double, stored in norms' dtype (float64 recommended).
+ * norms: writable, one value per channel, any dtype and strides; input: read, any dtype, strides.
+ * Nothing retained. Errors: SC_ERROR_SHAPE (channel_dim out of range, norms of another size; nothing
+ * written), SC_ERROR_NULL_POINTER / SC_ERROR_INVALID_ARGUMENT for bad descriptors. */
+int sc_wanda_accumulate(const sc_tensor *norms, const sc_tensor *input, int64_t channel_dim, int reset);
+
+/* Writes out[i, j, ...] = |weight[i, j, ...]| * sqrt(norms[j]) (weight of rank >= 2, input channels
+ * along dim 1; a conv's kernel positions share their channel's norm), each factor rounded to out's
+ * dtype and the product rounded once (float32 out: the paper's float32 metric). out: writable, the
+ * weight's shape. Errors: SC_ERROR_SHAPE (rank < 2, norms without weight.shape[1] values, out of
+ * another shape), an engine error for a negative or NaN norm; nothing written then. */
+int sc_wanda_metric(const sc_tensor *weight, const sc_tensor *norms, const sc_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

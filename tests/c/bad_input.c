@@ -329,7 +329,8 @@ static void binding(void) {
     ERR(s, sc_session_apply_masks(s), SC_ERROR_STATE, "fc.bias");
     TRUE(all_equal(wm, 8, 0.0f));
     OK(s, sc_session_bind(s, "fc", "bias", &bt, &bmt));
-    ERR(s, sc_session_generate_masks(s, 5), SC_ERROR_INVALID_ARGUMENT, "metric");
+    ERR(s, sc_session_generate_masks(s, SC_METRIC_WANDA), SC_ERROR_PRUNING, "no metric tensor");
+    ERR(s, sc_session_generate_masks(s, 6), SC_ERROR_INVALID_ARGUMENT, "metric");
     ERR(s, sc_session_generate_masks(s, -1), SC_ERROR_INVALID_ARGUMENT, "metric");
     ERR(NULL, sc_session_generate_masks(NULL, SC_METRIC_LEVEL), SC_ERROR_NULL_POINTER, "session");
     ERR(NULL, sc_session_apply_masks(NULL), SC_ERROR_NULL_POINTER, "session");
@@ -1940,6 +1941,29 @@ static void trainable_quantizers(void) {
     }
 }
 
+/* Wanda (issue 15): input-norm accumulation and the metric |W_ij| * sqrt(norms[j]). */
+static void wanda_calls(void) {
+    int64_t shape23[2] = {2, 3}, shape3[1] = {3}, shape2[1] = {2};
+    float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, -2, 3, -4, 5, -6}, out[6] = {0};
+    double norms[3] = {-1, -1, -1}, n2[2] = {0}, given[3] = {4, 9, 16};
+    sc_tensor tx = tensor(x, SC_DTYPE_FLOAT32, 2, shape23, NULL), tn = tensor(norms, SC_DTYPE_FLOAT64, 1, shape3, NULL);
+    sc_tensor tn2 = tensor(n2, SC_DTYPE_FLOAT64, 1, shape2, NULL), tw = tensor(w, SC_DTYPE_FLOAT32, 2, shape23, NULL);
+    sc_tensor tg = tensor(given, SC_DTYPE_FLOAT64, 1, shape3, NULL), to = tensor(out, SC_DTYPE_FLOAT32, 2, shape23, NULL);
+    ERR(NULL, sc_wanda_accumulate(NULL, &tx, -1, 1), SC_ERROR_NULL_POINTER, "norms");
+    ERR(NULL, sc_wanda_accumulate(&tn, &tx, 5, 1), SC_ERROR_SHAPE, "channel dim");
+    ERR(NULL, sc_wanda_accumulate(&tn2, &tx, -1, 1), SC_ERROR_SHAPE, "norms");
+    TRUE(norms[0] == -1 && n2[0] == 0);
+    OK(NULL, sc_wanda_accumulate(&tn, &tx, -1, 1)); /* columns (1, 4), (2, 5), (3, 6) */
+    TRUE(norms[0] == 17 && norms[1] == 29 && norms[2] == 45);
+    OK(NULL, sc_wanda_accumulate(&tn, &tx, 1, 0));
+    TRUE(norms[0] == 34 && norms[1] == 58 && norms[2] == 90);
+    ERR(NULL, sc_wanda_metric(&tw, &tn2, &to), SC_ERROR_SHAPE, "norms");
+    ERR(NULL, sc_wanda_metric(&tw, &tg, NULL), SC_ERROR_NULL_POINTER, "out");
+    OK(NULL, sc_wanda_metric(&tw, &tg, &to));
+    static const float want[6] = {2, 6, 12, 8, 15, 24};
+    TRUE(equal_floats(out, want, 6));
+}
+
 int main(void) {
     versions_and_names();
     create_and_free();
@@ -1964,6 +1988,7 @@ int main(void) {
     real_quant_explicit();
     fold_batch_norm();
     training_metrics();
+    wanda_calls();
     trainable_quantizers();
     printf("bad_input: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;

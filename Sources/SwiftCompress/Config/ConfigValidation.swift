@@ -23,6 +23,7 @@ enum SettingRule: Sendable {
     case align
     case quantDtype
     case link
+    case maskStructure  // "N:M", 0 <= N <= M, M >= 1, or "0:0"
 
     var expectation: String {
         switch self {
@@ -35,6 +36,7 @@ enum SettingRule: Sendable {
         case .align: return "a dict {'module_name': str or None, 'target_name': str, 'dims': [int, ...]}"
         case .quantDtype: return "'intN' or 'uintN' with N from \(quantBitRange.lowerBound) to \(quantBitRange.upperBound)"
         case .link: return "a module name or a non-empty list of module names"
+        case .maskStructure: return "'N:M' with ints 0 <= N <= M and M >= 1 (e.g. '2:4'), or '0:0' (unstructured)"
         }
     }
 }
@@ -62,6 +64,21 @@ func parseQuantDtype(_ s: String) -> (signed: Bool, bits: Int)? {
         let bits = Int(digits), quantBitRange.contains(bits)
     else { return nil }
     return (signed, bits)
+}
+
+/// The (N, M) of a `mask_structure` text: (2, 4) for "2:4", (0, 0) for "0:0"; nil when malformed
+/// (not two decimal ints, N > M, or M == 0 with N != 0).
+func parseMaskStructure(_ s: String) -> (n: Int, m: Int)? {
+    let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2 else { return nil }
+    func int(_ p: Substring) -> Int? {
+        guard !p.isEmpty, p.count <= 9, p.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(p)
+    }
+    guard let n = int(parts[0]), let m = int(parts[1]) else { return nil }
+    if n == 0 && m == 0 { return (0, 0) }
+    guard m >= 1, n <= m else { return nil }
+    return (n, m)
 }
 
 /// Checks one setting value against its row's rule; the one implementation of each rule (typed
@@ -118,6 +135,8 @@ func checkSetting(_ key: String, _ value: ConfigValue, rule: SettingRule, nullab
         for required in ["target_name", "dims"] where !o.contains(required) {
             throw path.key(required).error(expected: "the key '\(required)' in align", got: "nothing")
         }
+    case .maskStructure:
+        guard let s = value.string, parseMaskStructure(s) != nil else { throw path.error(expected: rule.expectation, got: value) }
     case .quantDtype:
         guard let s = value.string, parseQuantDtype(s) != nil else { throw path.error(expected: rule.expectation, got: value) }
     case .link:

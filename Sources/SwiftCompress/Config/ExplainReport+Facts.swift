@@ -5,8 +5,8 @@
 /// Every mode: `"role"` (`"parameter"`, `"input"` or `"output"`), `"active"` (the target is
 /// compressed: pruning, a metric is computed for it; quantization and distillation, always).
 ///
-/// - pruning: `"apply"` (`"mul"`, `"add"`, `"bypass"`), `"prunes"` (sparse_ratio or
-///   sparse_threshold set: the target gets a mask from a metric).
+/// - pruning: `"apply"` (`"mul"`, `"add"`, `"bypass"`), `"prunes"` (sparse_ratio,
+///   sparse_threshold or an N:M mask_structure set: the target gets a mask from a metric).
 /// - quantization: `"apply"` (`"clamp_round"`, `"qat_clamp_round"`, `"bypass"`), `"quant_dtype"`
 ///   (`"int8"` when unset), `"quant_bits"`, `"quant_scheme"` (`"symmetric"` / `"affine"` when the
 ///   settings give one, null when they leave it unset, as NNI 3.0's calibration config reports it),

@@ -449,6 +449,14 @@ func mergedTemplateSettings(config: ConfigObject, template: ConfigObject)
                 set.insert(key)
             }
         }
+        // Our extension keys are not in the templates (canonical settings stay NNI 3.0's when they
+        // are unset); as shorthand they reach the targets whose template has their anchor key.
+        for (key, anchor) in SettingKeys.shorthandExtensions where s.contains(anchor) && !s.contains(key) {
+            if let v = config[key] {
+                s[key] = v
+                set.insert(key)
+            }
+        }
         settings[name] = s
         fromShorthand[name] = set
         order.append(name)
@@ -512,13 +520,18 @@ func resolveTargetKind(_ name: String, settings: [String: ConfigObject], module:
     return (source, kind)
 }
 
-/// Checks that only the merged settings can get wrong: min_sparse_ratio <= max_sparse_ratio, and
+/// Checks that only the merged settings can get wrong: min_sparse_ratio <= max_sparse_ratio,
+/// mask_structure with what it cannot be combined with (`PruningSettings.maskStructureConflict`), and
 /// sparse_ratio / min / max within each other (SEMANTICS.md: ratio is clamped into [min, max]).
 func checkFinalPruningSettings(_ targets: [TargetPlan]) throws(ConfigError) {
     for t in targets {
         if let lo = t.pruning?.minSparseRatio, let hi = t.pruning?.maxSparseRatio, lo > hi {
             throw ConfigError(configIndex: t.configIndex, path: "config_list[\(t.configIndex)] (\(t.moduleName).\(t.targetName))",
                               expected: "min_sparse_ratio <= max_sparse_ratio", got: "min_sparse_ratio=\(pythonFloat(lo)), max_sparse_ratio=\(pythonFloat(hi))")
+        }
+        if let conflict = t.pruning?.maskStructureConflict() {
+            throw ConfigError(configIndex: t.configIndex, path: "config_list[\(t.configIndex)] (\(t.moduleName).\(t.targetName)).\(conflict.key)",
+                              expected: conflict.expected, got: conflict.got)
         }
     }
 }

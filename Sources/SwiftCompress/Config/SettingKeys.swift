@@ -244,7 +244,15 @@ public enum SettingKeys {
                    spec: "\(pruningSpec) / align; \(semantics): Pruning masks (Align)",
                    consumer: "PruningSettings.align -> align rule", file: "Pruning/PruningSettings.swift",
                    engineExpectation: "a dict with 'target_name' and 'dims'"),
+        SettingKey("mask_structure", .pruning, .setting, rule: .maskStructure, unset: "'0:0' (unstructured; not in the templates, as NNI 3.0 has no such key)",
+                   spec: "\(semantics): Beyond the documents (mask_structure)",
+                   consumer: "PruningSettings.maskStructure -> N:M group rule", file: "Pruning/PruningSettings.swift"),
     ]
+
+    /// Setting rows that are our extensions (SEMANTICS.md, "Beyond the documents"): not in the
+    /// templates, so a target's canonical settings are NNI 3.0's unless one is set; as a shorthand
+    /// key each reaches the targets whose template has its anchor key (`(key, anchor)`).
+    public static let shorthandExtensions: [(key: String, anchor: String)] = [("mask_structure", "sparse_ratio")]
 
     static let alignSubKeys: [SettingKey] = [
         SettingKey("align.module_name", .pruning, .subKey, type: "a module name or None", unset: "the target's own module",

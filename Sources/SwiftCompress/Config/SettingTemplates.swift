@@ -14,9 +14,10 @@ public struct SettingTemplates: Sendable, Equatable {
 
     /// The built-in templates (SEMANTICS.md, "Settings per target"), defaults from the key table.
     public init() {
-        // Defaults from the key table: every pruning setting but align, with its template value.
+        // Defaults from the key table: every pruning setting but align and mask_structure (our
+        // extension: absent unless set, so canonical settings stay NNI 3.0's), with its template value.
         var pruneWeight = ConfigObject()
-        for row in SettingKeys.settings(.pruning) where row.name != "align" { pruneWeight[row.name] = row.templateValue }
+        for row in SettingKeys.settings(.pruning) where row.name != "align" && !SettingKeys.shorthandExtensions.contains(where: { $0.key == row.name }) { pruneWeight[row.name] = row.templateValue }
         let pruneBias: ConfigObject = [
             "align": ["module_name": nil, "target_name": "weight", "dims": [0]],
             "apply_method": "mul",

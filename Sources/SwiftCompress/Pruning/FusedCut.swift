@@ -286,6 +286,14 @@ private func writeBelow(_ keys: UnsafeBufferPointer<UInt32>, start: Int, lowKey:
         for j in keys.indices { out[j] = keys[j] < lowKey ? 0 : 1 }
         return
     }
+    if mask.dtype == .bfloat16 || mask.dtype == .float16, mask.layout.isContiguous, let p = mask.pointer,
+       start + keys.count <= mask.count {
+        // 16-bit masks as 16-bit words (1.0 is 0x3F80 in bfloat16, 0x3C00 in float16).
+        let one: UInt16 = mask.dtype == .bfloat16 ? 0x3F80 : 0x3C00
+        let out = p.assumingMemoryBound(to: UInt16.self) + start
+        for j in keys.indices { out[j] = keys[j] < lowKey ? 0 : one }
+        return
+    }
     mask.store(start..<(start + keys.count)) { i in keys[i - start] < lowKey ? 0 : 1 }
 }
 

@@ -35,6 +35,10 @@ func magnitudeKey(bits: UInt32) -> UInt32 {
     return b > 0x7F80_0000 ? 0xFFFF_FFFF : b | 0x8000_0000
 }
 
+/// The 32-bit magnitude key (`magnitudeKey`) of the float32 value of each float16 magnitude
+/// (index: the low 15 bits), so float16 keys compare with float32 and bfloat16 keys in one group.
+let float16MagnitudeKeys: [UInt32] = (0..<(1 << 15)).map { magnitudeKey(bits: float(fromFloat16Bits: UInt16($0)).bitPattern) }
+
 /// Keys converted at a time by `Metric.forEachKeyRun32` (a stack buffer).
 let keyRun = 1024
 
@@ -102,6 +106,27 @@ struct Metric: @unchecked Sendable {
                     for j in 0..<n { kp[j] = magnitudeKey(bits: src[j]) }
                     body(lo, UnsafeBufferPointer(start: kp, count: n))
                     lo += n
+                }
+                return
+            }
+            if case .magnitude(let v) = values, v.dtype == .bfloat16 || v.dtype == .float16, v.layout.isContiguous,
+               let p = v.pointer, v.count >= r.upperBound {
+                // 16-bit magnitudes: the float32 key of the same value, straight from the bits
+                // (bfloat16: the high half of a float32; float16: a 2^15-entry table).
+                let bits = p.assumingMemoryBound(to: UInt16.self)
+                let isBF = v.dtype == .bfloat16
+                float16MagnitudeKeys.withUnsafeBufferPointer { table in
+                    while lo < r.upperBound {
+                        let n = min(keyRun, r.upperBound - lo)
+                        let src = bits + lo
+                        if isBF {
+                            for j in 0..<n { kp[j] = magnitudeKey(bits: UInt32(src[j]) << 16) }
+                        } else {
+                            for j in 0..<n { kp[j] = table[Int(src[j] & 0x7FFF)] }
+                        }
+                        body(lo, UnsafeBufferPointer(start: kp, count: n))
+                        lo += n
+                    }
                 }
                 return
             }

@@ -11,6 +11,11 @@ public enum PruningMetricKind: String, Sendable, Hashable {
     case fpgm
     /// The caller supplies one metric tensor per active target (e.g. Taylor or movement scores).
     case supplied
+    /// Wanda (Sun et al. 2023): the caller supplies |W_ij| * ||X_j||_2 per element
+    /// (`WandaMetrics.metric`), and a `sparse_ratio` is applied per output row (each row of dim 0
+    /// prunes int(row length * ratio), the paper's comparison group) instead of over the whole
+    /// target. Fine-grained by default; N:M, threshold, global and dependency rules as for any metric.
+    case wanda
 }
 
 extension BlockLayout {

@@ -105,6 +105,11 @@ struct PruningTargetPlan {
     var inGlobal: Bool
     var usesRatio: Bool
     var usesAlign: Bool
+    /// The group rule (N:M, or Wanda's per-row ratio) instead of the ratio rule: in each run of
+    /// `groupSize` consecutive metric values, the `groupPrune` smallest are pruned.
+    var usesGroups: Bool = false
+    var groupSize: Int = 0
+    var groupPrune: Int = 0
 }
 
 extension Pruning {
@@ -135,7 +140,7 @@ extension Pruning {
             throw EngineError(.pruning, .shapeMismatch, target: name, "mask shape \(t.mask.shape) differs from target shape \(t.tensor.shape)")
         }
         let layout = try BlockLayout(shape: t.tensor.shape, granularity: t.settings.granularity,
-                                     isParameter: t.isParameter, levelDefault: kind == .level, target: name)
+                                     isParameter: t.isParameter, levelDefault: kind == .level || kind == .wanda, target: name)
         let s = t.settings
         var m: Metric? = nil
         if s.isActive {
@@ -147,8 +152,8 @@ extension Pruning {
                                        "supplied metric shape \(mv.shape) does not match the metric shape \(layout.metricShape) of granularity \(s.granularity) on shape \(t.tensor.shape)")
                 }
                 m = Metric(values: .view(mv), count: mv.count, singlePrecision: mv.dtype != .float64)
-            } else if kind == .supplied {
-                throw EngineError(.pruning, .invalidMetric, target: name, "metric kind is 'supplied' but no metric tensor was given")
+            } else if kind == .supplied || kind == .wanda {
+                throw EngineError(.pruning, .invalidMetric, target: name, "metric kind is '\(kind.rawValue)' but no metric tensor was given")
             } else if kind == .fpgm && layout.isUnblocked {
                 throw EngineError(.pruning, .invalidGranularity, target: name, key: "granularity",
                                    "FPGM needs blocks (e.g. 'out_channel'); it does not support fine-grained pruning")
@@ -162,9 +167,28 @@ extension Pruning {
         let inDep = s.dependencyGroupID != nil
         let inGlobal = !inDep && s.globalGroupID != nil
         let usesRatio = !inDep && !inGlobal && s.sparseRatio != nil
-        let usesAlign = !inDep && !inGlobal && !usesRatio && s.align != nil
-        return PruningTargetPlan(name: name, layout: layout, metric: m, inDependency: inDep, inGlobal: inGlobal,
-                                 usesRatio: usesRatio, usesAlign: usesAlign)
+        let usesAlign = !inDep && !inGlobal && !usesRatio && s.align != nil && s.maskStructure == nil
+        var plan = PruningTargetPlan(name: name, layout: layout, metric: m, inDependency: inDep, inGlobal: inGlobal,
+                                     usesRatio: usesRatio, usesAlign: usesAlign)
+        // N:M, or Wanda's per-row ratio: groups of consecutive metric values within a row (dim 0).
+        let rows = layout.metricShape.count >= 2 ? layout.metricShape[0] : 1
+        let rowLength = rows > 0 ? layout.blockCount / rows : 0
+        if let ms = s.maskStructure, m != nil {
+            guard layout.blockCount == 0 || rowLength % ms.m == 0 else {
+                throw EngineError(.pruning, .invalidSetting, target: name, key: "mask_structure",
+                                  "M = \(ms.m) dividing the row length along the input dim, got a row of \(rowLength) metric values (shape \(t.tensor.shape), metric shape \(layout.metricShape))")
+            }
+            plan.usesRatio = false
+            plan.usesGroups = true
+            plan.groupSize = ms.m
+            plan.groupPrune = ms.n
+        } else if kind == .wanda, usesRatio, let r = s.sparseRatio {
+            plan.usesRatio = false
+            plan.usesGroups = true
+            plan.groupSize = rowLength
+            plan.groupPrune = pruneCount(rowLength, boundedRatio(r, s))
+        }
+        return plan
     }
 
     /// Group members need a metric and one sparse_ratio per group.
@@ -224,7 +248,7 @@ extension Pruning {
                                    "align source \(src) is not in the target list")
             }
             let sp = plans[si]
-            if !(sp.inDependency || sp.inGlobal || sp.usesRatio || targets[si].settings.sparseThreshold != nil) {
+            if !(sp.inDependency || sp.inGlobal || sp.usesRatio || sp.usesGroups || targets[si].settings.sparseThreshold != nil) {
                 throw EngineError(.pruning, .missingAlignSource, target: plans[ti].name, key: "align",
                                    "align source \(sp.name) has no mask of its own (it needs sparse_ratio or sparse_threshold)")
             }

@@ -49,12 +49,12 @@ extension Pruning {
         // Which targets need a byte mask, and which are written straight from one cut.
         let isDirect = plans.indices.map { ti in
             let p = plans[ti]
-            return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal)
+            return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal || directGroups(p))
                 && targets[ti].settings.sparseThreshold == nil
         }
         let byteMask = plans.indices.map { ti in
             let p = plans[ti]
-            return !isDirect[ti] && (p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign
+            return !isDirect[ti] && (p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign || p.usesGroups
                                      || targets[ti].settings.sparseThreshold != nil)
         }
         let masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask, isDirect: isDirect)
@@ -68,7 +68,7 @@ extension Pruning {
                 case .level, .l1Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 1))
                 case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2))
                 case .fpgm: m.values = .dense(fpgmMetric(t, layout: plans[ti].layout))
-                case .supplied: break
+                case .supplied, .wanda: break
                 }
             }
             metrics[ti] = m
@@ -112,7 +112,10 @@ extension Pruning {
             guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
-            if masks.isDirect[ti] && !m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k) {
+            // 16-bit targets: the exact histogram cut (HalfCut.swift; ties in 16 bits are too many for
+            // the fused cut's candidates); 32-bit keys: the fused one-pass cut; else the radix form.
+            if masks.isDirect[ti] && (halfCutAndWrite([m], masks: [targets[ti].mask], count: k)
+                                      || (!m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k))) {
                 masks.written[ti] = true
                 return
             }
@@ -120,6 +123,17 @@ extension Pruning {
             masks.record(cut, metric: m, target: ti, mask: targets[ti].mask)
         }
         for ti in plans.indices where plans[ti].usesRatio && metrics[ti] != nil { masks.generated[ti] = true }
+        // Groups: N:M, or Wanda's per-row ratio.
+        for ti in plans.indices where plans[ti].usesGroups {
+            guard let m = metrics[ti] else { continue }
+            if masks.isDirect[ti] {
+                groupRuleDirect(m, size: plans[ti].groupSize, prune: plans[ti].groupPrune, mask: targets[ti].mask)
+                masks.written[ti] = true
+            } else {
+                groupRule(m, size: plans[ti].groupSize, prune: plans[ti].groupPrune, mask: masks.masks[ti])
+            }
+            masks.generated[ti] = true
+        }
         // Align (sources were checked in planning to have generated masks).
         // Every align mask is derived from the masks before align (as NNI does), then multiplied in.
         var aligned: [(Int, [UInt8])] = []
@@ -225,7 +239,8 @@ extension Pruning {
         // Fine-grained members without bounds: the one-pass form when it can decide.
         if members.allSatisfy({ masks.isDirect[$0.0] && !$0.1.needsWideKeys }),
            sources.allSatisfy({ $0.weight == 1 && $0.lo <= 0 && $0.hi >= $0.metric.count }),
-           fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
+           halfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
+            || fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
             for (ti, _) in members {
                 masks.written[ti] = true
                 masks.generated[ti] = true

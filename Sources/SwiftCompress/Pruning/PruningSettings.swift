@@ -39,6 +39,28 @@ public struct PruningAlign: Sendable, Hashable {
     }
 }
 
+/// `mask_structure: "N:M"`: in every M consecutive metric values along the input dim (per row of
+/// dim 0: dim 1 of a Linear weight, the flattened dims 1... of a conv weight), exactly the N with
+/// the smallest metric are pruned (equal metrics: the lower index first).
+public struct PruningMaskStructure: Sendable, Hashable, CustomStringConvertible {
+    /// Pruned per group (0 ... m).
+    public var n: Int
+    /// Group length (>= 1).
+    public var m: Int
+
+    /// `n` of every `m`; checked (0 <= n <= m, m >= 1) when the settings are used.
+    public init(n: Int, m: Int) {
+        self.n = n
+        self.m = m
+    }
+
+    /// The fraction pruned, n / m.
+    public var ratio: Double { Double(n) / Double(m) }
+
+    /// `'N:M'` as a config writes it.
+    public var description: String { "\(n):\(m)" }
+}
+
 /// The pruning settings of one target, typed. Built from the canonical settings dict the config
 /// engine produces (`PruningSettings(_:target:)`) or directly. Nil means the key is unset.
 public struct PruningSettings: Sendable, Hashable {
@@ -63,6 +85,8 @@ public struct PruningSettings: Sendable, Hashable {
     public var applyMethod: PruningApplyMethod
     /// Derive the mask from another target's mask.
     public var align: PruningAlign?
+    /// N:M semi-structured masks (`mask_structure`); nil for unstructured (`'0:0'` or unset).
+    public var maskStructure: PruningMaskStructure?
 
     /// Settings given directly; nil leaves a key unset. Ranges are checked (with the key table's
     /// rules) when the settings are used by `Pruning.generateMasks`.
@@ -70,7 +94,7 @@ public struct PruningSettings: Sendable, Hashable {
                 sparseThreshold: Double? = nil, globalGroupID: PruningGroupID? = nil,
                 dependencyGroupID: PruningGroupID? = nil, granularity: PruningGranularity = .default,
                 internalMetricBlock: Int? = nil, applyMethod: PruningApplyMethod = .mul,
-                align: PruningAlign? = nil) {
+                align: PruningAlign? = nil, maskStructure: PruningMaskStructure? = nil) {
         self.sparseRatio = sparseRatio
         self.maxSparseRatio = maxSparseRatio
         self.minSparseRatio = minSparseRatio
@@ -81,6 +105,7 @@ public struct PruningSettings: Sendable, Hashable {
         self.internalMetricBlock = internalMetricBlock
         self.applyMethod = applyMethod
         self.align = align
+        self.maskStructure = maskStructure
     }
 
     /// Parses one target's canonical settings dict (NNI's keys, see compression-config-v3).
@@ -126,6 +151,11 @@ public struct PruningSettings: Sendable, Hashable {
         } else {
             align = nil
         }
+        if let text = try value("mask_structure")?.string, let (n, m) = parseMaskStructure(text), m > 0 {
+            maskStructure = PruningMaskStructure(n: n, m: m)
+        } else {
+            maskStructure = nil
+        }
     }
 
     /// Checks the ranges of values set directly (the dict initializer checks them already), with
@@ -146,8 +176,45 @@ public struct PruningSettings: Sendable, Hashable {
         if case .blocks(let sizes) = granularity, sizes.contains(where: { !($0 == -1 || $0 >= 1) }) {
             throw EngineError(.pruning, .invalidSetting, target: target, key: "granularity", "expected block sizes that are -1 or >= 1, got \(sizes)")
         }
+        if let ms = maskStructure {
+            guard ms.m >= 1, ms.n >= 0, ms.n <= ms.m else {
+                throw EngineError(.pruning, .invalidSetting, target: target, key: "mask_structure",
+                                  "expected \(SettingRule.maskStructure.expectation), got '\(ms)'")
+            }
+            if let problem = maskStructureConflict() {
+                throw EngineError(.pruning, .invalidSetting, target: target, key: problem.key, "expected \(problem.expected), got \(problem.got)")
+            }
+        }
+    }
+
+    /// What `mask_structure` cannot be combined with: a `sparse_ratio` other than N/M, bounds that
+    /// exclude N/M, a threshold, a global or dependency group (N:M fixes every group's count). The
+    /// key at fault, the expectation and the value; nil when consistent (or no N:M is set).
+    func maskStructureConflict() -> (key: String, expected: String, got: String)? {
+        guard let ms = maskStructure else { return nil }
+        let r = ms.ratio
+        if let given = sparseRatio, abs(given - r) > 1e-9 {
+            return ("sparse_ratio", "N/M = \(pythonFloat(r)) with mask_structure '\(ms)' (or no sparse_ratio)", pythonFloat(given))
+        }
+        if let hi = maxSparseRatio, r > hi + 1e-9 {
+            return ("max_sparse_ratio", "a bound >= N/M = \(pythonFloat(r)) with mask_structure '\(ms)'", pythonFloat(hi))
+        }
+        if let lo = minSparseRatio, r < lo - 1e-9 {
+            return ("min_sparse_ratio", "a bound <= N/M = \(pythonFloat(r)) with mask_structure '\(ms)'", pythonFloat(lo))
+        }
+        if let t = sparseThreshold {
+            return ("sparse_threshold", "no sparse_threshold with mask_structure '\(ms)' (N:M fixes the count of every group)", pythonFloat(t))
+        }
+        if let g = globalGroupID {
+            return ("global_group_id", "no global_group_id with mask_structure '\(ms)' (N:M fixes the count of every group)", g.description)
+        }
+        if let g = dependencyGroupID {
+            return ("dependency_group_id", "no dependency_group_id with mask_structure '\(ms)' (N:M fixes the count of every group)", g.description)
+        }
+        return nil
     }
 
     /// Whether a metric is computed for this target (NNI: sparse_ratio or sparse_threshold set).
-    public var isActive: Bool { sparseRatio != nil || sparseThreshold != nil }
+    /// An N:M structure makes a target active without a ratio.
+    public var isActive: Bool { sparseRatio != nil || sparseThreshold != nil || maskStructure != nil }
 }

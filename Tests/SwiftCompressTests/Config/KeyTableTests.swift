@@ -169,6 +169,9 @@ import Testing
             "align.dims": .init(good: #"[{"op_names": ["fc1"], "target_settings": {"bias": {"align": {"target_name": "weight", "dims": [-1]}}}}]"#,
                                 check: { $0.target(module: "fc1", name: "bias")?.pruning?.align?.dims == [-1] },
                                 bad: #"[{"op_names": ["fc1"], "target_settings": {"bias": {"align": {"target_name": "weight", "dims": ["0"]}}}}]"#),
+            "mask_structure": .init(good: #"[{"op_names": ["fc1"], "sparse_ratio": 0.5, "mask_structure": "2:4"}]"#,
+                                    check: { weight($0)?.pruning?.maskStructure == PruningMaskStructure(n: 2, m: 4) && $0.target(module: "fc1", name: "bias")?.pruning?.maskStructure == nil },
+                                    bad: #"[{"op_names": ["fc1"], "mask_structure": "4:2"}]"#),
             // legacy rows
             "op_partial_names": .init(good: #"[{"op_partial_names": ["c2"], "sparsity": 0.5}]"#, check: { $0.isLegacy && weight($0, "fc2") != nil && weight($0) == nil },
                                       bad: #"[{"op_partial_names": "c2", "sparsity": 0.5}]"#),
@@ -274,7 +277,8 @@ import Testing
     /// Templates take their defaults from the rows.
     @Test func templatesComeFromTheRows() {
         let weight = SettingTemplates.standard.template(for: "Linear", mode: .pruning)?["weight"]?.object
-        #expect(weight?.keys == SettingKeys.settings(.pruning).map(\.name).filter { $0 != "align" })
+        // align is the bias's; the extension keys (mask_structure) are in no template.
+        #expect(weight?.keys == SettingKeys.settings(.pruning).map(\.name).filter { $0 != "align" && $0 != "mask_structure" })
         #expect(weight?["granularity"] == "default" && weight?["apply_method"] == "mul" && weight?["sparse_ratio"] == .null)
         let q = SettingTemplates.standard.template(for: "Linear", mode: .quantization)?["weight"]?.object
         #expect(q?.keys == SettingKeys.settings(.quantization).map(\.name))

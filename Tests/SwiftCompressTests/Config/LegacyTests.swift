@@ -13,7 +13,7 @@ import Testing
         #expect(try !plan(#"[{"op_types": ["Linear"], "sparse_ratio": 0.5}]"#).isLegacy)
         // A legacy key after a current-format first config is an error with a hint.
         #expect(errorMessage(#"[{"op_types": ["Linear"], "sparse_ratio": 0.5}, {"op_names": ["fc1"], "sparsity": 0.8}]"#)
-            == "config_list[1].sparsity: expected a pruning key (sparse_ratio, max_sparse_ratio, min_sparse_ratio, sparse_threshold, global_group_id, dependency_group_id, granularity, internal_metric_block, apply_method, align, op_names, op_names_re, op_types, exclude_op_names, exclude_op_names_re, exclude_op_types, target_names, target_settings); 'sparsity' is a legacy key, and this list is read in the current format because its first config has none of exclude, sparsity, sparsity_per_layer, total_sparsity, quant_types, got 'sparsity'")
+            == "config_list[1].sparsity: expected a pruning key (sparse_ratio, max_sparse_ratio, min_sparse_ratio, sparse_threshold, global_group_id, dependency_group_id, granularity, internal_metric_block, apply_method, align, mask_structure, op_names, op_names_re, op_types, exclude_op_names, exclude_op_names_re, exclude_op_types, target_names, target_settings); 'sparsity' is a legacy key, and this list is read in the current format because its first config has none of exclude, sparsity, sparsity_per_layer, total_sparsity, quant_types, got 'sparsity'")
     }
 
     @Test(arguments: ["sparsity", "sparsity_per_layer"])

@@ -84,5 +84,6 @@ extern PyMethodDef scpy_training_module_methods[];
 extern PyMethodDef scpy_training_session_methods[];
 extern PyMethodDef scpy_train_module_methods[]; /* _quant_train.c: training-time quantizers */
 extern PyMethodDef scpy_graph_module_methods[]; /* _graph.c: dependency groups and shrink plans */
+extern PyMethodDef scpy_wanda_module_methods[]; /* _wanda.c: Wanda's input norms and metric */
 
 #endif

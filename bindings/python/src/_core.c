@@ -713,7 +713,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0 ||
-        PyModule_AddFunctions(m, scpy_train_module_methods) < 0 || PyModule_AddFunctions(m, scpy_graph_module_methods) < 0) {
+        PyModule_AddFunctions(m, scpy_train_module_methods) < 0 || PyModule_AddFunctions(m, scpy_graph_module_methods) < 0 ||
+        PyModule_AddFunctions(m, scpy_wanda_module_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }
@@ -755,6 +756,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     ADD_INT(SC_METRIC_L2)
     ADD_INT(SC_METRIC_FPGM)
     ADD_INT(SC_METRIC_SUPPLIED)
+    ADD_INT(SC_METRIC_WANDA)
     ADD_INT(SC_SCHEDULE_LINEAR)
     ADD_INT(SC_SCHEDULE_AGP)
     ADD_INT(SC_SCHEDULE_NONE)

@@ -31,6 +31,7 @@ __all__ = [
     "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
     "StateError", "PruningError", "QuantizationError", "DistillationError", "InvalidArgumentError", "InternalError",
     "SwiftCompressWarning", "utils", "speedup", "TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", "trace",
+    "WandaPruner",
 ]
 
 # NNI 3.0 exports its evaluators from nni.compression; so do we (they need torch: imported on use).
@@ -42,6 +43,8 @@ def __getattr__(name: str) -> Any:
     import importlib
     if name in ("pruning", "quantization", "distillation", "utils", "speedup"):
         return importlib.import_module("." + name, __name__)
+    if name == "WandaPruner":  # issue 15: the one pruner exported at the top level (not an NNI 3.0 name)
+        return getattr(importlib.import_module(".pruning", __name__), name)
     if name in _FROM_UTILS:
         return getattr(importlib.import_module(".utils", __name__), name)
     raise AttributeError(f"module 'swiftcompress' has no attribute {name!r}")

@@ -34,6 +34,7 @@ SC_METRIC_L1: int
 SC_METRIC_L2: int
 SC_METRIC_FPGM: int
 SC_METRIC_SUPPLIED: int
+SC_METRIC_WANDA: int
 SC_SCHEDULE_LINEAR: int
 SC_SCHEDULE_AGP: int
 SC_SCHEDULE_NONE: int
@@ -59,6 +60,8 @@ def sparsity_schedule(schedule: int, ratio: float, step: int, total_steps: int) 
 
 # Training-aware pruning (_training.c; include/swiftcompress.h, "Training-aware pruning"). Nothing
 # is retained; errors raise the status's exception (ShapeError naming the argument, ...).
+def wanda_accumulate(norms: TensorSpec, input: TensorSpec, channel_dim: int, reset: bool) -> None: ...
+def wanda_metric(weight: TensorSpec, norms: TensorSpec, out: TensorSpec) -> None: ...
 def taylor_accumulate(buffer: TensorSpec, weight: TensorSpec, gradient: TensorSpec, reset: bool) -> None:
     """buffer = (0 if reset else buffer) + (weight * gradient)^2, elementwise."""
 def taylor_average(buffer: TensorSpec, steps: int, out: TensorSpec) -> None:

@@ -57,7 +57,7 @@ from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
 __all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks",
-           "TaylorPruner", "SlimPruner", "MovementPruner", "LinearPruner", "AGPPruner"]
+           "TaylorPruner", "SlimPruner", "MovementPruner", "LinearPruner", "AGPPruner", "WandaPruner"]
 
 
 Masks = Dict[str, Dict[str, Optional[torch.Tensor]]]
@@ -367,3 +367,4 @@ def _checked_masks(masks: Any, what: str) -> Masks:
 
 
 from ._training import AGPPruner, LinearPruner, MovementPruner, SlimPruner, TaylorPruner  # noqa: E402  (they subclass Pruner)
+from ._wanda import WandaPruner  # noqa: E402  (subclasses Pruner)
