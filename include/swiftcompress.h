@@ -967,6 +967,7 @@ int sc_graph_config_list(sc_graph *graph, const char *config_list, const char *r
 int sc_graph_cost(sc_graph *graph, int64_t *node_flops, int64_t *node_params, size_t capacity, int64_t *total_flops,
                   int64_t *total_params);
 
+/* ---------------------------------------------------------------------------------------------
  * Wanda and N:M masks (issue 15)
  *
  * Wanda (Sun et al. 2023): feed each targeted layer's calibration inputs to sc_wanda_accumulate,

@@ -93,7 +93,17 @@ KEPT_FROM_NNI: List[str] = [
     "from nni.compression.speedup import ModelSpeedup",
 ]
 KEPT_NOTE = ("ModelSpeedup and auto_set_denpendency_group_ids come from NNI in BOTH runs "
-             "(swiftcompress's graph tools are issue 14, not built)")
+             "(HARNESS_GRAPH=swiftcompress gives the swiftcompress run swiftcompress's)")
+# HARNESS_GRAPH=swiftcompress: the swiftcompress run takes swiftcompress's graph tools too.
+GRAPH_SUBSTITUTIONS: List[Tuple[str, str]] = [
+    ("from nni.compression.utils import auto_set_denpendency_group_ids",
+     "from swiftcompress.utils import auto_set_denpendency_group_ids"),
+    ("from nni.compression.speedup import ModelSpeedup", "from swiftcompress.speedup import ModelSpeedup"),
+]
+
+
+def our_graph() -> bool:
+    return os.environ.get("HARNESS_GRAPH") == "swiftcompress"
 
 # (c) numeric substitutions
 COMMON_SUBSTITUTIONS: List[Tuple[str, str]] = [
@@ -327,6 +337,8 @@ def script_text(name: str, side: str) -> str:
     text = substitute(text, script.substitutions, name)
     if side == "swiftcompress":
         text = substitute(text, IMPORT_SUBSTITUTIONS, name, required=False)
+        if our_graph():
+            text = substitute(text, GRAPH_SUBSTITUTIONS, name, required=False)
     # every nni.compression import left is one of KEPT_FROM_NNI (a parenthesized import spans lines)
     for line in text.splitlines():
         stripped = line.strip()
@@ -376,7 +388,10 @@ class Recorder:
                 return result
             return compress
 
-        from nni.compression.speedup import ModelSpeedup
+        if side == "swiftcompress" and our_graph():
+            from swiftcompress.speedup import ModelSpeedup
+        else:
+            from nni.compression.speedup import ModelSpeedup
         original_speedup_init = ModelSpeedup.__init__
 
         def speedup_init(self: Any, model: Any, dummy_input: Any, masks_or_file: Any, *args: Any, **kwargs: Any) -> Any:
