@@ -2,6 +2,7 @@
 PYTHONPATH=bindings/python /work/venv/bin/python -m pytest -p no:cacheprovider -q bindings/python/tests/test_cli.py
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,9 +88,12 @@ def test_bad_config_and_bad_model_exit_2_naming_the_problem(files, capsys, tmp_p
 def test_python_dash_m_runs_a_torchvision_model(files):
     # the module entry point, in a subprocess, on torchvision's ResNet-18 (random init, no download)
     _, good, _, _ = files
-    root = Path(__file__).resolve().parents[1]
+    import swiftcompress
+    # the package this interpreter imports (installed, or an in-place build), first on the path
+    root = str(Path(swiftcompress.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     done = subprocess.run([sys.executable, "-m", "swiftcompress", "explain", "torchvision.models:resnet18", str(good),
-                           "--strict"], capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": ""},
-                          timeout=300)
+                           "--strict"], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "layer4.1.conv2" in done.stdout
