@@ -297,7 +297,7 @@ struct PlanBuilder {
     /// A config selecting nothing whose `op_types` name types the model lacks gets, per such type, the
     /// closest type names the model has (`'Conv2D'` -> `'Conv2d'`).
     mutating func reportSelection(selected: Int, configured: Int, config: ConfigObject, index i: Int, usedShorthand: Set<String>,
-                                  opTypes: [String] = []) {
+                                  opTypes: [String]) {
         if selected == 0 {
             var present: [String] = []
             for m in modules where !present.contains(m.typeName) { present.append(m.typeName) }

@@ -386,7 +386,7 @@ public enum TrainableQuantization {
         let z32 = Swift.min(Swift.max(Float(qmin) - (lo / s32).rounded(.toNearestOrEven), Float(qmin)), Float(qmax))
         let s = T(Double(s32)), z = T(Double(z32)), qlo = T(qmin), qhi = T(qmax), nT = T(n)
         let v = g.allValues(as: T.self), u = noise.allValues(as: T.self)
-        let per = g.shape.first.map { $0 > 0 ? v.count / $0 : 0 } ?? 0
+        let per = u.isEmpty ? 0 : v.count / u.count  // elements per sample (noise has one per sample)
         var r = [T](repeating: 0, count: v.count)
         for b in 0..<u.count {
             let range = (b * per)..<((b + 1) * per)

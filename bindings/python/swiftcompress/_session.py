@@ -211,6 +211,16 @@ def open_compressor(compressor: Any, model: Any, config_list: Sequence[Dict[str,
     return open_session(model, config_list, mode)
 
 
+def run_batch(model: Any, batch: Any) -> Any:
+    """One calibration forward: ``model(**batch)`` for a dict, ``model(*batch)`` for a tuple or
+    list, ``model(batch)`` otherwise (the caller decides about gradients)."""
+    if isinstance(batch, dict):
+        return model(**batch)
+    if isinstance(batch, (tuple, list)):
+        return model(*batch)
+    return model(batch)
+
+
 def emit_warnings(report: Dict[str, Any], stacklevel: int) -> None:
     """Sends every warning of the report through ``warnings`` and the ``swiftcompress`` logger."""
     for warning in report.get("warnings", ()):

@@ -115,7 +115,7 @@ class WrappedForward:
     it replaced (None: the class's); ``lock``: the compressor's lock, held by :meth:`forward` while
     the swaps are in place (None: no lock)."""
 
-    __slots__ = ("kind", "owner", "label", "module", "own", "swaps", "previous", "lock", "__weakref__")
+    __slots__ = ("kind", "owner", "label", "module", "own", "swaps", "previous", "lock", "outputs", "__weakref__")
 
     def __init__(self, kind: str, owner: Any, label: str, module: torch.nn.Module, own: List[Any],
                  swaps: List[Swap], previous: Any, lock: Optional[SharedLock] = None) -> None:
@@ -127,6 +127,8 @@ class WrappedForward:
         self.swaps = swaps
         self.previous = previous
         self.lock = lock
+        # the own targets that post-process the output (a pruner's aligned '_output_' masks)
+        self.outputs = [t for t in own if t.target_name.startswith("_output_") and hasattr(t, "pruning_output")]
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         lock = self.lock
@@ -145,10 +147,8 @@ class WrappedForward:
                 result = type(self.module).forward(self.module, *args, **kwargs)
             else:
                 result = self.previous(*args, **kwargs)
-            for target in self.own:  # output targets (a pruner's aligned '_output_' masks)
-                after = getattr(target, "pruning_output", None)
-                if after is not None:
-                    result = after(result)
+            for target in self.outputs:
+                result = target.pruning_output(result)
             return result
         finally:
             for target in reversed(swapped):

@@ -85,8 +85,8 @@ class _Target(Swap):
         """The wrapped forward's output for an ``_output_`` target: its shape recorded (the
         training-aware pruners bind an aligned output mask of that shape), then ``value * mask``
         ('mul'; the mask has the metric's keepdim shape and broadcasts, as NNI's output masks) or
-        ``value`` (no mask yet, 'bypass', another target kind, a non-tensor output)."""
-        if not self.target_name.startswith("_output_") or not isinstance(value, torch.Tensor):
+        ``value`` (no mask yet, 'bypass', a non-tensor output)."""
+        if not isinstance(value, torch.Tensor):  # (the wrapped forward calls it for '_output_' targets only)
             return value
         self.shape = tuple(value.shape)
         mask = self.mask
@@ -248,14 +248,15 @@ class Pruner:
                 new_masks.append(None)
                 continue
             if is_host(tensor):
+                ranked = tensor
                 mask = torch.empty_like(tensor, requires_grad=False)
-                bind(target.module_name, target.target_name, _spec(tensor), _spec(mask), (tensor, mask))
             else:
                 # Another device (or a lazily negated view): rank a CPU copy, copy the mask back after.
-                copy = host(tensor)
-                mask = torch.empty_like(copy)
-                bind(target.module_name, target.target_name, _spec(copy), _spec(mask), (copy, mask))
+                ranked = host(tensor)
+                mask = torch.empty_like(ranked)
                 device_targets.append((len(new_masks), tensor))
+            bind(target.module_name, target.target_name, _spec(ranked), _spec(mask), (ranked, mask))
+            self._bind_metric(target, ranked)
             new_masks.append(mask)
         session.generate_masks(self._metric)
         for index, tensor in device_targets:
@@ -264,6 +265,10 @@ class Pruner:
             target.mask = mask
         self._compressed = True
         return self.bound_model, self.get_masks()
+
+    def _bind_metric(self, target: _Target, ranked: torch.Tensor) -> None:
+        """Binds a caller-computed metric for ``target`` (ranked: the host tensor the core ranks)
+        before the masks are generated; the core computes the metric of these pruners itself."""
 
     @locked
     def get_masks(self) -> Masks:

@@ -61,11 +61,12 @@ class _TrainingPruner(Pruner):
     NNI's ``interval_steps`` / ``total_times`` (set by LinearPruner / AGPPruner)."""
 
     def __init__(self, model: torch.nn.Module, config_list: List[Dict], evaluator: Any) -> None:
+        # before the base constructor, which wraps the model (wrap_model reads it)
+        self._own_parameters: List[Tuple[torch.nn.Module, str, torch.nn.Parameter]] = []
         super().__init__(model, config_list, _check_evaluator(evaluator, type(self).__name__, model))
         self.fused_compressors = [self]
         self.interval_steps = -1
         self.total_times: Any = 1
-        self._own_parameters: List[Tuple[torch.nn.Module, str, torch.nn.Parameter]] = []
 
     def _register_own(self, module: torch.nn.Module, name: str, parameter: torch.nn.Parameter) -> None:
         """Registers a pruner-owned Parameter (a Slim factor, a movement score) on ``module`` while
@@ -78,14 +79,14 @@ class _TrainingPruner(Pruner):
         was_wrapped = self._is_wrapped
         super().wrap_model()
         if not was_wrapped:
-            for module, name, parameter in getattr(self, "_own_parameters", ()):
+            for module, name, parameter in self._own_parameters:
                 module.register_parameter(name, parameter)
 
     def unwrap_model(self) -> None:
         was_wrapped = self._is_wrapped
         super().unwrap_model()
         if was_wrapped:
-            for module, name, _ in getattr(self, "_own_parameters", ()):
+            for module, name, _ in self._own_parameters:
                 if name in module._parameters:
                     delattr(module, name)
 

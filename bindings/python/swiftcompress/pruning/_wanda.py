@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
+from .._session import run_batch
 from .._tensors import host, is_host
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError
@@ -115,12 +116,7 @@ class WandaPruner(Pruner):
         try:
             with torch.no_grad():
                 for batch in batches:
-                    if isinstance(batch, dict):
-                        self.bound_model(**batch)
-                    elif isinstance(batch, (tuple, list)):
-                        self.bound_model(*batch)
-                    else:
-                        self.bound_model(batch)
+                    run_batch(self.bound_model, batch)
         finally:
             for h in handles:
                 h.remove()
@@ -149,39 +145,18 @@ class WandaPruner(Pruner):
         """The masks from the Wanda metric of the calibration so far; returns ``(model, masks)``.
         ``max_steps`` / ``max_epochs`` must be None (one-shot pruning). PruningError naming the
         first target that saw no calibration input."""
-        if max_steps is not None or max_epochs is not None:
-            raise InvalidArgumentError("WandaPruner prunes once without training: max_steps and max_epochs must be None")
         with self._lock:
-            if not self._norms and self.evaluator is not None:
+            if not self._norms and self.evaluator is not None and max_steps is None and max_epochs is None:
                 self._calibrate_with_evaluator()
-            session = self._session
-            device_targets = []
-            new_masks: List[Optional[torch.Tensor]] = []
-            for target in self._targets:
-                tensor = target.tensor() if target.is_parameter else None
-                if tensor is None:
-                    session.bind(target.module_name, target.target_name, None, None)
-                    new_masks.append(None)
-                    continue
-                ranked = tensor if is_host(tensor) else host(tensor)
-                mask = torch.empty_like(ranked, requires_grad=False)
-                session.bind(target.module_name, target.target_name, _spec(ranked), _spec(mask), (ranked, mask))
-                if target.has_rule:
-                    norms = self._norms.get(target.module_name)
-                    if norms is None:
-                        raise PruningError(f"{target.qualified_name}: WandaPruner.compress: no calibration input "
-                                           "reached this layer; call calibrate(batches) first")
-                    metric = torch.empty(ranked.shape, dtype=torch.float64 if ranked.dtype == torch.float64
-                                         else torch.float32)
-                    _core.wanda_metric(_spec(ranked), _spec(norms), _spec(metric))
-                    session.bind_metric(target.module_name, target.target_name, _spec(metric), metric)
-                if ranked is not tensor:
-                    device_targets.append((len(new_masks), tensor))
-                new_masks.append(mask)
-            session.generate_masks(self._metric)
-            for index, tensor in device_targets:
-                new_masks[index] = new_masks[index].to(tensor.device)  # type: ignore[union-attr]
-            for target, mask in zip(self._targets, new_masks):
-                target.mask = mask
-            self._compressed = True
-            return self.bound_model, self.get_masks()
+            return super().compress(max_steps, max_epochs)
+
+    def _bind_metric(self, target: Any, ranked: torch.Tensor) -> None:
+        if not target.has_rule:
+            return
+        norms = self._norms.get(target.module_name)
+        if norms is None:
+            raise PruningError(f"{target.qualified_name}: WandaPruner.compress: no calibration input "
+                               "reached this layer; call calibrate(batches) first")
+        metric = torch.empty(ranked.shape, dtype=torch.float64 if ranked.dtype == torch.float64 else torch.float32)
+        _core.wanda_metric(_spec(ranked), _spec(norms), _spec(metric))
+        self._session.bind_metric(target.module_name, target.target_name, _spec(metric), metric)

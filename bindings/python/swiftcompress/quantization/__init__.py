@@ -63,7 +63,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
-from .._session import emit_warnings, forward_arguments, logger, open_compressor
+from .._session import emit_warnings, forward_arguments, logger, open_compressor, run_batch
 from .._fusion import fused_of, fusion_train, inherited_evaluator
 from .._slots import Slot
 from .._sync import SharedLock, locked
@@ -756,12 +756,7 @@ class PtqQuantizer(Quantizer):
                         self._observe(target, value)
             with torch.no_grad():
                 for batch in _batches(batches):
-                    if isinstance(batch, dict):
-                        self.bound_model(**batch)
-                    elif isinstance(batch, (tuple, list)):
-                        self.bound_model(*batch)
-                    else:
-                        self.bound_model(batch)
+                    run_batch(self.bound_model, batch)
                     count += 1
         finally:
             self._calibrating = False
@@ -916,6 +911,7 @@ class QATQuantizer(Quantizer):
             raise InvalidArgumentError(f"quant_start_step: expected an int, got {quant_start_step!r}")
         self.quant_start_step = max(quant_start_step, 0)
         self.current_step = 0
+        self._mode_flags: Dict[int, _ModeFlag] = {}  # set by wrap_model (the constructor wraps)
         super().__init__(model, config_list, evaluator)
 
     def _default_start_step(self) -> int:
@@ -964,12 +960,12 @@ class QATQuantizer(Quantizer):
         was_wrapped = self._is_wrapped
         super().unwrap_model()
         if was_wrapped:
-            for flag in getattr(self, "_mode_flags", {}).values():
+            for flag in self._mode_flags.values():
                 flag.remove()
             self._mode_flags = {}
 
     def _wrapper_training(self, target: _Target) -> bool:
-        flag = getattr(self, "_mode_flags", {}).get(id(target.module))
+        flag = self._mode_flags.get(id(target.module))
         return flag.training if flag is not None else target.module.training
 
     def _track(self, target: _Target, x: torch.Tensor, training: bool) -> None:

@@ -371,6 +371,11 @@ class DoReFaQuantizer(_TrainingQuantizer):
 
     _method = _core.SC_TRAIN_DOREFA
 
+    def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None,
+                 existed_wrappers: Any = None) -> None:
+        self._gradient_hooks: List[Any] = []  # handles of the gradient quantization hooks
+        super().__init__(model, config_list, evaluator, existed_wrappers)
+
     def _validate(self, target: _Target) -> None:
         from .._session import logger
         if target.facts["quant_scheme"] is None:
@@ -418,14 +423,6 @@ class DoReFaQuantizer(_TrainingQuantizer):
             handle.remove()
         self._gradient_hooks = []
         super().unwrap_model()
-
-    @property
-    def _gradient_hooks(self) -> List[Any]:
-        return self.__dict__.setdefault("_dorefa_gradient_hooks", [])
-
-    @_gradient_hooks.setter
-    def _gradient_hooks(self, value: List[Any]) -> None:
-        self.__dict__["_dorefa_gradient_hooks"] = value
 
 
 def _gradient_hook(bits: int, qmin: int, qmax: int) -> Callable[..., Any]:
