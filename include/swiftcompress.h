@@ -869,12 +869,27 @@ int sc_fold_batch_norm_backward(int layer, const sc_tensor *weight, const sc_ten
 #define SC_GRAPH_OP_PASS 6        /* per-channel op keeping the rank (activation, pooling, dropout); 1 input */
 #define SC_GRAPH_OP_CAT 7         /* {dim} */
 #define SC_GRAPH_OP_SPLIT 8       /* one item of split/chunk: {dim, index (< 0: from the end), size_0, size_1, ...}; 1 input */
-#define SC_GRAPH_OP_RESHAPE 9     /* view/reshape/flatten; no attrs (the shapes say it); 1 input */
+#define SC_GRAPH_OP_RESHAPE 9     /* view/reshape/flatten; 1 input; no attrs (the shapes say it: a tracked dim
+                                   * split in two, or two merged, keeps its channels), or one flag per output
+                                   * dim: 1 = the call gives that size as a constant (not -1), 0 = computed at
+                                   * run time; with flags a tracked dim may be split (heads and head dims) or
+                                   * tracked dims merged: the kept channels stay a product over the split dims
+                                   * and a constant dim keeps all or none of its indices */
 #define SC_GRAPH_OP_PERMUTE 10    /* {the permutation}; 1 input */
 #define SC_GRAPH_OP_TRANSPOSE 11  /* {dim0, dim1}; 1 input */
 #define SC_GRAPH_OP_REDUCE 12     /* mean/sum/amax: {keepdim 0/1, dims...} (no dims: all); 1 input */
 #define SC_GRAPH_OP_OPAQUE 13     /* anything else: its inputs' channels are fixed */
 #define SC_GRAPH_OP_OUTPUT 14     /* graph output: its inputs' channels are fixed; shape may be empty */
+#define SC_GRAPH_OP_ATTENTION 15  /* scaled_dot_product_attention: inputs q [..., Hq, L, E], k [..., Hkv, S, E],
+                                   * v [..., Hkv, S, Ev] (+ an optional mask, whose channels are fixed); output
+                                   * [..., Hq, L, Ev]; {enable_gqa 0/1, scale_given 0/1} (Hkv < Hq needs
+                                   * enable_gqa). q, k, v tracked over (head, head dim) with E == Ev: q's (h, d),
+                                   * k's and v's (h / (Hq / Hkv), d) are tied, the output carries v's channels,
+                                   * heads are kept or removed whole, and without a given scale the head dim is
+                                   * not cut. Otherwise q, k, v keep their channels. sc_graph_shrunk_attrs gives
+                                   * {enable_gqa, scale_given, query heads, key/value heads, kept query heads,
+                                   * kept key/value heads}, key/value heads counted as v's distinct heads (a
+                                   * head repeated for grouped queries, as repeat_kv makes, counts once). */
 
 /* `which` of sc_graph_shrink_plan. */
 #define SC_GRAPH_OUTPUT 0
@@ -904,8 +919,9 @@ int sc_graph_node_count(sc_graph *graph, size_t *count);
 
 /* Sets the mask of a conv / linear / embedding node: output channel j is pruned when all of its
  * weight-mask entries are 0 (conv, linear: weight[j]; transposed conv: its column of weight[:, ...];
- * embedding: weight[:, j]) and, when bias_mask is not NULL, bias_mask[j] is 0; a node whose attrs
- * say it has a bias and that gets no bias_mask prunes nothing (its bias stays). The masks are read
+ * embedding: weight[:, j]) and, when bias_mask is not NULL, bias_mask[j] is 0. Without a bias_mask a
+ * bias keeps no channel: as NNI 3.0's ModelSpeedup, the channel goes with its bias (a bias_mask of 1
+ * at j keeps it). The masks are read
  * during the call only (float dtypes). Errors: SC_ERROR_INVALID_ARGUMENT (node), SC_ERROR_SHAPE
  * (another op, a mask shape that is not the module's weight / bias shape), tensor errors. */
 int sc_graph_set_mask(sc_graph *graph, size_t node, const sc_tensor *weight_mask, const sc_tensor *bias_mask);

@@ -5,6 +5,15 @@ struct Track: Equatable {
     var ids: [Int]
 }
 
+/// A shape rule over the elements of a multi-dim (or constant-size) track: `ids` row-major over
+/// `sizes`. The kept elements must form a product of one kept index set per dim (a tensor stays
+/// rectangular), and a `whole` dim keeps all its indices once anything is kept.
+struct ShapeRule {
+    var sizes: [Int]
+    var whole: [Bool]
+    var ids: [Int]
+}
+
 /// The analysis of `ChannelGraph.analyze()`; see ChannelGraph.swift for the rules.
 struct Analyzer {
     let graph: ChannelGraph
@@ -13,6 +22,8 @@ struct Analyzer {
     var tracks: [Track?] = []
     /// (node, element) for every union that joined two classes, in node order.
     var ties: [(node: Int, element: Int)] = []
+    /// Shape rules of split and constant-size tracks (reshape with flags, attention heads).
+    var rules: [ShapeRule] = []
 
     init(graph: ChannelGraph) { self.graph = graph }
 
@@ -82,11 +93,13 @@ struct Analyzer {
         }
         var fixedRoot = [Bool](repeating: false, count: parent.count)
         for e in 0..<parent.count where fixed[e] { fixedRoot[find(e)] = true }
-        var removed = [Bool](repeating: false, count: parent.count)
-        for e in 0..<parent.count {
-            let r = find(e)
-            removed[e] = voted[r] && !keptVote[r] && !fixedRoot[r]
+        var removedRoot = [Bool](repeating: false, count: parent.count)
+        for e in 0..<parent.count where find(e) == e {
+            removedRoot[e] = voted[e] && !keptVote[e] && !fixedRoot[e]
         }
+        enforceRules(&removedRoot)
+        var removed = [Bool](repeating: false, count: parent.count)
+        for e in 0..<parent.count { removed[e] = removedRoot[find(e)] }
         func kept(_ t: Track?) -> [Int]? {
             guard let t else { return nil }
             return t.ids.indices.filter { !removed[t.ids[$0]] }
@@ -121,6 +134,20 @@ struct Analyzer {
                 }
             case .embedding:
                 attrs = [n.attrs[0], keptOutput[index]?.count ?? n.attrs[1]]
+            case .attention:
+                // Heads before and kept: query heads are the output's; key / value heads are v's
+                // distinct heads (a head repeated for grouped queries, as repeat_kv does, counts once).
+                let r = n.shape.count
+                func heads(_ t: Track?, _ s: [Int], distinct: Bool) -> (all: Int, kept: Int) {
+                    let d = s[r - 1]
+                    guard let t, t.dims == [r - 3, r - 1], d > 0, t.ids.count == s[r - 3] * d else { return (s[r - 3], s[r - 3]) }
+                    let slices = (0..<s[r - 3]).map { h in Array(t.ids[(h * d)..<((h + 1) * d)]) }
+                    let keptSlices = slices.filter { $0.contains { !removed[$0] } }
+                    return distinct ? (Set(slices).count, Set(keptSlices).count) : (slices.count, keptSlices.count)
+                }
+                let q = heads(tracks[index], n.shape, distinct: false)
+                let kv = heads(tracks[n.inputs[2]], shape(n.inputs[2]), distinct: true)
+                attrs = n.attrs + [q.all, kv.all, q.kept, kv.kept]
             default: break
             }
             shrunk.append(attrs)
@@ -157,6 +184,51 @@ struct Analyzer {
         return GraphAnalysis(groupOf: groupOf, groups: groups, tiedBy: tiedBy,
                              internalMetricBlock: internalMetricBlocks(), keptOutput: keptOutput,
                              keptInput: keptInput, shrunkAttrs: shrunk)
+    }
+
+    /// Keeps, until nothing changes, every removed class that a shape rule needs: per rule, the
+    /// indices of each dim with a kept element (all of a `whole` dim's once any element is kept)
+    /// span the kept product; a removed element inside it is kept again. Keeping only ever grows,
+    /// so the loop ends; what stays removed is a product in every rule.
+    mutating func enforceRules(_ removedRoot: inout [Bool]) {
+        guard !rules.isEmpty else { return }
+        var changed = true
+        while changed {
+            changed = false
+            for rule in rules {
+                let n = rule.sizes.count
+                var along = rule.sizes.map { [Bool](repeating: false, count: max($0, 0)) }
+                var coord = [Int](repeating: 0, count: n)
+                var anyKept = false
+                func advance() {
+                    var k = n - 1
+                    while k >= 0 {
+                        coord[k] += 1
+                        if coord[k] < rule.sizes[k] { return }
+                        coord[k] = 0
+                        k -= 1
+                    }
+                }
+                for id in rule.ids {
+                    if !removedRoot[find(id)] {
+                        anyKept = true
+                        for k in 0..<n { along[k][coord[k]] = true }
+                    }
+                    advance()
+                }
+                guard anyKept else { continue }
+                for k in 0..<n where rule.whole[k] { along[k] = [Bool](repeating: true, count: along[k].count) }
+                coord = [Int](repeating: 0, count: n)
+                for id in rule.ids {
+                    let r = find(id)
+                    if removedRoot[r], (0..<n).allSatisfy({ along[$0][coord[$0]] }) {
+                        removedRoot[r] = false
+                        changed = true
+                    }
+                    advance()
+                }
+            }
+        }
     }
 
     /// NNI's group dependency: every conv gets its groups (1 when depthwise), every GroupNorm its
@@ -260,7 +332,9 @@ struct Analyzer {
             fix(t)
             return nil
         case .reshape:
-            return try reshape(ins[0], from: shape(n.inputs[0]), to: n.shape)
+            return try reshape(ins[0], from: shape(n.inputs[0]), to: n.shape, constant: n.attrs)
+        case .attention:
+            return attention(index, n, ins)
         case .permute, .transpose:
             guard let t = ins[0] else { return nil }
             var perm = Array(0..<rank)
@@ -321,6 +395,36 @@ struct Analyzer {
         return o
     }
 
+    /// scaled_dot_product_attention: see `GraphOp.attention`.
+    mutating func attention(_ index: Int, _ n: GraphNode, _ ins: [Track?]) -> Track? {
+        if ins.count == 4 { fix(ins[3]) }
+        let r = n.shape.count
+        let hd = [r - 3, r - 1]
+        let (q, k, v) = (shape(n.inputs[0]), shape(n.inputs[1]), shape(n.inputs[2]))
+        let (hq, hk, e) = (q[r - 3], k[r - 3], q[r - 1])
+        guard let tq = ins[0], let tk = ins[1], let tv = ins[2], tq.dims == hd, tk.dims == hd, tv.dims == hd,
+              v[r - 1] == e, hk > 0, hq % hk == 0, tq.ids.count == hq * e, tk.ids.count == hk * e,
+              tv.ids.count == hk * e else {
+            for t in ins.prefix(3) { fix(t) }
+            return nil
+        }
+        let per = hq / hk
+        var out: [Int] = []
+        out.reserveCapacity(hq * e)
+        for h in 0..<hq {
+            let g = h / per
+            for d in 0..<e {
+                let (qi, ki, vi) = (tq.ids[h * e + d], tk.ids[g * e + d], tv.ids[g * e + d])
+                union(qi, ki, at: index)
+                union(qi, vi, at: index)
+                out.append(vi)
+            }
+        }
+        // Heads are kept or removed whole; without a given scale the head dim is not cut either.
+        rules.append(ShapeRule(sizes: [hq, e], whole: [false, n.attrs[1] == 0], ids: out))
+        return Track(dims: hd, ids: out)
+    }
+
     mutating func cat(_ index: Int, _ n: GraphNode, _ ins: [Track?]) throws(GraphError) -> Track? {
         let d = normalize(n.attrs[0], rank: n.shape.count) ?? -1
         if ins.contains(where: { $0?.dims == [d] }) {
@@ -359,9 +463,20 @@ struct Analyzer {
     /// view / reshape: the dims are grouped into runs whose sizes multiply to the same value; the
     /// output dim of each run holding a tracked input dim becomes tracked, its ids read through the
     /// row-major order of the run. A run that splits a tracked dim or merges two fixes them.
-    mutating func reshape(_ t: Track?, from a: [Int], to b: [Int]) throws(GraphError) -> Track? {
+    ///
+    /// With `constant` flags (one per output dim) a run may also split one tracked dim into several
+    /// output dims or merge several tracked dims: the output track covers every output dim of size
+    /// > 1 of the tracked runs, and a shape rule keeps the kept channels a product (with the
+    /// constant dims whole).
+    mutating func reshape(_ t: Track?, from a: [Int], to b: [Int], constant: [Int] = []) throws(GraphError) -> Track? {
         guard let t else { return nil }
-        if a == b { return t }
+        let flexible = constant.count == b.count && !b.isEmpty
+        if a == b {
+            if flexible, t.dims.contains(where: { constant[$0] == 1 }) {
+                rules.append(ShapeRule(sizes: t.dims.map { a[$0] }, whole: t.dims.map { constant[$0] == 1 }, ids: t.ids))
+            }
+            return t
+        }
         var runs: [(ins: Range<Int>, outs: Range<Int>)] = []
         var i = 0, j = 0
         while i < a.count || j < b.count {
@@ -391,6 +506,11 @@ struct Analyzer {
         var outDims: [Int] = []
         for r in trackedRuns {
             let big = r.outs.filter { b[$0] != 1 }
+            if flexible {
+                guard let first = r.outs.first else { fix(t); return nil }
+                outDims += big.isEmpty ? [first] : big
+                continue
+            }
             guard t.dims.filter(r.ins.contains).count == 1, big.count <= 1, let o = big.first ?? r.outs.first else {
                 fix(t)
                 return nil
@@ -430,6 +550,9 @@ struct Analyzer {
             for (k, p) in t.dims.enumerated() { old += coord[p] * oldStride[k] }
             guard old >= 0, old < t.ids.count else { fix(t); return nil }
             ids[flat] = t.ids[old]
+        }
+        if flexible, outDims.count > 1 || outDims.contains(where: { constant[$0] == 1 }) {
+            rules.append(ShapeRule(sizes: sizes, whole: outDims.map { constant[$0] == 1 }, ids: ids))
         }
         return Track(dims: outDims, ids: ids)
     }

@@ -35,7 +35,13 @@ public enum GraphOp: Int, Sendable, CaseIterable {
     case cat = 7
     /// One item of split / chunk: attrs `[dim, index, size_0, size_1, ...]` (a negative index counts from the end).
     case split = 8
-    /// view / reshape / flatten / unflatten: no attributes (the shapes say it).
+    /// view / reshape / flatten / unflatten: no attributes (the shapes say it; a tracked dim split
+    /// in two or two tracked dims merged fixes them), or one flag per output dim: 1 where the call
+    /// gives that size as a constant (a literal other than -1, so it cannot shrink), 0 where it is
+    /// computed at run time (-1, or from the input's sizes). With flags a tracked dim may be split
+    /// (`view(b, t, -1, head_dim)`: heads and head dims) and tracked dims merged; the kept channels
+    /// then form a product over the split dims (one kept set per dim) and a constant dim keeps all
+    /// of its indices or none.
     case reshape = 9
     /// permute: attrs the permutation.
     case permute = 10
@@ -47,6 +53,14 @@ public enum GraphOp: Int, Sendable, CaseIterable {
     case opaque = 13
     /// A graph output: its inputs' channels are fixed.
     case output = 14
+    /// `scaled_dot_product_attention(q, k, v[, attn_mask])`: q `[..., Hq, L, E]`, k `[..., Hkv, S, E]`,
+    /// v `[..., Hkv, S, Ev]`, output `[..., Hq, L, Ev]`; attrs `[enable_gqa (0/1), scale_given (0/1)]`.
+    /// When q, k and v are tracked over their head and head dims (after a `view(..., -1, head_dim)`
+    /// and a transpose) and E == Ev, element (h, d) of q, of k's and of v's head h / (Hq / Hkv) are
+    /// tied, the output carries v's channels, and a head is kept or removed whole (its head dim is
+    /// not cut: without a given scale it would change the softmax scale). Otherwise q, k and v keep
+    /// their channels. A mask keeps its channels.
+    case attention = 15
 
     /// The name used in messages and reports.
     public var name: String {
@@ -66,6 +80,7 @@ public enum GraphOp: Int, Sendable, CaseIterable {
         case .reduce: return "reduce"
         case .opaque: return "opaque"
         case .output: return "output"
+        case .attention: return "attention"
         }
     }
 }
@@ -108,7 +123,9 @@ public struct GraphAnalysis: Sendable, Equatable {
     public var keptInput: [[Int]?]
     /// Per node: the node's attributes after shrinking (same layout as its attrs: conv
     /// `[in, out, groups, transposed]`, linear `[in, out]`, embedding `[num, dim]`, norm
-    /// `[dim, num_groups]`; others unchanged).
+    /// `[dim, num_groups]`; attention `[enable_gqa, scale_given, query heads, key / value heads,
+    /// kept query heads, kept key / value heads]`, key / value heads counted as v's distinct heads
+    /// (a head repeated for grouped queries counts once); others unchanged).
     public var shrunkAttrs: [[Int]]
 }
 
@@ -200,6 +217,24 @@ public final class ChannelGraph {
             if op == .reshape {
                 let a = nodes[inputs[0]].shape.reduce(1, { $0 &* $1 }), b = shape.reduce(1, { $0 &* $1 })
                 guard a == b else { throw GraphError("\(what): output shape \(shape) has \(b) elements; the input \(nodes[inputs[0]].shape) has \(a)") }
+                guard attrs.isEmpty || attrs.count == shape.count && attrs.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+                    throw GraphError("\(what): attributes \(attrs); expected none or one flag (0 computed, 1 constant) per output dim (\(shape.count))")
+                }
+            }
+        case .attention:
+            try count(2, "[enable_gqa 0/1, scale_given 0/1]")
+            guard inputs.count == 3 || inputs.count == 4 else { throw GraphError("\(what): \(inputs.count) inputs; expected q, k, v and an optional mask") }
+            guard attrs.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw GraphError("\(what): attributes \(attrs); expected flags 0 or 1") }
+            let (q, k, v) = (nodes[inputs[0]].shape, nodes[inputs[1]].shape, nodes[inputs[2]].shape)
+            let r = q.count
+            guard r >= 3, k.count == r, v.count == r, shape.count == r else {
+                throw GraphError("\(what): q \(q), k \(k), v \(v), output \(shape); expected one rank >= 3 for all")
+            }
+            let (hq, hk) = (q[r - 3], k[r - 3])
+            let headsOK = hk == v[r - 3] && (hq == hk || attrs[0] == 1 && hk > 0 && hq % hk == 0)
+            guard q[r - 1] == k[r - 1], k[r - 2] == v[r - 2], headsOK,
+                  shape == Array(q.dropLast()) + [v[r - 1]] else {
+                throw GraphError("\(what): q \(q), k \(k), v \(v), output \(shape); expected q [..., Hq, L, E], k [..., Hkv, S, E], v [..., Hkv, S, Ev] (Hkv == Hq, or dividing it with enable_gqa) and output [..., Hq, L, Ev]")
             }
         case .cat:
             try count(1, "[dim]")
@@ -259,9 +294,10 @@ public final class ChannelGraph {
     /// Sets the mask of a conv / linear / embedding node from its weight mask (and bias mask):
     /// output channel j is pruned when every weight-mask entry of it (conv and linear: `weight[j]`;
     /// transposed conv: `weight[:, j]`, per group; embedding: `weight[:, j]`) is 0, and the bias
-    /// mask (when given) is 0 at j; a node whose attributes say it has a bias (conv `attrs[4]`,
-    /// linear `attrs[2]`) and that gets no bias mask prunes nothing (the bias stays). Errors: another
-    /// op, or a mask whose shape does not match.
+    /// mask (when given) is 0 at j. Without a bias mask a bias does not keep a channel: as NNI 3.0's
+    /// ModelSpeedup does, the channel goes with its bias (the shrunk model then lacks that bias's
+    /// contribution); a bias mask of 1 at j keeps it. Errors: another op, or a mask whose shape does
+    /// not match.
     public func setMask(node: Int, weight: TensorView, bias: TensorView?) throws(GraphError) {
         guard node >= 0, node < nodes.count else { throw GraphError("node \(node) is out of range 0..<\(nodes.count)") }
         let n = nodes[node]
@@ -302,11 +338,6 @@ public final class ChannelGraph {
                 if v != 0 { keep[i % outs] = true }
                 i += 1
             }
-        }
-        let hasBias = n.op == .conv ? n.attrs.count >= 6 && n.attrs[4] == 1 : n.op == .linear && n.attrs.count == 3 && n.attrs[2] == 1
-        if bias == nil && hasBias {
-            // An unmasked bias: every channel outputs at least its bias, none is zero.
-            keep = [Bool](repeating: true, count: outs)
         }
         if let bias {
             guard bias.shape == [outs] else { throw GraphError("\(what): bias mask shape \(bias.shape); expected [\(outs)]") }

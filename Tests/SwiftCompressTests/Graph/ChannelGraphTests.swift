@@ -140,6 +140,97 @@ import SwiftCompressABI
         #expect(q.keptOutput[hr] == [0, 1] && q.keptOutput[ht] == [0, 1])
     }
 
+    /// x [1, 4, 8] -> q (8->8: 4 heads of 2), k and v (8->4: 2 heads of 2), each viewed [1, 4, -1, 2]
+    /// (flags [0, 0, 0, 1]: heads computed, head dim constant) and transposed to [1, H, 4, 2];
+    /// attention with enable_gqa (query heads 2h, 2h + 1 read key / value head h) -> transpose ->
+    /// reshape [1, 4, 8] -> o (8->8) -> output. `flags: false` gives the views no flags.
+    func attentionGraph(flags: Bool = true) throws -> (ChannelGraph, q: Int, k: Int, v: Int, attn: Int, o: Int) {
+        let g = ChannelGraph()
+        let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 4, 8], attrs: [])
+        func heads(_ name: String, _ out: Int) throws -> (Int, Int) {
+            let p = try g.addNode(name: name, op: .linear, inputs: [x], shape: [1, 4, out], attrs: [8, out])
+            let v = try g.addNode(name: name + "_view", op: .reshape, inputs: [p], shape: [1, 4, out / 2, 2], attrs: flags ? [0, 0, 0, 1] : [])
+            let t = try g.addNode(name: name + "_t", op: .transpose, inputs: [v], shape: [1, out / 2, 4, 2], attrs: [1, 2])
+            return (p, t)
+        }
+        let (q, qt) = try heads("q", 8), (k, kt) = try heads("k", 4), (v, vt) = try heads("v", 4)
+        let a = try g.addNode(name: "sdpa", op: .attention, inputs: [qt, kt, vt], shape: [1, 4, 4, 2], attrs: [1, 0])
+        let t = try g.addNode(name: "a_t", op: .transpose, inputs: [a], shape: [1, 4, 4, 2], attrs: [1, 2])
+        let m = try g.addNode(name: "merge", op: .reshape, inputs: [t], shape: [1, 4, 8], attrs: flags ? [0, 0, 0] : [])
+        let o = try g.addNode(name: "o", op: .linear, inputs: [m], shape: [1, 4, 8], attrs: [8, 8])
+        try g.addNode(name: "out", op: .output, inputs: [o], shape: [], attrs: [])
+        return (g, q, k, v, a, o)
+    }
+
+    @Test func attentionRemovesWholeKeyValueGroups() throws {
+        // q prunes heads 2 and 3 (rows 4..7), k and v prune head 1 (rows 2, 3): key / value head 1
+        // with its query heads 2 and 3 goes; o reads the attention output's features 0..3.
+        let (g, q, k, v, a, o) = try attentionGraph()
+        try g.setPruned(node: q, [false, false, false, false, true, true, true, true])
+        try g.setPruned(node: k, [false, false, true, true])
+        try g.setPruned(node: v, [false, false, true, true])
+        let r = try g.analyze()
+        #expect(r.keptOutput[q] == [0, 1, 2, 3] && r.keptOutput[k] == [0, 1] && r.keptOutput[v] == [0, 1])
+        #expect(r.keptInput[o] == [0, 1, 2, 3] && r.shrunkAttrs[o] == [4, 8])
+        #expect(r.shrunkAttrs[a] == [1, 0, 4, 2, 2, 1] && r.shrunkAttrs[q] == [8, 4])
+        // Query heads 2h, 2h + 1 and key / value head h are tied element by element: k and v (same
+        // width, tied index by index) are one group, q (twice as wide) another, both by the attention.
+        #expect(r.groups == [[q], [k, v], [o]] && r.tiedBy[0] == ["sdpa"] && r.tiedBy[1] == ["sdpa"])
+
+        // Query head 3 alone: head 2 (same key / value head) votes kept, so nothing goes.
+        let (g2, q2, k2, v2, _, o2) = try attentionGraph()
+        try g2.setPruned(node: q2, [false, false, false, false, false, false, true, true])
+        try g2.setPruned(node: k2, [false, false, true, true])
+        try g2.setPruned(node: v2, [false, false, true, true])
+        let r2 = try g2.analyze()
+        #expect(r2.keptOutput[q2] == Array(0..<8) && r2.keptInput[o2] == Array(0..<8))
+
+        // Head dim 0 of group 1 pruned everywhere (q rows 4, 6; k, v row 2), dim 1 kept: the head
+        // dim is not cut (no scale given), so nothing goes.
+        let (g3, q3, k3, v3, a3, _) = try attentionGraph()
+        try g3.setPruned(node: q3, [false, false, false, false, true, false, true, false])
+        try g3.setPruned(node: k3, [false, false, true, false])
+        try g3.setPruned(node: v3, [false, false, true, false])
+        let r3 = try g3.analyze()
+        #expect(r3.keptOutput[q3] == Array(0..<8) && r3.keptOutput[v3] == [0, 1, 2, 3] && r3.shrunkAttrs[a3] == [1, 0, 4, 2, 4, 2])
+
+        // Without view flags the split of q's features into heads keeps every channel.
+        let (g4, q4, k4, v4, _, o4) = try attentionGraph(flags: false)
+        try g4.setPruned(node: q4, [false, false, false, false, true, true, true, true])
+        try g4.setPruned(node: k4, [false, false, true, true])
+        try g4.setPruned(node: v4, [false, false, true, true])
+        let r4 = try g4.analyze()
+        #expect(r4.keptOutput[q4] == Array(0..<8) && r4.keptInput[o4] == nil)
+    }
+
+    @Test func constantViewSizesKeepTheirDims() throws {
+        // a (1->6) [1, 6, 1] -> view [1, 2, 3] with flags [0, 1, 0] (2 a constant) -> output;
+        // a prunes 0, 1, 2 (the first of the two rows of 3): dim 1 of the view is constant, so
+        // nothing goes. With flags [0, 0, 0] row 0 goes.
+        for (flags, kept) in [([0, 1, 0], Array(0..<6)), ([0, 0, 0], [3, 4, 5])] {
+            let g = ChannelGraph()
+            let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 1, 1], attrs: [])
+            let a = try g.addNode(name: "a", op: .conv, inputs: [x], shape: [1, 6, 1], attrs: [1, 6, 1, 0])
+            let w = try g.addNode(name: "w", op: .reshape, inputs: [a], shape: [1, 2, 3], attrs: flags)
+            let f = try g.addNode(name: "f", op: .reshape, inputs: [w], shape: [1, 6], attrs: [0, 0])
+            let l = try g.addNode(name: "l", op: .linear, inputs: [f], shape: [1, 1], attrs: [6, 1])
+            try g.addNode(name: "out", op: .output, inputs: [l], shape: [], attrs: [])
+            try g.setPruned(node: a, [true, true, true, false, false, false])
+            let r = try g.analyze()
+            // A channel of a is a (row, column) of the view; the kept ones stay a product of rows
+            // and columns, with all rows once the row count is constant.
+            #expect(r.keptOutput[a] == kept && r.keptInput[l] == kept)
+        }
+        let g = ChannelGraph()
+        let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 6], attrs: [])
+        #expect(throws: GraphError("node 1 'r' (reshape): attributes [0, 2]; expected none or one flag (0 computed, 1 constant) per output dim (2)")) {
+            try g.addNode(name: "r", op: .reshape, inputs: [x], shape: [2, 3], attrs: [0, 2])
+        }
+        #expect(throws: GraphError.self) {
+            try g.addNode(name: "s", op: .attention, inputs: [x, x, x], shape: [1, 6], attrs: [0, 0])
+        }
+    }
+
     @Test func badInputIsAnError() throws {
         let g = ChannelGraph()
         let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 3, 4, 4], attrs: [])

@@ -278,7 +278,11 @@ def test_masks_file_and_bad_masks(tmp_path: Path):
     path = tmp_path / "masks.pth"
     torch.save({"fc1": {"weight": mask}}, path)
     ModelSpeedup(model, x, str(path)).speedup_model()
-    # fc1 has a bias without a mask: its pruned rows still output the bias, so they stay.
+    # fc1's bias has no mask: as NNI's ModelSpeedup, its pruned rows go with their bias.
+    assert model.fc1.out_features == 8 and model.fc2.in_features == 8
+    # A bias mask of ones keeps them.
+    model = FlattenLinear().eval()
+    ModelSpeedup(model, x, {"fc1": {"weight": mask, "bias": torch.ones(16)}}).speedup_model()
     assert model.fc1.out_features == 16
     with pytest.raises(KeyError, match="nope"):
         ModelSpeedup(model, x, {"nope": {"weight": mask}}).speedup_model()
@@ -410,3 +414,118 @@ def test_random_descriptions_raise_or_analyse():
         _core.graph_cost(g)
         with pytest.raises(SwiftCompressError):
             _core.graph_plan(g, count, 0)
+
+
+# -- attention heads -----------------------------------------------------------------------------
+
+
+def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """Hugging Face Llama's repeat_kv, written with fx-traceable size reads."""
+    if n_rep == 1:
+        return x
+    b, h, s, d = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    return x[:, :, None, :, :].expand(b, h, n_rep, s, d).reshape(b, h * n_rep, s, d)
+
+
+class Attention(nn.Module):
+    """Llama-style attention: q / k / v viewed (b, t, -1, head_dim); grouped-query attention through
+    repeat_kv (``gqa="repeat"``) or SDPA's enable_gqa (``gqa="sdpa"``); ``constant_heads`` views
+    with the head count as a constant, as nanoGPT does."""
+
+    def __init__(self, dim=16, heads=4, kv_heads=2, gqa="repeat", constant_heads=False) -> None:
+        super().__init__()
+        self.num_heads, self.num_key_value_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.gqa, self.constant_heads = gqa, constant_heads
+        self.q_proj = nn.Linear(dim, heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(heads * self.head_dim, dim, bias=False)
+
+    def forward(self, x):
+        b, t = x.shape[0], x.shape[1]
+        if self.constant_heads:
+            q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
+            k = self.k_proj(x).view(b, t, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+            v = self.v_proj(x).view(b, t, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+        else:
+            q = self.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+            k = self.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+            v = self.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        if self.gqa == "sdpa":
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        else:
+            n_rep = self.num_heads // self.num_key_value_heads
+            o = F.scaled_dot_product_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), is_causal=True)
+        return self.o_proj(o.transpose(1, 2).reshape(b, t, -1))
+
+
+class AttentionBlock(nn.Module):
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self.attn = Attention(**kwargs)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(x + self.attn(x))
+
+
+def head_masks(q_heads, kv_heads, heads=4, kv=2, head_dim=4) -> Dict[str, Dict[str, torch.Tensor]]:
+    """Weight masks pruning whole query heads of q_proj and key / value heads of k_proj and v_proj."""
+    def rows(count, pruned):
+        m = torch.ones(count * head_dim, 16)
+        for h in pruned:
+            m[h * head_dim:(h + 1) * head_dim] = 0
+        return m
+    return {"attn.q_proj": {"weight": rows(heads, q_heads)}, "attn.k_proj": {"weight": rows(kv, kv_heads)},
+            "attn.v_proj": {"weight": rows(kv, kv_heads)}}
+
+
+@pytest.mark.parametrize("gqa", ["repeat", "sdpa"])
+def test_attention_removes_whole_key_value_groups(gqa):
+    # Key / value head 1 and its query heads 2 and 3 pruned: q_proj keeps 8 rows, k_proj and v_proj
+    # 4, o_proj reads 8; the module's head counts follow; the output is the masked model's.
+    torch.manual_seed(0)
+    model = AttentionBlock(gqa=gqa).eval()
+    x = torch.randn(2, 5, 16)
+    masks = head_masks([2, 3], [1])
+    original = copy.deepcopy(model)
+    speedup = ModelSpeedup(model, x, masks)
+    speedup.speedup_model()
+    ref = masked_reference(original, masks, speedup)
+    attn = model.attn
+    assert (attn.q_proj.out_features, attn.k_proj.out_features, attn.v_proj.out_features) == (8, 4, 4)
+    assert attn.o_proj.in_features == 8 and tuple(attn.o_proj.weight.shape) == (16, 8)
+    assert (attn.num_heads, attn.num_key_value_heads, attn.head_dim) == (2, 1, 4)
+    assert torch.equal(attn.q_proj.weight, original.attn.q_proj.weight[:8])
+    assert torch.equal(attn.o_proj.weight, original.attn.o_proj.weight[:, :8])
+    assert_same_output(ref, model, x)
+
+
+def test_attention_keeps_heads_it_cannot_remove():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 16)
+    # Query head 3 alone: head 2 reads the same key / value head, which stays, so q keeps head 3's
+    # rows (zero) and nothing is removed.
+    model = AttentionBlock().eval()
+    masks = head_masks([3], [])
+    ModelSpeedup(model, x, masks).speedup_model()
+    assert model.attn.q_proj.out_features == 16 and model.attn.num_heads == 4
+    # Heads given as constants in the views (nanoGPT's view(b, t, self.n_head, d)): the view would
+    # break with fewer heads, so all stay even with every mask pruning group 1.
+    model = AttentionBlock(constant_heads=True).eval()
+    original = copy.deepcopy(model)
+    masks = head_masks([2, 3], [1])
+    speedup = ModelSpeedup(model, x, masks)
+    speedup.speedup_model()
+    assert model.attn.q_proj.out_features == 16 and model.attn.k_proj.out_features == 8
+    assert_same_output(masked_reference(original, masks, speedup), model, x)
+
+
+def test_attention_groups_q_k_v_of_multi_head_attention():
+    # Without grouped queries q, k and v are tied element by element by the attention: one group.
+    torch.manual_seed(0)
+    model = AttentionBlock(heads=4, kv_heads=4).eval()
+    report = dependency_report(model, torch.randn(2, 5, 16))
+    groups = [g for g in report["groups"] if len(g["members"]) > 1]
+    assert groups == [{"group": groups[0]["group"], "members": ["attn.q_proj", "attn.k_proj", "attn.v_proj"],
+                       "tied_by": ["scaled_dot_product_attention"]}]

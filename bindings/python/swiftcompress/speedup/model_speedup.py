@@ -13,9 +13,13 @@ import torch.nn as nn
 
 from .. import _core
 from .._tensors import spec
-from ..utils._graph import CONV_TYPES, CapturedGraph, capture
+from ..utils._graph import CONV_TYPES, CapturedGraph, _inputs, capture
 
 _LOGGER = logging.getLogger("swiftcompress.speedup")
+
+# Attributes of an attention module that hold its head counts (torch, Hugging Face, nanoGPT names).
+QUERY_HEAD_ATTRS = ("num_heads", "num_attention_heads", "n_head", "n_heads", "heads")
+KV_HEAD_ATTRS = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "n_kv_head")
 
 
 def _select(t: torch.Tensor, dim: int, indices: Optional[List[int]]) -> torch.Tensor:
@@ -45,14 +49,28 @@ class ModelSpeedup:
     the traced graph the core's plan gives the kept output and input channel indices: parameters
     and buffers are sliced and ``in_channels`` / ``out_channels`` / ``groups`` / ``in_features`` /
     ``out_features`` / ``num_features`` / ``embedding_dim`` / ``num_channels`` / ``num_groups`` set.
+    Attention heads: for each ``F.scaled_dot_product_attention`` call whose q, k and v come from
+    projections viewed as ``(..., -1, head_dim)`` (heads computed, head dim constant), whole heads
+    are removed where every mask prunes them (grouped-query attention: a key / value head with its
+    query heads), and the head counts of the module owning the query projection
+    (``num_heads`` / ``num_attention_heads`` / ``n_head`` / ``n_heads`` / ``heads``,
+    ``num_key_value_heads`` / ``num_kv_heads`` / ``n_kv_heads``) are set. A view that gives the head
+    count as a constant (``view(b, t, self.n_head, d)``) keeps every head; ``nn.MultiheadAttention``
+    is opaque (its heads are kept).
 
     A channel is removed when every mask that covers it prunes it and nothing fixes it (graph inputs
     and outputs, LayerNorm statistics, grouped non-depthwise convs, ops the graph cannot describe);
-    removed channels are those whose values the masked model makes zero at every layer, so the shrunk
-    model computes the masked model with those channels at zero. Channels kept but masked stay zero.
+    removed channels are those the masks prune at every layer that carries them, so the shrunk model
+    computes the masked model with those channels at zero. Channels kept but masked stay zero.
 
-    Pass an unwrapped model (a pruner's wrappers hold masks of the old shapes). Shapes hard-coded in
-    a forward (``x.view(-1, 400)``) are not rewritten. ``batch_dim``, ``batch_size``,
+    As NNI's, the constructor runs ``model(dummy_input)`` once, without gradients, in the model's
+    current mode: in training mode BatchNorm running statistics take one update from
+    ``dummy_input`` (call ``model.eval()`` first to avoid it). A channel whose weight rows are all
+    masked goes with its bias when no bias mask is given (NNI's rule; a bias mask keeps it where it
+    is 1).
+
+    Pass an unwrapped model (a pruner's wrappers hold masks of the old shapes). Sizes a forward gives as
+    constants (``x.view(-1, 400)``) keep the dims they describe. ``batch_dim``, ``batch_size``,
     ``customized_mask_updaters``, ``customized_replacers``, ``graph_module``,
     ``garbage_collect_values`` are accepted for NNI compatibility and not used (the core's analysis
     does not run the model in batches); ``logger`` receives one info line per shrunk module.
@@ -71,6 +89,12 @@ class ModelSpeedup:
                             f"{type(masks_or_file).__name__}")
         self.masks: Dict[str, Dict[str, torch.Tensor]] = masks_or_file
         self.logger = logger or _LOGGER
+        # NNI 3.0's constructor traces by running the model once on dummy_input in its current mode
+        # (before the masks are applied): in training mode that is one BatchNorm statistics update
+        # (and one draw of each dropout). The same call here keeps NNI's scripts' later results.
+        args, kwargs = _inputs(dummy_input)
+        with torch.no_grad():
+            model(*args, **kwargs)
         self.graph: Optional[CapturedGraph] = None
         self.report: Optional[Dict[str, Any]] = None
 
@@ -129,7 +153,41 @@ class ModelSpeedup:
                 else:
                     self._norm(module, out, attrs)
                 self.logger.info("swiftcompress speedup: %s -> %s", name, attrs)
+        self._heads(graph)
         return model
+
+    def _heads(self, graph: CapturedGraph) -> None:
+        """Sets the head counts of each attention call's module (the parent of the Linear that makes
+        its query) to the core's kept heads, where that module holds them under a known name
+        (QUERY_HEAD_ATTRS, KV_HEAD_ATTRS) with the traced value."""
+        for index in graph.attention_nodes:
+            heads = _core.graph_shrunk_attrs(graph.handle, index)
+            before, after = tuple(heads[2:4]), tuple(heads[4:6])
+            owner = self._projection_owner(graph, graph.inputs[index][0])
+            if owner is None or after == before:
+                continue
+            for names, old, new in ((QUERY_HEAD_ATTRS, before[0], after[0]), (KV_HEAD_ATTRS, before[1], after[1])):
+                for attr in names:
+                    value = getattr(owner, attr, None)
+                    if isinstance(value, int) and not isinstance(value, bool) and value == old and new != old:
+                        setattr(owner, attr, new)
+                        self.logger.info("swiftcompress speedup: %s.%s -> %d", graph.node_names[index], attr, new)
+
+    @staticmethod
+    def _projection_owner(graph: CapturedGraph, start: int) -> Optional[nn.Module]:
+        """The module holding the Linear (or conv) whose output reaches node ``start``, walking
+        back through single-input views and transposes."""
+        node = start
+        for _ in range(64):
+            if graph.kinds[node] in ("linear", "conv"):
+                name = graph.node_names[node]
+                parent = name.rpartition(".")[0]
+                return graph.modules.get(parent)
+            inputs = graph.inputs[node]
+            if len(inputs) != 1:
+                return None
+            node = inputs[0]
+        return None
 
     @staticmethod
     def _conv(module: nn.Module, out: Optional[List[int]], inp: Optional[List[int]], attrs: List[int]) -> None:

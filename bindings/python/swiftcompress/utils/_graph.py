@@ -54,11 +54,12 @@ try:  # torchvision's stochastic depth (fx-wrapped): identity in eval, a per-sam
     PASS_FUNCTIONS.add(_stochastic_depth)
 except Exception:  # noqa: BLE001 - torchvision is optional
     pass
-PASS_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone", "detach", "float", "to", "type_as"}
+PASS_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone", "detach", "float", "to", "type_as", "expand"}
 RESHAPE_FUNCTIONS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze}
 RESHAPE_METHODS = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "unflatten", "view_as", "reshape_as"}
 REDUCE_FUNCTIONS = {torch.mean: "mean", torch.sum: "sum", torch.amax: "amax"}
 REDUCE_METHODS = {"mean", "sum", "amax"}
+ATTENTION_FUNCTIONS = {nn.functional.scaled_dot_product_attention}
 
 
 # torch.nn containers traced through (their Linear / LayerNorm / attention children become nodes).
@@ -209,6 +210,8 @@ class CapturedGraph:
         self.kinds: List[str] = []
         self.shapes: List[List[int]] = []
         self.input_shapes: List[Optional[List[int]]] = []
+        self.inputs: List[List[int]] = []
+        self.attention_nodes: List[int] = []
         self.module_nodes: Dict[str, List[int]] = {}
         self.modules: Dict[str, nn.Module] = dict(model.named_modules())
         self._index: Dict[torch.fx.Node, int] = {}
@@ -223,6 +226,9 @@ class CapturedGraph:
         self.kinds.append(op)
         self.shapes.append(list(shape))
         self.input_shapes.append(self.shapes[inputs[0]] if inputs else None)
+        self.inputs.append(list(inputs))
+        if op == "attention":
+            self.attention_nodes.append(index)
         return index
 
     def _tensor_inputs(self, values: Any) -> List[int]:
@@ -281,6 +287,10 @@ class CapturedGraph:
             self._index[node] = self._node(node.name, "split", [self._index[source.args[0]]], shape, [dim, item, *sizes])
             return
         inputs = self._tensor_inputs(node.args)
+        if len(inputs) == 1 and _is_unsqueeze_index(item):
+            # x[:, None, ...]: new size-1 dims only, a reshape whose sizes all follow the input.
+            self._index[node] = self._node(node.name, "reshape", inputs, shape, [0] * len(shape))
+            return
         self._index[node] = self._node(node.name, "opaque", inputs, shape)
 
     def _module(self, node: torch.fx.Node, inputs: List[int], shape: List[int]) -> None:
@@ -305,8 +315,11 @@ class CapturedGraph:
             index = self._node(name, "pass", inputs, shape)
         elif isinstance(m, PASS_MODULES) and len(inputs) == 1:
             index = self._node(name, "pass", inputs, shape)
-        elif isinstance(m, (nn.Flatten, nn.Unflatten)) and len(inputs) == 1:
-            index = self._node(name, "reshape", inputs, shape)
+        elif isinstance(m, nn.Flatten) and len(inputs) == 1:
+            index = self._node(name, "reshape", inputs, shape, [0] * len(shape))
+        elif isinstance(m, nn.Unflatten) and len(inputs) == 1:
+            index = self._node(name, "reshape", inputs, shape,
+                               _unflatten_flags(len(shape), m.dim, m.unflattened_size))
         else:
             index = self._node(name, "opaque", inputs, shape)
         self.module_nodes.setdefault(name, []).append(index)
@@ -327,7 +340,10 @@ class CapturedGraph:
         elif target in PASS_FUNCTIONS and len(inputs) == 1:
             self._index[node] = self._node(name, "pass", inputs, shape)
         elif target in RESHAPE_FUNCTIONS and len(inputs) == 1:
-            self._index[node] = self._node(name, "reshape", inputs, shape)
+            sizes = self._arg(node, 1, "shape", None) if target is torch.reshape else None
+            self._index[node] = self._node(name, "reshape", inputs, shape, _size_flags(sizes, len(shape)))
+        elif target in ATTENTION_FUNCTIONS:
+            self._attention(node, shape)
         elif target is torch.permute and len(inputs) == 1:
             self._index[node] = self._node(name, "permute", inputs, shape, list(self._arg(node, 1, "dims", ())))
         elif target is torch.transpose and len(inputs) == 1:
@@ -345,9 +361,18 @@ class CapturedGraph:
         elif method in PASS_METHODS and len(inputs) == 1:
             self._index[node] = self._node(name, "pass", inputs, shape)
         elif method in RESHAPE_METHODS and len(inputs) == 1:
-            self._index[node] = self._node(name, "reshape", inputs, shape)
+            if method in ("view", "reshape"):
+                sizes: Any = node.args[1:]
+                if len(sizes) == 1 and isinstance(sizes[0], (list, tuple, torch.fx.Node)):
+                    sizes = sizes[0]
+                flags = _size_flags(sizes, len(shape))
+            elif method == "unflatten":
+                flags = _unflatten_flags(len(shape), self._arg(node, 1, "dim", 0), self._arg(node, 2, "sizes", ()))
+            else:
+                flags = [0] * len(shape)
+            self._index[node] = self._node(name, "reshape", inputs, shape, flags)
         elif method in RESHAPE_METHODS and len(inputs) == 2 and method.endswith("_as"):
-            self._index[node] = self._node(name, "reshape", inputs[:1], shape)
+            self._index[node] = self._node(name, "reshape", inputs[:1], shape, [0] * len(shape))
         elif method == "permute" and len(inputs) == 1:
             dims = node.args[1:]
             if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
@@ -361,6 +386,19 @@ class CapturedGraph:
         else:
             self._index[node] = self._node(name, "opaque", inputs, shape)
 
+    def _attention(self, node: torch.fx.Node, shape: List[int]) -> None:
+        """scaled_dot_product_attention(query, key, value, attn_mask=None, ..., scale=None, enable_gqa=False)."""
+        parts = [self._arg(node, i, key, None) for i, key in enumerate(("query", "key", "value", "attn_mask"))]
+        tensors = [p for p in parts if isinstance(p, torch.fx.Node)]
+        if not all(isinstance(p, torch.fx.Node) and p in self._index for p in parts[:3]) or \
+                any(p not in self._index for p in tensors):
+            self._index[node] = self._node(node.name, "opaque", self._tensor_inputs((node.args, node.kwargs)), shape)
+            return
+        inputs = [self._index[p] for p in tensors]
+        gqa = 1 if node.kwargs.get("enable_gqa", False) is True else 0
+        scale = 0 if node.kwargs.get("scale", None) is None else 1
+        self._index[node] = self._node(node.name, "attention", inputs, shape, [gqa, scale])
+
     def _reduce(self, node: torch.fx.Node, inputs: List[int], shape: List[int], position: int) -> None:
         dims = self._arg(node, position, "dim", None)
         keepdim = bool(self._arg(node, position + 1, "keepdim", False))
@@ -369,6 +407,36 @@ class CapturedGraph:
         elif isinstance(dims, int):
             dims = [dims]
         self._index[node] = self._node(node.name, "reduce", inputs, shape, [1 if keepdim else 0, *dims])
+
+
+def _size_flags(sizes: Any, rank: int) -> List[int]:
+    """One flag per output dim of a view / reshape: 1 where the call gives the size as a constant
+    (an int other than -1), 0 where it is computed (-1, or a traced value such as ``x.size(0)``)."""
+    if sizes is None or isinstance(sizes, torch.fx.Node):
+        return [0] * rank
+    sizes = list(sizes)
+    if len(sizes) != rank:
+        return [0] * rank
+    return [1 if isinstance(s, int) and not isinstance(s, bool) and s != -1 else 0 for s in sizes]
+
+
+def _unflatten_flags(rank: int, dim: Any, sizes: Any) -> List[int]:
+    """Flags of ``unflatten(dim, sizes)``: the new dims as ``_size_flags``, the others computed."""
+    if not isinstance(dim, int) or isinstance(sizes, torch.fx.Node):
+        return [0] * rank
+    sizes = list(sizes)
+    start = dim if dim >= 0 else dim + rank - len(sizes) + 1
+    flags = [0] * rank
+    if 0 <= start <= rank - len(sizes):
+        flags[start:start + len(sizes)] = _size_flags(sizes, len(sizes))
+    return flags
+
+
+def _is_unsqueeze_index(item: Any) -> bool:
+    """An index of full slices, ``None`` and ``...`` with at least one ``None``: new size-1 dims only."""
+    items = item if isinstance(item, tuple) else (item,)
+    full = all(i is None or i is Ellipsis or (isinstance(i, slice) and i == slice(None)) for i in items)
+    return full and any(i is None for i in items)
 
 
 def _mark_splits(gm: torch.fx.GraphModule) -> None:
