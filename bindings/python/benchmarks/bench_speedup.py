@@ -160,7 +160,7 @@ def main() -> None:
             def run_sc():
                 m = copies.pop()
                 s = ModelSpeedup(m, x, masks)
-                s.speedup_model()
+                s.speedup_model().eval()  # the rebuilt modules come back in training mode (as NNI's)
                 speedups.append((m, s))
                 return m
 

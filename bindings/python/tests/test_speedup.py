@@ -90,7 +90,7 @@ def prune_and_speedup(model: nn.Module, x: torch.Tensor, config_list: List[Dict[
     before = params(model)
     original = copy.deepcopy(model)
     speedup = ModelSpeedup(model, x, masks)
-    speedup.speedup_model()
+    speedup.speedup_model().eval()  # as NNI's, the rebuilt modules come back in training mode
     ref = masked_reference(original, masks, speedup)
     assert params(model) < before
     return ref, model, speedup, config
@@ -261,7 +261,7 @@ def test_residual_groups_plan_and_report_by_hand():
              "conv2": {"weight": w2, "bias": (w2.sum((1, 2, 3)) > 0).float()}}
     original = copy.deepcopy(model)
     speedup = ModelSpeedup(model, x, masks)
-    speedup.speedup_model()
+    speedup.speedup_model().eval()
     assert model.conv1.out_channels == 6 and model.conv2.out_channels == 6 and model.conv2.in_channels == 6
     assert model.bn1.num_features == 6 and model.conv3.in_channels == 6 and model.conv3.out_channels == 4
     nodes = {n["name"]: n for n in speedup.report["nodes"]}
@@ -288,6 +288,25 @@ def test_masks_file_and_bad_masks(tmp_path: Path):
         ModelSpeedup(model, x, {"nope": {"weight": mask}}).speedup_model()
     with pytest.raises(TypeError):
         ModelSpeedup(model, x, 3)
+
+
+def test_speedup_leaves_modules_as_nni_rebuilds_them():
+    # NNI 3.0's ModelSpeedup runs the model once in its constructor (one BatchNorm update in training
+    # mode) and builds a new module for every traced Conv / BatchNorm / Linear call: in training mode,
+    # num_batches_tracked 0. Values from NNI 3.0 on the same model: the harness's norm_pruning
+    # script is bit-identical to NNI's only with both.
+    torch.manual_seed(0)
+    model = FlattenLinear().train()
+    x = torch.randn(2, 3, 6, 6)
+    expected = copy.deepcopy(model)
+    with torch.no_grad():
+        expected(x)  # the constructor's forward, in training mode
+    ModelSpeedup(model, x, {"conv": {"weight": torch.ones(6, 3, 3, 3)}})
+    assert torch.equal(model.bn.running_mean, expected.bn.running_mean) and int(model.bn.num_batches_tracked) == 1
+    model.eval()
+    ModelSpeedup(model, x, {"conv": {"weight": torch.ones(6, 3, 3, 3)}}).speedup_model()
+    assert model.conv.training and model.bn.training and model.fc1.training and not model.training
+    assert int(model.bn.num_batches_tracked) == 0 and torch.equal(model.bn.running_mean, expected.bn.running_mean)
 
 
 def test_count_flops_params_by_hand():
@@ -490,7 +509,7 @@ def test_attention_removes_whole_key_value_groups(gqa):
     masks = head_masks([2, 3], [1])
     original = copy.deepcopy(model)
     speedup = ModelSpeedup(model, x, masks)
-    speedup.speedup_model()
+    speedup.speedup_model().eval()
     ref = masked_reference(original, masks, speedup)
     attn = model.attn
     assert (attn.q_proj.out_features, attn.k_proj.out_features, attn.v_proj.out_features) == (8, 4, 4)
@@ -516,7 +535,7 @@ def test_attention_keeps_heads_it_cannot_remove():
     original = copy.deepcopy(model)
     masks = head_masks([2, 3], [1])
     speedup = ModelSpeedup(model, x, masks)
-    speedup.speedup_model()
+    speedup.speedup_model().eval()
     assert model.attn.q_proj.out_features == 16 and model.attn.k_proj.out_features == 8
     assert_same_output(masked_reference(original, masks, speedup), model, x)
 

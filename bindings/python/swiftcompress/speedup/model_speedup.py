@@ -21,6 +21,11 @@ _LOGGER = logging.getLogger("swiftcompress.speedup")
 QUERY_HEAD_ATTRS = ("num_heads", "num_attention_heads", "n_head", "n_heads", "heads")
 KV_HEAD_ATTRS = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "n_kv_head")
 
+# The module types NNI 3.0's ModelSpeedup replaces with newly built modules (its replacement table,
+# whatever their masks): those come back in training mode, BatchNorm's num_batches_tracked at 0.
+NNI_REBUILT_TYPES = ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "Conv1d", "Conv2d", "Linear", "PReLU",
+                     "GroupNorm", "ConvTranspose2d", "LayerNorm", "Embedding", "PixelShuffle")
+
 
 def _select(t: torch.Tensor, dim: int, indices: Optional[List[int]]) -> torch.Tensor:
     if indices is None or len(indices) == t.shape[dim]:
@@ -67,7 +72,9 @@ class ModelSpeedup:
     current mode: in training mode BatchNorm running statistics take one update from
     ``dummy_input`` (call ``model.eval()`` first to avoid it). A channel whose weight rows are all
     masked goes with its bias when no bias mask is given (NNI's rule; a bias mask keeps it where it
-    is 1).
+    is 1). As NNI's, which builds a new module for every traced Conv / Linear / norm / Embedding
+    call, those modules come back in training mode and BatchNorm's ``num_batches_tracked`` at 0,
+    whatever the model's mode: call ``model.eval()`` after ``speedup_model()`` for inference.
 
     Pass an unwrapped model (a pruner's wrappers hold masks of the old shapes). Sizes a forward gives as
     constants (``x.view(-1, 400)``) keep the dims they describe. ``batch_dim``, ``batch_size``,
@@ -154,7 +161,23 @@ class ModelSpeedup:
                     self._norm(module, out, attrs)
                 self.logger.info("swiftcompress speedup: %s -> %s", name, attrs)
         self._heads(graph)
+        self._as_rebuilt(graph)
         return model
+
+    @staticmethod
+    def _as_rebuilt(graph: CapturedGraph) -> None:
+        """NNI's ModelSpeedup puts a new module in place of every traced call of a type in
+        NNI_REBUILT_TYPES: the new module is in training mode (whatever the model's mode) and a
+        BatchNorm's ``num_batches_tracked`` restarts at 0. The same state here keeps NNI's scripts'
+        results (fine-tuning after a speedup) the same."""
+        for name in graph.module_nodes:
+            module = graph.modules.get(name)
+            if module is None or type(module).__name__ not in NNI_REBUILT_TYPES:
+                continue
+            module.training = True
+            tracked = getattr(module, "num_batches_tracked", None)
+            if isinstance(tracked, torch.Tensor):
+                module.num_batches_tracked = torch.zeros_like(tracked)
 
     def _heads(self, graph: CapturedGraph) -> None:
         """Sets the head counts of each attention call's module (the parent of the Linear that makes

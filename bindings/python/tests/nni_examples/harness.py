@@ -37,6 +37,10 @@ What a run changes, all of it listed here and applied to the script's text befor
 (c) ``COMMON_SUBSTITUTIONS`` and ``SCRIPTS[name].substitutions`` (both runs): CPU instead of
     CUDA, batch 4, a 2x3x32x32 dummy input instead of 8x3x224x224, and epochs / steps / intervals
     shrunk so each run takes seconds (each one is listed with its script below).
+(e) Around each ``ModelSpeedup`` (both runs): torch's random generator is put back, when
+    ``speedup_model()`` returns, to its state when the ModelSpeedup was made. NNI's mask inference
+    draws from it (it randomizes every intermediate tensor), swiftcompress's does not (a documented
+    divergence, docs/speedup.md); without this the scripts' later data order would differ.
 (d) Before each run: ``random``, ``numpy`` and ``torch`` seeded with 0 and the shim modules
     reloaded, so both runs see the same random stream; then ``runpy.run_path(..., run_name=
     '__main__')``.
@@ -393,15 +397,28 @@ class Recorder:
         else:
             from nni.compression.speedup import ModelSpeedup
         original_speedup_init = ModelSpeedup.__init__
+        original_speedup_model = ModelSpeedup.speedup_model
 
         def speedup_init(self: Any, model: Any, dummy_input: Any, masks_or_file: Any, *args: Any, **kwargs: Any) -> Any:
             recorder.speedup_inputs.append({
                 "id": id(masks_or_file), "masks": _snapshot(masks_or_file),
                 "state": {n.replace("_nni_wrapper.", ""): v.detach().clone() for n, v in model.state_dict().items()}})
+            self._harness_rng = torch.get_rng_state()
             return original_speedup_init(self, model, dummy_input, masks_or_file, *args, **kwargs)
+
+        def speedup_model(self: Any, *args: Any, **kwargs: Any) -> Any:
+            # (e) NNI's mask inference draws from torch's generator (it randomizes every intermediate
+            # tensor), swiftcompress's draws nothing: the generator is put back as it was when the
+            # ModelSpeedup was made, in both runs, so later draws (data order) are comparable.
+            result = original_speedup_model(self, *args, **kwargs)
+            state = getattr(self, "_harness_rng", None)
+            if state is not None:
+                torch.set_rng_state(state)
+            return result
 
         torch.Tensor.backward = backward  # type: ignore[method-assign]
         ModelSpeedup.__init__ = speedup_init  # type: ignore[method-assign]
+        ModelSpeedup.speedup_model = speedup_model  # type: ignore[method-assign]
         try:
             for cls, fn in saved:
                 setattr(cls, "compress", wrap(fn))
@@ -409,6 +426,7 @@ class Recorder:
         finally:
             torch.Tensor.backward = original_backward  # type: ignore[method-assign]
             ModelSpeedup.__init__ = original_speedup_init  # type: ignore[method-assign]
+            ModelSpeedup.speedup_model = original_speedup_model  # type: ignore[method-assign]
             for cls, fn in saved:
                 setattr(cls, "compress", fn)
 
