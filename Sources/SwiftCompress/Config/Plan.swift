@@ -199,6 +199,9 @@ extension Plan {
             warnings.append(contentsOf: alignWarnings(targets))
             warnings.append(contentsOf: prunesNothingWarnings(targets))
         }
+        if mode == .quantization {
+            warnings.append(contentsOf: missingQuantDtypeWarnings(targets))
+        }
         self.mode = mode
         self.isLegacy = legacy
         self.targets = targets
@@ -555,6 +558,28 @@ func prunesNothingWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
         let more = entry.names.count > 3 ? " and \(entry.names.count - 3) more" : ""
         return .init(kind: .prunesNothing, configIndex: entry.config, module: nil, target: nil,
                      message: "config_list[\(entry.config)] configures \(entry.names.count) target(s) that nothing prunes (\(shown)\(more): no sparse_ratio, sparse_threshold or align); their masks stay all ones (set sparse_ratio or sparse_threshold)")
+    }
+}
+
+/// One warning per config whose quantization targets include some without a `quant_dtype` (None
+/// or absent in the merged settings): they are quantized as int8, NNI 3.0's default, which the
+/// config list does not say.
+func missingQuantDtypeWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
+    var untyped: [(config: Int, names: [String])] = []
+    for t in targets {
+        guard let q = t.quantization, !q.dtypeGiven else { continue }
+        let name = pythonRepr(t.qualifiedName)
+        if let k = untyped.firstIndex(where: { $0.config == t.configIndex }) {
+            untyped[k].names.append(name)
+        } else {
+            untyped.append((t.configIndex, [name]))
+        }
+    }
+    return untyped.map { entry in
+        let shown = entry.names.prefix(3).joined(separator: ", ")
+        let more = entry.names.count > 3 ? " and \(entry.names.count - 3) more" : ""
+        return .init(kind: .missingQuantDtype, configIndex: entry.config, module: nil, target: nil,
+                     message: "config_list[\(entry.config)] configures \(entry.names.count) quantization target(s) without a quant_dtype (\(shown)\(more)); they are quantized as int8, the default (set quant_dtype, e.g. 'int8')")
     }
 }
 

@@ -112,6 +112,10 @@ public struct QuantizationSettings: Sendable, Hashable {
     public var role: QuantTargetRole
     /// The quantized type (default int8).
     public var dtype: QuantDType
+    /// False when `dtype` is the default because the settings gave no `quant_dtype` (None or
+    /// absent): the plan warns about such targets (`missing_quant_dtype`). True for settings given
+    /// directly.
+    public var dtypeGiven: Bool = true
     /// Symmetric (default) or affine.
     public var scheme: QuantScheme
     /// Per tensor (default), per channel, or blocks.
@@ -171,7 +175,9 @@ public struct QuantizationSettings: Sendable, Hashable {
         let value = SettingsReader(settings: settings, mode: .quantization, engine: .quantization, target: target)
         self.target = target
         self.role = role
-        dtype = try value("quant_dtype")?.string.flatMap(QuantDType.init) ?? .int8
+        let givenDtype = try value("quant_dtype")?.string.flatMap(QuantDType.init)
+        dtype = givenDtype ?? .int8
+        dtypeGiven = givenDtype != nil
         scheme = try value("quant_scheme")?.string.flatMap(QuantScheme.init(rawValue:)) ?? .symmetric
         switch try value("granularity") {
         case .string("per_channel")?: granularity = .perChannel

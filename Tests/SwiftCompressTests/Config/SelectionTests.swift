@@ -102,6 +102,24 @@ import Testing
         #expect(q.report.warnings.isEmpty)
     }
 
+    @Test func quantizationTargetsWithoutADtypeAreReportedOncePerConfig() throws {
+        // config 0: fc1's weight has int4 from target_settings, its _input_0 has no dtype; config 1
+        // sets none for fc2's weight; config 2 sets quant_dtype for every target: no warning
+        let p = try plan(#"[{"op_names": ["fc1"], "target_names": ["weight", "_input_"], "target_settings": {"weight": {"quant_dtype": "int4"}}}, {"op_names": ["fc2"], "target_names": ["weight"]}, {"op_names": ["conv1"], "target_names": ["weight"], "quant_dtype": "uint8"}]"#, .quantization)
+        #expect(p.report.warnings.map(\.kind) == [.missingQuantDtype, .missingQuantDtype])
+        #expect(p.report.warnings.map(\.message) == [
+            "config_list[0] configures 1 quantization target(s) without a quant_dtype ('fc1._input_0'); they are quantized as int8, the default (set quant_dtype, e.g. 'int8')",
+            "config_list[1] configures 1 quantization target(s) without a quant_dtype ('fc2.weight'); they are quantized as int8, the default (set quant_dtype, e.g. 'int8')",
+        ])
+        #expect(p.report.warnings.map(\.configIndex) == [0, 1])
+        #expect(p.targets.compactMap(\.quantization).map(\.dtype) == [.uint8, .int4, .int8, .int8])
+        let q = try plan(#"[{"op_types": ["Linear"], "quant_dtype": "int8"}]"#, .quantization)
+        #expect(q.report.warnings.isEmpty)
+        // a legacy list's quant_bits become quant_dtype: nothing to warn about
+        let legacy = try plan(#"[{"quant_types": ["weight"], "quant_bits": 8, "op_types": ["Linear"]}]"#, .quantization)
+        #expect(legacy.report.warnings.isEmpty)
+    }
+
     @Test func aSelectedModuleWithoutTemplateIsSkippedNotACrash() throws {
         // Documented divergence: NNI 3.0 raises AssertionError for Net and ReLU here.
         let p = try plan(#"[{"op_names_re": [".*"], "sparse_ratio": 0.5}]"#)

@@ -85,7 +85,7 @@ func with(_ base: ConfigObject, _ changes: [(String, ConfigValue)]) -> ConfigObj
         #expect(p.targets[2].settings == quantTarget)
         #expect(errorMessage2(#"[{"op_names": ["attn"], "target_names": ["_input_x"]}]"#, .quantization, modules, templates)
             == "config_list[0].target_names[0]: expected an input of MultiheadAttention.forward (_input_query, _input_key, _input_value, or _input_<position>) for module 'attn', got '_input_x'")
-        let far = try plan(#"[{"op_names": ["attn"], "target_names": ["_input_5"]}]"#, .quantization, modules: modules, templates: templates)
+        let far = try plan(#"[{"op_names": ["attn"], "target_names": ["_input_5"], "quant_dtype": "int8"}]"#, .quantization, modules: modules, templates: templates)
         #expect(far.report.warnings.map(\.kind) == [.inputOutOfRange])
     }
 

@@ -6,6 +6,14 @@
 #ifndef SWIFTCOMPRESS_PY_COMMON_H
 #define SWIFTCOMPRESS_PY_COMMON_H
 
+/* The extension uses only CPython's limited API of 3.11 (the stable ABI): one abi3 wheel serves
+ * every CPython >= 3.11. setup.py defines Py_LIMITED_API (to the same value) for every unit. */
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030B0000
+#endif
+#if Py_LIMITED_API != 0x030B0000
+#error "swiftcompress._core is built on the limited API of CPython 3.11 (Py_LIMITED_API 0x030B0000)"
+#endif
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -42,6 +50,16 @@ int scpy_read_spec(PyObject *spec, const char *what, tensor_arg *arg);
 
 /* Like scpy_read_spec, but None gives NULL in *out (and 0). */
 int scpy_read_optional_spec(PyObject *spec, const char *what, tensor_arg *arg, const sc_tensor **out);
+
+/* `seq` (any iterable) as a new tuple reference, as PySequence_Fast but always a tuple, so that the
+ * limited API's PyTuple_Size / PyTuple_GetItem read it; a tuple is returned as itself. When `seq`
+ * is not iterable, TypeError(`message`); NULL with an exception set on failure. */
+PyObject *scpy_as_tuple(PyObject *seq, const char *message);
+
+/* The name of `obj`'s type as the interpreter prints it (`list`, `torch.Size`: the module is
+ * given for types outside builtins) into buf (NUL-terminated, truncated to size - 1 bytes). Never
+ * fails: "?" when the name cannot be read (any error is cleared). */
+void scpy_type_name(PyObject *obj, char *buf, size_t size);
 
 /* Reads a target index (a non-negative int) into *index. Returns 0, or -1 with an exception set
  * (IndexError for a negative one; the core checks the upper bound). */

@@ -50,7 +50,7 @@ PyObject *scpy_raise_status(int status, const char *message) {
         msg = PyUnicode_FromFormat("swiftcompress failed with %s", sc_status_name(status));
         if (msg == NULL) return NULL;
     }
-    PyObject *exc = PyObject_CallOneArg(cls, msg);
+    PyObject *exc = PyObject_CallFunctionObjArgs(cls, msg, NULL);
     Py_DECREF(msg);
     if (exc == NULL) return NULL;
     PyObject *code = PyLong_FromLong(status);
@@ -69,28 +69,57 @@ PyObject *scpy_raise_status(int status, const char *message) {
     return NULL;
 }
 
+PyObject *scpy_as_tuple(PyObject *seq, const char *message) {
+    PyObject *tuple = PySequence_Tuple(seq);
+    if (tuple == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) PyErr_SetString(PyExc_TypeError, message);
+    return tuple;
+}
+
+void scpy_type_name(PyObject *obj, char *buf, size_t size) {
+    if (size == 0) return;
+    PyObject *type = (PyObject *)Py_TYPE(obj);
+    PyObject *qualname = PyType_GetQualName((PyTypeObject *)type);
+    PyObject *module = PyObject_GetAttrString(type, "__module__");
+    if (module != NULL && !PyUnicode_Check(module)) Py_CLEAR(module);
+    PyObject *text = NULL;
+    if (qualname != NULL) {
+        if (module != NULL && PyUnicode_CompareWithASCIIString(module, "builtins") != 0) {
+            text = PyUnicode_FromFormat("%U.%U", module, qualname);
+        } else {
+            text = qualname;
+            Py_INCREF(text);
+        }
+    }
+    const char *utf8 = text != NULL ? PyUnicode_AsUTF8AndSize(text, NULL) : NULL;
+    PyOS_snprintf(buf, size, "%s", utf8 != NULL ? utf8 : "?");
+    Py_XDECREF(text);
+    Py_XDECREF(qualname);
+    Py_XDECREF(module);
+    PyErr_Clear(); /* a type whose name cannot be read is reported as "?" */
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Tensor specs
  * ------------------------------------------------------------------------------------------- */
 
 /* Reads a sequence of ints (tuple, list, torch.Size) of at most SC_MAX_NDIM items into out. */
 static int read_dims(PyObject *seq, const char *what, int64_t *out, int32_t *count) {
-    PyObject *fast = PySequence_Fast(seq, "");
+    PyObject *fast = scpy_as_tuple(seq, "");
     if (fast == NULL) {
-        PyErr_Format(PyExc_TypeError, "tensor spec: %s must be a sequence of ints, got %.100s", what,
-                     Py_TYPE(seq)->tp_name);
+        char type_name[128];
+        scpy_type_name(seq, type_name, sizeof type_name);
+        PyErr_Format(PyExc_TypeError, "tensor spec: %s must be a sequence of ints, got %.100s", what, type_name);
         return -1;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    Py_ssize_t n = PyTuple_Size(fast);
     if (n > SC_MAX_NDIM) {
         Py_DECREF(fast);
         PyErr_Format(PyExc_ValueError, "tensor spec: %s has %zd dims, at most %d are supported", what, n,
                      SC_MAX_NDIM);
         return -1;
     }
-    PyObject **items = PySequence_Fast_ITEMS(fast);
     for (Py_ssize_t i = 0; i < n; i++) {
-        long long v = PyLong_AsLongLong(items[i]);
+        long long v = PyLong_AsLongLong(PyTuple_GetItem(fast, i));
         if (v == -1 && PyErr_Occurred()) {
             Py_DECREF(fast);
             PyErr_Format(PyExc_TypeError, "tensor spec: %s[%zd] must be an int", what, i);
@@ -105,15 +134,17 @@ static int read_dims(PyObject *seq, const char *what, int64_t *out, int32_t *cou
 
 /* Converts a spec tuple (data_ptr, dtype, shape, strides|None) into a tensor_arg. */
 int scpy_read_spec(PyObject *spec, const char *what, tensor_arg *arg) {
-    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 4) {
+    if (!PyTuple_Check(spec) || PyTuple_Size(spec) != 4) {
+        char type_name[128];
+        scpy_type_name(spec, type_name, sizeof type_name);
         PyErr_Format(PyExc_TypeError, "%s: expected a spec tuple (data_ptr, dtype, shape, strides), got %.100s",
-                     what, Py_TYPE(spec)->tp_name);
+                     what, type_name);
         return -1;
     }
-    PyObject *ptr = PyTuple_GET_ITEM(spec, 0);
-    PyObject *dtype = PyTuple_GET_ITEM(spec, 1);
-    PyObject *shape = PyTuple_GET_ITEM(spec, 2);
-    PyObject *strides = PyTuple_GET_ITEM(spec, 3);
+    PyObject *ptr = PyTuple_GetItem(spec, 0);
+    PyObject *dtype = PyTuple_GetItem(spec, 1);
+    PyObject *shape = PyTuple_GetItem(spec, 2);
+    PyObject *strides = PyTuple_GetItem(spec, 3);
     void *data = PyLong_AsVoidPtr(ptr);
     if (data == NULL && PyErr_Occurred()) return -1;
     long dt = PyLong_AsLong(dtype);
@@ -219,10 +250,14 @@ static void Session_dealloc(SessionObject *self) {
     if (self->session != NULL) sc_session_free(self->session);
     self->session = NULL;
     Py_CLEAR(self->keepalive);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *type = Py_TYPE((PyObject *)self);
+    freefunc tp_free = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    tp_free((PyObject *)self);
+    Py_DECREF(type); /* a heap type: each instance holds a reference to it */
 }
 
 static int Session_traverse(SessionObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE((PyObject *)self)); /* a heap type */
     Py_VISIT(self->keepalive);
     return 0;
 }
@@ -272,7 +307,7 @@ static int read_name(PyObject *obj, const char *what, Py_ssize_t index, const ch
     }
     PyObject *message = PyUnicode_FromFormat("add_modules: modules[%zd]: %s %R %s", index, what, obj, problem);
     if (message == NULL) return -1;
-    const char *utf8 = PyUnicode_AsUTF8(message); /* a repr is ASCII-safe */
+    const char *utf8 = PyUnicode_AsUTF8AndSize(message, NULL); /* a repr is ASCII-safe */
     if (utf8 == NULL) {
         Py_DECREF(message);
         return -1;
@@ -291,24 +326,25 @@ static void drop_keepalive_if_unbound(SessionObject *self) {
 
 static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
     if (scpy_check_open(self) < 0) return NULL;
-    PyObject *fast = PySequence_Fast(modules, "add_modules: expected a sequence of (name, type, forward_args) tuples");
+    PyObject *fast = scpy_as_tuple(modules, "add_modules: expected a sequence of (name, type, forward_args) tuples");
     if (fast == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    PyObject **items = PySequence_Fast_ITEMS(fast);
+    Py_ssize_t n = PyTuple_Size(fast);
     const char *argv_stack[16];
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *name = NULL, *type = NULL;
         PyObject *fargs = Py_None;
-        PyObject *item = items[i];
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2 || PyTuple_GET_SIZE(item) > 3) {
+        PyObject *item = PyTuple_GetItem(fast, i);
+        if (!PyTuple_Check(item) || PyTuple_Size(item) < 2 || PyTuple_Size(item) > 3) {
+            char type_name[128];
+            scpy_type_name(item, type_name, sizeof type_name);
             PyErr_Format(PyExc_TypeError, "add_modules: modules[%zd] must be a tuple (name, type, forward_args), "
-                         "got %.100s", i, Py_TYPE(item)->tp_name);
+                         "got %.100s", i, type_name);
             Py_DECREF(fast);
             return NULL;
         }
-        if (PyTuple_GET_SIZE(item) == 3) fargs = PyTuple_GET_ITEM(item, 2);
-        if (read_name(PyTuple_GET_ITEM(item, 0), "the module name", i, &name) < 0 ||
-            read_name(PyTuple_GET_ITEM(item, 1), "the type name", i, &type) < 0) {
+        if (PyTuple_Size(item) == 3) fargs = PyTuple_GetItem(item, 2);
+        if (read_name(PyTuple_GetItem(item, 0), "the module name", i, &name) < 0 ||
+            read_name(PyTuple_GetItem(item, 1), "the type name", i, &type) < 0) {
             Py_DECREF(fast);
             return NULL;
         }
@@ -316,21 +352,20 @@ static PyObject *Session_add_modules(SessionObject *self, PyObject *modules) {
         Py_ssize_t argc = 0;
         PyObject *afast = NULL;
         if (fargs != Py_None) {
-            afast = PySequence_Fast(fargs, "add_modules: forward_args must be a sequence of str or None");
+            afast = scpy_as_tuple(fargs, "add_modules: forward_args must be a sequence of str or None");
             if (afast == NULL) {
                 Py_DECREF(fast);
                 return NULL;
             }
-            argc = PySequence_Fast_GET_SIZE(afast);
+            argc = PyTuple_Size(afast);
             argv = argc <= 16 ? argv_stack : (const char **)PyMem_Malloc(sizeof(char *) * (size_t)argc);
             if (argv == NULL) {
                 Py_DECREF(afast);
                 Py_DECREF(fast);
                 return PyErr_NoMemory();
             }
-            PyObject **aitems = PySequence_Fast_ITEMS(afast);
             for (Py_ssize_t k = 0; k < argc; k++) {
-                if (read_name(aitems[k], "a forward argument name", i, &argv[k]) < 0) {
+                if (read_name(PyTuple_GetItem(afast, k), "a forward argument name", i, &argv[k]) < 0) {
                     if (argv != argv_stack) PyMem_Free((void *)argv);
                     Py_DECREF(afast);
                     Py_DECREF(fast);
@@ -416,7 +451,7 @@ static PyObject *Session_targets(SessionObject *self, PyObject *Py_UNUSED(ignore
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+        PyList_SetItem(list, (Py_ssize_t)i, pair); /* steals pair; cannot fail for an index in range */
     }
     return list;
 }
@@ -594,18 +629,26 @@ static PyGetSetDef Session_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject SessionType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "swiftcompress._core.Session",
-    .tp_doc = "A core session: one model's modules, one config list, its targets and the bound buffers.",
-    .tp_basicsize = sizeof(SessionObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Session_init,
-    .tp_dealloc = (destructor)Session_dealloc,
-    .tp_traverse = (traverseproc)Session_traverse,
-    .tp_clear = (inquiry)Session_clear,
-    .tp_getset = Session_getset,
+/* The Session type is a heap type made from this spec (the limited API has no static types);
+ * PyInit__core fills in the Py_tp_methods slot. */
+static PyType_Slot Session_slots[] = {
+    {Py_tp_doc, (void *)"A core session: one model's modules, one config list, its targets and the bound buffers."},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {Py_tp_init, (void *)Session_init},
+    {Py_tp_dealloc, (void *)Session_dealloc},
+    {Py_tp_traverse, (void *)Session_traverse},
+    {Py_tp_clear, (void *)Session_clear},
+    {Py_tp_getset, (void *)Session_getset},
+    {Py_tp_methods, NULL},
+    {0, NULL},
+};
+
+static PyType_Spec Session_spec = {
+    .name = "swiftcompress._core.Session",
+    .basicsize = sizeof(SessionObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = Session_slots,
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -632,7 +675,9 @@ static PyObject *core_set_error_classes(PyObject *m, PyObject *arg) {
         return NULL;
     }
     Py_INCREF(arg);
-    Py_XSETREF(error_classes, arg);
+    PyObject *old = error_classes;
+    error_classes = arg;
+    Py_XDECREF(old);
     Py_RETURN_NONE;
 }
 
@@ -676,7 +721,7 @@ static struct PyModuleDef core_module = {
 };
 
 /* Session_core_methods and the other units' session methods (_common.h), NULL-terminated;
- * built once (the type is static, so is its method table). */
+ * built once and never freed (the type's method table must outlive every Session type made from it). */
 static PyMethodDef *Session_methods = NULL;
 
 static Py_ssize_t method_count(const PyMethodDef *methods) {
@@ -703,13 +748,14 @@ static int build_session_methods(void) {
         k += n;
     }
     Session_methods = all; /* the sentinel is the zeroed last entry; never freed (lives with the type) */
-    SessionType.tp_methods = Session_methods;
+    for (PyType_Slot *slot = Session_slots; slot->slot != 0; slot++) {
+        if (slot->slot == Py_tp_methods) slot->pfunc = Session_methods;
+    }
     return 0;
 }
 
 PyMODINIT_FUNC PyInit__core(void) {
     if (build_session_methods() < 0) return NULL;
-    if (PyType_Ready(&SessionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0 ||
@@ -718,9 +764,9 @@ PyMODINIT_FUNC PyInit__core(void) {
         Py_DECREF(m);
         return NULL;
     }
-    Py_INCREF(&SessionType);
-    if (PyModule_AddObject(m, "Session", (PyObject *)&SessionType) < 0) {
-        Py_DECREF(&SessionType);
+    PyObject *session_type = PyType_FromModuleAndSpec(m, &Session_spec, NULL);
+    if (session_type == NULL || PyModule_AddObject(m, "Session", session_type) < 0) {
+        Py_XDECREF(session_type);
         Py_DECREF(m);
         return NULL;
     }

@@ -30,19 +30,20 @@ static PyObject *Session_add_teacher_modules(SessionObject *self, PyObject *name
         PyErr_SetString(PyExc_TypeError, "add_teacher_modules: expected a sequence of module names, got one str");
         return NULL;
     }
-    PyObject *fast = PySequence_Fast(names, "add_teacher_modules: expected a sequence of str");
+    PyObject *fast = scpy_as_tuple(names, "add_teacher_modules: expected a sequence of str");
     if (fast == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    PyObject **items = PySequence_Fast_ITEMS(fast);
+    Py_ssize_t n = PyTuple_Size(fast);
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (!PyUnicode_Check(items[i])) {
-            PyErr_Format(PyExc_TypeError, "add_teacher_modules: names[%zd] must be a str, got %.100s", i,
-                         Py_TYPE(items[i])->tp_name);
+        PyObject *item = PyTuple_GetItem(fast, i);
+        if (!PyUnicode_Check(item)) {
+            char type_name[128];
+            scpy_type_name(item, type_name, sizeof type_name);
+            PyErr_Format(PyExc_TypeError, "add_teacher_modules: names[%zd] must be a str, got %.100s", i, type_name);
             Py_DECREF(fast);
             return NULL;
         }
         Py_ssize_t size = 0;
-        const char *name = PyUnicode_AsUTF8AndSize(items[i], &size);
+        const char *name = PyUnicode_AsUTF8AndSize(item, &size);
         if (name == NULL) {
             Py_DECREF(fast);
             if (!PyErr_ExceptionMatches(PyExc_UnicodeError)) return NULL;
@@ -90,7 +91,7 @@ static PyObject *Session_target_links(SessionObject *self, PyObject *arg) {
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)k, s);
+        PyList_SetItem(list, (Py_ssize_t)k, s);
     }
     return list;
 }
@@ -233,7 +234,7 @@ static PyObject *Session_distill(SessionObject *self, PyObject *Py_UNUSED(ignore
             PyMem_Free(losses);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+        PyList_SetItem(list, (Py_ssize_t)i, v);
     }
     PyMem_Free(losses);
     return Py_BuildValue("(dN)", total, list);

@@ -22,9 +22,9 @@ static sc_graph *graph_of(PyObject *obj) {
 /* Reads a sequence of ints into a new PyMem buffer (*out, NULL for an empty one). Returns the count or -1. */
 static Py_ssize_t read_ints(PyObject *obj, const char *what, int64_t **out) {
     *out = NULL;
-    PyObject *seq = PySequence_Fast(obj, what);
+    PyObject *seq = scpy_as_tuple(obj, what);
     if (seq == NULL) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_Size(seq);
     if (n > MAX_GRAPH_ITEMS) {
         PyErr_Format(PyExc_ValueError, "%s: %zd values; at most %d", what, n, MAX_GRAPH_ITEMS);
         Py_DECREF(seq);
@@ -39,7 +39,7 @@ static Py_ssize_t read_ints(PyObject *obj, const char *what, int64_t **out) {
         }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        long long v = PyLong_AsLongLong(PyTuple_GetItem(seq, i));
         if (v == -1 && PyErr_Occurred()) {
             PyMem_Free(*out);
             *out = NULL;
@@ -145,13 +145,13 @@ static PyObject *core_graph_groups(PyObject *m, PyObject *cap) {
             return scpy_raise_status(status, sc_last_error());
         }
         PyObject *item = PyList_New((Py_ssize_t)count);
-        for (size_t i = 0; item != NULL && i < count; i++) PyList_SET_ITEM(item, (Py_ssize_t)i, PyLong_FromSize_t(members[i]));
+        for (size_t i = 0; item != NULL && i < count; i++) PyList_SetItem(item, (Py_ssize_t)i, PyLong_FromSize_t(members[i]));
         PyMem_Free(members);
         if (item == NULL) {
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)k, item);
+        PyList_SetItem(list, (Py_ssize_t)k, item);
     }
     return list;
 }
@@ -171,7 +171,7 @@ static PyObject *core_graph_node_group(PyObject *m, PyObject *args) {
 
 static PyObject *int64_list(const int64_t *v, size_t n) {
     PyObject *list = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list != NULL && i < n; i++) PyList_SET_ITEM(list, (Py_ssize_t)i, PyLong_FromLongLong((long long)v[i]));
+    for (size_t i = 0; list != NULL && i < n; i++) PyList_SetItem(list, (Py_ssize_t)i, PyLong_FromLongLong((long long)v[i]));
     return list;
 }
 

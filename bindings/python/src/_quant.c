@@ -54,7 +54,7 @@ static PyObject *Session_scale_shape(SessionObject *self, PyObject *args, PyObje
             Py_DECREF(tuple);
             return NULL;
         }
-        PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, v);
+        PyTuple_SetItem(tuple, (Py_ssize_t)i, v);
     }
     return tuple;
 }

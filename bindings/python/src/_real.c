@@ -12,7 +12,9 @@
 /* An address (int, 0 for NULL) into *out. Returns 0, or -1 with an exception set. */
 static int read_address(PyObject *obj, const char *what, void **out) {
     if (!PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int address (data_ptr()), got %.100s", what, Py_TYPE(obj)->tp_name);
+        char type_name[128];
+        scpy_type_name(obj, type_name, sizeof type_name);
+        PyErr_Format(PyExc_TypeError, "%s must be an int address (data_ptr()), got %.100s", what, type_name);
         return -1;
     }
     void *p = PyLong_AsVoidPtr(obj);
@@ -24,7 +26,9 @@ static int read_address(PyObject *obj, const char *what, void **out) {
 /* A byte count (int >= 0) into *out. Returns 0, or -1 with an exception set. */
 static int read_size(PyObject *obj, const char *what, size_t *out) {
     if (!PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, got %.100s", what, Py_TYPE(obj)->tp_name);
+        char type_name[128];
+        scpy_type_name(obj, type_name, sizeof type_name);
+        PyErr_Format(PyExc_TypeError, "%s must be an int, got %.100s", what, type_name);
         return -1;
     }
     size_t n = PyLong_AsSize_t(obj);

@@ -9,16 +9,16 @@
 
 /* Reads a list of specs into args[0..n) (n <= MAX_FACTORS). Returns n, or -1 with an exception set. */
 static Py_ssize_t read_spec_list(PyObject *list, const char *what, tensor_arg *args) {
-    PyObject *seq = PySequence_Fast(list, what);
+    PyObject *seq = scpy_as_tuple(list, what);
     if (seq == NULL) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_Size(seq);
     if (n > MAX_FACTORS) {
         PyErr_Format(PyExc_ValueError, "%s: %zd tensors; at most %d", what, n, MAX_FACTORS);
         Py_DECREF(seq);
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (scpy_read_spec(PySequence_Fast_GET_ITEM(seq, i), what, &args[i]) < 0) {
+        if (scpy_read_spec(PyTuple_GetItem(seq, i), what, &args[i]) < 0) {
             Py_DECREF(seq);
             return -1;
         }
@@ -144,16 +144,16 @@ static PyObject *Session_metric_shape(SessionObject *self, PyObject *args) {
     PyObject *shape;
     int level_default;
     if (!PyArg_ParseTuple(args, "ssOp:metric_shape", &module, &target, &shape, &level_default)) return NULL;
-    PyObject *seq = PySequence_Fast(shape, "metric_shape: shape must be a sequence of ints");
+    PyObject *seq = scpy_as_tuple(shape, "metric_shape: shape must be a sequence of ints");
     if (seq == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_Size(seq);
     if (n > SC_MAX_NDIM) {
         Py_DECREF(seq);
         return PyErr_Format(PyExc_ValueError, "metric_shape: %zd dimensions; at most %d", n, SC_MAX_NDIM);
     }
     int64_t dims[SC_MAX_NDIM], out[SC_MAX_NDIM];
     for (Py_ssize_t i = 0; i < n; i++) {
-        long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        long long v = PyLong_AsLongLong(PyTuple_GetItem(seq, i));
         if (v == -1 && PyErr_Occurred()) {
             Py_DECREF(seq);
             return NULL;
@@ -168,7 +168,7 @@ static PyObject *Session_metric_shape(SessionObject *self, PyObject *args) {
     if (status != SC_OK) return scpy_session_error(self, status);
     PyObject *t = PyTuple_New(out_ndim);
     if (t == NULL) return NULL;
-    for (int32_t i = 0; i < out_ndim; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong((long long)out[i]));
+    for (int32_t i = 0; i < out_ndim; i++) PyTuple_SetItem(t, i, PyLong_FromLongLong((long long)out[i]));
     return t;
 }
 

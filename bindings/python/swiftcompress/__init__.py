@@ -5,7 +5,7 @@
     from swiftcompress.pruning import L1NormPruner              # NNI 3.0's pruner API
     model, masks = L1NormPruner(model, config_list).compress()
 
-The core is libswiftcompress.so (bundled in this package, C ABI include/swiftcompress.h), reached
+The core is libswiftcompress.so.0 (bundled in this package with its headers, ``get_include()``), reached
 through the thin extension ``swiftcompress._core``. ``swiftcompress.pruning``, ``.quantization`` and
 ``.distillation`` and ``.utils`` (the evaluators: ``swiftcompress.TorchEvaluator``) need PyTorch;
 ``explain`` needs only an object with ``named_modules()``.
@@ -23,11 +23,35 @@ from .errors import (ConfigError, DistillationError, DtypeError, InternalError, 
 __version__ = _core.version_string()
 
 if _core.version_number() != _core.SC_VERSION_NUMBER:  # pragma: no cover - a broken installation
-    raise ImportError(f"swiftcompress: the bundled libswiftcompress.so is version {_core.version_string()}, "
+    raise ImportError(f"swiftcompress: the bundled libswiftcompress.so.0 is version {_core.version_string()}, "
                       f"the extension was built for {_core.SC_VERSION_NUMBER}; reinstall the package")
 
+
+
+def get_include() -> str:
+    """The directory of the C and C++ headers shipped inside the package (``swiftcompress.h``,
+    ``swiftcompress.hpp``, ``swiftcompress_torch.hpp``), for C++ extensions that call the core
+    directly, e.g. ``torch.utils.cpp_extension.CppExtension(..., include_dirs=[swiftcompress.get_include()],
+    extra_link_args=[swiftcompress.get_library(), "-Wl,-rpath," + os.path.dirname(swiftcompress.get_library())])``.
+    The headers are those of the bundled library's version."""
+    import os
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
+def get_library() -> str:
+    """The path of the bundled ``libswiftcompress.so.MAJOR`` (the Swift runtime linked in; it needs
+    only libc, libm, libstdc++ and libgcc_s), for linking C++ extensions against (see
+    :func:`get_include`)."""
+    import glob
+    import os
+    found = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "libswiftcompress.so.*")))
+    if not found:  # pragma: no cover - a broken installation (_core could not have been imported)
+        raise FileNotFoundError("swiftcompress: no bundled libswiftcompress.so.* in the package")
+    return found[0]
+
+
 __all__ = [
-    "explain", "ExplainReport", "ReportWarning", "pruning", "quantization", "distillation",
+    "explain", "get_include", "get_library", "ExplainReport", "ReportWarning", "pruning", "quantization", "distillation",
     "SwiftCompressError", "ConfigError", "UnknownNameError", "ShapeError", "DtypeError", "TensorError",
     "StateError", "PruningError", "QuantizationError", "DistillationError", "InvalidArgumentError", "InternalError",
     "SwiftCompressWarning", "utils", "speedup", "TorchEvaluator", "LightningEvaluator", "TransformersEvaluator", "trace",

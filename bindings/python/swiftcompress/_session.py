@@ -222,8 +222,7 @@ def run_batch(model: Any, batch: Any) -> Any:
 
 
 def emit_warnings(report: Dict[str, Any], stacklevel: int) -> None:
-    """Sends every warning of the report through ``warnings`` and the ``swiftcompress`` logger."""
+    """Emits every warning of the report once, through ``warnings.warn(..., SwiftCompressWarning)``
+    (one channel: ``logging.captureWarnings(True)`` sends them to the ``py.warnings`` logger)."""
     for warning in report.get("warnings", ()):
-        message = warning.get("message", "")
-        logger.warning(message)
-        warnings.warn(message, SwiftCompressWarning, stacklevel=stacklevel + 1)
+        warnings.warn(warning.get("message", ""), SwiftCompressWarning, stacklevel=stacklevel + 1)

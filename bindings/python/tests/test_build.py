@@ -21,15 +21,26 @@ def _dynamic_section(path: Path) -> str:
 
 @pytest.mark.skipif(shutil.which("readelf") is None, reason="needs readelf (binutils)")
 def test_library_needs_no_swift_runtime_and_extension_finds_it_beside_itself():
-    library = PACKAGE / "libswiftcompress.so"
-    assert library.is_file()
-    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", _dynamic_section(library))
+    library = PACKAGE / "libswiftcompress.so.0"
+    assert library.is_file() and Path(swiftcompress.get_library()) == library
+    section = _dynamic_section(library)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", section)
     assert needed and not [n for n in needed if "swift" in n or "dispatch" in n or "Blocks" in n], needed
+    assert re.search(r"\(SONAME\)\s+Library soname: \[libswiftcompress\.so\.0\]", section)
     extension = Path(_core.__file__)
+    assert extension.name == "_core.abi3.so"  # the limited API: one build for every CPython >= 3.11
     section = _dynamic_section(extension)
-    assert "[libswiftcompress.so]" in section
-    runpath = re.search(r"\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.*?)\]", section)
-    assert runpath and "$ORIGIN" in runpath.group(1).split(":")  # (the interpreter's build may add its own)
+    assert "[libswiftcompress.so.0]" in section
+    runpath = re.findall(r"\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.*?)\]", section)
+    assert runpath == ["$ORIGIN"]  # no path of the build machine
+
+
+def test_headers_are_shipped_inside_the_package():
+    include = Path(swiftcompress.get_include())
+    assert include == PACKAGE / "include"
+    assert sorted(p.name for p in include.iterdir()) == ["swiftcompress.h", "swiftcompress.hpp", "swiftcompress_torch.hpp"]
+    header = (include / "swiftcompress.h").read_text()
+    assert f'#define SC_VERSION_STRING "{swiftcompress.__version__}"' in header
 
 
 def test_versions_agree():

@@ -107,8 +107,19 @@ def test_session_misuse():
         _core.Session(7)
 
 
-def test_warnings_go_to_warnings_and_logging(caplog):
-    with caplog.at_level(logging.WARNING, logger="swiftcompress"):
-        with pytest.warns(swiftcompress.SwiftCompressWarning, match="conv9"):
-            LevelPruner(small_model(), [{"op_names": ["conv9", "0"], "sparse_ratio": 0.5}])
-    assert any("conv9" in r.getMessage() for r in caplog.records)
+def test_each_report_warning_is_emitted_once_through_warnings(caplog):
+    config = [{"op_names": ["conv9", "0"], "sparse_ratio": 0.5}]
+    with caplog.at_level(logging.WARNING):
+        with pytest.warns(swiftcompress.SwiftCompressWarning) as record:
+            LevelPruner(small_model(), config)
+    assert [str(w.message) for w in record if issubclass(w.category, swiftcompress.SwiftCompressWarning)] == [
+        "config_list[0].op_names: 'conv9' names no module and is ignored"]
+    assert not [r for r in caplog.records if "conv9" in r.getMessage()]  # not sent to a logger as well
+    # logging.captureWarnings routes them to the py.warnings logger, still once
+    logging.captureWarnings(True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="py.warnings"):
+            LevelPruner(small_model(), config)
+    finally:
+        logging.captureWarnings(False)
+    assert len([r for r in caplog.records if "conv9" in r.getMessage()]) == 1

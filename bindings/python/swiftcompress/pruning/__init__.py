@@ -9,7 +9,7 @@
 Contract (as NNI 3.0's, with the differences listed in docs/python.md):
 
 - The constructor resolves the config list against the model (errors: ConfigError, a ValueError;
-  model-dependent problems are warnings through ``warnings`` and the ``swiftcompress`` logger) and
+  model-dependent problems are warnings, each emitted once through ``warnings``) and
   wraps the model: each module with a target gets a ``forward`` that applies its masks.
 - ``compress()`` allocates one mask per target (``torch.empty_like`` of the target: same shape,
   dtype, device and strides; nothing is filled in Python), hands pointers to the weights and masks

@@ -21,7 +21,7 @@ Contract (NNI 3.0's; differences and decisions in docs/python.md, "Quantization"
 
 - The constructor resolves the config list against the model with the core (ConfigError,
   QuantizationError for bad keys and values, naming the config index and key; warnings through
-  ``warnings`` and the ``swiftcompress`` logger) and wraps the model: forward pre-hooks for
+  ``warnings``, each emitted once) and wraps the model: forward pre-hooks for
   ``_input_*`` targets, forward hooks for ``_output_*`` targets, and, for modules with ``weight`` /
   ``bias`` targets, a ``forward`` (an instance attribute) that swaps each parameter for its
   fake-quantized value for the duration of the call and puts the parameter back afterwards (the
