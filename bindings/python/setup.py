@@ -103,7 +103,7 @@ class BuildSwiftThenExtension(build_ext):
 core = Extension(
     "swiftcompress._core",
     sources=["src/_core.c", "src/_quant.c", "src/_real.c", "src/_distill.c", "src/_training.c", "src/_wanda.c",
-             "src/_quant_train.c", "src/_graph.c"],
+             "src/_quant_train.c", "src/_graph.c", "src/_distributed.c"],
     depends=["src/_common.h"],
     libraries=["swiftcompress"],
     runtime_library_dirs=["$ORIGIN"],

@@ -112,6 +112,7 @@ run_prog() { # label expected-status command...
 THREADS=${SC_THREADS:-8}
 build_c bad_input tests/c/bad_input.c "$OUT/bad_input" && run_prog "bad_input" "$OUT/bad_input"
 build_c threads tests/c/threads.c "$OUT/threads" && run_prog "threads ($THREADS threads)" "$OUT/threads" "$THREADS" 3
+build_c distributed tests/c/distributed.c "$OUT/distributed" && run_prog "distributed (2 and 4 ranks as threads)" "$OUT/distributed"
 
 # --- 4. examples: build with only -I include and the library, diff with examples/c/expected ------
 example_out() { # source -> binary path

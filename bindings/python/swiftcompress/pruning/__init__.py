@@ -54,6 +54,7 @@ from .._tensors import host, is_host
 from .._wrapping import (Swap, WrappedForward, check_wrappable, compressor_lock, install, note, tracing, uninstall,
                          unnote)
 from .._tensors import spec as _spec
+from . import _distributed as _sharded
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
 __all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks",
@@ -237,6 +238,11 @@ class Pruner:
         if max_steps is not None or max_epochs is not None:
             raise InvalidArgumentError(f"{type(self).__name__} prunes once without training: max_steps and "
                                        "max_epochs must be None")
+        if _sharded.uses_shards(self):  # DTensor parameters: the cut across ranks (docs/distributed.md)
+            for target, mask in zip(self._targets, _sharded.compress_sharded(self)):
+                target.mask = mask
+            self._compressed = True
+            return self.bound_model, self.get_masks()
         session = self._session
         bind = session.bind
         device_targets = []
