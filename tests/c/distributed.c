@@ -26,7 +26,7 @@
 
 static const char *kModules = "[{\"name\": \"\", \"type\": \"Net\"}, {\"name\": \"fc1\", \"type\": \"Linear\"},"
                               " {\"name\": \"fc2\", \"type\": \"Linear\"}]";
-static const char *kConfig = "[{\"op_names\": [\"fc1\", \"fc2\"], \"sparse_ratio\": 0.55, \"global_group_id\": 0}]";
+static const char *kConfig = "[{\"op_names\": [\"fc1\", \"fc2\"], \"target_names\": [\"weight\"], \"sparse_ratio\": 0.55, \"global_group_id\": 0}]";
 static const char *kQuantConfig =
     "[{\"op_names\": [\"fc1\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int8\", \"quant_scheme\": \"affine\"}]";
 

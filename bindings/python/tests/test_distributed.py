@@ -173,6 +173,16 @@ def reference() -> Dict[str, Any]:
     return single_process()
 
 
+def test_the_reference_cut_splits_ties(reference: Dict[str, Any]) -> None:
+    # the global cut takes some but not all weights of its magnitude: the tie order decides
+    weights = torch.cat([tied(LAYERS[n][:2], LAYERS[n][2]).flatten() for n in LAYERS]).abs()
+    masks = torch.cat([reference["level_global"][n].flatten() for n in LAYERS])
+    assert int((masks == 0).sum()) == int(weights.numel() * 0.55)
+    key = weights[masks == 0].max()
+    at_key = masks[weights == key]
+    assert 0 < int((at_key == 0).sum()) < at_key.numel()
+
+
 @pytest.mark.parametrize("world", [2, 4])
 def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: Dict[str, Any]) -> None:
     ranks = run_world(world, tmp_path)
