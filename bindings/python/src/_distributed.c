@@ -13,6 +13,7 @@
 typedef struct {
     PyObject *fn;     /* the reduce callable (borrowed for the call) */
     PyObject *error;  /* the first exception it raised (owned), or NULL */
+    int failed;       /* a call raised: later rounds fail without calling it */
 } reduce_ctx;
 
 /* sc_allreduce_fn: called by the core (GIL released by the caller), takes the GIL for the call. */
@@ -20,7 +21,7 @@ static int call_reduce(void *buffer, int64_t count, int op, void *user) {
     reduce_ctx *ctx = (reduce_ctx *)user;
     PyGILState_STATE g = PyGILState_Ensure();
     int rc = 0;
-    if (ctx->error != NULL) { /* an earlier round failed: do not call again */
+    if (ctx->failed) { /* an earlier round failed: do not call again */
         PyGILState_Release(g);
         return 1;
     }
@@ -31,9 +32,10 @@ static int call_reduce(void *buffer, int64_t count, int op, void *user) {
         PyErr_Fetch(&type, &value, &tb);
         PyErr_NormalizeException(&type, &value, &tb);
         if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
-        ctx->error = value != NULL ? value : type;
-        if (value != NULL) Py_XDECREF(type); else Py_XDECREF(value);
+        Py_XDECREF(type);
         Py_XDECREF(tb);
+        ctx->error = value; /* owned; NULL only if Python lost the exception */
+        ctx->failed = 1;
         rc = 1;
     }
     Py_XDECREF(res);
@@ -107,7 +109,7 @@ static PyObject *Session_generate_masks_distributed(SessionObject *self, PyObjec
     PyObject *fn;
     if (!PyArg_ParseTuple(args, "iiiO:generate_masks_distributed", &metric, &rank, &world, &fn)) return NULL;
     if (scpy_check_open(self) < 0) return NULL;
-    reduce_ctx ctx = {fn, NULL};
+    reduce_ctx ctx = {fn, NULL, 0};
     int64_t stats[2] = {0, 0};
     int status;
     SCPY_CALL_BUSY(self, status, sc_session_generate_masks_distributed(self->session, metric, rank, world, call_reduce, &ctx, stats));
@@ -121,7 +123,7 @@ static PyObject *Session_reduce_observers_distributed(SessionObject *self, PyObj
     PyObject *fn;
     if (!PyArg_ParseTuple(args, "iiO:reduce_observers_distributed", &rank, &world, &fn)) return NULL;
     if (scpy_check_open(self) < 0) return NULL;
-    reduce_ctx ctx = {fn, NULL};
+    reduce_ctx ctx = {fn, NULL, 0};
     int64_t stats[2] = {0, 0};
     int status;
     SCPY_CALL_BUSY(self, status, sc_session_reduce_observers_distributed(self->session, rank, world, call_reduce, &ctx, stats));
@@ -134,7 +136,7 @@ static PyObject *core_distributed_fail(PyObject *m, PyObject *args) {
     int rank, world;
     PyObject *fn;
     if (!PyArg_ParseTuple(args, "iiO:distributed_fail", &rank, &world, &fn)) return NULL;
-    reduce_ctx ctx = {fn, NULL};
+    reduce_ctx ctx = {fn, NULL, 0};
     int status;
     SCPY_CALL_NOGIL(status, sc_distributed_fail(rank, world, call_reduce, &ctx));
     if (status != SC_OK) return dist_error(status, sc_last_error(), &ctx);

@@ -35,6 +35,7 @@ LAYERS = OrderedDict(
     v=(32, 24, 3, ("shard", 1)),
     o=(24, 32, 4, ("shard", 1)),
     r=(16, 24, 5, ("replicate",)),
+    u=(30, 8, 6, ("shard", 0)),  # uneven: 15 + 15 rows on 2 ranks, 8 + 8 + 8 + 6 on 4 (torch.chunk, as Shard)
 )
 
 
@@ -216,3 +217,26 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
         assert kind == "PruningError" and "different target lists" in message
         kind, message = errors["split_blocks"]
         assert kind == "PruningError" and "span dim 1, along which the tensor is sharded" in message
+
+
+def test_the_reduce_callback_gets_the_summary_and_its_exception_is_the_cause() -> None:
+    from swiftcompress import _core
+    from swiftcompress.errors import PruningError
+
+    seen = []
+
+    def identity(buffer: memoryview, op: int) -> None:  # one rank: the sum is the summary itself
+        seen.append((buffer.nbytes, op, torch.frombuffer(buffer, dtype=torch.int64).tolist()))
+
+    _core.distributed_fail(0, 1, identity)
+    # the status round of world 1: this rank's failure flag, no fingerprint, one rank
+    assert seen == [(32, _core.SC_REDUCE_SUM_INT64, [1, 0, 0, 1])]
+
+    def broken(buffer: memoryview, op: int) -> None:
+        raise RuntimeError("the communicator is down")
+
+    with pytest.raises(PruningError, match="the all-reduce failed") as info:
+        _core.distributed_fail(0, 1, broken)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(Exception, match="rank is 2"):
+        _core.distributed_fail(2, 2, identity)
