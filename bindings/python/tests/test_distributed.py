@@ -49,6 +49,19 @@ def plain_model() -> nn.Module:
     return model
 
 
+def fsdp_model() -> nn.Module:
+    """A two-layer MLP for FSDP2 (30 output rows: uneven shards on 4 ranks)."""
+    model = nn.Sequential(OrderedDict(fc1=nn.Linear(24, 32, bias=False), act=nn.ReLU(), fc2=nn.Linear(32, 30, bias=False)))
+    with torch.no_grad():
+        model.fc1.weight.copy_(tied((32, 24), 11))
+        model.fc2.weight.copy_(tied((30, 32), 12))
+    return model
+
+
+FSDP_CONFIG = [{"op_types": ["Linear"], "sparse_ratio": 0.6, "global_group_id": 0}]
+FSDP_INPUT = tied((3, 24), 13)
+
+
 CASES: Dict[str, Tuple[str, List[Dict[str, Any]]]] = {
     # Level in one global group over members sharded along dims 0 and 1 and a replicated one
     "level_global": ("LevelPruner", [{"op_names": list(LAYERS), "sparse_ratio": 0.55, "global_group_id": 0}]),
@@ -77,6 +90,9 @@ def single_process() -> Dict[str, Any]:
     for case, (cls, config) in CASES.items():
         _, masks = getattr(pruning, cls)(plain_model(), config).compress()
         out[case] = {m: t["weight"].clone() for m, t in masks.items()}
+    model = fsdp_model()
+    _, masks = pruning.LevelPruner(model, FSDP_CONFIG).compress()
+    out["fsdp"] = ({m: t["weight"].clone() for m, t in masks.items()}, model(FSDP_INPUT).detach())
     quantizer = PtqQuantizer(plain_model(), PTQ_CONFIG)
     _, calib = quantizer.compress()
     out["ptq"] = {m: (t["weight"]["scale"].clone(), t["weight"]["zero_point"].clone()) for m, t in calib.items()}
@@ -115,6 +131,16 @@ def worker(rank: int, world: int, directory: str) -> None:
             _, masks = getattr(pruning, cls)(sharded_model(rank, world, mesh), config).compress()
             results[case] = {m: t["weight"].full_tensor() for m, t in masks.items()}
             results[case + "_local_type"] = type(masks["q"]["weight"]).__name__
+        # FSDP2: fully_shard (Shard(0) DTensor parameters), masks, and the masked forward (which
+        # multiplies FSDP2's unsharded weights by the gathered masks)
+        from torch.distributed.fsdp import fully_shard
+        model = fsdp_model()
+        fully_shard(model.fc1, mesh=mesh)
+        fully_shard(model.fc2, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        _, masks = pruning.LevelPruner(model, FSDP_CONFIG).compress()
+        results["fsdp"] = ({m: t["weight"].full_tensor() for m, t in masks.items()}, model(FSDP_INPUT).detach(),
+                           [type(t["weight"]).__name__ for t in masks.values()])
         # PTQ: weights observed shard by shard, ranges reduced across ranks
         _, calib = PtqQuantizer(sharded_model(rank, world, mesh), PTQ_CONFIG).compress()
         results["ptq"] = {m: (t["weight"]["scale"], t["weight"]["zero_point"]) for m, t in calib.items()}
@@ -197,6 +223,12 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
             # the cut is not trivial: something pruned, something kept
             assert 0 < sum(int((m == 0).sum()) for m in reference[case].values()) < sum(
                 m.numel() for m in reference[case].values())
+        expected_masks, expected_output = reference["fsdp"]
+        got_masks, got_output, kinds = results["fsdp"]
+        assert kinds == ["DTensor", "DTensor"]
+        for name, expected in expected_masks.items():
+            assert torch.equal(got_masks[name], expected), f"fsdp: {name} on rank {rank} of {world}"
+        assert torch.equal(got_output, expected_output), f"fsdp forward on rank {rank} of {world}"
         for name, (scale, zero_point) in reference["ptq"].items():
             got_scale, got_zero = results["ptq"][name]
             if name == "v":  # per_channel over out channels, v sharded along dim 1: global scales reduced

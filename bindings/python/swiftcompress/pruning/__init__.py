@@ -113,9 +113,16 @@ class _Target(Swap):
                 return value
         if mask is None or self.apply == "bypass":
             return None
+        if _sharded.unshards_later(self.module, value):
+            return None  # swapped by the module's own forward, after FSDP2 has unsharded the weight
+        keep = True
+        if _sharded.gathers_mask(mask, value):
+            # FSDP2's forward: the module holds the unsharded weight, the mask is still sharded: its
+            # shards are gathered for this call (a collective, as FSDP2's own), not kept
+            mask, keep = mask.full_tensor(), False
         if mask.device != value.device or mask.dtype != value.dtype:
             mask = mask.to(device=value.device, dtype=value.dtype)
-            if not tracing():  # converted once (not to a traced tensor)
+            if keep and not tracing():  # converted once (not to a traced tensor)
                 self.mask = mask
         if self.apply == "add":
             return value - (mask != 1).to(value.dtype) * 1000

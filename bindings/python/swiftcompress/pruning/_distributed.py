@@ -26,6 +26,19 @@ def uses_shards(pruner: Any) -> bool:
     return any(_distributed.is_sharded(p) for p in pruner.bound_model.parameters())
 
 
+def unshards_later(module: Any, value: Any) -> bool:
+    """True for a sharded parameter of an FSDP2 module (``fully_shard``): FSDP2's pre-forward hook
+    replaces it by the unsharded weight, so an ancestor's swap would be overwritten; the module's
+    own wrapped forward (which runs after that hook) masks the unsharded weight instead."""
+    return _distributed.is_sharded(value) and any(c.__name__ == "FSDPModule" for c in type(module).__mro__)
+
+
+def gathers_mask(mask: torch.Tensor, value: torch.Tensor) -> bool:
+    """True when a sharded mask meets an unsharded weight (FSDP2 unshards parameters for the
+    forward): the wrapped forward then multiplies by the gathered mask."""
+    return _distributed.is_sharded(mask) and not _distributed.is_sharded(value)
+
+
 def compress_sharded(pruner: Any) -> List[Optional[torch.Tensor]]:
     """Binds every target (local shards and placements), runs the core's distributed cut, and
     returns the new masks in target order (DTensors for sharded targets)."""
