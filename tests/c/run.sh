@@ -176,6 +176,8 @@ if [ "${SC_SANITIZE:-1}" != "0" ]; then
             run_prog "bad_input (asan+ubsan)" "$OUT/bad_input_san"
         build_c "threads (asan+ubsan)" tests/c/threads.c "$OUT/threads_san" "${SAN[@]}" &&
             run_prog "threads (asan+ubsan, 4 threads)" "$OUT/threads_san" 4 1
+        build_c "distributed (asan+ubsan)" tests/c/distributed.c "$OUT/distributed_san" "${SAN[@]}" &&
+            run_prog "distributed (asan+ubsan)" "$OUT/distributed_san"
         for src in examples/c/*.c examples/c/*.cpp; do
             [ -f "$src" ] || continue
             name=$(basename "${src%.*}")
