@@ -1044,8 +1044,8 @@ int sc_session_bind_shard(sc_session *session, const char *module_name, const ch
  * sparse_threshold target with min/max bounds, then 256 int64 per open selection per round: 4 rounds
  * for float32 / 16-bit metrics, 8 for float64 ones and dependency groups, up to 8 more when the cut
  * splits the blocks of one metric value). stats (may be NULL) receives {rounds, bytes this rank
- * passed to allreduce}. Supported over shards: thresholds, dependency groups, global groups of
- * equal block sizes without min/max bounds, ratios, N:M groups along an unsharded last dim, for
+ * passed to allreduce}. Supported over shards: thresholds, dependency groups, global groups (the
+ * weighted form too: 256 int64 per member per round), ratios, N:M groups along an unsharded last dim, for
  * metrics whose blocks lie inside one shard (a shard along a dim the granularity reduces is
  * rejected, as are FPGM and align on sharded targets). Errors: those of sc_session_generate_masks,
  * SC_ERROR_NULL_POINTER (allreduce), SC_ERROR_PRUNING for another rank's failure, ranks handed

@@ -191,6 +191,8 @@ final class DistSelection {
     let keyBits: Int
     let posBits: Int
     var cut: DistCut? = nil
+    /// Started by a weighted selection, which applies its cut.
+    var followUp = false
     var inKeys = true
     var prefix: UInt64 = 0
     var used = 0
@@ -198,15 +200,25 @@ final class DistSelection {
     var key: UInt64 = 0
     var taken = 0
 
-    init(sources: [DistSource], k: Int, globalTotal: Int) {
+    init(sources: [DistSource], k: Int, globalTotal: Int, wide: Bool? = nil) {
         self.sources = sources
         self.k = k
-        self.wide = sources.contains { $0.metric.needsWideKeys }
-        self.keyBits = wide ? 64 : 32
+        self.wide = wide ?? sources.contains { $0.metric.needsWideKeys }
+        self.keyBits = self.wide ? 64 : 32
         var bits = 8
         while bits < 63 && (globalTotal - 1) >> bits > 0 { bits += 8 }
         self.posBits = min(bits, 64)
         if k <= 0 { cut = DistCut.none } else if k >= globalTotal { cut = .all }
+    }
+
+    /// A selection that only places ties: the first `taken` blocks (by global position) with key
+    /// `key` (1 <= taken < their count), the positions phase of a weighted selection's source.
+    convenience init(ties source: DistSource, key: UInt64, taken: Int, globalTotal: Int, wide: Bool) {
+        self.init(sources: [source], k: taken, globalTotal: globalTotal, wide: wide)
+        cut = nil
+        inKeys = false
+        self.key = key
+        self.taken = taken
     }
 
     static let digitBits = 8
@@ -304,28 +316,179 @@ final class DistSelection {
     /// Source `s`'s local cut in the single-process form (`SourceCut` over its local metric).
     func localCut(_ s: Int) -> SourceCut {
         guard let cut else { return .none }
-        switch cut {
-        case .none: return .none
-        case .all: return sources[s].metric.count > 0 ? .all : .none
-        case .below(let key, nil): return .below(key: key, wide: wide, ties: .prune)
-        case .below(let key, let upTo?):
-            let src = sources[s]
-            let chunks = metricChunks(src.metric.count)
-            let taken = SharedSlots<Int>(repeating: 0, count: chunks.count)
-            let wide = self.wide
-            parallelFor(chunks.count, parallel: chunks.count > 1) { c in
-                var n = 0, all = 0
-                src.metric.forEachKey(chunks[c], wide: wide) { i, x in
-                    guard x == key else { return }
-                    all += 1
-                    if src.base + src.map.global(i) <= upTo { n += 1 }
-                }
-                taken[c] = n == all && all > 0 ? allTies : n
+        return distLocalCut(cut, sources[s], wide: wide)
+    }
+}
+
+/// A found cut as the single-process `SourceCut` of one source's local metric: the ties with
+/// global position <= `upTo` are, in each chunk, its first ties (local order follows global order).
+func distLocalCut(_ cut: DistCut, _ src: DistSource, wide: Bool) -> SourceCut {
+    switch cut {
+    case .none: return .none
+    case .all: return src.metric.count > 0 ? .all : .none
+    case .below(let key, nil): return .below(key: key, wide: wide, ties: .prune)
+    case .below(let key, let upTo?):
+        let chunks = metricChunks(src.metric.count)
+        let taken = SharedSlots<Int>(repeating: 0, count: chunks.count)
+        parallelFor(chunks.count, parallel: chunks.count > 1) { c in
+            var n = 0, all = 0
+            src.metric.forEachKey(chunks[c], wide: wide) { i, x in
+                guard x == key else { return }
+                all += 1
+                if src.base + src.map.global(i) <= upTo { n += 1 }
             }
-            let counts = (0..<chunks.count).map { taken[$0] }
-            if counts.allSatisfy({ $0 == 0 }) { return .below(key: key, wide: wide, ties: .keep) }
-            return .below(key: key, wide: wide, ties: .first(counts))
+            taken[c] = n == all && all > 0 ? allTies : n
         }
+        let counts = (0..<chunks.count).map { taken[$0] }
+        if counts.allSatisfy({ $0 == 0 }) { return .below(key: key, wide: wide, ties: .keep) }
+        return .below(key: key, wide: wide, ties: .first(counts))
+    }
+}
+
+/// The weighted form of a global group across ranks (members of different block sizes or with
+/// min/max bounds), as `weightedCuts` in Selection.swift: per-source histograms summed over the
+/// ranks (256 per member per round), the first bucket whose clamped weight does not fit, then the
+/// ties walked in member order; a member whose ties are taken in part gets a ties selection over
+/// its global positions, and one whose clamp changes its count gets an ordered selection of its
+/// own (both run in later rounds).
+final class WeightedDistSelection {
+    let sources: [DistSource]
+    let weights: [Int], lo: [Int], hi: [Int], counts: [Int]
+    let budget: Int
+    let wide: Bool
+    let keyBits: Int
+    /// Per-source probes: single-source selections whose key-phase histograms this one uses.
+    let probes: [DistSelection]
+    var done = false
+    var prefix: UInt64 = 0
+    var used = 0
+    var below: [Int]
+    /// Per source: the cut, once known, or the selection that will find it.
+    var results: [DistCut?]
+    var children: [DistSelection?]
+
+    init(sources: [DistSource], weights: [Int], lo: [Int], hi: [Int], counts: [Int], budget: Int) {
+        self.sources = sources
+        self.weights = weights
+        self.lo = lo
+        self.hi = hi
+        self.counts = counts
+        self.budget = budget
+        let wide = sources.contains { $0.metric.needsWideKeys }
+        self.wide = wide
+        self.keyBits = wide ? 64 : 32
+        probes = sources.indices.map { j in DistSelection(sources: [sources[j]], k: 1, globalTotal: 2, wide: wide) }
+        below = [Int](repeating: 0, count: sources.count)
+        results = [DistCut?](repeating: nil, count: sources.count)
+        children = [DistSelection?](repeating: nil, count: sources.count)
+    }
+
+    var bins: Int { sources.count * DistSelection.bins }
+
+    private func consumed(_ c: [Int]) -> Int {
+        var total = 0
+        for s in sources.indices { total &+= min(max(c[s], lo[s]), hi[s]) &* weights[s] }
+        return total
+    }
+
+    func histogram() -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity(bins)
+        for p in probes {
+            p.inKeys = true
+            p.prefix = prefix
+            p.used = used
+            out.append(contentsOf: p.histogram())
+        }
+        return out
+    }
+
+    /// Consumes the summed histograms; returns the selections it starts (to run in later rounds).
+    func consume(_ h: ArraySlice<Int64>) -> [DistSelection] {
+        let t = sources.count, nb = DistSelection.bins, base0 = h.startIndex
+        @inline(__always) func bin(_ s: Int, _ b: Int) -> Int { Int(h[base0 + s * nb + b]) }
+        var cum = below
+        var found = -1
+        var c = cum
+        for b in 0..<nb {
+            var any = false
+            for s in 0..<t where bin(s, b) != 0 { c[s] = cum[s] + bin(s, b); any = true }
+            if !any { continue }
+            if consumed(c) > budget { found = b; break }
+            cum = c
+        }
+        if found < 0 {  // every block fits (only at the first digit)
+            done = true
+            var started: [DistSelection] = []
+            for s in 0..<t { started += finish(s, unclamped: counts[s], cut: .all) }
+            return started
+        }
+        below = cum
+        prefix = (prefix << UInt64(DistSelection.digitBits)) | UInt64(found)
+        used += DistSelection.digitBits
+        if used < keyBits { return [] }
+        // Full resolution: `prefix` is the exact key K; walk its ties in member order.
+        done = true
+        let key = prefix
+        var remaining = budget - consumed(below)
+        var stopped = false
+        var started: [DistSelection] = []
+        for s in 0..<t {
+            let base = below[s]
+            let ties = bin(s, found)
+            var taken = 0
+            if !stopped && ties > 0 {
+                let start = max(base, lo[s])
+                let payable = max(0, min(base + ties, hi[s]) - start)
+                let affordable = weights[s] > 0 ? remaining / weights[s] : Int.max
+                if payable <= affordable {
+                    taken = ties
+                    remaining -= payable * weights[s]
+                } else {
+                    taken = max(0, lo[s] - base) + affordable
+                    stopped = true
+                }
+            }
+            let cut: DistCut
+            var tieChild: DistSelection? = nil
+            if taken <= 0 { cut = .below(key: key, upTo: -1) } else if taken >= ties { cut = .below(key: key, upTo: nil) } else {
+                cut = .below(key: key, upTo: nil)  // replaced by the ties selection's cut
+                tieChild = DistSelection(ties: sources[s], key: key, taken: taken, globalTotal: counts[s], wide: wide)
+                tieChild?.followUp = true
+            }
+            let p = min(max(base + taken, lo[s]), hi[s])
+            if p == base + taken, p > 0, p < counts[s], let tc = tieChild {
+                children[s] = tc
+                started.append(tc)
+            } else {
+                started += finish(s, unclamped: base + taken, cut: cut)
+            }
+        }
+        return started
+    }
+
+    /// `finish` of Selection.swift: the member's clamp; a changed count is selected on its own.
+    private func finish(_ s: Int, unclamped: Int, cut: DistCut) -> [DistSelection] {
+        let p = min(max(unclamped, lo[s]), hi[s])
+        if p == 0 { results[s] = DistCut.none; return [] }
+        if p >= counts[s] { results[s] = .all; return [] }
+        if p == unclamped { results[s] = cut; return [] }
+        var src = sources[s]
+        src.base = 0
+        let child = DistSelection(sources: [src], k: p, globalTotal: counts[s], wide: src.metric.needsWideKeys)
+        child.followUp = true
+        children[s] = child
+        return child.cut == nil ? [child] : []
+    }
+
+    /// Member `s`'s local cut (after every round).
+    func localCut(_ s: Int) -> SourceCut {
+        if let child = children[s] {
+            guard let cut = child.cut else { return .none }
+            return distLocalCut(cut, child.sources[0], wide: child.wide)
+        }
+        guard let cut = results[s] else { return .none }
+        return distLocalCut(cut, sources[s], wide: wide)
     }
 }
 
@@ -340,11 +503,11 @@ extension Pruning {
     /// bounds, then rounds of 256 Int64 per selection still open (4 rounds for float32 metrics, 8 for
     /// float64 ones, up to 8 more when the cut splits the blocks of one key).
     ///
-    /// Supported across shards: threshold, dependency groups, global groups of equal block sizes
-    /// without min/max bounds, ratio, N:M / Wanda groups whose rows are not split; any metric whose
-    /// blocks lie inside one shard (a shard along a dim the granularity reduces, e.g. `out_channel`
-    /// of a weight split along dim 1, is rejected, as are FPGM and `align` on split targets, and
-    /// global groups that need the weighted form).
+    /// Supported across shards: threshold, dependency groups, global groups (equal block sizes, and
+    /// the weighted form: mixed block sizes or min/max bounds), ratio, N:M / Wanda groups whose rows
+    /// are not split; any metric whose blocks lie inside one shard (a shard along a dim the
+    /// granularity reduces, e.g. `out_channel` of a weight split along dim 1, is rejected, as are
+    /// FPGM and `align` on split targets).
     ///
     /// - Throws: on this rank, its own error (prefixed with the rank) when its targets fail the
     ///   checks; on the other ranks, `.distributed` naming the failing ranks; `.distributed` when
@@ -381,6 +544,8 @@ final class DistributedPlan {
     var globalLayouts: [BlockLayout]
     var counted: [Bool]
     var selections: [DistSelection] = []
+    /// Global groups in the weighted form (their follow-up selections go to `selections`).
+    var weighted: [WeightedDistSelection] = []
     /// Threshold targets with bounds (they need the global count below the threshold).
     var boundedThresholds: [Int] = []
     var fingerprintText = ""
@@ -588,7 +753,7 @@ final class DistributedPlan {
             guard let members = globalMembers[g]?.filter({ metrics[$0] != nil }) else { continue }
             var ratio = 0.0, total = 0, base = 0
             var sources: [DistSource] = []
-            var weight: Int? = nil
+            var ws: [Int] = [], los: [Int] = [], his: [Int] = [], nbs: [Int] = []
             for ti in members {
                 guard let m = metrics[ti] else { continue }
                 let s = targets[ti].settings
@@ -596,20 +761,23 @@ final class DistributedPlan {
                 let nb = globalLayouts[ti].blockCount
                 total += globalLayouts[ti].elementCount
                 let hi = s.maxSparseRatio.map { pruneCount(nb, $0) } ?? nb
-                let lo = min(pruneCount(nb, s.minSparseRatio ?? 0), hi)
-                let w = globalLayouts[ti].blockSize
-                if (weight != nil && weight != w) || lo > 0 || hi < nb {
-                    throw EngineError(.pruning, .distributed, target: plans[ti].name, key: "global_group_id",
-                                      "global group \(g) has members of different block sizes or min/max_sparse_ratio bounds; across shards only groups of equal block sizes without bounds are supported")
-                }
-                weight = w
+                los.append(min(pruneCount(nb, s.minSparseRatio ?? 0), hi))
+                his.append(hi)
+                ws.append(globalLayouts[ti].blockSize)
+                nbs.append(nb)
                 sources.append(DistSource(metric: m, counted: counted[ti], map: maps[ti], base: base, target: ti))
                 base += nb
             }
             let budget = pruneCount(total, ratio)
-            let w = weight ?? 1
-            let k = w > 0 ? max(0, budget) / w : Int.max
-            selections.append(DistSelection(sources: sources, k: k, globalTotal: base))
+            guard let w = ws.first else { continue }
+            let uniform = sources.indices.allSatisfy { ws[$0] == w && los[$0] <= 0 && his[$0] >= nbs[$0] }
+            if uniform {
+                let k = w > 0 ? max(0, budget) / w : Int.max
+                selections.append(DistSelection(sources: sources, k: k, globalTotal: base))
+            } else {
+                for j in sources.indices { sources[j].base = 0 }  // positions within each member
+                weighted.append(WeightedDistSelection(sources: sources, weights: ws, lo: los, hi: his, counts: nbs, budget: budget))
+            }
         }
         for ti in plans.indices where plans[ti].usesRatio {
             guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { continue }
@@ -655,15 +823,24 @@ final class DistributedPlan {
         // Selection rounds.
         while true {
             let open = selections.filter { $0.cut == nil }
-            if open.isEmpty { break }
+            let openWeighted = weighted.filter { !$0.done }
+            if open.isEmpty && openWeighted.isEmpty { break }
             let parts = SharedSlots<[Int64]>(repeating: [], count: open.count)
             parallelFor(open.count, parallel: open.count > 1) { j in parts[j] = open[j].histogram() }
             var buf: [Int64] = []
-            buf.reserveCapacity(open.count * DistSelection.bins)
+            buf.reserveCapacity(open.count * DistSelection.bins + openWeighted.reduce(0) { $0 + $1.bins })
             for j in 0..<open.count { buf.append(contentsOf: parts[j]) }
+            for w in openWeighted { buf.append(contentsOf: w.histogram()) }
             try comm.sum(&buf, engine: .pruning)
-            for (j, s) in open.enumerated() {
-                s.consume(buf[(j * DistSelection.bins)..<((j + 1) * DistSelection.bins)])
+            var at = 0
+            for s in open {
+                s.consume(buf[at..<(at + DistSelection.bins)])
+                at += DistSelection.bins
+            }
+            for w in openWeighted {
+                let n = w.bins
+                selections.append(contentsOf: w.consume(buf[at..<(at + n)]))
+                at += n
             }
         }
         // Thresholds without fallback: local compares.
@@ -675,7 +852,7 @@ final class DistributedPlan {
         }
         for ti in plans.indices where targets[ti].settings.sparseThreshold != nil && metrics[ti] != nil { masks.generated[ti] = true }
         // Cuts into byte masks.
-        for sel in selections {
+        for sel in selections where !sel.followUp {
             for (s, src) in sel.sources.enumerated() {
                 let cut = sel.localCut(s)
                 if let locals = src.localIndices {
@@ -687,6 +864,12 @@ final class DistributedPlan {
                     applyCut(cut, metric: src.metric, mask: masks.masks[src.target])
                     masks.generated[src.target] = true
                 }
+            }
+        }
+        for w in weighted {
+            for (s, src) in w.sources.enumerated() {
+                applyCut(w.localCut(s), metric: src.metric, mask: masks.masks[src.target])
+                masks.generated[src.target] = true
             }
         }
         for d in dependencies {

@@ -175,6 +175,27 @@ final class RankResults<T>: @unchecked Sendable {
         try Self.check(ts, metric: .l1Norm, dim: 0, world: 4)
     }
 
+    @Test func weightedGlobalGroupsOfMixedBlockSizesAndBounds() throws {
+        // out_channel blocks of 6 and 12 elements (mixed sizes) with min/max bounds: the weighted form
+        let a = PruningSettings(sparseRatio: 0.5, maxSparseRatio: 0.6, globalGroupID: .int(3), granularity: .outChannel)
+        let b = PruningSettings(sparseRatio: 0.5, minSparseRatio: 0.25, globalGroupID: .int(3), granularity: .outChannel)
+        let c = PruningSettings(sparseRatio: 0.5, globalGroupID: .int(3), granularity: .outChannel)
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [8, 6], Self.weight(48, seed: 9), a), ("b", [8, 12], Self.weight(96, seed: 10), b),
+            ("c", [16, 6], Self.weight(96, seed: 11), c),
+        ]
+        try Self.check(ts, metric: .l1Norm, dim: 0, world: 2)
+        try Self.check(ts, metric: .l1Norm, dim: 0, world: 4)
+        // Level with bounds (fine-grained, weights 1, but clamped): ties split inside members
+        let la = PruningSettings(sparseRatio: 0.5, maxSparseRatio: 0.3, globalGroupID: .int(4), granularity: .fineGrained)
+        let lb = PruningSettings(sparseRatio: 0.5, globalGroupID: .int(4), granularity: .fineGrained)
+        let ls: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [8, 12], Self.weight(96, seed: 12), la), ("b", [4, 12], Self.weight(48, seed: 13), lb),
+        ]
+        try Self.check(ls, metric: .level, dim: 1, world: 2)
+        try Self.check(ls, metric: .level, dim: 1, world: 4)
+    }
+
     @Test func aRankWithBadInputMakesEveryRankThrow() {
         let ts: [(String, [Int], [Float], PruningSettings)] = [
             ("a", [4, 8], Self.weight(32, seed: 7), PruningSettings(sparseRatio: 0.5, granularity: .fineGrained)),

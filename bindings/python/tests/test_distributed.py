@@ -68,6 +68,9 @@ CASES: Dict[str, Tuple[str, List[Dict[str, Any]]]] = {
     # L1 (out_channel) with a dependency group over q and k (column-parallel, Shard(0)), a ratio on r
     "l1_dependency": ("L1NormPruner", [{"op_names": ["q", "k"], "sparse_ratio": 0.5, "dependency_group_id": 1},
                                         {"op_names": ["r"], "sparse_ratio": 0.3}]),
+    # L1 in one global group of mixed block sizes (24 and 8 elements) with a max bound: the weighted form
+    "l1_global": ("L1NormPruner", [{"op_names": ["q", "k", "u"], "sparse_ratio": 0.5, "global_group_id": 2},
+                                    {"op_names": ["r"], "sparse_ratio": 0.5, "global_group_id": 2, "max_sparse_ratio": 0.25}]),
     # per-target ratios and thresholds (one with a max bound: the fallback to the ratio cut)
     "ratios_thresholds": ("LevelPruner", [{"op_names": ["q"], "sparse_ratio": 0.3},
                                           {"op_names": ["v"], "sparse_ratio": 0.7},
@@ -76,7 +79,7 @@ CASES: Dict[str, Tuple[str, List[Dict[str, Any]]]] = {
 }
 
 PTQ_CONFIG = [
-    {"op_names": ["v", "o"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
+    {"op_names": ["v", "o", "k"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
      "granularity": "per_channel"},
     {"op_names": ["q", "r"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "symmetric"},
 ]
@@ -235,6 +238,9 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
                 assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point)
             elif name == "o":  # per_channel, o sharded along dim 1 too
                 assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point)
+            elif name == "k":  # per_channel, k sharded along its channel dim: this rank's channels
+                assert torch.equal(got_scale, scale.chunk(world, 0)[rank])
+                assert torch.equal(got_zero, zero_point.chunk(world, 0)[rank])
             else:  # per tensor: q (Shard(0), reduced) and r (replicated)
                 assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point), name
         errors = results["errors"]
