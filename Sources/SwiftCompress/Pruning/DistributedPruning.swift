@@ -664,12 +664,18 @@ final class DistributedPlan {
                                   "dependency group \(gid) splits its metric of \(n) values into \(parts) parts, which does not divide it")
             }
         }
+        // Fine-grained targets whose mask is one cut (a ratio or a global group): written straight
+        // from the cut into the caller's mask, as in `computeBlockMasks`.
+        let isDirect = plans.indices.map { ti in
+            let p = plans[ti]
+            return p.layout.isFineGrained && p.metric != nil && (p.usesRatio || p.inGlobal) && targets[ti].settings.sparseThreshold == nil
+        }
         let byteMask = plans.indices.map { ti in
             let p = plans[ti]
-            return p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign || p.usesGroups || targets[ti].settings.sparseThreshold != nil
+            return !isDirect[ti] && (p.inDependency || p.inGlobal || p.usesRatio || p.usesAlign || p.usesGroups
+                                     || targets[ti].settings.sparseThreshold != nil)
         }
-        masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask,
-                           isDirect: [Bool](repeating: false, count: plans.count))
+        masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask, isDirect: isDirect)
         metrics = [Metric?](repeating: nil, count: plans.count)
         try buildSelections()
     }
@@ -861,14 +867,14 @@ final class DistributedPlan {
                     part.withUnsafeMutableBufferPointer { pb in applyCut(cut, metric: src.metric, mask: pb) }
                     for (j, i) in locals.enumerated() where part[j] == 0 && i < shared.count { shared[i] = 0 }
                 } else {
-                    applyCut(cut, metric: src.metric, mask: masks.masks[src.target])
+                    masks.record(cut, metric: src.metric, target: src.target, mask: targets[src.target].mask)
                     masks.generated[src.target] = true
                 }
             }
         }
         for w in weighted {
             for (s, src) in w.sources.enumerated() {
-                applyCut(w.localCut(s), metric: src.metric, mask: masks.masks[src.target])
+                masks.record(w.localCut(s), metric: src.metric, target: src.target, mask: targets[src.target].mask)
                 masks.generated[src.target] = true
             }
         }
@@ -891,7 +897,8 @@ final class DistributedPlan {
             guard let si = plans[ti].alignSource else { continue }
             var derived = [UInt8](repeating: 1, count: plans[ti].layout.blockCount)
             derived.withUnsafeMutableBufferPointer { d in
-                Pruning.alignRule(source: plans[si].layout, kept: .bytes(masks.masks[si]), dims: plans[ti].alignDims, mask: d)
+                let kept: AlignSourceMask = masks.isDirect[si] ? .written(targets[si].mask.readOnly) : .bytes(masks.masks[si])
+                Pruning.alignRule(source: plans[si].layout, kept: kept, dims: plans[ti].alignDims, mask: d)
             }
             aligned.append((ti, derived))
         }
