@@ -1011,6 +1011,83 @@ int sc_wanda_accumulate(const sc_tensor *norms, const sc_tensor *input, int64_t 
  * another shape), an engine error for a negative or NaN norm; nothing written then. */
 int sc_wanda_metric(const sc_tensor *weight, const sc_tensor *norms, const sc_tensor *out);
 
+/* ---------------------------------------------------------------------------------------------
+ * Sharded targets across ranks: the summaries API (issue 16, docs/distributed.md)
+ *
+ * For a trainer whose weights are sharded over ranks (FSDP, tensor parallel, any MPI / NCCL
+ * program): every rank binds its local shard of each target (sc_session_bind, as usual) and where
+ * that shard lies in the unsharded tensor (sc_session_bind_shard). sc_session_generate_masks_distributed
+ * then ranks the local shards in the core and finds the exact cut of the unsharded model in rounds:
+ * each round the core writes this rank's summary (8-byte counts: histograms of metric keys, counts
+ * below thresholds, a status round) into a buffer it owns and calls `allreduce` on it; the caller
+ * reduces that buffer in place over all ranks with its own communicator (MPI_Allreduce with
+ * MPI_IN_PLACE, ncclAllReduce, torch.distributed.all_reduce) and returns; the core consumes the
+ * reduced summary and goes on. No weight crosses the communicator. Each rank's masks are the local
+ * shards of the single-process masks, bit for bit, ties included.
+ *
+ * Every rank must make the same calls with the same target list; the core keeps the rounds and
+ * their sizes the same on every rank. The first round is a status round of world_size + 3
+ * int64: a rank whose bindings or settings fail takes part with its failure flag set, and then
+ * every rank returns an error (the failing rank its own, the others SC_ERROR_PRUNING /
+ * SC_ERROR_QUANTIZATION naming the failing ranks) instead of hanging in a later collective.
+ * ------------------------------------------------------------------------------------------- */
+
+#define SC_REDUCE_SUM_INT64 0    /* elementwise sum of int64_t */
+#define SC_REDUCE_MIN_FLOAT64 1  /* elementwise minimum of double */
+#define SC_REDUCE_MAX_FLOAT64 2  /* elementwise maximum of double */
+
+/* The caller's collective: reduce `count` 8-byte elements at `buffer` (int64_t for
+ * SC_REDUCE_SUM_INT64, double otherwise) in place over all ranks with `op`, then return 0; any
+ * other return value is a failure (the core call then returns SC_ERROR_PRUNING / _QUANTIZATION with
+ * "the all-reduce failed"). `buffer` belongs to the core and is valid only during the call. */
+typedef int (*sc_allreduce_fn)(void *buffer, int64_t count, int op, void *user_data);
+
+/* Records where target (module_name, target_name)'s local tensor lies in its unsharded tensor:
+ * local_shape, global_shape and offsets (the global coordinates of the local tensor's first
+ * element) have `ndim` entries each (0 <= offsets[d], local_shape[d] + offsets[d] <= global_shape[d]).
+ * counted != 0 when this rank's copy counts in the global statistics: every rank for a sharded
+ * tensor, exactly one replica for a replicated one. A target without a shard binding is whole on
+ * every rank and counted on rank 0. Pruning sessions check local_shape against the bound tensor
+ * when masks are generated; quantization sessions use it in sc_session_reduce_observers_distributed.
+ * Cleared with the other bindings by sc_session_set_config. Errors: SC_ERROR_NULL_POINTER,
+ * SC_ERROR_INVALID_ARGUMENT (ndim outside 0..SC_MAX_NDIM), SC_ERROR_UNKNOWN_NAME, SC_ERROR_SHAPE
+ * (a box that does not fit), SC_ERROR_STATE (a session of another mode). */
+int sc_session_bind_shard(sc_session *session, const char *module_name, const char *target_name, int ndim,
+                          const int64_t *local_shape, const int64_t *global_shape, const int64_t *offsets, int counted);
+
+/* sc_session_generate_masks across ranks: rank in 0..world_size-1, `allreduce` called with
+ * `user_data` once per round (a status round of world_size + 3 int64, one int64 per
+ * sparse_threshold target with min/max bounds, then 256 int64 per open selection per round: 4 rounds
+ * for float32 / 16-bit metrics, 8 for float64 ones and dependency groups, up to 8 more when the cut
+ * splits the blocks of one metric value). stats (may be NULL) receives {rounds, bytes this rank
+ * passed to allreduce}. Supported over shards: thresholds, dependency groups, global groups (the
+ * weighted form too: 256 int64 per member per round), ratios, N:M groups along an unsharded last dim, for
+ * metrics whose blocks lie inside one shard (a shard along a dim the granularity reduces is
+ * rejected, as are FPGM and align on sharded targets). Errors: those of sc_session_generate_masks,
+ * SC_ERROR_NULL_POINTER (allreduce), SC_ERROR_PRUNING for another rank's failure, ranks handed
+ * different target lists, a failed allreduce or an unsupported rule; no mask is written then. */
+int sc_session_generate_masks_distributed(sc_session *session, int metric, int rank, int world_size,
+                                          sc_allreduce_fn allreduce, void *user_data, int64_t *stats);
+
+/* Quantization sessions: reduces the tracked ranges of the observed targets that have a shard
+ * binding (running min / max observers, i.e. PTQ) over the ranks, after every rank has observed its
+ * shards: a target sharded along dims its scale blocks reduce (any dim for per_tensor, dims other
+ * than the channel for per_channel) gets the minimum of the minima and maximum of the maxima
+ * (SC_REDUCE_MIN_FLOAT64 / SC_REDUCE_MAX_FLOAT64 rounds); one sharded along the channel dim only
+ * keeps its local ranges (its blocks are whole). Scales and zero points are then those of the
+ * unsharded tensor. A status round comes first, as above. stats as above. Errors: SC_ERROR_STATE
+ * (not observed, a moving-average observer), SC_ERROR_SHAPE (sharded along both kinds of dims),
+ * SC_ERROR_QUANTIZATION for another rank's failure or a failed allreduce. */
+int sc_session_reduce_observers_distributed(sc_session *session, int rank, int world_size, sc_allreduce_fn allreduce,
+                                            void *user_data, int64_t *stats);
+
+/* For a rank that failed before it could make the distributed call (its own error is in hand): takes
+ * part in the status round with its failure flag set, so that the other ranks' calls return an
+ * error naming it instead of waiting. Returns SC_OK when the round completed (the caller then
+ * reports its own error), or SC_ERROR_INVALID_ARGUMENT / SC_ERROR_NULL_POINTER for bad arguments,
+ * SC_ERROR_PRUNING when the all-reduce failed. */
+int sc_distributed_fail(int rank, int world_size, sc_allreduce_fn allreduce, void *user_data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -191,7 +191,7 @@ class SdistWithSwiftSources(sdist):
 core = Extension(
     "swiftcompress._core",
     sources=["src/_core.c", "src/_quant.c", "src/_real.c", "src/_distill.c", "src/_training.c", "src/_wanda.c",
-             "src/_quant_train.c", "src/_graph.c"],
+             "src/_quant_train.c", "src/_graph.c", "src/_distributed.c"],
     depends=["src/_common.h"],
     # -l:NAME links the file by name; its NEEDED entry is the SONAME, libswiftcompress.so.MAJOR.
     libraries=[":" + SONAME],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/c/leaks.sh — leak checks of the C ABI: the C test programs (tests/c/bad_input.c,
+# tests/c/leaks.sh — leak checks of the C ABI: the C test programs (tests/c/bad_input.c, distributed.c,
 # tests/c/threads.c) and every example (examples/c/*.c, *.cpp) run under a leak checker, which fails
 # on any leaked allocation, in the library or in the program.
 #
@@ -99,6 +99,7 @@ build() { # compiler std source output
 THREADS=${SC_THREADS:-4}
 build "$CC" c99 tests/c/bad_input.c "$OUT/bad_input" && check "bad_input ($TOOL)" "$OUT/bad_input.out" "$OUT/bad_input"
 build "$CC" c99 tests/c/threads.c "$OUT/threads" && check "threads ($TOOL, $THREADS threads)" "$OUT/threads.out" "$OUT/threads" "$THREADS" 1
+build "$CC" c99 tests/c/distributed.c "$OUT/distributed" && check "distributed ($TOOL)" "$OUT/distributed.out" "$OUT/distributed"
 for src in examples/c/*.c examples/c/*.cpp; do
     [ -f "$src" ] || continue
     name=$(basename "${src%.*}")

@@ -112,6 +112,7 @@ run_prog() { # label expected-status command...
 THREADS=${SC_THREADS:-8}
 build_c bad_input tests/c/bad_input.c "$OUT/bad_input" && run_prog "bad_input" "$OUT/bad_input"
 build_c threads tests/c/threads.c "$OUT/threads" && run_prog "threads ($THREADS threads)" "$OUT/threads" "$THREADS" 3
+build_c distributed tests/c/distributed.c "$OUT/distributed" && run_prog "distributed (2 and 4 ranks as threads)" "$OUT/distributed"
 
 # --- 4. examples: build with only -I include and the library, diff with examples/c/expected ------
 example_out() { # source -> binary path
@@ -175,6 +176,8 @@ if [ "${SC_SANITIZE:-1}" != "0" ]; then
             run_prog "bad_input (asan+ubsan)" "$OUT/bad_input_san"
         build_c "threads (asan+ubsan)" tests/c/threads.c "$OUT/threads_san" "${SAN[@]}" &&
             run_prog "threads (asan+ubsan, 4 threads)" "$OUT/threads_san" 4 1
+        build_c "distributed (asan+ubsan)" tests/c/distributed.c "$OUT/distributed_san" "${SAN[@]}" &&
+            run_prog "distributed (asan+ubsan)" "$OUT/distributed_san"
         for src in examples/c/*.c examples/c/*.cpp; do
             [ -f "$src" ] || continue
             name=$(basename "${src%.*}")

@@ -79,6 +79,15 @@ public struct QuantObserver: Sendable, Hashable {
     ///
     /// - Throws: `EngineError(.quantization, .emptyTensor)` before the first batch; `.invalidParameters`
     ///   when a tracked value is NaN or infinite.
+    /// Replaces the tracked range with `min` / `max` of the same block count (the range reduced
+    /// over the ranks that hold shards of one tensor, docs/distributed.md). Ignored before the
+    /// first batch or for other counts.
+    mutating func replaceRange(min lo: [Double], max hi: [Double]) {
+        guard scaleShape != nil, lo.count == trackedMin.count, hi.count == trackedMax.count else { return }
+        trackedMin = lo
+        trackedMax = hi
+    }
+
     public func parameters(settings: QuantizationSettings) throws(EngineError) -> QuantParameters {
         guard let scaleShape else {
             throw EngineError(.quantization, .emptyTensor, target: settings.target, "no batch observed yet: nothing to compute a scale from")

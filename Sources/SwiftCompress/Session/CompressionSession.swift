@@ -94,6 +94,11 @@ public final class CompressionSession {
     public private(set) var distillationBindings: [DistillationBinding] = []
     /// Per target (quantization sessions): its observer, made by the target's first `observe`.
     public private(set) var observers: [QuantObserver?] = []
+    /// Where bound tensors lie in their unsharded tensors (`bindShard`), by target index; cleared
+    /// with the bindings. See docs/distributed.md.
+    public internal(set) var shardPlacements: [Int: ShardPlacement] = [:]
+    /// The local shapes given with `shardPlacements`.
+    public internal(set) var shardLocalShapes: [Int: [Int]] = [:]
     /// A sparsity schedule applied to every pruning target's goals (sparse_ratio, sparse_threshold,
     /// max/min_sparse_ratio scaled by `SparsitySchedule.settings(_:step:totalSteps:)`) when masks are
     /// generated; nil: the config's goals. Cleared by a new config.
@@ -147,6 +152,8 @@ public final class CompressionSession {
         plan = p
         for (i, t) in p.targets.enumerated() { targetIndex[t.moduleName + "\u{0}" + t.targetName] = i }
         bindings = Array(repeating: nil, count: p.targets.count)
+        shardPlacements = [:]
+        shardLocalShapes = [:]
         distillationBindings = Array(repeating: DistillationBinding(), count: p.targets.count)
         observers = Array(repeating: nil, count: p.targets.count)
     }
@@ -154,12 +161,16 @@ public final class CompressionSession {
     /// Forgets every pruning binding (the views of scoped calls must not outlive them).
     func unbindAll() {
         bindings = Array(repeating: nil, count: bindings.count)
+        shardPlacements = [:]
+        shardLocalShapes = [:]
     }
 
     private func clearPlan() {
         plan = nil
         targetIndex = [:]
         bindings = []
+        shardPlacements = [:]
+        shardLocalShapes = [:]
         distillationBindings = []
         observers = []
     }
@@ -309,6 +320,11 @@ public final class CompressionSession {
     public func observe(module: String, target: String, batch: TensorView, observer kind: QuantObserverKind) throws(SessionError) {
         let (i, settings) = try quantizationTarget(module: module, target: target, call: callNames.observe)
         try observe(i, batch: batch, kind: kind, settings: settings)
+    }
+
+    /// Replaces target `index`'s observer (the distributed reduction of its range).
+    func setObserver(_ index: Int, _ o: QuantObserver) {
+        if observers.indices.contains(index) { observers[index] = o }
     }
 
     /// Target `index`'s observer, or `.state` before its first batch.

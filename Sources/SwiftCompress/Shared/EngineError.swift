@@ -59,6 +59,9 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         /// allocated (a broadcast view with stride 0 can claim such sizes without the memory
         /// behind it).
         case tooLarge
+        /// Sharded targets across ranks: another rank failed, the ranks disagree, a collective
+        /// failed, or a rule that cannot run over shards (docs/distributed.md).
+        case distributed
 
         /// Whether the kind is about shapes or sizes (the C ABI's `SC_ERROR_SHAPE`).
         public var isShape: Bool {

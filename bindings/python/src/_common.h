@@ -103,5 +103,8 @@ extern PyMethodDef scpy_training_session_methods[];
 extern PyMethodDef scpy_train_module_methods[]; /* _quant_train.c: training-time quantizers */
 extern PyMethodDef scpy_graph_module_methods[]; /* _graph.c: dependency groups and shrink plans */
 extern PyMethodDef scpy_wanda_module_methods[]; /* _wanda.c: Wanda's input norms and metric */
+/* _distributed.c: sharded targets across ranks (docs/distributed.md) */
+extern PyMethodDef scpy_dist_session_methods[];
+extern PyMethodDef scpy_dist_module_methods[];
 
 #endif

@@ -733,7 +733,8 @@ static Py_ssize_t method_count(const PyMethodDef *methods) {
 static int build_session_methods(void) {
     if (Session_methods != NULL) return 0;
     const PyMethodDef *parts[] = {Session_core_methods, scpy_quant_session_methods, scpy_real_session_methods,
-                                  scpy_distill_session_methods, scpy_training_session_methods};
+                                  scpy_distill_session_methods, scpy_training_session_methods,
+                                  scpy_dist_session_methods};
     Py_ssize_t total = 0;
     for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) total += method_count(parts[p]);
     PyMethodDef *all = (PyMethodDef *)PyMem_Calloc((size_t)total + 1, sizeof(PyMethodDef));
@@ -760,7 +761,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, scpy_real_module_methods) < 0 || PyModule_AddFunctions(m, scpy_training_module_methods) < 0 ||
         PyModule_AddFunctions(m, scpy_train_module_methods) < 0 || PyModule_AddFunctions(m, scpy_graph_module_methods) < 0 ||
-        PyModule_AddFunctions(m, scpy_wanda_module_methods) < 0) {
+        PyModule_AddFunctions(m, scpy_wanda_module_methods) < 0 ||
+        PyModule_AddFunctions(m, scpy_dist_module_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }
@@ -803,6 +805,9 @@ PyMODINIT_FUNC PyInit__core(void) {
     ADD_INT(SC_METRIC_FPGM)
     ADD_INT(SC_METRIC_SUPPLIED)
     ADD_INT(SC_METRIC_WANDA)
+    ADD_INT(SC_REDUCE_SUM_INT64)
+    ADD_INT(SC_REDUCE_MIN_FLOAT64)
+    ADD_INT(SC_REDUCE_MAX_FLOAT64)
     ADD_INT(SC_SCHEDULE_LINEAR)
     ADD_INT(SC_SCHEDULE_AGP)
     ADD_INT(SC_SCHEDULE_NONE)

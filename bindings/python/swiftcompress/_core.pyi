@@ -3,7 +3,7 @@
 A tensor spec is ``(data_ptr, dtype, shape, strides)``: the address of element 0, an SC_DTYPE_*
 code, the sizes, and the strides in elements (None: contiguous row-major).
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 TensorSpec = Tuple[int, int, Sequence[int], Optional[Sequence[int]]]
 
@@ -35,6 +35,9 @@ SC_METRIC_L2: int
 SC_METRIC_FPGM: int
 SC_METRIC_SUPPLIED: int
 SC_METRIC_WANDA: int
+SC_REDUCE_SUM_INT64: int
+SC_REDUCE_MIN_FLOAT64: int
+SC_REDUCE_MAX_FLOAT64: int
 SC_SCHEDULE_LINEAR: int
 SC_SCHEDULE_AGP: int
 SC_SCHEDULE_NONE: int
@@ -62,6 +65,8 @@ def sparsity_schedule(schedule: int, ratio: float, step: int, total_steps: int) 
 # is retained; errors raise the status's exception (ShapeError naming the argument, ...).
 def wanda_accumulate(norms: TensorSpec, input: TensorSpec, channel_dim: int, reset: bool) -> None: ...
 def wanda_metric(weight: TensorSpec, norms: TensorSpec, out: TensorSpec) -> None: ...
+# sharded targets (docs/distributed.md): reduce(buffer, op) all-reduces the core's summary in place
+def distributed_fail(rank: int, world_size: int, reduce: Callable[[memoryview, int], None]) -> None: ...
 def taylor_accumulate(buffer: TensorSpec, weight: TensorSpec, gradient: TensorSpec, reset: bool) -> None:
     """buffer = (0 if reset else buffer) + (weight * gradient)^2, elementwise."""
 def taylor_average(buffer: TensorSpec, steps: int, out: TensorSpec) -> None:
@@ -143,6 +148,12 @@ class Session:
     def metric_shape(self, module_name: str, target_name: str, shape: Sequence[int], level_default: bool) -> Tuple[int, ...]:
         """The target's metric (block) shape for a tensor of ``shape``, NNI's keepdim shape."""
     def generate_masks(self, metric: int) -> None: ...
+    def bind_shard(self, module_name: str, target_name: str, local_shape: Sequence[int], global_shape: Sequence[int],
+                   offsets: Sequence[int], counted: bool) -> None: ...
+    def generate_masks_distributed(self, metric: int, rank: int, world_size: int,
+                                   reduce: Callable[[memoryview, int], None]) -> Tuple[int, int]: ...
+    def reduce_observers_distributed(self, rank: int, world_size: int,
+                                     reduce: Callable[[memoryview, int], None]) -> Tuple[int, int]: ...
     def apply_masks(self) -> None: ...
     # -- quantization (SC_MODE_QUANTIZATION sessions; _quant.c). Nothing is retained: buffers are
     # read or written during the call only. Errors: StateError (no config, wrong mode, no batch

@@ -75,6 +75,17 @@ def check_name(name: Any, what: str) -> str:
     return name
 
 
+def module_type_name(module: Any) -> str:
+    """``type(module).__name__``, except for a module FSDP2's ``fully_shard`` has re-classed
+    (``FSDPLinear``, bases ``(FSDPModule, Linear)``): the original class's name, so ``op_types``
+    select it as before sharding (docs/distributed.md)."""
+    cls = type(module)
+    bases = cls.__bases__
+    if len(bases) == 2 and bases[0].__name__ == "FSDPModule" and cls.__name__ == "FSDP" + bases[1].__name__:
+        return bases[1].__name__
+    return cls.__name__
+
+
 def module_list(model: Any) -> Tuple[List[Tuple[str, str, Optional[List[str]]]], Dict[str, Any]]:
     """``([(name, type name, forward args)], {name: module})`` in ``named_modules()`` order.
 
@@ -100,7 +111,7 @@ def module_list(model: Any) -> Tuple[List[Tuple[str, str, Optional[List[str]]]],
         if not callable(forward):
             raise InvalidArgumentError(f"{where}: module {name!r}: expected a module (an object with a callable "
                                        f"forward), got {_short(module)}")
-        type_name = check_name(type(module).__name__, f"module {name!r}: class name")
+        type_name = check_name(module_type_name(module), f"module {name!r}: class name")
         arguments = forward_arguments(module, cache)
         if arguments is not None:
             for argument in arguments:

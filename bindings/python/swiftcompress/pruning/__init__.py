@@ -54,6 +54,7 @@ from .._tensors import host, is_host
 from .._wrapping import (Swap, WrappedForward, check_wrappable, compressor_lock, install, note, tracing, uninstall,
                          unnote)
 from .._tensors import spec as _spec
+from . import _distributed as _sharded
 from ..errors import InvalidArgumentError, PruningError, ShapeError, StateError
 
 __all__ = ["Pruner", "LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner", "save_masks", "load_masks",
@@ -112,9 +113,16 @@ class _Target(Swap):
                 return value
         if mask is None or self.apply == "bypass":
             return None
+        if _sharded.unshards_later(self.module, value):
+            return None  # swapped by the module's own forward, after FSDP2 has unsharded the weight
+        keep = True
+        if _sharded.gathers_mask(mask, value):
+            # FSDP2's forward: the module holds the unsharded weight, the mask is still sharded: its
+            # shards are gathered for this call (a collective, as FSDP2's own), not kept
+            mask, keep = mask.full_tensor(), False
         if mask.device != value.device or mask.dtype != value.dtype:
             mask = mask.to(device=value.device, dtype=value.dtype)
-            if not tracing():  # converted once (not to a traced tensor)
+            if keep and not tracing():  # converted once (not to a traced tensor)
                 self.mask = mask
         if self.apply == "add":
             return value - (mask != 1).to(value.dtype) * 1000
@@ -237,6 +245,11 @@ class Pruner:
         if max_steps is not None or max_epochs is not None:
             raise InvalidArgumentError(f"{type(self).__name__} prunes once without training: max_steps and "
                                        "max_epochs must be None")
+        if _sharded.uses_shards(self):  # DTensor parameters: the cut across ranks (docs/distributed.md)
+            for target, mask in zip(self._targets, _sharded.compress_sharded(self)):
+                target.mask = mask
+            self._compressed = True
+            return self.bound_model, self.get_masks()
         session = self._session
         bind = session.bind
         device_targets = []

@@ -62,7 +62,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
-from .. import _core
+from .. import _core, _distributed
 from .._session import emit_warnings, forward_arguments, logger, open_compressor, run_batch
 from .._fusion import fused_of, fusion_train, inherited_evaluator
 from .._slots import Slot
@@ -331,6 +331,7 @@ class Quantizer:
         self._check_fusions(report)
         emit_warnings(report, stacklevel=3)
         self._targets: List[_Target] = []
+        self._sharded = False  # a DTensor parameter was observed (its range is reduced across ranks)
         signatures: Dict[Any, Optional[List[str]]] = {}
         for module_name, info in report["modules"].items():
             module = modules[module_name]
@@ -473,7 +474,12 @@ class Quantizer:
             return
         target.traced = None
         check_tensor(x, target.qualified_name, "observe")
-        batch = host(x.detach())
+        x = x.detach()
+        if _distributed.is_sharded(x):  # a DTensor parameter: its local shard, placement recorded
+            x, local_shape, global_shape, offsets, counted = _distributed.shard(x, target.qualified_name)
+            self._session.bind_shard(target.module_name, target.target_name, local_shape, global_shape, offsets, counted)
+            self._sharded = True
+        batch = host(x)
         self._session.observe(target.module_name, target.target_name, spec(batch), self._observer)
         target.observed = True
         target.dtype = x.dtype
@@ -812,6 +818,9 @@ class PtqQuantizer(Quantizer):
             raise StateError(f"{target.qualified_name} observed no batch: module '{target.module_name}' was not "
                              "called by calibrate(batches); calibrate with data that reaches it, or remove it "
                              "from the config list")
+        if self._sharded:  # ranges of sharded parameters reduced over the ranks
+            rank, size = _distributed.world()
+            self._session.reduce_observers_distributed(rank, size, _distributed.reducer())
         for target in self._targets:
             if target.observed:
                 self._quant_params(target)  # a NaN or infinite range fails here, before anything changes

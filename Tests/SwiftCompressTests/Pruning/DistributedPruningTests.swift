@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+@testable import SwiftCompress
+
+/// Results of the simulated ranks, by rank.
+final class RankResults<T>: @unchecked Sendable {
+    var out: [T?]
+    init(_ n: Int) { out = [T?](repeating: nil, count: n) }
+}
+
+/// `Pruning.generateMasksDistributed` with ranks simulated by threads of one process over an
+/// in-memory all-reduce: the ranks' masks put back together equal `Pruning.generateMasks` on the
+/// unsharded tensors, bit for bit (ties included), and a rank with bad input makes every rank throw.
+@Suite struct DistributedPruningTests {
+    /// An in-process all-reduce for `world` threads: each call waits until every rank has added its
+    /// buffer, then copies the result back.
+    final class LocalGroup: @unchecked Sendable {
+        let world: Int
+        let lock = NSCondition()
+        var sumI: [Int64] = []
+        var sumD: [Double] = []
+        var arrived = 0
+        var departed = 0
+        var generation = 0
+        init(world: Int) { self.world = world }
+
+        func reduce(_ p: UnsafeMutableRawPointer, _ n: Int, _ op: DistributedReduceOp) -> String? {
+            lock.lock()
+            while departed > 0 { lock.wait() }  // the previous round is still being read
+            if arrived == 0 { sumI = [Int64](repeating: 0, count: n); sumD = [Double](repeating: op == .minFloat64 ? .infinity : -.infinity, count: n) }
+            for i in 0..<n {
+                switch op {
+                case .sumInt64: sumI[i] += p.load(fromByteOffset: i * 8, as: Int64.self)
+                case .minFloat64: sumD[i] = min(sumD[i], p.load(fromByteOffset: i * 8, as: Double.self))
+                case .maxFloat64: sumD[i] = max(sumD[i], p.load(fromByteOffset: i * 8, as: Double.self))
+                }
+            }
+            arrived += 1
+            let gen = generation
+            if arrived == world { generation += 1; departed = world; arrived = 0; lock.broadcast() } else {
+                while generation == gen { lock.wait() }
+            }
+            for i in 0..<n {
+                if op == .sumInt64 { p.storeBytes(of: sumI[i], toByteOffset: i * 8, as: Int64.self) } else {
+                    p.storeBytes(of: sumD[i], toByteOffset: i * 8, as: Double.self)
+                }
+            }
+            departed -= 1
+            if departed == 0 { lock.broadcast() }
+            lock.unlock()
+            return nil
+        }
+    }
+
+    /// Runs `body(rank)` on `world` threads and returns the results by rank.
+    static func ranks<T: Sendable>(_ world: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+        let box = RankResults<T>(world)
+        let group = DispatchGroup()
+        let lock = NSLock()
+        for r in 0..<world {
+            group.enter()
+            Thread.detachNewThread {
+                let v = body(r)
+                lock.lock(); box.out[r] = v; lock.unlock()
+                group.leave()
+            }
+        }
+        group.wait()
+        return box.out.map { $0! }
+    }
+
+    /// Weights with many ties: small integers / 4 (exact in float32).
+    static func weight(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed
+        return (0..<n).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(s >> 60) - 8) / 4
+        }
+    }
+
+    /// Single-process masks of `weights` (name, shape, values, settings).
+    static func single(_ ts: [(String, [Int], [Float], PruningSettings)], metric: PruningMetricKind) throws -> [[Double]] {
+        let buffers = TestBuffers()
+        var targets: [PruningTarget] = []
+        for (name, shape, values, settings) in ts {
+            targets.append(PruningTarget(moduleName: name, targetName: "weight", settings: settings,
+                                         tensor: try buffers.view(values, shape: shape), mask: try buffers.zeros(shape)))
+        }
+        try Pruning.generateMasks(targets, metric: metric)
+        return targets.map { $0.mask.readOnly.allValues }
+    }
+
+    /// Rank `rank`'s masks of `ts` sharded along `dim` into `world` equal parts.
+    static func sharded(_ ts: [(String, [Int], [Float], PruningSettings)], metric: PruningMetricKind, dim: Int, rank: Int,
+                        world: Int, group: LocalGroup, badShapeOnRank: Int? = nil) -> Result<[[Double]], EngineError> {
+        let buffers = TestBuffers()
+        var targets: [PruningTarget] = []
+        var shards: [ShardPlacement?] = []
+        for (name, shape, values, settings) in ts {
+            var local = shape
+            local[dim] = shape[dim] / world
+            var offsets = [Int](repeating: 0, count: shape.count)
+            offsets[dim] = rank * local[dim]
+            // The local box of the row-major values.
+            var part: [Float] = []
+            let inner = shape[(dim + 1)...].reduce(1, *), outer = shape[..<dim].reduce(1, *)
+            for o in 0..<outer {
+                for j in offsets[dim]..<(offsets[dim] + local[dim]) {
+                    for i in 0..<inner { part.append(values[(o * shape[dim] + j) * inner + i]) }
+                }
+            }
+            let maskShape = rank == badShapeOnRank ? [local.reduce(1, *)] : local
+            targets.append(PruningTarget(moduleName: name, targetName: "weight", settings: settings,
+                                         tensor: try! buffers.view(part, shape: local), mask: try! buffers.zeros(maskShape)))
+            shards.append(ShardPlacement(globalShape: shape, offsets: offsets, counted: true))
+        }
+        var comm = DistributedCommunicator(rank: rank, worldSize: world) { p, n, op in group.reduce(p, n, op) }
+        do {
+            try Pruning.generateMasksDistributed(targets, shards: shards, metric: metric, communicator: &comm)
+        } catch {
+            return .failure(error)
+        }
+        return .success(targets.map { $0.mask.readOnly.allValues })
+    }
+
+    /// The ranks' masks of target t put back in global row-major order (sharded along `dim`).
+    static func gather(_ parts: [[Double]], shape: [Int], dim: Int) -> [Double] {
+        let world = parts.count
+        let inner = shape[(dim + 1)...].reduce(1, *), outer = shape[..<dim].reduce(1, *)
+        let local = shape[dim] / world
+        var out = [Double](repeating: -1, count: shape.reduce(1, *))
+        for r in 0..<world {
+            var k = 0
+            for o in 0..<outer {
+                for j in (r * local)..<((r + 1) * local) {
+                    for i in 0..<inner { out[(o * shape[dim] + j) * inner + i] = parts[r][k]; k += 1 }
+                }
+            }
+        }
+        return out
+    }
+
+    static func check(_ ts: [(String, [Int], [Float], PruningSettings)], metric: PruningMetricKind, dim: Int, world: Int) throws {
+        let expected = try single(ts, metric: metric)
+        let group = LocalGroup(world: world)
+        let results = ranks(world) { r in sharded(ts, metric: metric, dim: dim, rank: r, world: world, group: group) }
+        let masks = try results.map { try $0.get() }
+        for t in ts.indices {
+            let got = gather(masks.map { $0[t] }, shape: ts[t].1, dim: dim)
+            #expect(got == expected[t], "target \(ts[t].0), sharded along dim \(dim) over \(world)")
+        }
+    }
+
+    @Test func levelGlobalGroupWithTiesOverColumnsAndRows() throws {
+        let g = PruningSettings(sparseRatio: 0.55, globalGroupID: .int(0), granularity: .fineGrained)
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [8, 12], Self.weight(96, seed: 1), g), ("b", [4, 12], Self.weight(48, seed: 2), g),
+        ]
+        // Ties are split: the cut takes some of the blocks of its key (checked by the expected counts below).
+        let expected = try Self.single(ts, metric: .level)
+        #expect(expected[0].filter { $0 == 0 }.count + expected[1].filter { $0 == 0 }.count == 79)  // int(144 * 0.55)
+        try Self.check(ts, metric: .level, dim: 1, world: 2)
+        try Self.check(ts, metric: .level, dim: 1, world: 4)
+        try Self.check(ts, metric: .level, dim: 0, world: 4)
+    }
+
+    @Test func l1DependencyGroupAndRatiosAndThresholds() throws {
+        let dep = PruningSettings(sparseRatio: 0.5, dependencyGroupID: .int(1), granularity: .outChannel)
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("q", [8, 6], Self.weight(48, seed: 3), dep), ("k", [8, 6], Self.weight(48, seed: 4), dep),
+            ("r", [8, 6], Self.weight(48, seed: 5), PruningSettings(sparseRatio: 0.3, granularity: .outChannel)),
+            ("t", [8, 6], Self.weight(48, seed: 6), PruningSettings(maxSparseRatio: 0.25, sparseThreshold: 4, granularity: .outChannel)),
+        ]
+        try Self.check(ts, metric: .l1Norm, dim: 0, world: 2)
+        try Self.check(ts, metric: .l1Norm, dim: 0, world: 4)
+    }
+
+    @Test func weightedGlobalGroupsOfMixedBlockSizesAndBounds() throws {
+        // out_channel blocks of 6 and 12 elements (mixed sizes) with min/max bounds: the weighted form
+        let a = PruningSettings(sparseRatio: 0.5, maxSparseRatio: 0.6, globalGroupID: .int(3), granularity: .outChannel)
+        let b = PruningSettings(sparseRatio: 0.5, minSparseRatio: 0.25, globalGroupID: .int(3), granularity: .outChannel)
+        let c = PruningSettings(sparseRatio: 0.5, globalGroupID: .int(3), granularity: .outChannel)
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [8, 6], Self.weight(48, seed: 9), a), ("b", [8, 12], Self.weight(96, seed: 10), b),
+            ("c", [16, 6], Self.weight(96, seed: 11), c),
+        ]
+        try Self.check(ts, metric: .l1Norm, dim: 0, world: 2)
+        try Self.check(ts, metric: .l1Norm, dim: 0, world: 4)
+        // Level with bounds (fine-grained, weights 1, but clamped): ties split inside members
+        let la = PruningSettings(sparseRatio: 0.5, maxSparseRatio: 0.3, globalGroupID: .int(4), granularity: .fineGrained)
+        let lb = PruningSettings(sparseRatio: 0.5, globalGroupID: .int(4), granularity: .fineGrained)
+        let ls: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [8, 12], Self.weight(96, seed: 12), la), ("b", [4, 12], Self.weight(48, seed: 13), lb),
+        ]
+        try Self.check(ls, metric: .level, dim: 1, world: 2)
+        try Self.check(ls, metric: .level, dim: 1, world: 4)
+    }
+
+    @Test func aRankWithBadInputMakesEveryRankThrow() {
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [4, 8], Self.weight(32, seed: 7), PruningSettings(sparseRatio: 0.5, granularity: .fineGrained)),
+        ]
+        let group = LocalGroup(world: 2)
+        let results = Self.ranks(2) { r in Self.sharded(ts, metric: .level, dim: 1, rank: r, world: 2, group: group, badShapeOnRank: 1) }
+        guard case .failure(let e0) = results[0], case .failure(let e1) = results[1] else {
+            Issue.record("both ranks must throw: \(results)")
+            return
+        }
+        #expect(e0.kind == .distributed)
+        #expect(e0.message.contains("rank 1 of 2 failed"))
+        #expect(e1.kind == .shapeMismatch)
+        #expect(e1.message.hasPrefix("rank 1 of 2: "))
+    }
+
+    @Test func blocksThatSpanShardsAreRejectedOnEveryRank() {
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [4, 8], Self.weight(32, seed: 8), PruningSettings(sparseRatio: 0.5, granularity: .outChannel)),
+        ]
+        let group = LocalGroup(world: 2)
+        let results = Self.ranks(2) { r in Self.sharded(ts, metric: .l1Norm, dim: 1, rank: r, world: 2, group: group) }
+        for r in results {
+            guard case .failure(let e) = r else { Issue.record("expected a failure"); continue }
+            #expect(e.kind == .distributed)
+        }
+    }
+}

@@ -1,0 +1,280 @@
+"""Pruning and PTQ over DTensor parameters sharded across gloo ranks (docs/distributed.md).
+
+One spawn per world size (2 and 4 CPU processes, gloo, a file rendezvous) runs every case; each rank
+builds the same full weights from a seed, keeps its shard as a DTensor (``DTensor.from_local``:
+``Shard(0)``, ``Shard(1)`` or ``Replicate``) and runs the pruner / quantizer; rank 0 gathers the masks
+(``full_tensor()``, in the test only) and writes them with each rank's errors to a file. The parent
+process computes the single-process masks and scales of the same weights and compares bit for bit.
+Weights are multiples of 1/8 in [-2, 2): many equal values, so the ties of the cut are split across
+ranks and the tie order (lowest global index first) is exercised. The spawn is bounded by a timeout;
+a hang fails the test.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from collections import OrderedDict
+from typing import Any, Dict, List, Tuple
+
+import pytest
+import torch
+import torch.nn as nn
+
+SPAWN_TIMEOUT_S = 150
+
+
+def tied(shape: Tuple[int, ...], seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(-16, 16, shape, generator=g).float() / 8)
+
+
+# name -> (out, in, seed, placement); placement: ("shard", dim) or ("replicate",)
+LAYERS = OrderedDict(
+    q=(32, 24, 1, ("shard", 0)),
+    k=(32, 24, 2, ("shard", 0)),
+    v=(32, 24, 3, ("shard", 1)),
+    o=(24, 32, 4, ("shard", 1)),
+    r=(16, 24, 5, ("replicate",)),
+    u=(30, 8, 6, ("shard", 0)),  # uneven: 15 + 15 rows on 2 ranks, 8 + 8 + 8 + 6 on 4 (torch.chunk, as Shard)
+)
+
+
+def plain_model() -> nn.Module:
+    model = nn.Module()
+    for name, (out, inp, seed, _) in LAYERS.items():
+        layer = nn.Linear(inp, out, bias=False)
+        with torch.no_grad():
+            layer.weight.copy_(tied((out, inp), seed))
+        model.add_module(name, layer)
+    return model
+
+
+def fsdp_model() -> nn.Module:
+    """A two-layer MLP for FSDP2 (30 output rows: uneven shards on 4 ranks)."""
+    model = nn.Sequential(OrderedDict(fc1=nn.Linear(24, 32, bias=False), act=nn.ReLU(), fc2=nn.Linear(32, 30, bias=False)))
+    with torch.no_grad():
+        model.fc1.weight.copy_(tied((32, 24), 11))
+        model.fc2.weight.copy_(tied((30, 32), 12))
+    return model
+
+
+FSDP_CONFIG = [{"op_types": ["Linear"], "sparse_ratio": 0.6, "global_group_id": 0}]
+FSDP_INPUT = tied((3, 24), 13)
+
+
+CASES: Dict[str, Tuple[str, List[Dict[str, Any]]]] = {
+    # Level in one global group over members sharded along dims 0 and 1 and a replicated one
+    "level_global": ("LevelPruner", [{"op_names": list(LAYERS), "sparse_ratio": 0.55, "global_group_id": 0}]),
+    # L1 (out_channel) with a dependency group over q and k (column-parallel, Shard(0)), a ratio on r
+    "l1_dependency": ("L1NormPruner", [{"op_names": ["q", "k"], "sparse_ratio": 0.5, "dependency_group_id": 1},
+                                        {"op_names": ["r"], "sparse_ratio": 0.3}]),
+    # L1 in one global group of mixed block sizes (24 and 8 elements) with a max bound: the weighted form
+    "l1_global": ("L1NormPruner", [{"op_names": ["q", "k", "u"], "sparse_ratio": 0.5, "global_group_id": 2},
+                                    {"op_names": ["r"], "sparse_ratio": 0.5, "global_group_id": 2, "max_sparse_ratio": 0.25}]),
+    # per-target ratios and thresholds (one with a max bound: the fallback to the ratio cut)
+    "ratios_thresholds": ("LevelPruner", [{"op_names": ["q"], "sparse_ratio": 0.3},
+                                          {"op_names": ["v"], "sparse_ratio": 0.7},
+                                          {"op_names": ["o"], "sparse_threshold": 0.5},
+                                          {"op_names": ["k"], "sparse_threshold": 1.0, "max_sparse_ratio": 0.2}]),
+}
+
+PTQ_CONFIG = [
+    {"op_names": ["v", "o", "k"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
+     "granularity": "per_channel"},
+    {"op_names": ["q", "r"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "symmetric"},
+]
+
+
+def single_process() -> Dict[str, Any]:
+    import swiftcompress.pruning as pruning
+    from swiftcompress.quantization import PtqQuantizer
+
+    out: Dict[str, Any] = {}
+    for case, (cls, config) in CASES.items():
+        _, masks = getattr(pruning, cls)(plain_model(), config).compress()
+        out[case] = {m: t["weight"].clone() for m, t in masks.items()}
+    model = fsdp_model()
+    _, masks = pruning.LevelPruner(model, FSDP_CONFIG).compress()
+    out["fsdp"] = ({m: t["weight"].clone() for m, t in masks.items()}, model(FSDP_INPUT).detach())
+    quantizer = PtqQuantizer(plain_model(), PTQ_CONFIG)
+    _, calib = quantizer.compress()
+    out["ptq"] = {m: (t["weight"]["scale"].clone(), t["weight"]["zero_point"].clone()) for m, t in calib.items()}
+    return out
+
+
+def sharded_model(rank: int, world: int, mesh: Any, bad: bool = False) -> nn.Module:
+    from torch.distributed.tensor import DTensor, Replicate, Shard
+
+    model = plain_model()
+    for name, (out, inp, seed, place) in LAYERS.items():
+        full = tied((out, inp), seed)
+        if place[0] == "shard":
+            local, placements = full.chunk(world, dim=place[1])[rank].contiguous(), [Shard(place[1])]
+        else:
+            local, placements = full.clone(), [Replicate()]
+        if bad and name == "v":
+            local = local.to(torch.int32)  # this rank's shard cannot be ranked
+        dt = DTensor.from_local(local, mesh, placements, run_check=False, shape=full.shape, stride=full.stride())
+        getattr(model, name).weight = nn.Parameter(dt, requires_grad=not bad or name != "v")
+    return model
+
+
+def worker(rank: int, world: int, directory: str) -> None:
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    dist.init_process_group("gloo", init_method=f"file://{directory}/rendezvous", rank=rank, world_size=world)
+    try:
+        import swiftcompress.pruning as pruning
+        from swiftcompress.quantization import PtqQuantizer
+
+        mesh = init_device_mesh("cpu", (world,))
+        results: Dict[str, Any] = {}
+        for case, (cls, config) in CASES.items():
+            _, masks = getattr(pruning, cls)(sharded_model(rank, world, mesh), config).compress()
+            results[case] = {m: t["weight"].full_tensor() for m, t in masks.items()}
+            results[case + "_local_type"] = type(masks["q"]["weight"]).__name__
+        # FSDP2: fully_shard (Shard(0) DTensor parameters), masks, and the masked forward (which
+        # multiplies FSDP2's unsharded weights by the gathered masks)
+        from torch.distributed.fsdp import fully_shard
+        model = fsdp_model()
+        fully_shard(model.fc1, mesh=mesh)
+        fully_shard(model.fc2, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        _, masks = pruning.LevelPruner(model, FSDP_CONFIG).compress()
+        results["fsdp"] = ({m: t["weight"].full_tensor() for m, t in masks.items()}, model(FSDP_INPUT).detach(),
+                           [type(t["weight"]).__name__ for t in masks.values()])
+        # PTQ: weights observed shard by shard, ranges reduced across ranks
+        _, calib = PtqQuantizer(sharded_model(rank, world, mesh), PTQ_CONFIG).compress()
+        results["ptq"] = {m: (t["weight"]["scale"], t["weight"]["zero_point"]) for m, t in calib.items()}
+        # the ranks' own shards of v's mask (Shard(1)) keep the weight's placement
+        # a bad shard on the last rank: every rank raises
+        errors = {}
+        pruner = pruning.LevelPruner(sharded_model(rank, world, mesh), [{"op_names": list(LAYERS), "sparse_ratio": 0.5}])
+        if rank == world - 1:  # the weight is replaced after the constructor's checks
+            pruner.bound_model.v.weight = sharded_model(rank, world, mesh, bad=True).v.weight
+        try:
+            pruner.compress()
+        except Exception as e:  # noqa: BLE001 - recorded for the parent
+            errors["bad_dtype"] = (type(e).__name__, str(e))
+        # ranks handed different configs: every rank raises
+        try:
+            ratio = 0.5 if rank != world - 1 else 0.6
+            pruning.LevelPruner(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": ratio}]).compress()
+        except Exception as e:  # noqa: BLE001
+            errors["mismatch"] = (type(e).__name__, str(e))
+        # blocks that span shards (out_channel of a Shard(1) weight): rejected on every rank
+        try:
+            pruning.L1NormPruner(sharded_model(rank, world, mesh), [{"op_names": ["v"], "sparse_ratio": 0.5}]).compress()
+        except Exception as e:  # noqa: BLE001
+            errors["split_blocks"] = (type(e).__name__, str(e))
+        results["errors"] = errors
+        dist.barrier()
+        torch.save(results, os.path.join(directory, f"rank{rank}.pt"))
+    except BaseException:
+        with open(os.path.join(directory, f"rank{rank}.err"), "w") as f:
+            f.write(traceback.format_exc())
+        raise
+    finally:
+        dist.destroy_process_group()
+
+
+def run_world(world: int, tmp_path: Any) -> List[Dict[str, Any]]:
+    import torch.multiprocessing as mp
+
+    directory = str(tmp_path / f"world{world}")
+    os.makedirs(directory)
+    ctx = mp.start_processes(worker, args=(world, directory), nprocs=world, join=False, start_method="spawn")
+    import time
+    deadline = time.monotonic() + SPAWN_TIMEOUT_S
+    try:
+        while not ctx.join(timeout=max(1.0, deadline - time.monotonic())):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{world} ranks did not finish within {SPAWN_TIMEOUT_S} s (a hang)")
+    finally:
+        for p in ctx.processes:
+            if p.is_alive():
+                p.kill()
+    return [torch.load(os.path.join(directory, f"rank{r}.pt"), weights_only=False) for r in range(world)]
+
+
+@pytest.fixture(scope="module")
+def reference() -> Dict[str, Any]:
+    return single_process()
+
+
+def test_the_reference_cut_splits_ties(reference: Dict[str, Any]) -> None:
+    # the global cut takes some but not all weights of its magnitude: the tie order decides
+    weights = torch.cat([tied(LAYERS[n][:2], LAYERS[n][2]).flatten() for n in LAYERS]).abs()
+    masks = torch.cat([reference["level_global"][n].flatten() for n in LAYERS])
+    assert int((masks == 0).sum()) == int(weights.numel() * 0.55)
+    key = weights[masks == 0].max()
+    at_key = masks[weights == key]
+    assert 0 < int((at_key == 0).sum()) < at_key.numel()
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: Dict[str, Any]) -> None:
+    ranks = run_world(world, tmp_path)
+    for rank, results in enumerate(ranks):
+        for case in CASES:
+            assert results[case + "_local_type"] == "DTensor"
+            for name, expected in reference[case].items():
+                got = results[case][name]
+                assert got.dtype == expected.dtype and got.shape == expected.shape
+                assert torch.equal(got, expected), f"{case}: {name} on rank {rank} of {world}"
+            # the cut is not trivial: something pruned, something kept
+            assert 0 < sum(int((m == 0).sum()) for m in reference[case].values()) < sum(
+                m.numel() for m in reference[case].values())
+        expected_masks, expected_output = reference["fsdp"]
+        got_masks, got_output, kinds = results["fsdp"]
+        assert kinds == ["DTensor", "DTensor"]
+        for name, expected in expected_masks.items():
+            assert torch.equal(got_masks[name], expected), f"fsdp: {name} on rank {rank} of {world}"
+        assert torch.equal(got_output, expected_output), f"fsdp forward on rank {rank} of {world}"
+        for name, (scale, zero_point) in reference["ptq"].items():
+            got_scale, got_zero = results["ptq"][name]
+            if name == "v":  # per_channel over out channels, v sharded along dim 1: global scales reduced
+                assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point)
+            elif name == "o":  # per_channel, o sharded along dim 1 too
+                assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point)
+            elif name == "k":  # per_channel, k sharded along its channel dim: this rank's channels
+                assert torch.equal(got_scale, scale.chunk(world, 0)[rank])
+                assert torch.equal(got_zero, zero_point.chunk(world, 0)[rank])
+            else:  # per tensor: q (Shard(0), reduced) and r (replicated)
+                assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point), name
+        errors = results["errors"]
+        last = world - 1
+        kind, message = errors["bad_dtype"]
+        if rank == last:
+            assert kind == "DtypeError" and "v.weight" in message
+        else:
+            assert kind == "PruningError"
+            assert f"rank {last} of {world} failed" in message
+        kind, message = errors["mismatch"]
+        assert kind == "PruningError" and "different target lists" in message
+        kind, message = errors["split_blocks"]
+        assert kind == "PruningError" and "span dim 1, along which the tensor is sharded" in message
+
+
+def test_the_reduce_callback_gets_the_summary_and_its_exception_is_the_cause() -> None:
+    from swiftcompress import _core
+    from swiftcompress.errors import PruningError
+
+    seen = []
+
+    def identity(buffer: memoryview, op: int) -> None:  # one rank: the sum is the summary itself
+        seen.append((buffer.nbytes, op, torch.frombuffer(buffer, dtype=torch.int64).tolist()))
+
+    _core.distributed_fail(0, 1, identity)
+    # the status round of world 1: this rank's failure flag, no fingerprint, one rank
+    assert seen == [(32, _core.SC_REDUCE_SUM_INT64, [1, 0, 0, 1])]
+
+    def broken(buffer: memoryview, op: int) -> None:
+        raise RuntimeError("the communicator is down")
+
+    with pytest.raises(PruningError, match="the all-reduce failed") as info:
+        _core.distributed_fail(0, 1, broken)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(Exception, match="rank is 2"):
+        _core.distributed_fail(2, 2, identity)

@@ -1,0 +1,265 @@
+/*
+ * distributed.c — the summaries API (sc_session_bind_shard, sc_session_generate_masks_distributed,
+ * sc_session_reduce_observers_distributed, sc_distributed_fail) with ranks simulated by threads of
+ * one process over an in-memory all-reduce (what MPI_Allreduce / ncclAllReduce does for a trainer).
+ *
+ * 1. Level pruning of fc1 [16, 12] and fc2 [8, 12] in one global group (sparse_ratio 0.55): the
+ *    weights are multiples of 1/4 in [-2, 2) (many equal values, so the cut splits the blocks of
+ *    one key); each of 2 and 4 ranks holds a column slab (dim 1 sharded) of fc1 and a row slab
+ *    (dim 0) of fc2. The ranks' masks put back together must equal sc_session_generate_masks of the
+ *    whole weights byte for byte, and int(288 * 0.55) = 158 elements must be pruned.
+ * 2. PTQ: a per-tensor int8 observer on fc1 sharded along dim 1: after the reduction every rank's
+ *    scale equals the scale of the whole weight.
+ * 3. Failure: on 2 ranks, rank 1 binds a shard that does not fit (offset past the end), calls
+ *    sc_distributed_fail and rank 0's sc_session_generate_masks_distributed returns
+ *    SC_ERROR_PRUNING with a message naming rank 1; NULL allreduce gives SC_ERROR_NULL_POINTER.
+ * Exit status 0 when every check passed. Built and run by tests/c/run.sh.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swiftcompress.h"
+
+static const char *kModules = "[{\"name\": \"\", \"type\": \"Net\"}, {\"name\": \"fc1\", \"type\": \"Linear\"},"
+                              " {\"name\": \"fc2\", \"type\": \"Linear\"}]";
+static const char *kConfig = "[{\"op_names\": [\"fc1\", \"fc2\"], \"target_names\": [\"weight\"], \"sparse_ratio\": 0.55, \"global_group_id\": 0}]";
+static const char *kQuantConfig =
+    "[{\"op_names\": [\"fc1\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int8\", \"quant_scheme\": \"affine\"}]";
+
+#define R1 16
+#define C1 12
+#define R2 8
+#define C2 12
+static float w1[R1 * C1], w2[R2 * C2];
+static float ref1[R1 * C1], ref2[R2 * C2];
+static float got1[R1 * C1], got2[R2 * C2];
+static int failures = 0;
+
+#define CHECK(cond, ...)                   \
+    do {                                   \
+        if (!(cond)) {                     \
+            printf("FAIL: " __VA_ARGS__);  \
+            printf("\n");                  \
+            failures++;                    \
+        }                                  \
+    } while (0)
+
+/* --- an in-memory all-reduce for `world` threads ---------------------------------------------- */
+
+#define CAPACITY 65536
+typedef struct group {
+    int world;
+    pthread_barrier_t barrier;
+    pthread_mutex_t mutex;
+    int64_t sum[CAPACITY];
+    double ext[CAPACITY];
+} group;
+
+typedef struct rank_ctx {
+    group *g;
+    int rank;
+} rank_ctx;
+
+static int allreduce(void *buffer, int64_t count, int op, void *user) {
+    rank_ctx *ctx = (rank_ctx *)user;
+    group *g = ctx->g;
+    int64_t i;
+    if (count > CAPACITY) return 1;
+    pthread_barrier_wait(&g->barrier); /* the previous round has been read by everyone */
+    if (ctx->rank == 0) {
+        for (i = 0; i < count; i++) {
+            g->sum[i] = 0;
+            g->ext[i] = op == SC_REDUCE_MIN_FLOAT64 ? 1e308 : -1e308;
+        }
+    }
+    pthread_barrier_wait(&g->barrier);
+    pthread_mutex_lock(&g->mutex);
+    for (i = 0; i < count; i++) {
+        if (op == SC_REDUCE_SUM_INT64) {
+            g->sum[i] += ((int64_t *)buffer)[i];
+        } else {
+            double v = ((double *)buffer)[i];
+            if (op == SC_REDUCE_MIN_FLOAT64 ? v < g->ext[i] : v > g->ext[i]) g->ext[i] = v;
+        }
+    }
+    pthread_mutex_unlock(&g->mutex);
+    pthread_barrier_wait(&g->barrier);
+    for (i = 0; i < count; i++) {
+        if (op == SC_REDUCE_SUM_INT64) ((int64_t *)buffer)[i] = g->sum[i];
+        else ((double *)buffer)[i] = g->ext[i];
+    }
+    return 0;
+}
+
+/* --- pruning ----------------------------------------------------------------------------------- */
+
+static sc_tensor view(float *data, int64_t *shape) {
+    sc_tensor t;
+    t.data = data;
+    t.dtype = SC_DTYPE_FLOAT32;
+    t.ndim = 2;
+    t.shape = shape;
+    t.strides = NULL;
+    return t;
+}
+
+static sc_session *session(int mode, const char *config) {
+    sc_session *s = NULL;
+    if (sc_session_create(mode, &s) != SC_OK) return NULL;
+    if (sc_session_add_modules_json(s, kModules, (size_t)-1) != SC_OK || sc_session_set_config(s, config, (size_t)-1) != SC_OK) {
+        printf("FAIL: session: %s\n", sc_session_last_error(s));
+        sc_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+typedef struct job {
+    rank_ctx ctx;
+    int world;
+    int bad;            /* this rank binds a shard that does not fit */
+    int ptq;            /* run the PTQ part too (every rank or none) */
+    int status;         /* of the distributed call */
+    char message[512];
+    double scale;       /* PTQ */
+} job;
+
+static void *run_rank(void *arg) {
+    job *j = (job *)arg;
+    int rank = j->ctx.rank, world = j->world;
+    int64_t c1 = C1 / world, r2 = R2 / world;
+    float *l1 = malloc(sizeof(float) * R1 * c1), *l2 = malloc(sizeof(float) * r2 * C2);
+    float *m1 = malloc(sizeof(float) * R1 * c1), *m2 = malloc(sizeof(float) * r2 * C2);
+    int64_t s1[2] = {R1, c1}, s2[2] = {r2, C2}, g1[2] = {R1, C1}, g2[2] = {R2, C2};
+    int64_t o1[2] = {0, rank * c1}, o2[2] = {rank * r2, 0};
+    int64_t i, k, stats[2] = {0, 0};
+    sc_tensor t1, t2, k1, k2;
+    sc_session *s = session(SC_MODE_PRUNING, kConfig);
+    for (i = 0; i < R1; i++)
+        for (k = 0; k < c1; k++) l1[i * c1 + k] = w1[i * C1 + rank * c1 + k];
+    for (i = 0; i < r2 * C2; i++) l2[i] = w2[rank * r2 * C2 + i];
+    t1 = view(l1, s1), k1 = view(m1, s1), t2 = view(l2, s2), k2 = view(m2, s2);
+    j->status = s == NULL ? SC_ERROR_INTERNAL : SC_OK;
+    if (j->status == SC_OK) j->status = sc_session_bind(s, "fc1", "weight", &t1, &k1);
+    if (j->status == SC_OK) j->status = sc_session_bind(s, "fc2", "weight", &t2, &k2);
+    if (j->status == SC_OK) j->status = sc_session_bind_shard(s, "fc1", "weight", 2, s1, g1, o1, 1);
+    if (j->status == SC_OK && j->bad) o2[0] = R2; /* past the end: does not fit */
+    if (j->status == SC_OK) j->status = sc_session_bind_shard(s, "fc2", "weight", 2, s2, g2, o2, 1);
+    if (j->status != SC_OK) {
+        snprintf(j->message, sizeof j->message, "%s", s ? sc_session_last_error(s) : "no session");
+        if (sc_distributed_fail(rank, world, allreduce, &j->ctx) != SC_OK) printf("FAIL: sc_distributed_fail: %s\n", sc_last_error());
+    } else {
+        j->status = sc_session_generate_masks_distributed(s, SC_METRIC_LEVEL, rank, world, allreduce, &j->ctx, stats);
+        snprintf(j->message, sizeof j->message, "%s", j->status == SC_OK ? "" : sc_session_last_error(s));
+        if (j->status == SC_OK) {
+            for (i = 0; i < R1; i++)
+                for (k = 0; k < c1; k++) got1[i * C1 + rank * c1 + k] = m1[i * c1 + k];
+            for (i = 0; i < r2 * C2; i++) got2[rank * r2 * C2 + i] = m2[i];
+            CHECK(stats[0] >= 5 && stats[1] > 0, "rank %d: stats %lld rounds, %lld bytes", rank, (long long)stats[0], (long long)stats[1]);
+        }
+    }
+    sc_session_free(s);
+    /* PTQ over fc1's shard */
+    if (j->ptq) {
+        sc_session *q = session(SC_MODE_QUANTIZATION, kQuantConfig);
+        float scale = 0, zero = 0;
+        int64_t one[1] = {1};
+        sc_tensor sc, zp;
+        int st = q == NULL ? SC_ERROR_INTERNAL : SC_OK;
+        sc.data = &scale, sc.dtype = SC_DTYPE_FLOAT32, sc.ndim = 0, sc.shape = one, sc.strides = NULL;
+        zp = sc, zp.data = &zero;
+        if (st == SC_OK) st = sc_session_observe(q, "fc1", "weight", &t1, SC_OBSERVER_MINMAX);
+        if (st == SC_OK) st = sc_session_bind_shard(q, "fc1", "weight", 2, s1, g1, o1, 1);
+        if (st == SC_OK) st = sc_session_reduce_observers_distributed(q, rank, world, allreduce, &j->ctx, NULL);
+        if (st == SC_OK) st = sc_session_quant_params(q, "fc1", "weight", &sc, &zp, NULL, NULL);
+        CHECK(st == SC_OK, "rank %d: PTQ: %s", rank, q ? sc_session_last_error(q) : "no session");
+        j->scale = scale;
+        sc_session_free(q);
+    }
+    free(l1), free(l2), free(m1), free(m2);
+    return NULL;
+}
+
+static int run_world(int world, int bad_rank, job *jobs) {
+    static group g;
+    pthread_t threads[8];
+    int r;
+    g.world = world;
+    pthread_barrier_init(&g.barrier, NULL, (unsigned)world);
+    pthread_mutex_init(&g.mutex, NULL);
+    for (r = 0; r < world; r++) {
+        memset(&jobs[r], 0, sizeof jobs[r]);
+        jobs[r].ctx.g = &g, jobs[r].ctx.rank = r, jobs[r].world = world, jobs[r].bad = r == bad_rank, jobs[r].ptq = bad_rank < 0;
+        pthread_create(&threads[r], NULL, run_rank, &jobs[r]);
+    }
+    for (r = 0; r < world; r++) pthread_join(threads[r], NULL);
+    pthread_barrier_destroy(&g.barrier);
+    pthread_mutex_destroy(&g.mutex);
+    return 0;
+}
+
+int main(void) {
+    uint64_t state = 7;
+    size_t i;
+    int world, r, pruned = 0;
+    double whole_scale;
+    job jobs[8];
+    sc_session *s;
+    for (i = 0; i < R1 * C1; i++) state = state * 6364136223846793005ULL + 1442695040888963407ULL, w1[i] = (float)((int)(state >> 61) - 4) / 4;
+    for (i = 0; i < R2 * C2; i++) state = state * 6364136223846793005ULL + 1442695040888963407ULL, w2[i] = (float)((int)(state >> 61) - 4) / 4;
+    /* the single-process reference */
+    s = session(SC_MODE_PRUNING, kConfig);
+    {
+        int64_t s1[2] = {R1, C1}, s2[2] = {R2, C2};
+        sc_tensor t1 = view(w1, s1), k1 = view(ref1, s1), t2 = view(w2, s2), k2 = view(ref2, s2);
+        CHECK(s && sc_session_bind(s, "fc1", "weight", &t1, &k1) == SC_OK && sc_session_bind(s, "fc2", "weight", &t2, &k2) == SC_OK &&
+                  sc_session_generate_masks(s, SC_METRIC_LEVEL) == SC_OK,
+              "reference masks: %s", s ? sc_session_last_error(s) : "");
+        sc_session_free(s);
+    }
+    for (i = 0; i < R1 * C1; i++) pruned += ref1[i] == 0;
+    for (i = 0; i < R2 * C2; i++) pruned += ref2[i] == 0;
+    CHECK(pruned == 158, "reference prunes %d elements; expected int(288 * 0.55) = 158", pruned);
+    /* the whole weight's per-tensor scale */
+    {
+        sc_session *q = session(SC_MODE_QUANTIZATION, kQuantConfig);
+        int64_t s1[2] = {R1, C1}, one[1] = {1};
+        float scale = 0, zero = 0;
+        sc_tensor t1 = view(w1, s1), sc, zp;
+        sc.data = &scale, sc.dtype = SC_DTYPE_FLOAT32, sc.ndim = 0, sc.shape = one, sc.strides = NULL;
+        zp = sc, zp.data = &zero;
+        CHECK(q && sc_session_observe(q, "fc1", "weight", &t1, SC_OBSERVER_MINMAX) == SC_OK &&
+                  sc_session_quant_params(q, "fc1", "weight", &sc, &zp, NULL, NULL) == SC_OK,
+              "reference scale");
+        whole_scale = scale;
+        sc_session_free(q);
+    }
+    for (world = 2; world <= 4; world += 2) {
+        memset(got1, 0xFF, sizeof got1), memset(got2, 0xFF, sizeof got2);
+        run_world(world, -1, jobs);
+        for (r = 0; r < world; r++) {
+            CHECK(jobs[r].status == SC_OK, "world %d rank %d: %s", world, r, jobs[r].message);
+            CHECK(jobs[r].scale == whole_scale && whole_scale > 0, "world %d rank %d: scale %.9g, whole %.9g", world, r,
+                  jobs[r].scale, whole_scale);
+        }
+        CHECK(memcmp(got1, ref1, sizeof ref1) == 0 && memcmp(got2, ref2, sizeof ref2) == 0,
+              "world %d: the ranks' masks differ from the single-process masks", world);
+    }
+    run_world(2, 1, jobs);
+    CHECK(jobs[1].status == SC_ERROR_SHAPE && strstr(jobs[1].message, "does not fit") != NULL, "bad rank: %s (%s)",
+          sc_status_name(jobs[1].status), jobs[1].message);
+    CHECK(jobs[0].status == SC_ERROR_PRUNING && strstr(jobs[0].message, "rank 1 of 2 failed") != NULL, "good rank: %s (%s)",
+          sc_status_name(jobs[0].status), jobs[0].message);
+    s = session(SC_MODE_PRUNING, kConfig);
+    CHECK(sc_session_generate_masks_distributed(s, SC_METRIC_LEVEL, 0, 1, NULL, NULL, NULL) == SC_ERROR_NULL_POINTER &&
+              strstr(sc_session_last_error(s), "allreduce") != NULL,
+          "NULL allreduce: %s", sc_session_last_error(s));
+    sc_session_free(s);
+    if (failures) return 1;
+    printf("distributed: 2 and 4 ranks equal one process (masks and PTQ scale); a failing rank makes every rank fail\n");
+    return 0;
+}
