@@ -890,6 +890,10 @@ int sc_fold_batch_norm_backward(int layer, const sc_tensor *weight, const sc_ten
                                    * {enable_gqa, scale_given, query heads, key/value heads, kept query heads,
                                    * kept key/value heads}, key/value heads counted as v's distinct heads (a
                                    * head repeated for grouped queries, as repeat_kv makes, counts once). */
+#define SC_GRAPH_OP_CHUNK 16      /* one item of chunk(chunks, dim): {dim, index, chunks}; 1 input; items of
+                                   * ceil(size / chunks), the last smaller. The item sizes follow the input's
+                                   * at run time: equal chunks keep the same indices in every chunk, unequal
+                                   * ones keep their channels (a SPLIT's sizes are the caller's to rewrite) */
 
 /* `which` of sc_graph_shrink_plan. */
 #define SC_GRAPH_OUTPUT 0

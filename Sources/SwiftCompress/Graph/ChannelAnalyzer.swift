@@ -335,6 +335,21 @@ struct Analyzer {
             return try reshape(ins[0], from: shape(n.inputs[0]), to: n.shape, constant: n.attrs)
         case .attention:
             return attention(index, n, ins)
+        case .chunk:
+            guard let t = ins[0] else { return nil }
+            let d = normalize(n.attrs[0], rank: rank) ?? -1
+            if !t.dims.contains(d) { return t }
+            let c = shape(n.inputs[0])[d], parts = n.attrs[2]
+            guard t.dims == [d], t.ids.count == c else { fix(t); return nil }
+            let size = (c + parts - 1) / parts, start = n.attrs[1] * size
+            let item = Array(t.ids[start..<min(c, start + size)])
+            if c % parts == 0 {
+                // Equal chunks at run time: the same kept indices in every chunk.
+                rules.append(ShapeRule(sizes: [parts, size], whole: [true, false], ids: t.ids))
+            } else {
+                fix(t)
+            }
+            return Track(dims: [d], ids: item)
         case .permute, .transpose:
             guard let t = ins[0] else { return nil }
             var perm = Array(0..<rank)

@@ -61,6 +61,11 @@ public enum GraphOp: Int, Sendable, CaseIterable {
     /// not cut: without a given scale it would change the softmax scale). Otherwise q, k and v keep
     /// their channels. A mask keeps its channels.
     case attention = 15
+    /// One item of `chunk(chunks, dim)`: attrs `[dim, index, chunks]`; items of ceil(size / chunks),
+    /// the last smaller. Unlike a split with given sizes, the item sizes follow the input's at run
+    /// time: when the chunks are equal, each keeps the same indices of its chunk (a shape rule over
+    /// (chunk, index)); unequal chunks keep their channels.
+    case chunk = 16
 
     /// The name used in messages and reports.
     public var name: String {
@@ -81,6 +86,7 @@ public enum GraphOp: Int, Sendable, CaseIterable {
         case .opaque: return "opaque"
         case .output: return "output"
         case .attention: return "attention"
+        case .chunk: return "chunk"
         }
     }
 }
@@ -220,6 +226,19 @@ public final class ChannelGraph {
                 guard attrs.isEmpty || attrs.count == shape.count && attrs.allSatisfy({ $0 == 0 || $0 == 1 }) else {
                     throw GraphError("\(what): attributes \(attrs); expected none or one flag (0 computed, 1 constant) per output dim (\(shape.count))")
                 }
+            }
+        case .chunk:
+            try count(3, "[dim, index, chunks]")
+            try oneInput()
+            let ins = nodes[inputs[0]].shape
+            guard let d = normalize(attrs[0], rank: ins.count), attrs[2] >= 1 else {
+                throw GraphError("\(what): attributes \(attrs); expected a dim in range for input shape \(ins) and chunks >= 1")
+            }
+            let size = (ins[d] + attrs[2] - 1) / attrs[2]
+            let items = size == 0 ? 0 : (ins[d] + size - 1) / size
+            guard attrs[1] >= 0, attrs[1] < items, shape.count == ins.count,
+                  shape.indices.allSatisfy({ $0 == d ? shape[$0] == min(size, ins[d] - attrs[1] * size) : shape[$0] == ins[$0] }) else {
+                throw GraphError("\(what): index \(attrs[1]) and output shape \(shape); expected one of the \(items) chunks of input shape \(ins) along dim \(d)")
             }
         case .attention:
             try count(2, "[enable_gqa 0/1, scale_given 0/1]")

@@ -231,6 +231,31 @@ import SwiftCompressABI
         }
     }
 
+    @Test func chunkItemsKeepEqualSizes() throws {
+        // a (1->4) -> chunk(2) on dim 1: item 0 = a0, a1; item 1 = a2, a3 -> b and c read them.
+        // a prunes 1 and 3 (the same index in both chunks): both go, each chunk keeps 1 channel.
+        // a prunes 1 only: chunk 1 would keep 2 and chunk 0 one, so a1 stays too.
+        for (pruned, kept) in [([false, true, false, true], [0, 2]), ([false, true, false, false], [0, 1, 2, 3])] {
+            let g = ChannelGraph()
+            let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 1, 2, 2], attrs: [])
+            let a = try g.addNode(name: "a", op: .conv, inputs: [x], shape: [1, 4, 2, 2], attrs: [1, 4, 1, 0])
+            let c0 = try g.addNode(name: "c0", op: .chunk, inputs: [a], shape: [1, 2, 2, 2], attrs: [1, 0, 2])
+            let c1 = try g.addNode(name: "c1", op: .chunk, inputs: [a], shape: [1, 2, 2, 2], attrs: [1, 1, 2])
+            let b = try g.addNode(name: "b", op: .conv, inputs: [c0], shape: [1, 1, 2, 2], attrs: [2, 1, 1, 0])
+            let c = try g.addNode(name: "c", op: .conv, inputs: [c1], shape: [1, 1, 2, 2], attrs: [2, 1, 1, 0])
+            try g.addNode(name: "out", op: .output, inputs: [b, c], shape: [], attrs: [])
+            try g.setPruned(node: a, pruned)
+            let r = try g.analyze()
+            #expect(r.keptOutput[a] == kept)
+            #expect(r.keptInput[b]?.count == kept.count / 2 && r.keptInput[c]?.count == kept.count / 2)
+        }
+        // chunk(2) of 3 channels gives 2 + 1; an index past the items is an error.
+        let g = ChannelGraph()
+        let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 3], attrs: [])
+        try g.addNode(name: "c1", op: .chunk, inputs: [x], shape: [1, 1], attrs: [1, 1, 2])
+        #expect(throws: GraphError.self) { try g.addNode(name: "c2", op: .chunk, inputs: [x], shape: [1, 1], attrs: [1, 2, 2]) }
+    }
+
     @Test func badInputIsAnError() throws {
         let g = ChannelGraph()
         let x = try g.addNode(name: "x", op: .input, inputs: [], shape: [1, 3, 4, 4], attrs: [])

@@ -267,12 +267,12 @@ static PyObject *core_graph_cost(PyObject *m, PyObject *cap) {
 }
 
 static PyObject *core_graph_op_codes(PyObject *m, PyObject *noargs) {
-    return Py_BuildValue("{si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si}", "input", SC_GRAPH_OP_INPUT, "conv",
+    return Py_BuildValue("{si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si}", "input", SC_GRAPH_OP_INPUT, "conv",
                          SC_GRAPH_OP_CONV, "linear", SC_GRAPH_OP_LINEAR, "embedding", SC_GRAPH_OP_EMBEDDING, "norm",
                          SC_GRAPH_OP_NORM, "elementwise", SC_GRAPH_OP_ELEMENTWISE, "pass", SC_GRAPH_OP_PASS, "cat",
                          SC_GRAPH_OP_CAT, "split", SC_GRAPH_OP_SPLIT, "reshape", SC_GRAPH_OP_RESHAPE, "permute",
                          SC_GRAPH_OP_PERMUTE, "transpose", SC_GRAPH_OP_TRANSPOSE, "reduce", SC_GRAPH_OP_REDUCE,
-                         "opaque", SC_GRAPH_OP_OPAQUE, "output", SC_GRAPH_OP_OUTPUT, "attention", SC_GRAPH_OP_ATTENTION, "OUTPUT", SC_GRAPH_OUTPUT,
+                         "opaque", SC_GRAPH_OP_OPAQUE, "output", SC_GRAPH_OP_OUTPUT, "attention", SC_GRAPH_OP_ATTENTION, "chunk", SC_GRAPH_OP_CHUNK, "OUTPUT", SC_GRAPH_OUTPUT,
                          "INPUT", SC_GRAPH_INPUT);
 }
 

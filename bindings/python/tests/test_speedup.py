@@ -190,6 +190,33 @@ class Shuffle(nn.Module):
         return self.fc(F.relu(self.b(F.relu(y))).mean([2, 3]))
 
 
+class ShuffleChunk(nn.Module):
+    """ShuffleNetV2's stride-1 unit twice: chunk(2) -> (identity, conv branch) -> cat -> channel
+    shuffle. chunk's items follow the input's size at run time, so both halves must keep the same
+    count (torchvision's shufflenet_v2 broke on this before chunk had its own node)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 1)
+        self.bn = nn.BatchNorm2d(8)
+        self.b1 = nn.Conv2d(4, 4, 1)
+        self.b2 = nn.Conv2d(4, 4, 1)
+        self.d = nn.Conv2d(8, 4, 1)
+        self.fc = nn.Linear(4, 2)
+
+    @staticmethod
+    def shuffle(y):
+        n, c, h, w = y.size()
+        return y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+    def forward(self, x):
+        y = F.relu(self.bn(self.a(x)))
+        for branch in (self.b1, self.b2):
+            x1, x2 = y.chunk(2, dim=1)
+            y = self.shuffle(torch.cat((x1, F.relu(branch(x2))), dim=1))
+        return self.fc(F.relu(self.d(y)).mean([2, 3]))
+
+
 class Tokens(nn.Module):
     """embedding -> linear -> GELU -> linear (+ residual) -> LayerNorm: the FFN hidden dim shrinks,
     the residual stream (through LayerNorm) does not."""
@@ -214,6 +241,7 @@ HAND_BUILT = {
     "depthwise": (Depthwise, (2, 3, 8, 8), ["Conv2d"]),
     "flatten_linear": (FlattenLinear, (2, 3, 6, 6), ["Conv2d", "Linear"]),
     "shuffle": (Shuffle, (2, 3, 4, 4), ["Conv2d"]),
+    "shuffle_chunk": (ShuffleChunk, (2, 3, 4, 4), ["Conv2d"]),
 }
 
 
@@ -223,7 +251,8 @@ def test_hand_built_models_shrink_to_the_masked_output(name):
     torch.manual_seed(0)
     model = randomize_norms(cls())
     x = torch.randn(*shape)
-    exclude = {"flatten_linear": ["fc2"], "shuffle": [], "concat": [], "residual": ["conv3"], "depthwise": ["project"]}
+    exclude = {"flatten_linear": ["fc2"], "shuffle": [], "concat": [], "residual": ["conv3"], "depthwise": ["project"],
+               "shuffle_chunk": []}
     config = [{"op_types": types, "sparse_ratio": 0.5, "exclude_op_names": exclude[name]}]
     ref, shrunk, _, _ = prune_and_speedup(model, x, config)
     check_attributes(shrunk)

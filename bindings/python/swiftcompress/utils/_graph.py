@@ -283,8 +283,14 @@ class CapturedGraph:
             return
         split = getattr(source, "_sc_split", None)
         if split is not None and isinstance(item, int):
-            dim, sizes = split
-            self._index[node] = self._node(node.name, "split", [self._index[source.args[0]]], shape, [dim, item, *sizes])
+            kind, dim, sizes = split
+            source_index = self._index[source.args[0]]
+            if kind == "chunk":
+                self._index[node] = self._node(node.name, "chunk", [source_index], shape, [dim, item, sizes])
+            elif kind == "split":
+                self._index[node] = self._node(node.name, "split", [source_index], shape, [dim, item, *sizes])
+            else:  # sizes given as constants: they would not fit fewer channels, so the input keeps its own
+                self._index[node] = self._node(node.name, "opaque", [source_index], shape)
             return
         inputs = self._tensor_inputs(node.args)
         if len(inputs) == 1 and _is_unsqueeze_index(item):
@@ -440,7 +446,9 @@ def _is_unsqueeze_index(item: Any) -> bool:
 
 
 def _mark_splits(gm: torch.fx.GraphModule) -> None:
-    """Tags split / chunk nodes with (dim, item sizes) for their getitem users."""
+    """Tags split / chunk nodes with (kind, dim, item sizes or chunk count) for their getitem users:
+    ``chunk`` (the count given; item sizes follow the input), ``split`` (sizes computed at run time)
+    or ``constant`` (sizes given as ints: the items keep their channels)."""
     for node in gm.graph.nodes:
         if node.op not in ("call_function", "call_method"):
             continue
@@ -452,7 +460,14 @@ def _mark_splits(gm: torch.fx.GraphModule) -> None:
         if shapes is None:
             continue
         dim = CapturedGraph._arg(node, 2, "dim", 0)
-        node._sc_split = (dim, [s[dim] for s in shapes])  # type: ignore[attr-defined]
+        is_chunk = target in (torch.chunk, "chunk")
+        given = CapturedGraph._arg(node, 1, "chunks" if is_chunk else "split_size_or_sections", None)
+        if is_chunk and isinstance(given, int):
+            node._sc_split = ("chunk", dim, given)  # type: ignore[attr-defined]
+            continue
+        values = given if isinstance(given, (list, tuple)) else [given]
+        constant = any(isinstance(v, int) for v in values) or target is torch.tensor_split
+        node._sc_split = ("constant" if constant else "split", dim, [s[dim] for s in shapes])  # type: ignore[attr-defined]
 
 
 def capture(model: nn.Module, dummy_input: Any) -> CapturedGraph:

@@ -21,11 +21,13 @@ GPU), and the NAS / HPO tutorials (``darts.py``, ``hello_nas.py``, ``nasbench_as
 
 What a run changes, all of it listed here and applied to the script's text before ``runpy``:
 
-(a) ``IMPORT_SUBSTITUTIONS``, in the swiftcompress run only: each ``nni.compression`` import line
-    becomes the swiftcompress one. ``KEPT_FROM_NNI`` (``ModelSpeedup`` and
-    ``auto_set_denpendency_group_ids``, NNI's graph tools: swiftcompress issue 14, not built) stay
-    NNI's in both runs, and the harness says so. A ``nni.compression`` line in neither list fails
-    the run (nothing stays NNI's silently). ``nni.trace`` and ``nni.common.types`` are not
+(a) ``IMPORT_SUBSTITUTIONS`` and ``GRAPH_SUBSTITUTIONS``, in the swiftcompress run only: each
+    ``nni.compression`` import line becomes the swiftcompress one, ``ModelSpeedup`` and
+    ``auto_set_denpendency_group_ids`` included. ``KEPT_FROM_NNI`` lists the graph-tool imports a
+    script may keep from NNI in both runs: only a script with ``nni_graph`` set (its reason:
+    pqd_fuse reads NNI's ModelSpeedup internals), or every script with ``HARNESS_GRAPH=nni``; the
+    harness says so. A ``nni.compression`` line in neither list fails the run (nothing stays NNI's
+    silently). ``nni.trace`` and ``nni.common.types`` are not
     ``nni.compression`` and stay.
 (b) Offline data and models (both runs): ``torchvision.datasets.MNIST`` / ``CIFAR10`` become
     ``SyntheticImages`` (fixed uint8 images of the real shapes, 1x28x28 / 32x32x3, 8 training and 4
@@ -96,9 +98,10 @@ KEPT_FROM_NNI: List[str] = [
     "from nni.compression.utils import auto_set_denpendency_group_ids",
     "from nni.compression.speedup import ModelSpeedup",
 ]
-KEPT_NOTE = ("ModelSpeedup and auto_set_denpendency_group_ids come from NNI in BOTH runs "
-             "(HARNESS_GRAPH=swiftcompress gives the swiftcompress run swiftcompress's)")
-# HARNESS_GRAPH=swiftcompress: the swiftcompress run takes swiftcompress's graph tools too.
+KEPT_NOTE = ("ModelSpeedup and auto_set_denpendency_group_ids come from swiftcompress in the swiftcompress run, "
+             "except in pqd_fuse (nni_graph: it reads NNI's ModelSpeedup internals); HARNESS_GRAPH=nni keeps NNI's "
+             "in both runs everywhere")
+# The swiftcompress run takes swiftcompress's graph tools too (HARNESS_GRAPH=nni: NNI's in both runs).
 GRAPH_SUBSTITUTIONS: List[Tuple[str, str]] = [
     ("from nni.compression.utils import auto_set_denpendency_group_ids",
      "from swiftcompress.utils import auto_set_denpendency_group_ids"),
@@ -106,8 +109,10 @@ GRAPH_SUBSTITUTIONS: List[Tuple[str, str]] = [
 ]
 
 
-def our_graph() -> bool:
-    return os.environ.get("HARNESS_GRAPH") == "swiftcompress"
+def our_graph(name: str = "") -> bool:
+    """Whether the swiftcompress run of script ``name`` uses swiftcompress's graph tools."""
+    script = SCRIPTS.get(name)
+    return os.environ.get("HARNESS_GRAPH") != "nni" and not (script is not None and script.nni_graph)
 
 # (c) numeric substitutions
 COMMON_SUBSTITUTIONS: List[Tuple[str, str]] = [
@@ -137,6 +142,9 @@ class Script:
     # compared as usual, its masks by the number pruned per tensor, and what follows (the speedup of
     # other channels, fine-tuning) is listed as not compared. None: no such divergence.
     ties: Optional[str] = None
+    # A reason when the script must keep NNI's ModelSpeedup / auto_set_denpendency_group_ids in both
+    # runs (it uses NNI internals that swiftcompress's do not have). None: swiftcompress's.
+    nni_graph: Optional[str] = None
 
 
 _RESNET_EPOCHS = [("max_epochs=10)", "max_epochs=1)")]
@@ -197,7 +205,10 @@ SCRIPTS: Dict[str, Script] = {
         ("quant_start_step=100", "quant_start_step=2"),
         ("max_steps=100 * 60", "max_steps=2 * 3"),
     ], [("swiftcompress.pruning", "TaylorPruner"), ("swiftcompress.pruning", "AGPPruner"),
-        ("swiftcompress.quantization", "QATQuantizer.from_compressor")], "wt-prune + wt-quant", _DISTILLATION_TOLERANCE),
+        ("swiftcompress.quantization", "QATQuantizer.from_compressor")], "wt-prune + wt-quant", _DISTILLATION_TOLERANCE,
+        nni_graph="its trans() reads NNI's ModelSpeedup internals (speedup.node_infos[node].output_masks / "
+                  ".param_masks per fx node), which swiftcompress's ModelSpeedup does not have; NNI's own run fails "
+                  "inside trans() (a calibration scale of None)"),
     "torch_evaluator": Script("compression/evaluator/torch_evaluator.py", [
         # LambdaLR calls lr_lambda(0) at construction: the original raises ZeroDivisionError with NNI too
         ("lr_lambda=lambda epoch: 1 / epoch", "lr_lambda=lambda epoch: 1 / (epoch + 1)")], []),
@@ -341,7 +352,7 @@ def script_text(name: str, side: str) -> str:
     text = substitute(text, script.substitutions, name)
     if side == "swiftcompress":
         text = substitute(text, IMPORT_SUBSTITUTIONS, name, required=False)
-        if our_graph():
+        if our_graph(name):
             text = substitute(text, GRAPH_SUBSTITUTIONS, name, required=False)
     # every nni.compression import left is one of KEPT_FROM_NNI (a parenthesized import spans lines)
     for line in text.splitlines():
@@ -366,7 +377,7 @@ class Recorder:
         self._depth = 0
 
     @contextlib.contextmanager
-    def active(self, side: str) -> Any:
+    def active(self, side: str, name: str = "") -> Any:
         import torch
         original_backward = torch.Tensor.backward
         recorder = self
@@ -392,7 +403,7 @@ class Recorder:
                 return result
             return compress
 
-        if side == "swiftcompress" and our_graph():
+        if side == "swiftcompress" and our_graph(name):
             from swiftcompress.speedup import ModelSpeedup
         else:
             from nni.compression.speedup import ModelSpeedup
@@ -494,7 +505,7 @@ def run_script(name: str, side: str) -> RunResult:
             np.random.seed(0)
             torch.manual_seed(0)
             os.chdir(tmp)
-            with offline(), recorder.active(side), contextlib.redirect_stdout(out):
+            with offline(), recorder.active(side, name), contextlib.redirect_stdout(out):
                 _install_models_shim()
                 scope = runpy.run_path(str(target), run_name="__main__")
         except BaseException as exc:  # noqa: BLE001 - a script's failure is a result
