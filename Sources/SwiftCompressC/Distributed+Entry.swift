@@ -52,18 +52,10 @@ public func sc_session_generate_masks_distributed(_ session: OpaquePointer?, _ m
                                                   _ stats: UnsafeMutablePointer<Int64>?) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         var comm = try communicator(rank, world, fn, user)
-        let kind: PruningMetricKind
-        switch metric {
-        case 0: kind = .level
-        case 1: kind = .l1Norm
-        case 2: kind = .l2Norm
-        case 3: kind = .fpgm
-        case 4: kind = .supplied
-        case 5: kind = .wanda
-        default:
+        guard let kind = pruningMetricKind(metric) else {
             // Still a participant: the other ranks must not wait for this one.
             try? comm.statusRound(failure: EngineError(.pruning, .distributed, target: "", "bad metric"), fingerprint: 0, engine: .pruning)
-            throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0) ... SC_METRIC_WANDA (5)")
+            throw badMetric(metric)
         }
         let r = try s.call { (c) throws(SessionError) in
             try c.generateMasksDistributed(metric: kind, communicator: &comm, call: "sc_session_generate_masks_distributed")

@@ -37,21 +37,29 @@ public func sc_session_bind_metric(_ session: OpaquePointer?, _ moduleName: Unsa
 }
 
 /// `int sc_session_generate_masks(sc_session *, int metric)`.
+/// The `SC_METRIC_*` code's metric, or nil.
+func pruningMetricKind(_ code: Int32) -> PruningMetricKind? {
+    switch code {
+    case 0: return .level
+    case 1: return .l1Norm
+    case 2: return .l2Norm
+    case 3: return .fpgm
+    case 4: return .supplied
+    case 5: return .wanda
+    default: return nil
+    }
+}
+
+/// The error for a metric code that is no `SC_METRIC_*`.
+func badMetric(_ code: Int32) -> CallError {
+    CallError(.invalidArgument, "metric is \(code); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3), SC_METRIC_SUPPLIED (4) or SC_METRIC_WANDA (5)")
+}
+
 @_cdecl("sc_session_generate_masks")
 public func sc_session_generate_masks(_ session: OpaquePointer?, _ metric: Int32) -> Int32 {
     sessionCall(session) { (s) throws(CallError) in
         try s.requireMode(.pruning, for: "sc_session_generate_masks")
-        let kind: PruningMetricKind
-        switch metric {
-        case 0: kind = .level
-        case 1: kind = .l1Norm
-        case 2: kind = .l2Norm
-        case 3: kind = .fpgm
-        case 4: kind = .supplied
-        case 5: kind = .wanda
-        default:
-            throw CallError(.invalidArgument, "metric is \(metric); expected SC_METRIC_LEVEL (0), SC_METRIC_L1 (1), SC_METRIC_L2 (2), SC_METRIC_FPGM (3), SC_METRIC_SUPPLIED (4) or SC_METRIC_WANDA (5)")
-        }
+        guard let kind = pruningMetricKind(metric) else { throw badMetric(metric) }
         try s.call { (c) throws(SessionError) in try c.generateMasks(metric: kind, call: "sc_session_generate_masks") }
     }
 }

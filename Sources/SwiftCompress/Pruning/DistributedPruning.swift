@@ -683,21 +683,7 @@ final class DistributedPlan {
     /// Metrics (local), then the selections in a fixed order: dependency parts, global groups,
     /// ratio targets (threshold fallbacks are added after the threshold round).
     private func buildSelections() throws(EngineError) {
-        let plans = self.plans, targets = self.targets, kind = self.kind
-        let slots = SharedSlots<Metric?>(repeating: nil, count: plans.count)
-        parallelFor(plans.count) { ti in
-            guard var m = plans[ti].metric else { return }
-            if case .dense(let a) = m.values, a.isEmpty, m.count > 0 {
-                let t = targets[ti].tensor
-                switch kind {
-                case .level, .l1Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 1))
-                case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2))
-                case .fpgm: m.values = .dense(fpgmMetric(t, layout: plans[ti].layout))
-                case .supplied, .wanda: break
-                }
-            }
-            slots[ti] = m
-        }
+        let slots = Pruning.computeMetrics(targets, plans: plans, metric: kind)
         metrics = (0..<plans.count).map { slots[$0] }
         // Dependency groups, in order of first member.
         var depOrder: [PruningGroupID] = [], depMembers: [PruningGroupID: [Int]] = [:]

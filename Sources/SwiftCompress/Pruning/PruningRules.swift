@@ -44,6 +44,27 @@ final class BlockMasks: @unchecked Sendable {
 }
 
 extension Pruning {
+    /// Each plan's metric, the dense ones (level / L1 / L2 / FPGM over the target's own tensor)
+    /// computed now, in parallel over targets; nil where a plan has no metric.
+    static func computeMetrics(_ targets: [PruningTarget], plans: [PruningTargetPlan],
+                               metric kind: PruningMetricKind) -> SharedSlots<Metric?> {
+        let metrics = SharedSlots<Metric?>(repeating: nil, count: plans.count)
+        parallelFor(plans.count) { ti in
+            guard var m = plans[ti].metric else { return }
+            if case .dense(let a) = m.values, a.isEmpty, m.count > 0 {
+                let t = targets[ti].tensor
+                switch kind {
+                case .level, .l1Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 1))
+                case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2))
+                case .fpgm: m.values = .dense(fpgmMetric(t, layout: plans[ti].layout))
+                case .supplied, .wanda: break
+                }
+            }
+            metrics[ti] = m
+        }
+        return metrics
+    }
+
     static func computeBlockMasks(_ targets: [PruningTarget], plans: [PruningTargetPlan],
                                   metric kind: PruningMetricKind) -> BlockMasks {
         // Which targets need a byte mask, and which are written straight from one cut.
@@ -59,20 +80,7 @@ extension Pruning {
         }
         let masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask, isDirect: isDirect)
         // Phase 2: metrics (dense ones computed now, in parallel over targets).
-        let metrics = SharedSlots<Metric?>(repeating: nil, count: plans.count)
-        parallelFor(plans.count) { ti in
-            guard var m = plans[ti].metric else { return }
-            if case .dense(let a) = m.values, a.isEmpty, m.count > 0 {
-                let t = targets[ti].tensor
-                switch kind {
-                case .level, .l1Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 1))
-                case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2))
-                case .fpgm: m.values = .dense(fpgmMetric(t, layout: plans[ti].layout))
-                case .supplied, .wanda: break
-                }
-            }
-            metrics[ti] = m
-        }
+        let metrics = computeMetrics(targets, plans: plans, metric: kind)
         // Threshold.
         parallelFor(plans.count) { ti in
             guard let thr = targets[ti].settings.sparseThreshold, let m = metrics[ti] else { return }
