@@ -577,3 +577,32 @@ def test_attention_groups_q_k_v_of_multi_head_attention():
     groups = [g for g in report["groups"] if len(g["members"]) > 1]
     assert groups == [{"group": groups[0]["group"], "members": ["attn.q_proj", "attn.k_proj", "attn.v_proj"],
                        "tied_by": ["scaled_dot_product_attention"]}]
+
+
+class ConvNeXtStage(nn.Module):
+    """ConvNeXt's stem and one block: a LayerNorm2d written as permute -> F.layer_norm -> permute,
+    a depthwise conv, and a residual add around Linear layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 2, stride=2)
+        self.norm_weight = nn.Parameter(torch.ones(8))
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.up = nn.Linear(8, 16)
+        self.down = nn.Linear(16, 8)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)
+        x = F.layer_norm(x, (8,), self.norm_weight).permute(0, 3, 1, 2)
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.down(F.gelu(self.up(y))).permute(0, 3, 1, 2)
+        return (x + y).mean([2, 3])
+
+
+def test_functional_layer_norm_passes_channels_as_nni_ties_them():
+    # NNI 3.0's helper puts stem, dw and down in one group on torchvision's convnext_tiny (checked:
+    # 23 groups, equal to ours); here by hand: the LayerNorm passes the stem's channels to the
+    # depthwise conv (output j = input j) and to the residual add with down's output.
+    report = dependency_report(ConvNeXtStage().eval(), torch.randn(1, 3, 8, 8))
+    groups = [g["members"] for g in report["groups"]]
+    assert sorted(groups) == [["stem", "dw", "down"], ["up"]]

@@ -350,6 +350,11 @@ class CapturedGraph:
             self._index[node] = self._node(name, "reshape", inputs, shape, _size_flags(sizes, len(shape)))
         elif target in ATTENTION_FUNCTIONS:
             self._attention(node, shape)
+        elif target is nn.functional.layer_norm and isinstance(node.args[0], torch.fx.Node) \
+                and node.args[0] in self._index and len(tuple(self._arg(node, 1, "normalized_shape", ()))) == 1:
+            # F.layer_norm over the last dim (torchvision's LayerNorm2d between permutes): a LayerNorm
+            # node, which passes the channels on and fixes them (its statistics span them).
+            self._index[node] = self._node(name, "norm", [self._index[node.args[0]]], shape, [-1, -1])
         elif target is torch.permute and len(inputs) == 1:
             self._index[node] = self._node(name, "permute", inputs, shape, list(self._arg(node, 1, "dims", ())))
         elif target is torch.transpose and len(inputs) == 1:
