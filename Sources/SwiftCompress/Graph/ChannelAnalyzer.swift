@@ -188,7 +188,8 @@ struct Analyzer {
 
     /// Keeps, until nothing changes, every removed class that a shape rule needs: per rule, the
     /// indices of each dim with a kept element (all of a `whole` dim's once any element is kept)
-    /// span the kept product; a removed element inside it is kept again. Keeping only ever grows,
+    /// span the kept product; a removed element inside it is kept again; a rule with nothing kept
+    /// keeps all its elements. Keeping only ever grows,
     /// so the loop ends; what stays removed is a product in every rule.
     mutating func enforceRules(_ removedRoot: inout [Bool]) {
         guard !rules.isEmpty else { return }
@@ -197,6 +198,10 @@ struct Analyzer {
             changed = false
             for rule in rules {
                 let n = rule.sizes.count
+                // A rule always covers its ids row-major (ids.count == the sizes' product); one that
+                // did not would be skipped, never read out of range.
+                guard n == rule.whole.count, rule.sizes.allSatisfy({ $0 > 0 }),
+                      rule.sizes.reduce(1, { $0 &* $1 }) == rule.ids.count else { continue }
                 var along = rule.sizes.map { [Bool](repeating: false, count: max($0, 0)) }
                 var coord = [Int](repeating: 0, count: n)
                 var anyKept = false
@@ -216,7 +221,15 @@ struct Analyzer {
                     }
                     advance()
                 }
-                guard anyKept else { continue }
+                guard anyKept else {
+                    // Nothing kept: a view of 0 elements with a computed size (-1) fails at run
+                    // time, so the tensor keeps everything instead (keeping is always exact).
+                    for id in rule.ids where removedRoot[find(id)] {
+                        removedRoot[find(id)] = false
+                        changed = true
+                    }
+                    continue
+                }
                 for k in 0..<n where rule.whole[k] { along[k] = [Bool](repeating: true, count: along[k].count) }
                 coord = [Int](repeating: 0, count: n)
                 for id in rule.ids {

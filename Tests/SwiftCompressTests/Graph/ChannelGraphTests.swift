@@ -194,6 +194,13 @@ import SwiftCompressABI
         let r3 = try g3.analyze()
         #expect(r3.keptOutput[q3] == Array(0..<8) && r3.keptOutput[v3] == [0, 1, 2, 3] && r3.shrunkAttrs[a3] == [1, 0, 4, 2, 4, 2])
 
+        // Every head pruned everywhere: a view of 0 elements with a -1 would fail, so all stay.
+        let (g5, q5, k5, v5, _, _) = try attentionGraph()
+        try g5.setPruned(node: q5, [Bool](repeating: true, count: 8))
+        try g5.setPruned(node: k5, [Bool](repeating: true, count: 4))
+        try g5.setPruned(node: v5, [Bool](repeating: true, count: 4))
+        #expect(try g5.analyze().keptOutput[q5] == Array(0..<8))
+
         // Without view flags the split of q's features into heads keeps every channel.
         let (g4, q4, k4, v4, _, o4) = try attentionGraph(flags: false)
         try g4.setPruned(node: q4, [false, false, false, false, true, true, true, true])

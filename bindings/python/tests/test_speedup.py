@@ -606,3 +606,42 @@ def test_functional_layer_norm_passes_channels_as_nni_ties_them():
     report = dependency_report(ConvNeXtStage().eval(), torch.randn(1, 3, 8, 8))
     groups = [g["members"] for g in report["groups"]]
     assert sorted(groups) == [["stem", "dw", "down"], ["up"]]
+
+
+def test_random_attention_masks_shrink_to_the_masked_output():
+    # Random head layouts (query heads, key / value heads, repeat_kv or enable_gqa, constant or
+    # computed head counts) and random row masks on q / k / v (whole heads, single rows or nothing):
+    # whatever the core removes, the shrunk model computes the masked model (removed channels at
+    # zero) and its head counts match its projections.
+    import random
+    rng = random.Random(3)
+    x = torch.randn(2, 5, 16)
+    for trial in range(16):
+        heads = rng.choice([2, 4, 8])
+        kv = rng.choice([h for h in (2, 4, 8) if h <= heads and heads % h == 0])  # kv 1: removing it removes all
+        torch.manual_seed(trial)
+        model = AttentionBlock(heads=heads, kv_heads=kv, gqa=rng.choice(["repeat", "sdpa"]),
+                               constant_heads=rng.random() < 0.25).eval()
+        hd, per = 16 // heads, heads // kv
+        rows = {"q_proj": torch.ones(heads * hd, 16), "k_proj": torch.ones(kv * hd, 16), "v_proj": torch.ones(kv * hd, 16)}
+        for g in range(kv):  # a whole key / value group (its query heads too), or not
+            if rng.random() < 0.5:
+                for name in ("k_proj", "v_proj"):
+                    rows[name][g * hd:(g + 1) * hd] = 0
+                rows["q_proj"][g * per * hd:(g + 1) * per * hd] = 0
+        for m in rows.values():  # noise: single rows and single heads
+            for row in range(m.shape[0]):
+                if rng.random() < 0.08:
+                    m[row] = 0
+            for h in range(m.shape[0] // hd):
+                if rng.random() < 0.15:
+                    m[h * hd:(h + 1) * hd] = 0
+        masks = {f"attn.{name}": {"weight": m} for name, m in rows.items()}
+        original = copy.deepcopy(model)
+        speedup = ModelSpeedup(model, x, masks)
+        speedup.speedup_model().eval()
+        attn = model.attn
+        assert attn.q_proj.out_features == attn.num_heads * attn.head_dim
+        assert attn.k_proj.out_features == attn.num_key_value_heads * attn.head_dim == attn.v_proj.out_features
+        assert attn.o_proj.in_features == attn.q_proj.out_features
+        assert_same_output(masked_reference(original, masks, speedup), model, x)
