@@ -165,7 +165,7 @@ fi
 FRESH="$WORK/fresh"
 if [ -n "$WHEEL" ] && fresh_venv "$FRESH"; then
     t0=$(now)
-    if bare "$FRESH/bin/python" -m pip install --quiet --no-index --no-deps "$WHEEL" >"$WORK/install.log" 2>&1; then
+    if bare "$FRESH/bin/python" -m pip install --quiet --no-index --no-deps --ignore-installed "$WHEEL" >"$WORK/install.log" 2>&1; then
         pass "pip install of the wheel into a fresh venv (no toolchain, no index): $(elapsed "$t0") s"
     else
         fail "pip install of the wheel: $(tail -10 "$WORK/install.log")"
@@ -249,7 +249,7 @@ if [ -n "$SDIST" ]; then
     if fresh_venv "$FRESH2" && "$FRESH2/bin/python" -m pip install --quiet "setuptools>=70" >"$WORK/sdist-setuptools.log" 2>&1; then
         t0=$(now)
         # the toolchain on PATH (the Swift build), no SWIFTCOMPRESS_LIB: built from the sdist's sources
-        if env -u SWIFTCOMPRESS_LIB "$FRESH2/bin/python" -m pip install --no-build-isolation --no-deps "$SDIST" \
+        if env -u SWIFTCOMPRESS_LIB "$FRESH2/bin/python" -m pip install --no-build-isolation --no-deps --ignore-installed "$SDIST" \
                 >"$WORK/sdist-install.log" 2>&1; then
             pass "pip install of the sdist (the Swift library built from its native/ sources): $(elapsed "$t0") s"
             if bare "$FRESH2/bin/python" tests/install/check_installed.py "$FRESH2" >"$WORK/sdist-import.log" 2>&1; then
