@@ -543,21 +543,27 @@ func checkFinalPruningSettings(_ targets: [TargetPlan]) throws(ConfigError) {
 /// One warning per config whose pruning targets include some that nothing prunes: no sparse_ratio,
 /// no sparse_threshold, no align (their masks stay all ones).
 func prunesNothingWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
-    var idle: [(config: Int, names: [String])] = []
-    for t in targets {
-        guard let p = t.pruning, !p.isActive, p.align == nil else { continue }
-        let name = pythonRepr(t.moduleName + "." + t.targetName)
-        if let k = idle.firstIndex(where: { $0.config == t.configIndex }) {
-            idle[k].names.append(name)
+    let idle = targets.filter { t in t.pruning.map { !$0.isActive && $0.align == nil } ?? false }
+    return namesPerConfig(idle.map { ($0.configIndex, $0.moduleName + "." + $0.targetName) }).map { entry in
+        .init(kind: .prunesNothing, configIndex: entry.config, module: nil, target: nil,
+              message: "config_list[\(entry.config)] configures \(entry.count) target(s) that nothing prunes (\(entry.shown): no sparse_ratio, sparse_threshold or align); their masks stay all ones (set sparse_ratio or sparse_threshold)")
+    }
+}
+
+/// Target names grouped by config, in order: each config's name count and its first three names
+/// as Python reprs (`'m.weight', ... and N more`).
+func namesPerConfig(_ names: [(config: Int, name: String)]) -> [(config: Int, count: Int, shown: String)] {
+    var grouped: [(config: Int, names: [String])] = []
+    for (config, name) in names {
+        if let k = grouped.firstIndex(where: { $0.config == config }) {
+            grouped[k].names.append(pythonRepr(name))
         } else {
-            idle.append((t.configIndex, [name]))
+            grouped.append((config, [pythonRepr(name)]))
         }
     }
-    return idle.map { entry in
-        let shown = entry.names.prefix(3).joined(separator: ", ")
+    return grouped.map { entry in
         let more = entry.names.count > 3 ? " and \(entry.names.count - 3) more" : ""
-        return .init(kind: .prunesNothing, configIndex: entry.config, module: nil, target: nil,
-                     message: "config_list[\(entry.config)] configures \(entry.names.count) target(s) that nothing prunes (\(shown)\(more): no sparse_ratio, sparse_threshold or align); their masks stay all ones (set sparse_ratio or sparse_threshold)")
+        return (entry.config, entry.names.count, entry.names.prefix(3).joined(separator: ", ") + more)
     }
 }
 
@@ -565,21 +571,10 @@ func prunesNothingWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
 /// or absent in the merged settings): they are quantized as int8, NNI 3.0's default, which the
 /// config list does not say.
 func missingQuantDtypeWarnings(_ targets: [TargetPlan]) -> [ExplainReport.Warning] {
-    var untyped: [(config: Int, names: [String])] = []
-    for t in targets {
-        guard let q = t.quantization, !q.dtypeGiven else { continue }
-        let name = pythonRepr(t.qualifiedName)
-        if let k = untyped.firstIndex(where: { $0.config == t.configIndex }) {
-            untyped[k].names.append(name)
-        } else {
-            untyped.append((t.configIndex, [name]))
-        }
-    }
-    return untyped.map { entry in
-        let shown = entry.names.prefix(3).joined(separator: ", ")
-        let more = entry.names.count > 3 ? " and \(entry.names.count - 3) more" : ""
-        return .init(kind: .missingQuantDtype, configIndex: entry.config, module: nil, target: nil,
-                     message: "config_list[\(entry.config)] configures \(entry.names.count) quantization target(s) without a quant_dtype (\(shown)\(more)); they are quantized as int8, the default (set quant_dtype, e.g. 'int8')")
+    let untyped = targets.filter { t in t.quantization.map { !$0.dtypeGiven } ?? false }
+    return namesPerConfig(untyped.map { ($0.configIndex, $0.qualifiedName) }).map { entry in
+        .init(kind: .missingQuantDtype, configIndex: entry.config, module: nil, target: nil,
+              message: "config_list[\(entry.config)] configures \(entry.count) quantization target(s) without a quant_dtype (\(entry.shown)); they are quantized as int8, the default (set quant_dtype, e.g. 'int8')")
     }
 }
 

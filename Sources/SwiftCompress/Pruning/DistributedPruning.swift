@@ -686,19 +686,10 @@ final class DistributedPlan {
         let slots = Pruning.computeMetrics(targets, plans: plans, metric: kind)
         metrics = (0..<plans.count).map { slots[$0] }
         // Dependency groups, in order of first member.
-        var depOrder: [PruningGroupID] = [], depMembers: [PruningGroupID: [Int]] = [:]
-        var globalOrder: [PruningGroupID] = [], globalMembers: [PruningGroupID: [Int]] = [:]
-        for ti in plans.indices {
-            if plans[ti].inDependency, let g = targets[ti].settings.dependencyGroupID {
-                if depMembers[g] == nil { depOrder.append(g) }
-                depMembers[g, default: []].append(ti)
-            } else if plans[ti].inGlobal, let g = targets[ti].settings.globalGroupID {
-                if globalMembers[g] == nil { globalOrder.append(g) }
-                globalMembers[g, default: []].append(ti)
-            }
-        }
-        for g in depOrder {
-            guard let members = depMembers[g]?.filter({ metrics[$0] != nil }), let first = members.first,
+        let (dependencyGroups, globalGroups) = Pruning.groupMembers(targets, plans: plans)
+        for group in dependencyGroups {
+            let members = group.filter { metrics[$0] != nil }
+            guard let first = members.first, let g = targets[first].settings.dependencyGroupID,
                   let m0 = metrics[first] else { continue }
             for ti in members.dropFirst() where maps[ti].offsets != maps[first].offsets || counted[ti] != counted[first]
                 || globalLayouts[ti].squeezedShape != globalLayouts[first].squeezedShape {
@@ -741,8 +732,8 @@ final class DistributedPlan {
                 selections.append(DistSelection(sources: [src], k: k, globalTotal: per))
             }
         }
-        for g in globalOrder {
-            guard let members = globalMembers[g]?.filter({ metrics[$0] != nil }) else { continue }
+        for group in globalGroups {
+            let members = group.filter { metrics[$0] != nil }
             var ratio = 0.0, total = 0, base = 0
             var sources: [DistSource] = []
             var ws: [Int] = [], los: [Int] = [], his: [Int] = [], nbs: [Int] = []

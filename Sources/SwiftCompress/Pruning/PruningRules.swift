@@ -65,6 +65,23 @@ extension Pruning {
         return metrics
     }
 
+    /// The members (target indices, in order) of each dependency group and each global group,
+    /// groups in order of their first member; a target in a dependency group is in no global group.
+    static func groupMembers(_ targets: [PruningTarget], plans: [PruningTargetPlan]) -> (dependency: [[Int]], global: [[Int]]) {
+        var depOrder: [PruningGroupID] = [], depMembers: [PruningGroupID: [Int]] = [:]
+        var globalOrder: [PruningGroupID] = [], globalMembers: [PruningGroupID: [Int]] = [:]
+        for ti in plans.indices {
+            if plans[ti].inDependency, let g = targets[ti].settings.dependencyGroupID {
+                if depMembers[g] == nil { depOrder.append(g) }
+                depMembers[g, default: []].append(ti)
+            } else if plans[ti].inGlobal, let g = targets[ti].settings.globalGroupID {
+                if globalMembers[g] == nil { globalOrder.append(g) }
+                globalMembers[g, default: []].append(ti)
+            }
+        }
+        return (depOrder.map { depMembers[$0] ?? [] }, globalOrder.map { globalMembers[$0] ?? [] })
+    }
+
     static func computeBlockMasks(_ targets: [PruningTarget], plans: [PruningTargetPlan],
                                   metric kind: PruningMetricKind) -> BlockMasks {
         // Which targets need a byte mask, and which are written straight from one cut.
@@ -90,25 +107,11 @@ extension Pruning {
             masks.generated[ti] = true
         }
         // Dependency groups, in order of first member.
-        var depOrder: [PruningGroupID] = []
-        var depMembers: [PruningGroupID: [Int]] = [:]
-        var globalOrder: [PruningGroupID] = []
-        var globalMembers: [PruningGroupID: [Int]] = [:]
-        for ti in plans.indices {
-            if plans[ti].inDependency, let g = targets[ti].settings.dependencyGroupID {
-                if depMembers[g] == nil { depOrder.append(g) }
-                depMembers[g, default: []].append(ti)
-            } else if plans[ti].inGlobal, let g = targets[ti].settings.globalGroupID {
-                if globalMembers[g] == nil { globalOrder.append(g) }
-                globalMembers[g, default: []].append(ti)
-            }
-        }
-        for g in depOrder {
-            guard let members = depMembers[g] else { continue }
+        let (dependencyGroups, globalGroups) = groupMembers(targets, plans: plans)
+        for members in dependencyGroups {
             dependencyRule(members.compactMap { ti in metrics[ti].map { (ti, $0) } }, targets: targets, masks: masks)
         }
-        for g in globalOrder {
-            guard let members = globalMembers[g] else { continue }
+        for members in globalGroups {
             globalRule(members.compactMap { ti in metrics[ti].map { (ti, $0) } }, targets: targets, plans: plans, masks: masks)
         }
         // Ratio, the largest targets first (the small ones then fill the workers' tails).
