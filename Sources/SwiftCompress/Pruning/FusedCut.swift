@@ -24,7 +24,7 @@ let fusedCandidateLimit = 1 << 20
 let fusedMinimumTotal = 1 << 15
 
 /// Counts candidates across workers, to stop at `fusedCandidateLimit`.
-private final class CandidateBudget: Sendable {
+final class CandidateBudget: Sendable {
     let used = Atomic<Int>(0)
 }
 
@@ -59,16 +59,9 @@ struct FusedBracket {
 
 /// Phase 1 of the fused cut: sample the keys and bracket the k-th smallest.
 func fusedBracket(_ metrics: [Metric], starts: [Int], total: Int, count k: Int) -> FusedBracket {
-    // 1. Sample and bracket.
-    let sampleCount = min(max(total / 128, 1024), 65536)
+    let positions = fusedSamplePositions(total: total)
+    let sampleCount = positions.count
     var sample = [UInt32](repeating: 0, count: sampleCount)
-    var positions = [Int](repeating: 0, count: sampleCount)
-    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    for j in 0..<sampleCount {
-        let lo = j * total / sampleCount, hi = (j + 1) * total / sampleCount
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        positions[j] = lo + Int(truncatingIfNeeded: (state >> 33) % UInt64(max(hi - lo, 1)))
-    }
     sample.withUnsafeMutableBufferPointer { out in
         positions.withUnsafeBufferPointer { pos in
             var j = 0
@@ -83,13 +76,41 @@ func fusedBracket(_ metrics: [Metric], starts: [Int], total: Int, count k: Int) 
             }
         }
     }
+    return fusedBracket(sample: &sample, total: total, count: k)
+}
+
+/// The sample positions of phase 1, in increasing order: one per 128 elements (at least 1024, at
+/// most 65536), one in each of that many equal strata, at deterministic pseudo-random offsets.
+func fusedSamplePositions(total: Int) -> [Int] {
+    let sampleCount = min(max(total / 128, 1024), 65536)
+    var positions = [Int](repeating: 0, count: sampleCount)
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for j in 0..<sampleCount {
+        let lo = j * total / sampleCount, hi = (j + 1) * total / sampleCount
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        positions[j] = lo + Int(truncatingIfNeeded: ((state >> 33) &* UInt64(hi - lo)) >> 31)  // in lo ..< hi
+    }
+    return positions
+}
+
+/// The bracket of the k-th smallest of `total` keys, from the keys at `fusedSamplePositions`
+/// (`sample` is reordered).
+func fusedBracket(sample: inout [UInt32], total: Int, count k: Int) -> FusedBracket {
+    let ranks = fusedBracketRanks(sampleCount: sample.count, total: total, count: k)
+    let lowKey: UInt32 = ranks.low.map { keyAtRank(&sample, $0).key } ?? 0
+    let highKey: UInt32 = ranks.high.map { keyAtRank(&sample, $0).key } ?? UInt32.max
+    let span = highKey &- lowKey  // candidates: key &- lowKey <= span (keys below lowKey wrap above it)
+    return FusedBracket(lowKey: lowKey, span: span, margin: ranks.margin, sampleCount: sample.count)
+}
+
+/// The sample ranks (0-based) whose keys bound the bracket of the k-th smallest of `total` keys,
+/// `fusedMarginSigmas` standard deviations of the sample's rank on each side; nil where the
+/// bracket is open (below the smallest key, above the largest).
+func fusedBracketRanks(sampleCount: Int, total: Int, count k: Int) -> (low: Int?, high: Int?, margin: Int) {
     let q = Double(k) / Double(total)
     let rank = Int(q * Double(sampleCount))
     let margin = Int(fusedMarginSigmas * (Double(sampleCount) * q * (1 - q)).squareRoot()) + 4
-    let lowKey: UInt32 = rank - margin < 0 ? 0 : keyAtRank(&sample, rank - margin).key
-    let highKey: UInt32 = rank + margin >= sampleCount ? UInt32.max : keyAtRank(&sample, rank + margin).key
-    let span = highKey &- lowKey  // candidates: key &- lowKey <= span (keys below lowKey wrap above it)
-    return FusedBracket(lowKey: lowKey, span: span, margin: margin, sampleCount: sampleCount)
+    return (rank - margin < 0 ? nil : rank - margin, rank + margin >= sampleCount ? nil : rank + margin, margin)
 }
 
 /// What phase 2 found: per worker its candidates (key << 32 | position, in index order), and the
@@ -198,7 +219,7 @@ func fusedWriteCut(_ metrics: [Metric], masks: [MutableTensorView], starts: [Int
         var ties = quota[w]
         var source = 0
         var end = metrics.count > 1 ? starts[1] : total
-        var out = directFloats(masks[0])
+        var out = directFloats(masks[0]), out16 = directHalfWords(masks[0])
         found[w].withUnsafeBufferPointer { list in
             for e in list {
                 let x = UInt32(truncatingIfNeeded: e >> 32)
@@ -212,8 +233,11 @@ func fusedWriteCut(_ metrics: [Metric], masks: [MutableTensorView], starts: [Int
                     while source + 1 < metrics.count && starts[source + 1] <= pos { source += 1 }
                     end = source + 1 < metrics.count ? starts[source + 1] : total
                     out = directFloats(masks[source])
+                    out16 = directHalfWords(masks[source])
                 }
-                if let out { out[pos - starts[source]] = 0 } else { storeZero(masks[source], at: pos - starts[source]) }
+                if let out { out[pos - starts[source]] = 0 } else if let out16 { out16[pos - starts[source]] = 0 } else {
+                    storeZero(masks[source], at: pos - starts[source])
+                }
             }
         }
     }
@@ -228,6 +252,13 @@ let fusedMarginSigmas = 3.5
 private func directFloats(_ mask: MutableTensorView) -> UnsafeMutablePointer<Float>? {
     guard mask.dtype == .float32, mask.layout.isContiguous, let p = mask.pointer else { return nil }
     return p.assumingMemoryBound(to: Float.self)
+}
+
+/// The mask's memory as 16-bit words when it is contiguous bfloat16 or float16 (a 0 word is 0.0).
+@inline(__always)
+private func directHalfWords(_ mask: MutableTensorView) -> UnsafeMutablePointer<UInt16>? {
+    guard mask.dtype == .bfloat16 || mask.dtype == .float16, mask.layout.isContiguous, let p = mask.pointer else { return nil }
+    return p.assumingMemoryBound(to: UInt16.self)
 }
 
 /// One run of keys (or of float32 bits whose magnitudes are the keys, with `magnitudeBits`):
@@ -256,7 +287,7 @@ private func scanRun(_ raw: UnsafePointer<UInt32>, count n: Int, magnitudeBits: 
         below &+= zero.replacing(with: one, where: lt)
         let hit = (v &- lov) .<= spv
         j += 8
-        if !any(hit) { continue }  // most runs of 8 hold no candidate: one movemask and a branch
+        if !anyLane(hit) { continue }  // most runs of 8 hold no candidate: one test and a branch
         var bits = zero.replacing(with: lanes, where: hit).wrappedSum()
         j -= 8
         while bits != 0 {

@@ -123,9 +123,10 @@ extension Pruning {
             guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
-            // 16-bit targets: the exact histogram cut (HalfCut.swift; ties in 16 bits are too many for
-            // the fused cut's candidates); 32-bit keys: the fused one-pass cut; else the radix form.
-            if masks.isDirect[ti] && (halfCutAndWrite([m], masks: [targets[ti].mask], count: k)
+            // 16-bit targets: the one-pass cut on 15-bit keys, else the exact histogram cut
+            // (HalfCut.swift); 32-bit keys: the fused one-pass cut; else the radix form.
+            if masks.isDirect[ti] && (fusedHalfCutAndWrite([m], masks: [targets[ti].mask], count: k)
+                                      || halfCutAndWrite([m], masks: [targets[ti].mask], count: k)
                                       || (!m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k))) {
                 masks.written[ti] = true
                 return
@@ -250,7 +251,8 @@ extension Pruning {
         // Fine-grained members without bounds: the one-pass form when it can decide.
         if members.allSatisfy({ masks.isDirect[$0.0] && !$0.1.needsWideKeys }),
            sources.allSatisfy({ $0.weight == 1 && $0.lo <= 0 && $0.hi >= $0.metric.count }),
-           halfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
+           fusedHalfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
+            || halfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
             || fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
             for (ti, _) in members {
                 masks.written[ti] = true

@@ -281,7 +281,7 @@ private func histogramPass(_ metrics: [Metric], plan: ChunkPlan, wide: Bool, fil
                                     let c = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<UInt32>.self) &- lov
                                     let d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<UInt32>.self) &- lov
                                     let hit = (a .< spv) .| (b .< spv) .| (c .< spv) .| (d .< spv)
-                                    if !any(hit) { j = e; continue }
+                                    if !anyLane(hit) { j = e; continue }
                                 }
                                 for t in j..<e where keys[t] &- lo < span {
                                     let d = Int(truncatingIfNeeded: (keys[t] &>> sh) & mask)

@@ -88,6 +88,72 @@ import Testing
         }
     }
 
+    /// The one-pass 16-bit cut (`fusedHalfCutAndWrite`) decides on these values and writes the
+    /// histogram cut's masks, for one and for several metrics.
+    @Test(arguments: [ElementType.bfloat16, .float16])
+    func fusedHalfCutEqualsHistogramCut(_ dtype: ElementType) throws {
+        let b = TestBuffers()
+        for data in [[Self.values(200_000, seed: 21), Self.values(50_000, seed: 22)], [Self.values(300_000, seed: 23)]] {
+            let total = data.reduce(0) { $0 + $1.count }
+            for ratio in [0.1, 0.5, 0.97] {
+                let k = pruneCount(total, ratio)
+                var metrics: [Metric] = [], fused: [MutableTensorView] = [], hist: [MutableTensorView] = []
+                for vals in data {
+                    let t = try b.mutableView(vals, shape: [vals.count], dtype: dtype)
+                    metrics.append(Metric(values: .magnitude(t.readOnly), count: vals.count, singlePrecision: true))
+                    fused.append(try b.zeros([vals.count], dtype: dtype))
+                    hist.append(try b.zeros([vals.count], dtype: dtype))
+                }
+                #expect(fusedHalfCutAndWrite(metrics, masks: fused, count: k), "\(dtype) \(ratio)")
+                #expect(halfCutAndWrite(metrics, masks: hist, count: k))
+                #expect(fused.map(\.allValues) == hist.map(\.allValues), "\(dtype) \(ratio)")
+                #expect(fused.reduce(0) { $0 + $1.allValues.filter { $0 == 0 }.count } == k)
+            }
+        }
+    }
+
+    /// Hand-computed: |x| cycles 0.25, 0.5, 0.75, 1.0 (signs alternating) over 2^18 elements (two
+    /// chunks, so the ties of the cut are dealt to two workers); k = 100 000 prunes the 65 536
+    /// quarters and the first 34 464 halves in index order. With 1 000 note bytes allowed the
+    /// one-pass form declines and the histogram cut rewrites every element to the same mask.
+    @Test(arguments: [ElementType.bfloat16, .float16])
+    func fusedHalfCutTiesHandComputed(_ dtype: ElementType) throws {
+        let b = TestBuffers()
+        let n = 1 << 18
+        let vals: [Double] = (0..<n).map { (i: Int) -> Double in
+            let sign: Double = i % 2 == 0 ? 1 : -1
+            return Double(i % 4 + 1) * 0.25 * sign
+        }
+        let t = try b.mutableView(vals, shape: [n], dtype: dtype)
+        let metric = Metric(values: .magnitude(t.readOnly), count: n, singlePrecision: true)
+        let expected: [Double] = (0..<n).map { (i: Int) -> Double in i % 4 == 0 || (i % 4 == 1 && i / 4 < 34_464) ? 0 : 1 }
+        let m = try b.zeros([n], dtype: dtype)
+        #expect(fusedHalfCutAndWrite([metric], masks: [m], count: 100_000))
+        #expect(m.allValues == expected)
+        let m2 = try b.zeros([n], dtype: dtype)
+        #expect(!fusedHalfCutAndWrite([metric], masks: [m2], count: 100_000, noteLimit: 1_000))
+        #expect(halfCutAndWrite([metric], masks: [m2], count: 100_000))
+        #expect(m2.allValues == expected)
+        // Not this form: float32 masks, k at the ends, too few elements.
+        let m32 = try b.zeros([n])
+        #expect(!fusedHalfCutAndWrite([metric], masks: [m32], count: 100_000))
+        #expect(!fusedHalfCutAndWrite([metric], masks: [m], count: 0))
+        #expect(!fusedHalfCutAndWrite([metric], masks: [m], count: n))
+        let small = try b.mutableView(Array(vals[0..<1000]), shape: [1000], dtype: dtype)
+        #expect(!fusedHalfCutAndWrite([Metric(values: .magnitude(small.readOnly), count: 1000, singlePrecision: true)],
+                                      masks: [try b.zeros([1000], dtype: dtype)], count: 500))
+    }
+
+    /// `anyLane` against the lanes set one by one, all and none, for 16 x 16-bit and 8 x 32-bit masks.
+    @Test func anyLaneHandComputed() {
+        let v16 = SIMD16<UInt16>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        for i in 0..<16 { #expect(anyLane(v16 .== SIMD16<UInt16>(repeating: UInt16(i)))) }
+        #expect(anyLane(v16 .< SIMD16<UInt16>(repeating: 16)) && !anyLane(v16 .> SIMD16<UInt16>(repeating: 15)))
+        let v8 = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
+        for i in 0..<8 { #expect(anyLane(v8 .== SIMD8<UInt32>(repeating: UInt32(i)))) }
+        #expect(anyLane(v8 .< SIMD8<UInt32>(repeating: 8)) && !anyLane(v8 .> SIMD8<UInt32>(repeating: 7)))
+    }
+
     /// The raw 16-bit words of a bfloat16 mask are 0 and 0x3F80 (1.0).
     @Test func sixteenBitMaskWords() throws {
         let b = TestBuffers()

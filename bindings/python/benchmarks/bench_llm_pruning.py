@@ -10,8 +10,9 @@ measured 4 layers, 176 M; --layers scales it down so the whole run stays under 2
 
 Per dtype, per case (LevelPruner 0.5 per target; LevelPruner 0.5 in one global group; with --nm
 also mask_structure '2:4'), alternating run by run so that all see the same load:
-- swiftcompress: ``pruner.compress()`` (mask allocation with ``torch.empty_like`` and the core's
-  masks; the pruner is built once, outside the timing);
+- swiftcompress: the first ``pruner.compress()`` of a pruner built outside the timing, a fresh one
+  each run (mask allocation with ``torch.empty_like`` and the core's masks; no earlier masks freed
+  inside the timing);
 - clone: ``w.detach().clone()`` of every target weight (one new tensor per weight: the least any
   method that returns masks must pay);
 - torch: the same cut in torch itself, per target ``a = w.abs(); t = a.flatten().kthvalue(k);
@@ -20,7 +21,8 @@ also mask_structure '2:4'), alternating run by run so that all see the same load
   an exact mask costs in torch); where kthvalue has no kernel for the dtype, topk(largest=False).
 Every large allocation gets fresh pages (the script re-executes itself with
 MALLOC_MMAP_THRESHOLD_=131072: otherwise glibc reuses freed blocks of up to 32 MiB without page
-faults and the clone baseline of bfloat16 weights swings between 6 and 90 ms). Prints medians (ms)
+faults and the clone baseline of bfloat16 weights swings between 6 and 90 ms), and no spinning
+OpenMP thread of one method's torch ops slows the next method (OMP_WAIT_POLICY=PASSIVE). Prints medians (ms)
 and ratios to clone. Memory (unless --no-memory): growth of the peak resident
 set during the first compress() of a fresh pruner, in a fresh subprocess per case (VmHWM after
 minus VmRSS before, the peak mark reset with ``echo 5 > /proc/self/clear_refs``; freed memory of
@@ -129,7 +131,12 @@ def main() -> None:
         # faults, so a clone's cost would depend on what the previous run freed (a 23 MB bfloat16
         # weight is reused, a 46 MB float32 one is not). A fixed threshold gives every large tensor
         # (weights' clones and masks alike) fresh pages, as the first compress() of a model sees.
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
+        # OMP_WAIT_POLICY=PASSIVE: after each parallel torch op (the torch cut) torch's OpenMP
+        # threads spin for a while and take the cores from whatever runs next; measured here, the
+        # clone of 88 MB of bfloat16 weights then takes 75-80 ms instead of 20-30 ms. Passive
+        # threads give every method (the clone baseline included) the quiet machine.
+        os.execve(sys.executable, [sys.executable] + sys.argv,
+                  {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "OMP_WAIT_POLICY": "PASSIVE"})
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-case":
         print(memory_case(int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])))
         return
@@ -156,17 +163,24 @@ def main() -> None:
         m = model(args.layers, dtype)
         weights = [mod.weight for mod in m.modules() if isinstance(mod, nn.Linear)]
         for case, config in cases.items():
-            pruner = LevelPruner(m, config)
-            pruner.compress()  # warm-up
+            warm = LevelPruner(m, config)
+            warm.compress()  # warm-up (first calls into the library, page cache)
+            warm.unwrap_model()
+            del warm
             clone = lambda: [w.detach().clone() for w in weights]  # noqa: E731
             cut = torch_cut(weights, "global" in case) if "2:4" not in case else None
             ours_t, clone_t, torch_t = [], [], []
             for _ in range(args.runs):
                 clone_t.append(timed(clone))
+                # A fresh pruner each run, built outside the timing: the timed compress() is its
+                # first, as in a script, and frees no earlier masks (the clone frees its copies
+                # after its timing too).
+                pruner = LevelPruner(m, config)
                 ours_t.append(timed(lambda: pruner.compress()[1]))
+                pruner.unwrap_model()
+                del pruner
                 if cut is not None:
                     torch_t.append(timed(cut))
-            pruner.unwrap_model()
             growth = -1.0
             if not args.no_memory:
                 out = subprocess.run([sys.executable, __file__, "--memory-case", str(args.layers), dtype_name, json.dumps(config)],
