@@ -1092,6 +1092,20 @@ int sc_session_reduce_observers_distributed(sc_session *session, int rank, int w
  * SC_ERROR_PRUNING when the all-reduce failed. */
 int sc_distributed_fail(int rank, int world_size, sc_allreduce_fn allreduce, void *user_data);
 
+/* The status round of a step every rank runs before its distributed call (the Python package calls
+ * it at the end of a pruner's or quantizer's constructor over a sharded model; a trainer can call
+ * it after its own setup): every rank calls it once, failed != 0 on a rank whose step failed (its
+ * own error in hand). The same round of world_size + 3 int64 as the first round of the calls above.
+ * `mode` (SC_MODE_PRUNING or SC_MODE_QUANTIZATION) picks the error of the passing ranks; `step`
+ * (may be NULL or empty: "the local step") names the step in it. Returns SC_OK when every rank
+ * passed, and on a failing rank when the round completed (the caller then reports its own error);
+ * on a passing rank SC_ERROR_PRUNING / SC_ERROR_QUANTIZATION "rank 1 of 2 failed in <step> ...;
+ * every rank stops here" when another rank failed, or when the ranks disagree on world_size;
+ * SC_ERROR_PRUNING / _QUANTIZATION when the all-reduce failed; SC_ERROR_INVALID_ARGUMENT (rank,
+ * world_size, mode: a bad mode still takes part as a failing rank) / SC_ERROR_NULL_POINTER. */
+int sc_distributed_status(int rank, int world_size, int failed, int mode, const char *step, sc_allreduce_fn allreduce,
+                          void *user_data);
+
 #ifdef __cplusplus
 }
 #endif

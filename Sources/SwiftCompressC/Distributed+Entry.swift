@@ -91,3 +91,30 @@ public func sc_distributed_fail(_ rank: Int32, _ world: Int32, _ fn: sc_allreduc
         }
     }
 }
+
+/// `int sc_distributed_status(int rank, int world_size, int failed, int mode, const char *step,
+///                            sc_allreduce_fn, void *user_data)`.
+@_cdecl("sc_distributed_status")
+public func sc_distributed_status(_ rank: Int32, _ world: Int32, _ failed: Int32, _ mode: Int32, _ step: UnsafePointer<CChar>?,
+                                  _ fn: sc_allreduce_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    threadCall { () throws(CallError) in
+        var comm = try communicator(rank, world, fn, user)
+        let engine: EngineError.Engine
+        switch mode {
+        case 0: engine = .pruning        // SC_MODE_PRUNING
+        case 1: engine = .quantization   // SC_MODE_QUANTIZATION
+        default:
+            // Still a participant (a failing one): the other ranks must not wait for this one.
+            try? comm.statusRound(failure: EngineError(.pruning, .distributed, target: "", "bad mode"), fingerprint: 0, engine: .pruning)
+            throw CallError(.invalidArgument, "mode is \(mode); expected SC_MODE_PRUNING (0) or SC_MODE_QUANTIZATION (1)")
+        }
+        let name = step.map { String(cString: $0) } ?? "the local step"
+        do throws(EngineError) {
+            try comm.statusRound(failure: failed != 0 ? EngineError(engine, .distributed, target: "", "failed in \(name)") : nil,
+                                 fingerprint: 0, engine: engine, step: name.isEmpty ? "the local step" : name)
+        } catch {
+            // A failing rank's own error is the caller's; only a failed all-reduce is reported then.
+            if failed == 0 || error.message.contains("the all-reduce failed") { throw CallError(error) }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 /*
  * distributed.c — the summaries API (sc_session_bind_shard, sc_session_generate_masks_distributed,
- * sc_session_reduce_observers_distributed, sc_distributed_fail) with ranks simulated by threads of
+ * sc_session_reduce_observers_distributed, sc_distributed_fail, sc_distributed_status) with ranks simulated by threads of
  * one process over an in-memory all-reduce (what MPI_Allreduce / ncclAllReduce does for a trainer).
  *
  * 1. Level pruning of fc1 [16, 12] and fc2 [8, 12] in one global group (sparse_ratio 0.55): the
@@ -13,6 +13,11 @@
  * 3. Failure: on 2 ranks, rank 1 binds a shard that does not fit (offset past the end), calls
  *    sc_distributed_fail and rank 0's sc_session_generate_masks_distributed returns
  *    SC_ERROR_PRUNING with a message naming rank 1; NULL allreduce gives SC_ERROR_NULL_POINTER.
+ * 4. sc_distributed_status (a step before the distributed call): on 4 ranks with ranks 1 and 2
+ *    failing, ranks 0 and 3 get SC_ERROR_QUANTIZATION "ranks 1, 2 of 4 failed in the trainer's
+ *    setup ..." and the failing ranks SC_OK; all passing: SC_OK everywhere; on one rank the summary
+ *    {flag 0, fingerprint 0, its square 0, 1 rank}, a bad mode (still a failing participant), a
+ *    failing all-reduce, a rank outside the world.
  * Exit status 0 when every check passed. Built and run by tests/c/run.sh.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -202,6 +207,82 @@ static int run_world(int world, int bad_rank, job *jobs) {
     return 0;
 }
 
+/* --- sc_distributed_status: a step before the distributed call, failing on some ranks ------------ */
+
+static int64_t last_summary[4];
+
+static int one_rank(void *buffer, int64_t count, int op, void *user) { /* world 1: the sum is the summary */
+    (void)op, (void)user;
+    if (count == 4) memcpy(last_summary, buffer, sizeof last_summary);
+    return 0;
+}
+
+static int broken(void *buffer, int64_t count, int op, void *user) {
+    (void)buffer, (void)count, (void)op, (void)user;
+    return 3;
+}
+
+typedef struct status_job {
+    rank_ctx ctx;
+    int world;
+    int failed;
+    int status;
+    char message[512];
+} status_job;
+
+static void *run_status(void *arg) {
+    status_job *j = (status_job *)arg;
+    j->status = sc_distributed_status(j->ctx.rank, j->world, j->failed, SC_MODE_QUANTIZATION, "the trainer's setup", allreduce, &j->ctx);
+    snprintf(j->message, sizeof j->message, "%s", j->status == SC_OK ? "" : sc_last_error());
+    return NULL;
+}
+
+/* `failed`: a bit per failing rank. */
+static void run_status_world(int world, unsigned failed, status_job *jobs) {
+    static group g;
+    pthread_t threads[8];
+    int r;
+    g.world = world;
+    pthread_barrier_init(&g.barrier, NULL, (unsigned)world);
+    pthread_mutex_init(&g.mutex, NULL);
+    for (r = 0; r < world; r++) {
+        memset(&jobs[r], 0, sizeof jobs[r]);
+        jobs[r].ctx.g = &g, jobs[r].ctx.rank = r, jobs[r].world = world, jobs[r].failed = (failed >> r) & 1;
+        pthread_create(&threads[r], NULL, run_status, &jobs[r]);
+    }
+    for (r = 0; r < world; r++) pthread_join(threads[r], NULL);
+    pthread_barrier_destroy(&g.barrier);
+    pthread_mutex_destroy(&g.mutex);
+}
+
+static void check_status(void) {
+    status_job jobs[8];
+    int r;
+    run_status_world(4, 0, jobs); /* every rank passes */
+    for (r = 0; r < 4; r++) CHECK(jobs[r].status == SC_OK, "status, all pass: rank %d: %s", r, jobs[r].message);
+    run_status_world(4, (1u << 1) | (1u << 2), jobs); /* ranks 1 and 2 fail */
+    for (r = 0; r < 4; r++) {
+        if (r == 1 || r == 2) {
+            CHECK(jobs[r].status == SC_OK, "status: failing rank %d: %s (%s)", r, sc_status_name(jobs[r].status), jobs[r].message);
+        } else {
+            CHECK(jobs[r].status == SC_ERROR_QUANTIZATION &&
+                      strcmp(jobs[r].message, "ranks 1, 2 of 4 failed in the trainer's setup (they raise the error); every rank stops here") == 0,
+                  "status: passing rank %d: %s (%s)", r, sc_status_name(jobs[r].status), jobs[r].message);
+        }
+    }
+    /* one rank: the summary is its own */
+    CHECK(sc_distributed_status(0, 1, 0, SC_MODE_PRUNING, NULL, one_rank, NULL) == SC_OK && last_summary[3] == 1 &&
+              last_summary[0] == 0,
+          "status, world 1: %s", sc_last_error());
+    CHECK(sc_distributed_status(0, 1, 0, SC_MODE_DISTILLATION, "x", one_rank, NULL) == SC_ERROR_INVALID_ARGUMENT &&
+              strstr(sc_last_error(), "mode is 2") != NULL && last_summary[0] == 1,
+          "status, bad mode (a failing participant): %s", sc_last_error());
+    CHECK(sc_distributed_status(0, 1, 1, SC_MODE_QUANTIZATION, "x", broken, NULL) == SC_ERROR_QUANTIZATION &&
+              strstr(sc_last_error(), "the all-reduce failed") != NULL,
+          "status, failed all-reduce: %s", sc_last_error());
+    CHECK(sc_distributed_status(1, 1, 0, SC_MODE_PRUNING, "x", one_rank, NULL) == SC_ERROR_INVALID_ARGUMENT, "status, rank 1 of 1");
+}
+
 int main(void) {
     uint64_t state = 7;
     size_t i;
@@ -249,6 +330,7 @@ int main(void) {
         CHECK(memcmp(got1, ref1, sizeof ref1) == 0 && memcmp(got2, ref2, sizeof ref2) == 0,
               "world %d: the ranks' masks differ from the single-process masks", world);
     }
+    check_status();
     run_world(2, 1, jobs);
     CHECK(jobs[1].status == SC_ERROR_SHAPE && strstr(jobs[1].message, "does not fit") != NULL, "bad rank: %s (%s)",
           sc_status_name(jobs[1].status), jobs[1].message);
@@ -260,6 +342,7 @@ int main(void) {
           "NULL allreduce: %s", sc_session_last_error(s));
     sc_session_free(s);
     if (failures) return 1;
-    printf("distributed: 2 and 4 ranks equal one process (masks and PTQ scale); a failing rank makes every rank fail\n");
+    printf("distributed: 2 and 4 ranks equal one process (masks and PTQ scale); a failing rank makes every rank fail; "
+           "the status round of a step before the call\n");
     return 0;
 }

@@ -95,10 +95,12 @@ public struct DistributedCommunicator {
     }
 
     /// The status round (see the file's description): `failure` is this rank's local error, if
-    /// any; `fingerprint` describes what every rank must agree on. Throws `failure` itself on a
-    /// failing rank, an error naming the failing ranks on the others, a `.distributed` error when
-    /// the fingerprints or world sizes differ.
-    public mutating func statusRound(failure: EngineError?, fingerprint: UInt64, engine: EngineError.Engine) throws(EngineError) {
+    /// any; `fingerprint` describes what every rank must agree on; `step` names what the ranks ran
+    /// before the round, in the error of the passing ranks. Throws `failure` itself (prefixed
+    /// `rank r of N: `) on a failing rank, an error naming the failing ranks on the others, a
+    /// `.distributed` error when the fingerprints or world sizes differ.
+    public mutating func statusRound(failure: EngineError?, fingerprint: UInt64, engine: EngineError.Engine,
+                                     step: String = "the local step") throws(EngineError) {
         let world = worldSize
         guard world >= 1, rank >= 0, rank < world else {
             throw EngineError(engine, .distributed, target: "", "rank \(rank) is outside 0..<\(world) (world size \(world))")
@@ -117,7 +119,7 @@ public struct DistributedCommunicator {
         if !failed.isEmpty {
             let names = failed.map(String.init).joined(separator: ", ")
             throw EngineError(engine, .distributed, target: "",
-                              "rank\(failed.count > 1 ? "s" : "") \(names) of \(world) failed in the local step (\(failed.count > 1 ? "they raise" : "it raises") the error); every rank stops here")
+                              "rank\(failed.count > 1 ? "s" : "") \(names) of \(world) failed in \(step) (\(failed.count > 1 ? "they raise" : "it raises") the error); every rank stops here")
         }
         if buf[world + 2] != Int64(world) {
             throw EngineError(engine, .distributed, target: "",

@@ -144,6 +144,19 @@ static PyObject *core_distributed_fail(PyObject *m, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *core_distributed_status(PyObject *m, PyObject *args) {
+    int rank, world, failed, mode;
+    const char *step;
+    PyObject *fn;
+    if (!PyArg_ParseTuple(args, "iipisO:distributed_status", &rank, &world, &failed, &mode, &step, &fn)) return NULL;
+    reduce_ctx ctx = {fn, NULL, 0};
+    int status;
+    SCPY_CALL_NOGIL(status, sc_distributed_status(rank, world, failed, mode, step, call_reduce, &ctx));
+    if (status != SC_OK) return dist_error(status, sc_last_error(), &ctx);
+    Py_XDECREF(ctx.error);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef scpy_dist_session_methods[] = {
     {"bind_shard", (PyCFunction)Session_bind_shard, METH_VARARGS,
      "bind_shard(module_name, target_name, local_shape, global_shape, offsets, counted): where the bound "
@@ -161,5 +174,9 @@ PyMethodDef scpy_dist_session_methods[] = {
 PyMethodDef scpy_dist_module_methods[] = {
     {"distributed_fail", core_distributed_fail, METH_VARARGS,
      "distributed_fail(rank, world_size, reduce): the status round of a rank that failed before its call."},
+    {"distributed_status", core_distributed_status, METH_VARARGS,
+     "distributed_status(rank, world_size, failed, mode, step, reduce): the status round of a step every rank "
+     "runs before its distributed call (a constructor); raises PruningError / QuantizationError (mode) on a "
+     "passing rank when another rank failed."},
     {NULL, NULL, 0, NULL},
 };

@@ -168,6 +168,36 @@ def worker(rank: int, world: int, directory: str) -> None:
             pruning.L1NormPruner(sharded_model(rank, world, mesh), [{"op_names": ["v"], "sparse_ratio": 0.5}]).compress()
         except Exception as e:  # noqa: BLE001
             errors["split_blocks"] = (type(e).__name__, str(e))
+        # a constructor failing on one rank only: every rank raises there (none waits in compress())
+        last = world - 1
+        model = sharded_model(rank, world, mesh)
+        try:
+            pruning.LevelPruner(model, [{"op_names": ["q"], "sparse_ratio": 1.5 if rank == last else 0.5}])
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_config"] = (type(e).__name__, str(e))
+        # no rank's model is left wrapped: a new pruner over it prunes int(32 * 24 * 0.5) = 384 weights of q
+        _, masks = pruning.LevelPruner(model, [{"op_names": ["q"], "sparse_ratio": 0.5}]).compress()
+        results["after_constructor"] = int((masks["q"]["weight"].full_tensor() == 0).sum())
+        try:  # an int32 shard on the last rank, found by the constructor's checks
+            pruning.L1NormPruner(sharded_model(rank, world, mesh, bad=rank == last), [{"op_names": ["v"], "sparse_ratio": 0.5}])
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_dtype"] = (type(e).__name__, str(e))
+        try:  # a quantizer's constructor
+            PtqQuantizer(sharded_model(rank, world, mesh), [{"op_names": ["q"], "target_names": ["weight"],
+                                                            "quant_dtype": "int17" if rank == last else "int8"}])
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_ptq"] = (type(e).__name__, str(e))
+
+        class Checked(pruning.LevelPruner):  # a subclass whose own step fails, after the base constructor
+            def __init__(self, model: nn.Module, config_list: List[Dict[str, Any]], fail: bool) -> None:
+                super().__init__(model, config_list)
+                if fail:
+                    raise ValueError("the subclass's check failed")
+
+        try:
+            Checked(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": 0.5}], rank == 0)
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_subclass"] = (type(e).__name__, str(e))
         results["errors"] = errors
         dist.barrier()
         torch.save(results, os.path.join(directory, f"rank{rank}.pt"))
@@ -247,12 +277,34 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
         last = world - 1
         kind, message = errors["bad_dtype"]
         if rank == last:
-            assert kind == "DtypeError" and "v.weight" in message
+            assert kind == "DtypeError" and "v.weight" in message and message.startswith(f"rank {last} of {world}: ")
         else:
             assert kind == "PruningError"
             assert f"rank {last} of {world} failed" in message
         kind, message = errors["mismatch"]
         assert kind == "PruningError" and "different target lists" in message
+        # constructors failing on one rank: its own error, prefixed with its rank; the others name it
+        kind, message = errors["constructor_config"]
+        if rank == last:
+            assert kind == "ConfigError" and message.startswith(f"rank {last} of {world}: ") and "sparse_ratio" in message
+        else:
+            assert kind == "PruningError" and f"rank {last} of {world} failed in LevelPruner's constructor" in message
+        assert results["after_constructor"] == 384
+        kind, message = errors["constructor_dtype"]
+        if rank == last:
+            assert kind == "DtypeError" and message.startswith(f"rank {last} of {world}: ") and "v.weight" in message
+        else:
+            assert kind == "PruningError" and f"rank {last} of {world} failed in L1NormPruner's constructor" in message
+        kind, message = errors["constructor_ptq"]
+        if rank == last:
+            assert kind == "ConfigError" and message.startswith(f"rank {last} of {world}: ") and "int17" in message
+        else:
+            assert kind == "QuantizationError" and f"rank {last} of {world} failed in PtqQuantizer's constructor" in message
+        kind, message = errors["constructor_subclass"]
+        if rank == 0:
+            assert (kind, message) == ("ValueError", f"rank 0 of {world}: the subclass's check failed")
+        else:
+            assert kind == "PruningError" and f"rank 0 of {world} failed in Checked's constructor" in message
         kind, message = errors["split_blocks"]
         assert kind == "PruningError" and "span dim 1, along which the tensor is sharded" in message
 
@@ -278,3 +330,33 @@ def test_the_reduce_callback_gets_the_summary_and_its_exception_is_the_cause() -
     assert isinstance(info.value.__cause__, RuntimeError)
     with pytest.raises(Exception, match="rank is 2"):
         _core.distributed_fail(2, 2, identity)
+
+
+def test_the_status_round_of_a_constructor() -> None:
+    from swiftcompress import _core
+    from swiftcompress.errors import InvalidArgumentError
+
+    seen = []
+
+    def identity(buffer: memoryview, op: int) -> None:
+        seen.append(torch.frombuffer(buffer, dtype=torch.int64).tolist())
+
+    # world 1: a passing rank puts no flag, a fingerprint of 0 (and its square) and one rank
+    _core.distributed_status(0, 1, False, _core.SC_MODE_PRUNING, "the constructor", identity)
+    _core.distributed_status(0, 1, True, _core.SC_MODE_QUANTIZATION, "the constructor", identity)
+    assert seen == [[0, 0, 0, 1], [1, 0, 0, 1]]
+
+    def others_failed(buffer: memoryview, op: int) -> None:  # what this rank of 2 sees when rank 1 failed
+        values = torch.frombuffer(buffer, dtype=torch.int64)
+        values[1] += 1
+        values[4] += 1
+
+    from swiftcompress.errors import PruningError, QuantizationError
+    with pytest.raises(QuantizationError, match=r"^rank 1 of 2 failed in X's constructor \(it raises the error\); every rank stops here"):
+        _core.distributed_status(0, 2, False, _core.SC_MODE_QUANTIZATION, "X's constructor", others_failed)
+    with pytest.raises(PruningError, match=r"^rank 1 of 2 failed in the local step"):
+        _core.distributed_status(0, 2, False, _core.SC_MODE_PRUNING, "", others_failed)
+    seen.clear()
+    with pytest.raises(InvalidArgumentError, match="mode is 2"):
+        _core.distributed_status(0, 1, False, _core.SC_MODE_DISTILLATION, "x", identity)
+    assert seen == [[1, 0, 0, 1]]  # still a participant, as a failing rank

@@ -321,6 +321,11 @@ class Quantizer:
     _observer: int = _core.SC_OBSERVER_MINMAX
     _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # over a sharded model, every rank ends the outermost constructor with a status round (docs/distributed.md)
+        _distributed.wrap_constructors(cls, _core.SC_MODE_QUANTIZATION)
+
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
         self.evaluator = _check_evaluator(evaluator, type(self).__name__)
         if self.evaluator is not None and not getattr(self.evaluator, "_initialization_complete", True):
@@ -706,6 +711,9 @@ def _batches(batches: Any) -> Iterable[Any]:
     except TypeError:
         raise InvalidArgumentError(f"calibrate: expected an iterable of batches (or one tensor / dict), got "
                                    f"{type(batches).__name__}") from None
+
+
+_distributed.wrap_constructors(Quantizer, _core.SC_MODE_QUANTIZATION)
 
 
 class PtqQuantizer(Quantizer):
