@@ -1060,14 +1060,19 @@ int sc_session_bind_shard(sc_session *session, const char *module_name, const ch
                           const int64_t *local_shape, const int64_t *global_shape, const int64_t *offsets, int counted);
 
 /* sc_session_generate_masks across ranks: rank in 0..world_size-1, `allreduce` called with
- * `user_data` once per round (a status round of world_size + 3 int64, one int64 per
+ * `user_data` once per round (a status round of world_size + 3 int64; when blocks span a sharded
+ * dim, a partial-sums round of world_size x (their global block count) int64; one int64 per
  * sparse_threshold target with min/max bounds, then 256 int64 per open selection per round: 4 rounds
  * for float32 / 16-bit metrics, 8 for float64 ones and dependency groups, up to 8 more when the cut
  * splits the blocks of one metric value). stats (may be NULL) receives {rounds, bytes this rank
  * passed to allreduce}. Supported over shards: thresholds, dependency groups, global groups (the
  * weighted form too: 256 int64 per member per round), ratios, N:M groups along an unsharded last dim, for
- * metrics whose blocks lie inside one shard (a shard along a dim the granularity reduces is
- * rejected, as are FPGM and align on sharded targets). Errors: those of sc_session_generate_masks,
+ * metrics whose blocks lie inside one shard, and for the level / L1 / L2 norms of blocks that span
+ * a sharded dim (out_channel of a weight sharded along dim 1: each rank's partial sums, exchanged
+ * bit for bit and added in rank order; equal to the single-process norms whenever those sums are
+ * exact, docs/distributed.md). Rejected: SC_METRIC_SUPPLIED / Wanda / FPGM metrics of blocks that
+ * span a sharded dim, a shard that cuts blocks along a dim they do not reduce, FPGM and align on
+ * sharded targets. Errors: those of sc_session_generate_masks,
  * SC_ERROR_NULL_POINTER (allreduce), SC_ERROR_PRUNING for another rank's failure, ranks handed
  * different target lists, a failed allreduce or an unsupported rule; no mask is written then. */
 int sc_session_generate_masks_distributed(sc_session *session, int metric, int rank, int world_size,

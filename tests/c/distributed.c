@@ -8,6 +8,8 @@
  *    one key); each of 2 and 4 ranks holds a column slab (dim 1 sharded) of fc1 and a row slab
  *    (dim 0) of fc2. The ranks' masks put back together must equal sc_session_generate_masks of the
  *    whole weights byte for byte, and int(288 * 0.55) = 158 elements must be pruned.
+ *    The same with L1 of out_channel blocks (sparse_ratio 0.5, 144 pruned): fc1's rows span its
+ *    column slabs, so their norms are the ranks' partial sums added across ranks (exact here).
  * 2. PTQ: a per-tensor int8 observer on fc1 sharded along dim 1: after the reduction every rank's
  *    scale equals the scale of the whole weight.
  * 3. Failure: on 2 ranks, rank 1 binds a shard that does not fit (offset past the end), calls
@@ -32,6 +34,11 @@
 static const char *kModules = "[{\"name\": \"\", \"type\": \"Net\"}, {\"name\": \"fc1\", \"type\": \"Linear\"},"
                               " {\"name\": \"fc2\", \"type\": \"Linear\"}]";
 static const char *kConfig = "[{\"op_names\": [\"fc1\", \"fc2\"], \"target_names\": [\"weight\"], \"sparse_ratio\": 0.55, \"global_group_id\": 0}]";
+/* L1 of out_channel blocks: fc1's rows span its column slabs (a row-parallel Linear) */
+static const char *kL1Config = "[{\"op_names\": [\"fc1\", \"fc2\"], \"target_names\": [\"weight\"], \"sparse_ratio\": 0.5, "
+                               "\"global_group_id\": 0, \"granularity\": \"out_channel\"}]";
+static const char *cur_config;
+static int cur_metric;
 static const char *kQuantConfig =
     "[{\"op_names\": [\"fc1\"], \"target_names\": [\"weight\"], \"quant_dtype\": \"int8\", \"quant_scheme\": \"affine\"}]";
 
@@ -143,7 +150,7 @@ static void *run_rank(void *arg) {
     int64_t o1[2] = {0, rank * c1}, o2[2] = {rank * r2, 0};
     int64_t i, k, stats[2] = {0, 0};
     sc_tensor t1, t2, k1, k2;
-    sc_session *s = session(SC_MODE_PRUNING, kConfig);
+    sc_session *s = session(SC_MODE_PRUNING, cur_config);
     for (i = 0; i < R1; i++)
         for (k = 0; k < c1; k++) l1[i * c1 + k] = w1[i * C1 + rank * c1 + k];
     for (i = 0; i < r2 * C2; i++) l2[i] = w2[rank * r2 * C2 + i];
@@ -158,7 +165,7 @@ static void *run_rank(void *arg) {
         snprintf(j->message, sizeof j->message, "%s", s ? sc_session_last_error(s) : "no session");
         if (sc_distributed_fail(rank, world, allreduce, &j->ctx) != SC_OK) printf("FAIL: sc_distributed_fail: %s\n", sc_last_error());
     } else {
-        j->status = sc_session_generate_masks_distributed(s, SC_METRIC_LEVEL, rank, world, allreduce, &j->ctx, stats);
+        j->status = sc_session_generate_masks_distributed(s, cur_metric, rank, world, allreduce, &j->ctx, stats);
         snprintf(j->message, sizeof j->message, "%s", j->status == SC_OK ? "" : sc_session_last_error(s));
         if (j->status == SC_OK) {
             for (i = 0; i < R1; i++)
@@ -283,6 +290,22 @@ static void check_status(void) {
     CHECK(sc_distributed_status(1, 1, 0, SC_MODE_PRUNING, "x", one_rank, NULL) == SC_ERROR_INVALID_ARGUMENT, "status, rank 1 of 1");
 }
 
+/* The single-process masks of cur_config / cur_metric into ref1, ref2; returns the number pruned. */
+static int reference(void) {
+    sc_session *s = session(SC_MODE_PRUNING, cur_config);
+    int64_t s1[2] = {R1, C1}, s2[2] = {R2, C2};
+    sc_tensor t1 = view(w1, s1), k1 = view(ref1, s1), t2 = view(w2, s2), k2 = view(ref2, s2);
+    int pruned = 0;
+    size_t i;
+    CHECK(s && sc_session_bind(s, "fc1", "weight", &t1, &k1) == SC_OK && sc_session_bind(s, "fc2", "weight", &t2, &k2) == SC_OK &&
+              sc_session_generate_masks(s, cur_metric) == SC_OK,
+          "reference masks: %s", s ? sc_session_last_error(s) : "");
+    sc_session_free(s);
+    for (i = 0; i < R1 * C1; i++) pruned += ref1[i] == 0;
+    for (i = 0; i < R2 * C2; i++) pruned += ref2[i] == 0;
+    return pruned;
+}
+
 int main(void) {
     uint64_t state = 7;
     size_t i;
@@ -293,17 +316,8 @@ int main(void) {
     for (i = 0; i < R1 * C1; i++) state = state * 6364136223846793005ULL + 1442695040888963407ULL, w1[i] = (float)((int)(state >> 61) - 4) / 4;
     for (i = 0; i < R2 * C2; i++) state = state * 6364136223846793005ULL + 1442695040888963407ULL, w2[i] = (float)((int)(state >> 61) - 4) / 4;
     /* the single-process reference */
-    s = session(SC_MODE_PRUNING, kConfig);
-    {
-        int64_t s1[2] = {R1, C1}, s2[2] = {R2, C2};
-        sc_tensor t1 = view(w1, s1), k1 = view(ref1, s1), t2 = view(w2, s2), k2 = view(ref2, s2);
-        CHECK(s && sc_session_bind(s, "fc1", "weight", &t1, &k1) == SC_OK && sc_session_bind(s, "fc2", "weight", &t2, &k2) == SC_OK &&
-                  sc_session_generate_masks(s, SC_METRIC_LEVEL) == SC_OK,
-              "reference masks: %s", s ? sc_session_last_error(s) : "");
-        sc_session_free(s);
-    }
-    for (i = 0; i < R1 * C1; i++) pruned += ref1[i] == 0;
-    for (i = 0; i < R2 * C2; i++) pruned += ref2[i] == 0;
+    cur_config = kConfig, cur_metric = SC_METRIC_LEVEL;
+    pruned = reference();
     CHECK(pruned == 158, "reference prunes %d elements; expected int(288 * 0.55) = 158", pruned);
     /* the whole weight's per-tensor scale */
     {
@@ -330,6 +344,19 @@ int main(void) {
         CHECK(memcmp(got1, ref1, sizeof ref1) == 0 && memcmp(got2, ref2, sizeof ref2) == 0,
               "world %d: the ranks' masks differ from the single-process masks", world);
     }
+    /* L1 of out_channel rows that span fc1's column slabs: the ranks' partial sums (of quarters:
+     * exact) added across ranks give the single-process norms, so the same masks */
+    cur_config = kL1Config, cur_metric = SC_METRIC_L1;
+    pruned = reference();
+    CHECK(pruned == 144, "L1 reference prunes %d elements; expected 12 rows of 12 = int(288 * 0.5)", pruned);
+    for (world = 2; world <= 4; world += 2) {
+        memset(got1, 0xFF, sizeof got1), memset(got2, 0xFF, sizeof got2);
+        run_world(world, -1, jobs);
+        for (r = 0; r < world; r++) CHECK(jobs[r].status == SC_OK, "L1, world %d rank %d: %s", world, r, jobs[r].message);
+        CHECK(memcmp(got1, ref1, sizeof ref1) == 0 && memcmp(got2, ref2, sizeof ref2) == 0,
+              "L1, world %d: the ranks' masks differ from the single-process masks", world);
+    }
+    cur_config = kConfig, cur_metric = SC_METRIC_LEVEL;
     check_status();
     run_world(2, 1, jobs);
     CHECK(jobs[1].status == SC_ERROR_SHAPE && strstr(jobs[1].message, "does not fit") != NULL, "bad rank: %s (%s)",
@@ -342,7 +369,7 @@ int main(void) {
           "NULL allreduce: %s", sc_session_last_error(s));
     sc_session_free(s);
     if (failures) return 1;
-    printf("distributed: 2 and 4 ranks equal one process (masks and PTQ scale); a failing rank makes every rank fail; "
+    printf("distributed: 2 and 4 ranks equal one process (Level masks, L1 masks of rows spanning shards, PTQ scale); a failing rank makes every rank fail; "
            "the status round of a step before the call\n");
     return 0;
 }

@@ -212,15 +212,97 @@ final class RankResults<T>: @unchecked Sendable {
         #expect(e1.message.hasPrefix("rank 1 of 2: "))
     }
 
-    @Test func blocksThatSpanShardsAreRejectedOnEveryRank() {
-        let ts: [(String, [Int], [Float], PruningSettings)] = [
-            ("a", [4, 8], Self.weight(32, seed: 8), PruningSettings(sparseRatio: 0.5, granularity: .outChannel)),
-        ]
+    @Test func suppliedMetricsOfBlocksThatSpanShardsAreRejectedOnEveryRank() {
+        // a caller's metric of out_channel blocks on a weight sharded along dim 1: its blocks' values
+        // would need the other ranks' elements, which only the core's own norms sum across ranks
         let group = LocalGroup(world: 2)
-        let results = Self.ranks(2) { r in Self.sharded(ts, metric: .l1Norm, dim: 1, rank: r, world: 2, group: group) }
-        for r in results {
-            guard case .failure(let e) = r else { Issue.record("expected a failure"); continue }
-            #expect(e.kind == .distributed)
+        let results = Self.ranks(2) { r -> EngineError? in
+            let buffers = TestBuffers()
+            let w = Self.weight(32, seed: 8)
+            var part: [Float] = []
+            for i in 0..<4 { for j in 0..<4 { part.append(w[i * 8 + r * 4 + j]) } }
+            let t = PruningTarget(moduleName: "a", targetName: "weight", settings: PruningSettings(sparseRatio: 0.5, granularity: .outChannel),
+                                  tensor: try! buffers.view(part, shape: [4, 4]), mask: try! buffers.zeros([4, 4]),
+                                  metric: try! buffers.view([1, 2, 3, 4], shape: [4, 1]))
+            var comm = DistributedCommunicator(rank: r, worldSize: 2) { p, n, op in group.reduce(p, n, op) }
+            do throws(EngineError) {
+                try Pruning.generateMasksDistributed([t], shards: [ShardPlacement(globalShape: [4, 8], offsets: [0, 4 * r], counted: true)],
+                                                     metric: .supplied, communicator: &comm)
+                return nil
+            } catch { return error }
+        }
+        #expect(results[0]?.kind == .distributed && results[0]?.message.contains("span dim 1") == true
+                && results[0]?.message.contains("not a supplied metric") == true, "\(String(describing: results[0]))")
+        #expect(results[1]?.kind == .distributed && results[1]?.message.contains("span dim 1") == true)
+    }
+
+    /// Shards of `ts` with explicit boxes per rank: (name, global shape, values, settings, local shape, offsets).
+    static func boxes(_ ts: [(String, [Int], [Float], PruningSettings, [Int], [Int])], metric: PruningMetricKind, rank: Int,
+                      world: Int, group: LocalGroup) -> Result<([[Double]], Int, Int), EngineError> {
+        let buffers = TestBuffers()
+        var targets: [PruningTarget] = []
+        var shards: [ShardPlacement?] = []
+        for (name, shape, values, settings, local, offsets) in ts {
+            var part: [Float] = []
+            for i in 0..<local[0] {
+                for j in 0..<local[1] { part.append(values[(offsets[0] + i) * shape[1] + offsets[1] + j]) }
+            }
+            targets.append(PruningTarget(moduleName: name, targetName: "weight", settings: settings,
+                                         tensor: try! buffers.view(part, shape: local), mask: try! buffers.zeros(local)))
+            shards.append(ShardPlacement(globalShape: shape, offsets: offsets, counted: true))
+        }
+        var comm = DistributedCommunicator(rank: rank, worldSize: world) { p, n, op in group.reduce(p, n, op) }
+        do {
+            let r = try Pruning.generateMasksDistributed(targets, shards: shards, metric: metric, communicator: &comm)
+            return .success((targets.map { $0.mask.readOnly.allValues }, r.rounds, r.bytes))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    @Test func normsOfBlocksThatSpanShardsByHand() throws {
+        // [2, 4] sharded along dim 1 over 2 ranks: rank 0 holds columns 0-1, rank 1 columns 2-3.
+        //   row 0: 2, 1 | 0, 0.25       L1 3.25; sum of squares 5.0625, L2 2.25
+        //   row 1: 0.25, 0.25 | 1.5, 1.5  L1 3.5;  sum of squares 4.625, L2 2.1506
+        // Alone, rank 0 would rank row 1 lower (0.5 < 3) and rank 1 row 0 (0.25 < 3). Across ranks,
+        // L1 prunes row 0 (3.25 < 3.5), L2 row 1 (2.1506 < 2.25).
+        let w: [Float] = [2, 1, 0, 0.25, 0.25, 0.25, 1.5, 1.5]
+        let s = PruningSettings(sparseRatio: 0.5, granularity: .outChannel)
+        for (metric, pruned) in [(PruningMetricKind.l1Norm, 0), (.l2Norm, 1)] {
+            let group = LocalGroup(world: 2)
+            let results = Self.ranks(2) { r in
+                Self.boxes([("a", [2, 4], w, s, [2, 2], [0, 2 * r])], metric: metric, rank: r, world: 2, group: group)
+            }
+            let expected: [Double] = pruned == 0 ? [0, 0, 1, 1] : [1, 1, 0, 0]
+            for r in 0..<2 {
+                let (masks, rounds, bytes) = try results[r].get()
+                #expect(masks[0] == expected, "\(metric) rank \(r)")
+                // status (2 + 3), partial sums (2 ranks x 2 blocks), 8 key rounds of 256 (64-bit keys)
+                #expect(rounds == 10)
+                #expect(bytes == (5 + 4 + 8 * 256) * 8)
+            }
+        }
+    }
+
+    @Test func normsOfBlocksThatSpanShardsEqualOneProcess() throws {
+        // out_channel L1 / L2 of weights sharded along dim 1 (row-parallel): partial sums of quarters
+        // (exact), so the norms and the masks equal one process's bit for bit, ties included
+        let ratio = PruningSettings(sparseRatio: 0.5, granularity: .outChannel)
+        let g = PruningSettings(sparseRatio: 0.4, globalGroupID: .int(5), granularity: .outChannel)
+        let gb = PruningSettings(sparseRatio: 0.4, maxSparseRatio: 0.3, globalGroupID: .int(6), granularity: .outChannel)
+        let dep = PruningSettings(sparseRatio: 0.5, dependencyGroupID: .int(7), granularity: .outChannel)
+        let thr = PruningSettings(maxSparseRatio: 0.25, sparseThreshold: 3, granularity: .outChannel)
+        let ts: [(String, [Int], [Float], PruningSettings)] = [
+            ("a", [8, 12], Self.weight(96, seed: 14), ratio), ("b", [8, 12], Self.weight(96, seed: 15), g),
+            ("c", [16, 12], Self.weight(192, seed: 16), g), ("d", [8, 12], Self.weight(96, seed: 17), gb),
+            ("e", [4, 24], Self.weight(96, seed: 18), gb), ("f", [8, 12], Self.weight(96, seed: 19), dep),
+            ("h", [8, 12], Self.weight(96, seed: 20), dep), ("t", [8, 12], Self.weight(96, seed: 21), thr),
+        ]
+        for metric in [PruningMetricKind.l1Norm, .l2Norm, .level] {
+            let expected = try Self.single(ts, metric: metric)
+            #expect(expected.contains { $0.contains(0) } && expected.contains { $0.contains(1) })
+            try Self.check(ts, metric: metric, dim: 1, world: 2)
+            try Self.check(ts, metric: metric, dim: 1, world: 4)
         }
     }
 }

@@ -36,6 +36,7 @@ LAYERS = OrderedDict(
     o=(24, 32, 4, ("shard", 1)),
     r=(16, 24, 5, ("replicate",)),
     u=(30, 8, 6, ("shard", 0)),  # uneven: 15 + 15 rows on 2 ranks, 8 + 8 + 8 + 6 on 4 (torch.chunk, as Shard)
+    w=(32, 24, 7, ("shard", 1)),
 )
 
 
@@ -71,6 +72,13 @@ CASES: Dict[str, Tuple[str, List[Dict[str, Any]]]] = {
     # L1 in one global group of mixed block sizes (24 and 8 elements) with a max bound: the weighted form
     "l1_global": ("L1NormPruner", [{"op_names": ["q", "k", "u"], "sparse_ratio": 0.5, "global_group_id": 2},
                                     {"op_names": ["r"], "sparse_ratio": 0.5, "global_group_id": 2, "max_sparse_ratio": 0.25}]),
+    # out_channel blocks that span the shards (v and o: Shard(1), a row-parallel Linear): each rank's
+    # partial sums added across ranks, in a global group with a column-parallel (q) and a replicated
+    # (r) member, a ratio, and a threshold with a max bound
+    "l1_row_parallel": ("L1NormPruner", [{"op_names": ["v", "q", "r"], "sparse_ratio": 0.5, "global_group_id": 3},
+                                         {"op_names": ["o"], "sparse_threshold": 33.0, "max_sparse_ratio": 0.25}]),
+    "l2_row_parallel": ("L2NormPruner", [{"op_names": ["v", "w"], "sparse_ratio": 0.5, "dependency_group_id": 4},
+                                         {"op_names": ["o"], "sparse_ratio": 0.3}]),
     # per-target ratios and thresholds (one with a max bound: the fallback to the ratio cut)
     "ratios_thresholds": ("LevelPruner", [{"op_names": ["q"], "sparse_ratio": 0.3},
                                           {"op_names": ["v"], "sparse_ratio": 0.7},
@@ -133,7 +141,7 @@ def worker(rank: int, world: int, directory: str) -> None:
         for case, (cls, config) in CASES.items():
             _, masks = getattr(pruning, cls)(sharded_model(rank, world, mesh), config).compress()
             results[case] = {m: t["weight"].full_tensor() for m, t in masks.items()}
-            results[case + "_local_type"] = type(masks["q"]["weight"]).__name__
+            results[case + "_local_type"] = type(next(iter(masks.values()))["weight"]).__name__
         # FSDP2: fully_shard (Shard(0) DTensor parameters), masks, and the masked forward (which
         # multiplies FSDP2's unsharded weights by the gathered masks)
         from torch.distributed.fsdp import fully_shard
@@ -163,11 +171,11 @@ def worker(rank: int, world: int, directory: str) -> None:
             pruning.LevelPruner(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": ratio}]).compress()
         except Exception as e:  # noqa: BLE001
             errors["mismatch"] = (type(e).__name__, str(e))
-        # blocks that span shards (out_channel of a Shard(1) weight): rejected on every rank
+        # FPGM ranks a block against every other block: rejected on every rank for a sharded weight
         try:
-            pruning.L1NormPruner(sharded_model(rank, world, mesh), [{"op_names": ["v"], "sparse_ratio": 0.5}]).compress()
+            pruning.FPGMPruner(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": 0.5}]).compress()
         except Exception as e:  # noqa: BLE001
-            errors["split_blocks"] = (type(e).__name__, str(e))
+            errors["fpgm"] = (type(e).__name__, str(e))
         # a constructor failing on one rank only: every rank raises there (none waits in compress())
         last = world - 1
         model = sharded_model(rank, world, mesh)
@@ -305,8 +313,8 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
             assert (kind, message) == ("ValueError", f"rank 0 of {world}: the subclass's check failed")
         else:
             assert kind == "PruningError" and f"rank 0 of {world} failed in Checked's constructor" in message
-        kind, message = errors["split_blocks"]
-        assert kind == "PruningError" and "span dim 1, along which the tensor is sharded" in message
+        kind, message = errors["fpgm"]
+        assert kind == "PruningError" and "FPGM ranks a block against every other block" in message
 
 
 def test_the_reduce_callback_gets_the_summary_and_its_exception_is_the_cause() -> None:
