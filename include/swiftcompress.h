@@ -1084,11 +1084,32 @@ int sc_session_generate_masks_distributed(sc_session *session, int metric, int r
  * than the channel for per_channel) gets the minimum of the minima and maximum of the maxima
  * (SC_REDUCE_MIN_FLOAT64 / SC_REDUCE_MAX_FLOAT64 rounds); one sharded along the channel dim only
  * keeps its local ranges (its blocks are whole). Scales and zero points are then those of the
- * unsharded tensor. A status round comes first, as above. stats as above. Errors: SC_ERROR_STATE
- * (not observed, a moving-average observer), SC_ERROR_SHAPE (sharded along both kinds of dims),
+ * unsharded tensor. Targets observed with sc_session_observe_distributed (their ranges are the
+ * unsharded tensor's already) are left as they are. A status round comes first, as above. stats as
+ * above. Errors: SC_ERROR_STATE (not observed, a moving-average observer observed with
+ * sc_session_observe), SC_ERROR_SHAPE (sharded along both kinds of dims),
  * SC_ERROR_QUANTIZATION for another rank's failure or a failed allreduce. */
 int sc_session_reduce_observers_distributed(sc_session *session, int rank, int world_size, sc_allreduce_fn allreduce,
                                             void *user_data, int64_t *stats);
+
+/* sc_session_observe for a target whose batch is this rank's shard (quantization sessions; bind the
+ * shard's placement with sc_session_bind_shard first, or the target is observed as a whole tensor):
+ * the observer then tracks the unsharded tensor's range batch by batch, so moving-average
+ * observers (SC_OBSERVER_EMA, QAT) give the single-process scales too. Rounds: a status round of
+ * world_size + 3 int64; for a target sharded along dims its scale blocks reduce (any dim per
+ * tensor, dims other than the channel per channel), one SC_REDUCE_MAX_FLOAT64 round of 3 x (scale
+ * blocks) doubles (negated minima, maxima, a NaN flag per block: the batch's global range, folded
+ * in as sc_session_observe folds a batch). A target sharded along its channel dim only, or without
+ * a shard binding, is observed locally after the status round. A rank's empty shard takes part
+ * without values. Every rank calls it for the same targets in the same order with the same
+ * observer. stats as above. Errors: those of sc_session_observe (an empty batch only when the
+ * unsharded tensor is empty), SC_ERROR_SHAPE (a batch of another shape than the bound shard,
+ * sharded along both kinds of dims), SC_ERROR_QUANTIZATION for another rank's failure, different
+ * targets or settings on the ranks, or a failed allreduce; a rank whose arguments are bad still
+ * takes part in the status round. On error the observer is unchanged. */
+int sc_session_observe_distributed(sc_session *session, const char *module_name, const char *target_name,
+                                   const sc_tensor *batch, int observer, int rank, int world_size, sc_allreduce_fn allreduce,
+                                   void *user_data, int64_t *stats);
 
 /* For a rank that failed before it could make the distributed call (its own error is in hand): takes
  * part in the status round with its failure flag set, so that the other ranks' calls return an

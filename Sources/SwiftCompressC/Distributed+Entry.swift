@@ -79,6 +79,41 @@ public func sc_session_reduce_observers_distributed(_ session: OpaquePointer?, _
     }
 }
 
+/// `int sc_session_observe_distributed(sc_session *, const char *module_name, const char *target_name,
+///                                     const sc_tensor *batch, int observer, int rank, int world_size,
+///                                     sc_allreduce_fn, void *user_data, int64_t *stats)`.
+@_cdecl("sc_session_observe_distributed")
+public func sc_session_observe_distributed(_ session: OpaquePointer?, _ moduleName: UnsafePointer<CChar>?, _ targetName: UnsafePointer<CChar>?,
+                                           _ batch: UnsafePointer<sc_tensor>?, _ observer: Int32, _ rank: Int32, _ world: Int32,
+                                           _ fn: sc_allreduce_fn?, _ user: UnsafeMutableRawPointer?,
+                                           _ stats: UnsafeMutablePointer<Int64>?) -> Int32 {
+    sessionCall(session) { (s) throws(CallError) in
+        var comm = try communicator(rank, world, fn, user)
+        var module = "", target = "", kind = QuantObserverKind.minMax
+        var view: TensorView? = nil
+        do throws(CallError) {
+            module = try string(moduleName, "module_name")
+            target = try string(targetName, "target_name")
+            switch observer {
+            case 0: kind = .minMax
+            case 1: kind = .qat
+            default: throw CallError(.invalidArgument, "observer is \(observer); expected SC_OBSERVER_MINMAX (0) or SC_OBSERVER_EMA (1)")
+            }
+            view = try tensorView(batch, "\(module).\(target): batch", writable: false).readOnly
+        } catch {
+            // Still a participant: the other ranks must not wait for this one.
+            try? comm.statusRound(failure: EngineError(.quantization, .distributed, target: "", error.message), fingerprint: 0, engine: .quantization)
+            throw error
+        }
+        guard let b = view else { throw CallError(.internal, "sc_session_observe_distributed: no batch view") }
+        let r = try s.call { (c) throws(SessionError) in
+            try c.observeDistributed(module: module, target: target, batch: b, observer: kind, communicator: &comm,
+                                     call: "sc_session_observe_distributed")
+        }
+        writeStats(stats, r)
+    }
+}
+
 /// `int sc_distributed_fail(int rank, int world_size, sc_allreduce_fn, void *user_data)`.
 @_cdecl("sc_distributed_fail")
 public func sc_distributed_fail(_ rank: Int32, _ world: Int32, _ fn: sc_allreduce_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {

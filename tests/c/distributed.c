@@ -10,8 +10,12 @@
  *    whole weights byte for byte, and int(288 * 0.55) = 158 elements must be pruned.
  *    The same with L1 of out_channel blocks (sparse_ratio 0.5, 144 pruned): fc1's rows span its
  *    column slabs, so their norms are the ranks' partial sums added across ranks (exact here).
- * 2. PTQ: a per-tensor int8 observer on fc1 sharded along dim 1: after the reduction every rank's
- *    scale equals the scale of the whole weight.
+ * 2. PTQ: a per-tensor int8 observer on fc1 sharded along dim 1, with outliers 1.5 and -1.5 put
+ *    in the first and the last column slab (no rank holds the whole range): after the reduction
+ *    every rank's scale equals the scale of the whole weight. QAT: a moving-average observer of
+ *    the same slabs over two batches (the second halved) with sc_session_observe_distributed:
+ *    every rank's scale and tracked range equal the whole weight's moving average (2 rounds per
+ *    batch).
  * 3. Failure: on 2 ranks, rank 1 binds a shard that does not fit (offset past the end), calls
  *    sc_distributed_fail and rank 0's sc_session_generate_masks_distributed returns
  *    SC_ERROR_PRUNING with a message naming rank 1; NULL allreduce gives SC_ERROR_NULL_POINTER.
@@ -47,6 +51,7 @@ static const char *kQuantConfig =
 #define R2 8
 #define C2 12
 static float w1[R1 * C1], w2[R2 * C2];
+static float e1[R1 * C1]; /* w1 with outliers in the first and the last column slab (QAT) */
 static float ref1[R1 * C1], ref2[R2 * C2];
 static float got1[R1 * C1], got2[R2 * C2];
 static int failures = 0;
@@ -138,6 +143,7 @@ typedef struct job {
     int status;         /* of the distributed call */
     char message[512];
     double scale;       /* PTQ */
+    float ema[3];       /* QAT: scale, tracked min, tracked max */
 } job;
 
 static void *run_rank(void *arg) {
@@ -175,7 +181,9 @@ static void *run_rank(void *arg) {
         }
     }
     sc_session_free(s);
-    /* PTQ over fc1's shard */
+    /* PTQ and QAT over fc1's shard of e1 (w1 with outliers: no rank holds the whole range) */
+    for (i = 0; i < R1; i++)
+        for (k = 0; k < c1; k++) l1[i * c1 + k] = e1[i * C1 + rank * c1 + k];
     if (j->ptq) {
         sc_session *q = session(SC_MODE_QUANTIZATION, kQuantConfig);
         float scale = 0, zero = 0;
@@ -190,6 +198,31 @@ static void *run_rank(void *arg) {
         if (st == SC_OK) st = sc_session_quant_params(q, "fc1", "weight", &sc, &zp, NULL, NULL);
         CHECK(st == SC_OK, "rank %d: PTQ: %s", rank, q ? sc_session_last_error(q) : "no session");
         j->scale = scale;
+        sc_session_free(q);
+    }
+    /* QAT: a moving-average observer of fc1's shard over two batches (the second halved), each
+     * batch's range reduced across the ranks before the average */
+    if (j->ptq) {
+        sc_session *q = session(SC_MODE_QUANTIZATION, kQuantConfig);
+        float v[4] = {0, 0, 0, 0};
+        int64_t one[1] = {1}, qstats[2] = {0, 0};
+        sc_tensor out[4];
+        int st = q == NULL ? SC_ERROR_INTERNAL : SC_OK, b;
+        for (b = 0; b < 4; b++) out[b].data = &v[b], out[b].dtype = SC_DTYPE_FLOAT32, out[b].ndim = 0, out[b].shape = one, out[b].strides = NULL;
+        if (st == SC_OK) st = sc_session_bind_shard(q, "fc1", "weight", 2, s1, g1, o1, 1);
+        for (b = 0; b < 2 && st == SC_OK; b++) {
+            if (b == 1)
+                for (i = 0; i < R1 * c1; i++) l1[i] *= 0.5f;
+            st = sc_session_observe_distributed(q, "fc1", "weight", &t1, SC_OBSERVER_EMA, rank, world, allreduce, &j->ctx, qstats);
+            /* a status round (world + 3 int64) and one max of 3 doubles (one per-tensor block) */
+            CHECK(st != SC_OK || (qstats[0] == 2 && qstats[1] == (world + 3 + 3) * 8), "rank %d: EMA stats %lld rounds, %lld bytes",
+                  rank, (long long)qstats[0], (long long)qstats[1]);
+        }
+        /* accepted (its range is the whole weight's already) and left as it is */
+        if (st == SC_OK) st = sc_session_reduce_observers_distributed(q, rank, world, allreduce, &j->ctx, NULL);
+        if (st == SC_OK) st = sc_session_quant_params(q, "fc1", "weight", &out[0], &out[1], &out[2], &out[3]);
+        CHECK(st == SC_OK, "rank %d: QAT: %s", rank, q ? sc_session_last_error(q) : "no session");
+        j->ema[0] = v[0], j->ema[1] = v[2], j->ema[2] = v[3];
         sc_session_free(q);
     }
     free(l1), free(l2), free(m1), free(m2);
@@ -311,10 +344,13 @@ int main(void) {
     size_t i;
     int world, r, pruned = 0;
     double whole_scale;
+    float whole_ema[3];
     job jobs[8];
     sc_session *s;
     for (i = 0; i < R1 * C1; i++) state = state * 6364136223846793005ULL + 1442695040888963407ULL, w1[i] = (float)((int)(state >> 61) - 4) / 4;
     for (i = 0; i < R2 * C2; i++) state = state * 6364136223846793005ULL + 1442695040888963407ULL, w2[i] = (float)((int)(state >> 61) - 4) / 4;
+    memcpy(e1, w1, sizeof e1);
+    e1[0] = 1.5f, e1[R1 * C1 - 1] = -1.5f; /* (row 0, column 0) and (row 15, column 11): no slab holds both */
     /* the single-process reference */
     cur_config = kConfig, cur_metric = SC_METRIC_LEVEL;
     pruned = reference();
@@ -324,13 +360,29 @@ int main(void) {
         sc_session *q = session(SC_MODE_QUANTIZATION, kQuantConfig);
         int64_t s1[2] = {R1, C1}, one[1] = {1};
         float scale = 0, zero = 0;
-        sc_tensor t1 = view(w1, s1), sc, zp;
+        sc_tensor t1 = view(e1, s1), sc, zp;
         sc.data = &scale, sc.dtype = SC_DTYPE_FLOAT32, sc.ndim = 0, sc.shape = one, sc.strides = NULL;
         zp = sc, zp.data = &zero;
         CHECK(q && sc_session_observe(q, "fc1", "weight", &t1, SC_OBSERVER_MINMAX) == SC_OK &&
                   sc_session_quant_params(q, "fc1", "weight", &sc, &zp, NULL, NULL) == SC_OK,
               "reference scale");
         whole_scale = scale;
+        sc_session_free(q);
+    }
+    /* the whole weight's moving average over the same two batches */
+    {
+        sc_session *q = session(SC_MODE_QUANTIZATION, kQuantConfig);
+        int64_t s1[2] = {R1, C1}, one[1] = {1};
+        float v[4] = {0, 0, 0, 0}, half[R1 * C1];
+        sc_tensor t1 = view(e1, s1), t2 = view(half, s1), out[4];
+        int b;
+        for (i = 0; i < R1 * C1; i++) half[i] = e1[i] * 0.5f;
+        for (b = 0; b < 4; b++) out[b].data = &v[b], out[b].dtype = SC_DTYPE_FLOAT32, out[b].ndim = 0, out[b].shape = one, out[b].strides = NULL;
+        CHECK(q && sc_session_observe(q, "fc1", "weight", &t1, SC_OBSERVER_EMA) == SC_OK &&
+                  sc_session_observe(q, "fc1", "weight", &t2, SC_OBSERVER_EMA) == SC_OK &&
+                  sc_session_quant_params(q, "fc1", "weight", &out[0], &out[1], &out[2], &out[3]) == SC_OK,
+              "reference EMA scale");
+        whole_ema[0] = v[0], whole_ema[1] = v[2], whole_ema[2] = v[3];
         sc_session_free(q);
     }
     for (world = 2; world <= 4; world += 2) {
@@ -340,6 +392,9 @@ int main(void) {
             CHECK(jobs[r].status == SC_OK, "world %d rank %d: %s", world, r, jobs[r].message);
             CHECK(jobs[r].scale == whole_scale && whole_scale > 0, "world %d rank %d: scale %.9g, whole %.9g", world, r,
                   jobs[r].scale, whole_scale);
+            CHECK(memcmp(jobs[r].ema, whole_ema, sizeof whole_ema) == 0 && whole_ema[0] > 0, "world %d rank %d: EMA scale %.9g "
+                  "[%.9g, %.9g], whole %.9g [%.9g, %.9g]", world, r, jobs[r].ema[0], jobs[r].ema[1], jobs[r].ema[2], whole_ema[0],
+                  whole_ema[1], whole_ema[2]);
         }
         CHECK(memcmp(got1, ref1, sizeof ref1) == 0 && memcmp(got2, ref2, sizeof ref2) == 0,
               "world %d: the ranks' masks differ from the single-process masks", world);
@@ -369,7 +424,7 @@ int main(void) {
           "NULL allreduce: %s", sc_session_last_error(s));
     sc_session_free(s);
     if (failures) return 1;
-    printf("distributed: 2 and 4 ranks equal one process (Level masks, L1 masks of rows spanning shards, PTQ scale); a failing rank makes every rank fail; "
+    printf("distributed: 2 and 4 ranks equal one process (Level masks, L1 masks of rows spanning shards, PTQ and EMA scales); a failing rank makes every rank fail; "
            "the status round of a step before the call\n");
     return 0;
 }

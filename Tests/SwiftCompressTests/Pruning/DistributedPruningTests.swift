@@ -305,4 +305,123 @@ final class RankResults<T>: @unchecked Sendable {
             try Self.check(ts, metric: metric, dim: 1, world: 4)
         }
     }
+
+    // MARK: moving-average observers over shards (CompressionSession.observeDistributed)
+
+    /// A rank's error, by its description.
+    struct RankError: Error, Sendable { var message: String }
+
+    static let quantModules = [ModuleInfo(name: "fc1", typeName: "Linear", forwardArguments: ["input"])]
+
+    /// A quantization session over fc1.weight with `granularity` (nil: per tensor), affine int8.
+    static func quantSession(_ granularity: String?) throws -> CompressionSession {
+        let s = CompressionSession(mode: .quantization)
+        try s.addModules(quantModules)
+        let g = granularity.map { #", "granularity": "\#($0)""# } ?? ""
+        try s.setConfig(#"[{"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine"\#(g)}]"#)
+        return s
+    }
+
+    /// Columns `cols` of a row-major [rows, n] matrix.
+    static func columns(_ m: [Float], rows: Int, n: Int, _ cols: Range<Int>) -> [Float] {
+        var out: [Float] = []
+        for i in 0..<rows { for j in cols { out.append(m[i * n + j]) } }
+        return out
+    }
+
+    /// The tracked (min, max) of fc1.weight after observing `batches` ([4, 8] matrices) with the
+    /// moving average in one session.
+    static func singleEMA(_ batches: [[Float]], granularity: String?) throws -> ([Double], [Double]) {
+        let s = try quantSession(granularity)
+        for b in batches {
+            try b.withUnsafeBufferPointer { p in
+                try s.observe(module: "fc1", target: "weight", batch: try TensorView(p, shape: [4, 8]), observer: .qat)
+            }
+        }
+        let (i, settings) = try s.quantizationTarget(module: "fc1", target: "weight", call: "test")
+        let o = try s.observer(i, settings: settings)
+        return (o.trackedMin, o.trackedMax)
+    }
+
+    /// Each rank's tracked range after `observeDistributed` of its columns of `batches` (rank r's
+    /// columns: `parts[r]`) and the (rounds, bytes) of its last call, or its error's description.
+    static func shardedEMA(_ batches: [[Float]], granularity: String?, parts: [Range<Int>], badRank: Int? = nil)
+        -> [Result<([Double], [Double], Int, Int), RankError>] {
+        let world = parts.count
+        let group = LocalGroup(world: world)
+        return ranks(world) { r in
+            do {
+                let s = try quantSession(granularity)
+                let cols = parts[r]
+                try s.bindShard(module: "fc1", target: "weight", localShape: [4, cols.count],
+                                placement: ShardPlacement(globalShape: [4, 8], offsets: [0, cols.lowerBound], counted: true))
+                var stats = (0, 0)
+                for b in batches {
+                    var local = columns(b, rows: 4, n: 8, cols)
+                    var shape = [4, cols.count]
+                    if r == badRank { local.removeLast(4); shape = [4, cols.count - 1] }  // not the bound shard's shape
+                    var comm = DistributedCommunicator(rank: r, worldSize: world) { p, n, op in group.reduce(p, n, op) }
+                    stats = try local.withUnsafeBufferPointer { p in
+                        try s.observeDistributed(module: "fc1", target: "weight", batch: try TensorView(p, shape: shape), observer: .qat,
+                                                 communicator: &comm)
+                    }
+                }
+                let (i, settings) = try s.quantizationTarget(module: "fc1", target: "weight", call: "test")
+                let o = try s.observer(i, settings: settings)
+                return .success((o.trackedMin, o.trackedMax, stats.0, stats.1))
+            } catch {
+                return .failure(RankError(message: "\(error)"))
+            }
+        }
+    }
+
+    @Test func movingAverageObserversOverShardsEqualOneProcess() throws {
+        // [4, 8] weights of quarters, outliers 3 at (0, 0) and -2.5 at (3, 7): rank 0 holds columns
+        // 0-3, rank 1 columns 4-7, so no rank alone holds the per-tensor range; 3 batches, the
+        // second halved, the third negated
+        var w = Self.weight(32, seed: 30)
+        w[0] = 3
+        w[31] = -2.5
+        let batches = [w, w.map { $0 / 2 }, w.map { -$0 }]
+        for granularity in [nil, "per_channel"] {
+            let (lo, hi) = try Self.singleEMA(batches, granularity: granularity)
+            for result in Self.shardedEMA(batches, granularity: granularity, parts: [0..<4, 4..<8]) {
+                let (glo, ghi, rounds, bytes) = try result.get()
+                #expect(glo == lo && ghi == hi, "\(granularity ?? "per_tensor")")
+                // a status round (2 + 3 int64) and one max of 3 doubles per scale block
+                #expect(rounds == 2 && bytes == (5 + 3 * lo.count) * 8)
+            }
+        }
+        // the reduction matters: the maximum 3 is rank 0's only, the minimum -2.5 rank 1's only
+        let part0 = Self.columns(w, rows: 4, n: 8, 0..<4), part1 = Self.columns(w, rows: 4, n: 8, 4..<8)
+        #expect(part0.min() != w.min() && part1.max() != w.max())
+    }
+
+    @Test func movingAverageObserversOverShardsNaNAndEmptyShards() throws {
+        var w = Self.weight(32, seed: 31)
+        w[13] = .nan  // row 1, column 5: rank 1's
+        let (lo, _) = try Self.singleEMA([w], granularity: nil)
+        #expect(lo.count == 1 && lo[0].isNaN)
+        for result in Self.shardedEMA([w], granularity: nil, parts: [0..<4, 4..<8]) {
+            let (glo, ghi, _, _) = try result.get()
+            #expect(glo.count == 1 && glo[0].isNaN && ghi[0].isNaN)
+        }
+        // rank 0 holds every column, rank 1 an empty part: both take part, the range is the whole's
+        let v = Self.weight(32, seed: 32)
+        let (vlo, vhi) = try Self.singleEMA([v, v.map { $0 / 2 }], granularity: nil)
+        for result in Self.shardedEMA([v, v.map { $0 / 2 }], granularity: nil, parts: [0..<8, 8..<8]) {
+            let (glo, ghi, _, _) = try result.get()
+            #expect(glo == vlo && ghi == vhi)
+        }
+    }
+
+    @Test func aRankWhoseBatchIsBadMakesEveryObserverThrow() {
+        let results = Self.shardedEMA([Self.weight(32, seed: 33)], granularity: nil, parts: [0..<4, 4..<8], badRank: 1)
+        guard case .failure(let e0) = results[0], case .failure(let e1) = results[1] else {
+            Issue.record("both ranks must throw: \(results)")
+            return
+        }
+        #expect(e0.message.contains("rank 1 of 2 failed"))
+        #expect(e1.message.contains("the shard was bound with local shape [4, 4] but the batch has shape [4, 3]"))
+    }
 }

@@ -132,6 +132,25 @@ static PyObject *Session_reduce_observers_distributed(SessionObject *self, PyObj
     return Py_BuildValue("(LL)", (long long)stats[0], (long long)stats[1]);
 }
 
+static PyObject *Session_observe_distributed(SessionObject *self, PyObject *args) {
+    const char *module, *target;
+    PyObject *spec, *fn;
+    int observer, rank, world;
+    if (!PyArg_ParseTuple(args, "ssOiiiO:observe_distributed", &module, &target, &spec, &observer, &rank, &world, &fn))
+        return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
+    tensor_arg batch;
+    if (scpy_read_spec(spec, "observe_distributed: batch", &batch) < 0) return NULL;
+    reduce_ctx ctx = {fn, NULL, 0};
+    int64_t stats[2] = {0, 0};
+    int status;
+    SCPY_CALL_BUSY(self, status, sc_session_observe_distributed(self->session, module, target, &batch.t, observer, rank, world,
+                                                                call_reduce, &ctx, stats));
+    if (status != SC_OK) return dist_error(status, sc_session_last_error(self->session), &ctx);
+    Py_XDECREF(ctx.error);
+    return Py_BuildValue("(LL)", (long long)stats[0], (long long)stats[1]);
+}
+
 static PyObject *core_distributed_fail(PyObject *m, PyObject *args) {
     int rank, world;
     PyObject *fn;
@@ -165,6 +184,9 @@ PyMethodDef scpy_dist_session_methods[] = {
      "generate_masks_distributed(metric, rank, world_size, reduce) -> (rounds, bytes): the masks of the "
      "unsharded model's cut; reduce(buffer, op) all-reduces the core's summary in place (GIL released "
      "between calls)."},
+    {"observe_distributed", (PyCFunction)Session_observe_distributed, METH_VARARGS,
+     "observe_distributed(module_name, target_name, batch_spec, observer, rank, world_size, reduce) -> (rounds, bytes): "
+     "observe of this rank's shard, the batch's range reduced over the ranks before it is folded in."},
     {"reduce_observers_distributed", (PyCFunction)Session_reduce_observers_distributed, METH_VARARGS,
      "reduce_observers_distributed(rank, world_size, reduce) -> (rounds, bytes): observer ranges of "
      "sharded targets reduced over the ranks."},

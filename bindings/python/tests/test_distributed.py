@@ -4,7 +4,8 @@ One spawn per world size (2 and 4 CPU processes, gloo, a file rendezvous) runs e
 builds the same full weights from a seed, keeps its shard as a DTensor (``DTensor.from_local``:
 ``Shard(0)``, ``Shard(1)`` or ``Replicate``) and runs the pruner / quantizer; rank 0 gathers the masks
 (``full_tensor()``, in the test only) and writes them with each rank's errors to a file. The parent
-process computes the single-process masks and scales of the same weights and compares bit for bit.
+process computes the single-process masks and scales of the same weights (and QATQuantizer's
+moving-average ranges over a tensor-parallel MLP) and compares bit for bit.
 Weights are multiples of 1/8 in [-2, 2): many equal values, so the ties of the cut are split across
 ranks and the tie order (lowest global index first) is exercised. The spawn is bounded by a timeout;
 a hang fails the test.
@@ -47,6 +48,16 @@ def plain_model() -> nn.Module:
         with torch.no_grad():
             layer.weight.copy_(tied((out, inp), seed))
         model.add_module(name, layer)
+    return model
+
+
+def ptq_model() -> nn.Module:
+    """plain_model with two outliers in q (per tensor, Shard(0)), at rows held by the first and the
+    last rank: no rank alone holds q's range."""
+    model = plain_model()
+    with torch.no_grad():
+        model.q.weight[0, 0] = 3.0
+        model.q.weight[-1, -1] = -2.5
     return model
 
 
@@ -93,6 +104,39 @@ PTQ_CONFIG = [
 ]
 
 
+QAT_CONFIG = [
+    {"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
+     "granularity": "per_channel"},
+    {"op_names": ["fc2"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "symmetric"},
+]
+
+
+def qat_model() -> nn.Module:
+    """fsdp_model's MLP with two outliers in fc2, at columns held by the first and the last rank of
+    a Shard(1): no rank's own range of fc2 is the whole weight's."""
+    model = fsdp_model()
+    with torch.no_grad():
+        model.fc2.weight[0, 0] = 3.0
+        model.fc2.weight[-1, -1] = -2.5
+    return model
+
+
+def qat_run(model: nn.Module, x: Any) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    """QATQuantizer's moving-average observers over 3 training forwards, the weights halved after
+    each (quant_start_step 1000: observed, never fake-quantized); the tracked ranges."""
+    from swiftcompress.quantization import QATQuantizer
+
+    quantizer = QATQuantizer(model, QAT_CONFIG, quant_start_step=1000)
+    model.train()
+    for _ in range(3):
+        model(x)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(0.5)
+    calib = quantizer.get_calibration_config()
+    return {m: (t["weight"]["tracked_min"], t["weight"]["tracked_max"]) for m, t in calib.items()}
+
+
 def single_process() -> Dict[str, Any]:
     import swiftcompress.pruning as pruning
     from swiftcompress.quantization import PtqQuantizer
@@ -104,18 +148,20 @@ def single_process() -> Dict[str, Any]:
     model = fsdp_model()
     _, masks = pruning.LevelPruner(model, FSDP_CONFIG).compress()
     out["fsdp"] = ({m: t["weight"].clone() for m, t in masks.items()}, model(FSDP_INPUT).detach())
-    quantizer = PtqQuantizer(plain_model(), PTQ_CONFIG)
+    quantizer = PtqQuantizer(ptq_model(), PTQ_CONFIG)
     _, calib = quantizer.compress()
     out["ptq"] = {m: (t["weight"]["scale"].clone(), t["weight"]["zero_point"].clone()) for m, t in calib.items()}
+    out["qat"] = qat_run(qat_model(), FSDP_INPUT)
     return out
 
 
-def sharded_model(rank: int, world: int, mesh: Any, bad: bool = False) -> nn.Module:
+def sharded_model(rank: int, world: int, mesh: Any, bad: bool = False, base: Any = None) -> nn.Module:
+    """plain_model (or ``base``'s weights) with every weight this rank's shard of it, as a DTensor."""
     from torch.distributed.tensor import DTensor, Replicate, Shard
 
     model = plain_model()
     for name, (out, inp, seed, place) in LAYERS.items():
-        full = tied((out, inp), seed)
+        full = tied((out, inp), seed) if base is None else getattr(base, name).weight.detach().clone()
         if place[0] == "shard":
             local, placements = full.chunk(world, dim=place[1])[rank].contiguous(), [Shard(place[1])]
         else:
@@ -153,8 +199,18 @@ def worker(rank: int, world: int, directory: str) -> None:
         results["fsdp"] = ({m: t["weight"].full_tensor() for m, t in masks.items()}, model(FSDP_INPUT).detach(),
                            [type(t["weight"]).__name__ for t in masks.values()])
         # PTQ: weights observed shard by shard, ranges reduced across ranks
-        _, calib = PtqQuantizer(sharded_model(rank, world, mesh), PTQ_CONFIG).compress()
+        _, calib = PtqQuantizer(sharded_model(rank, world, mesh, base=ptq_model()), PTQ_CONFIG).compress()
         results["ptq"] = {m: (t["weight"]["scale"], t["weight"]["zero_point"]) for m, t in calib.items()}
+        # QAT: moving-average observers of a column-parallel fc1 (Shard(0)) and a row-parallel fc2
+        # (Shard(1)), each training forward's range reduced across ranks before the average
+        from torch.distributed.tensor import DTensor, Replicate, Shard
+        model = qat_model()
+        for name, dim in (("fc1", 0), ("fc2", 1)):
+            full = getattr(model, name).weight.detach()
+            local = full.chunk(world, dim=dim)[rank].contiguous()
+            getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
+                                                                          shape=full.shape, stride=full.stride()))
+        results["qat"] = qat_run(model, DTensor.from_local(FSDP_INPUT, mesh, [Replicate()], run_check=False))
         # the ranks' own shards of v's mask (Shard(1)) keep the weight's placement
         # a bad shard on the last rank: every rank raises
         errors = {}
@@ -281,6 +337,18 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
                 assert torch.equal(got_zero, zero_point.chunk(world, 0)[rank])
             else:  # per tensor: q (Shard(0), reduced) and r (replicated)
                 assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point), name
+        q = ptq_model().q.weight.detach()  # (no rank alone holds q's range)
+        assert (q.chunk(world, 0)[rank].min(), q.chunk(world, 0)[rank].max()) != (q.min(), q.max())
+        # QAT: fc2 per tensor (sharded along the dim its block reduces): the whole weight's range;
+        # fc1 per channel (sharded along its channels): this rank's channels of it
+        (min2, max2), (got_min2, got_max2) = reference["qat"]["fc2"], results["qat"]["fc2"]
+        assert torch.equal(got_min2, min2) and torch.equal(got_max2, max2), f"qat fc2 on rank {rank} of {world}"
+        (min1, max1), (got_min1, got_max1) = reference["qat"]["fc1"], results["qat"]["fc1"]
+        assert torch.equal(got_min1, min1.chunk(world, 0)[rank]) and torch.equal(got_max1, max1.chunk(world, 0)[rank])
+        # (no rank alone holds fc2's range: its shard's range differs from the whole weight's)
+        whole = qat_model().fc2.weight.detach()
+        part = whole.chunk(world, 1)[rank]
+        assert (part.min(), part.max()) != (whole.min(), whole.max())
         errors = results["errors"]
         last = world - 1
         kind, message = errors["bad_dtype"]

@@ -478,6 +478,9 @@ class Quantizer:
         if tracing():  # torch.export / dynamo: no data to observe; the traced program has no observer
             return
         target.traced = None
+        if _distributed.is_sharded(x) and self._observer == _core.SC_OBSERVER_EMA:
+            self._observe_across_ranks(target, x)
+            return
         check_tensor(x, target.qualified_name, "observe")
         x = x.detach()
         if _distributed.is_sharded(x):  # a DTensor parameter: its local shard, placement recorded
@@ -488,6 +491,26 @@ class Quantizer:
         self._session.observe(target.module_name, target.target_name, spec(batch), self._observer)
         target.observed = True
         target.dtype = x.dtype
+
+    def _observe_across_ranks(self, target: _Target, x: Any) -> None:
+        """A moving-average observer of a DTensor: this rank's shard observed with the batch's range
+        reduced over the ranks before the average (``observe_distributed``: a collective per call,
+        so every rank observes the same targets in the same order, as its forward does). A rank
+        failing before the core call takes part in the status round first (every rank raises)."""
+        try:
+            check_tensor(x, target.qualified_name, "observe")
+            local, local_shape, global_shape, offsets, counted = _distributed.shard(x.detach(), target.qualified_name)
+            self._session.bind_shard(target.module_name, target.target_name, local_shape, global_shape, offsets, counted)
+            batch = host(local)
+            batch_spec = spec(batch)
+        except BaseException as error:
+            _distributed.fail(error)
+            raise
+        rank, size = _distributed.world()
+        self._session.observe_distributed(target.module_name, target.target_name, batch_spec, self._observer, rank, size,
+                                          _distributed.reducer())
+        target.observed = True
+        target.dtype = local.dtype
 
     def _fake_quantize(self, target: _Target, x: torch.Tensor, method: int, with_mask: bool
                        ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
