@@ -137,6 +137,44 @@ def qat_run(model: nn.Module, x: Any) -> Dict[str, Tuple[torch.Tensor, torch.Ten
     return {m: (t["weight"]["tracked_min"], t["weight"]["tracked_max"]) for m, t in calib.items()}
 
 
+class TwoLinears(nn.Module):
+    """A column-parallel fc1 and a row-parallel fc2 of the same input: with one-hot input rows
+    every output element is one weight (times 1, plus zeros), exact whatever the order of the sums,
+    so the sharded forward's output can equal one process's bit for bit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(24, 32, bias=False)
+        self.fc2 = nn.Linear(24, 30, bias=False)
+        with torch.no_grad():
+            self.fc1.weight.copy_(tied((32, 24), 21))
+            self.fc2.weight.copy_(tied((30, 24), 22))
+            self.fc2.weight[0, 0] = 3.0  # (columns of the first and the last rank of a Shard(1))
+            self.fc2.weight[-1, -1] = -2.5
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.fc1(x), self.fc2(x)
+
+
+FQ_CONFIG = [
+    {"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
+     "granularity": "per_channel"},
+    {"op_names": ["fc2"], "target_names": ["weight"], "quant_dtype": "int4", "quant_scheme": "symmetric"},
+]
+FQ_INPUT = torch.zeros(4, 24)
+FQ_INPUT[[0, 1, 2, 3], [0, 7, 13, 23]] = 1.0  # one-hot rows, columns on every rank of 2 and 4
+
+
+def fake_quantized_forward(model: nn.Module, x: Any) -> Tuple[Any, Any]:
+    """PtqQuantizer: the weights observed by compress(), then the fake-quantized forward."""
+    from swiftcompress.quantization import PtqQuantizer
+
+    PtqQuantizer(model, FQ_CONFIG).compress()
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
 def single_process() -> Dict[str, Any]:
     import swiftcompress.pruning as pruning
     from swiftcompress.quantization import PtqQuantizer
@@ -152,6 +190,9 @@ def single_process() -> Dict[str, Any]:
     _, calib = quantizer.compress()
     out["ptq"] = {m: (t["weight"]["scale"].clone(), t["weight"]["zero_point"].clone()) for m, t in calib.items()}
     out["qat"] = qat_run(qat_model(), FSDP_INPUT)
+    model = TwoLinears()
+    out["fq"] = fake_quantized_forward(model, FQ_INPUT)
+    out["fq_plain"] = tuple(y.detach() for y in TwoLinears()(FQ_INPUT))
     return out
 
 
@@ -211,6 +252,16 @@ def worker(rank: int, world: int, directory: str) -> None:
             getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
                                                                           shape=full.shape, stride=full.stride()))
         results["qat"] = qat_run(model, DTensor.from_local(FSDP_INPUT, mesh, [Replicate()], run_check=False))
+        # the fake-quantized forward of DTensor weights (PtqQuantizer after compress()): each rank
+        # quantizes its shard with its scales; the output gathered (full_tensor) on every rank
+        model = TwoLinears()
+        for name, dim in (("fc1", 0), ("fc2", 1)):
+            full = getattr(model, name).weight.detach()
+            local = full.chunk(world, dim=dim)[rank].contiguous()
+            getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
+                                                                          shape=full.shape, stride=full.stride()))
+        y1, y2 = fake_quantized_forward(model, DTensor.from_local(FQ_INPUT, mesh, [Replicate()], run_check=False))
+        results["fq"] = (y1.full_tensor(), y2.full_tensor(), type(model.fc1.weight).__name__)
         # the ranks' own shards of v's mask (Shard(1)) keep the weight's placement
         # a bad shard on the last rank: every rank raises
         errors = {}
@@ -345,6 +396,11 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
         assert torch.equal(got_min2, min2) and torch.equal(got_max2, max2), f"qat fc2 on rank {rank} of {world}"
         (min1, max1), (got_min1, got_max1) = reference["qat"]["fc1"], results["qat"]["fc1"]
         assert torch.equal(got_min1, min1.chunk(world, 0)[rank]) and torch.equal(got_max1, max1.chunk(world, 0)[rank])
+        # the fake-quantized forward: one process's output bit for bit (and not the plain one's)
+        got1, got2, kind = results["fq"]
+        assert kind == "DTensor"
+        assert torch.equal(got1, reference["fq"][0]) and torch.equal(got2, reference["fq"][1]), f"fq on rank {rank} of {world}"
+        assert not torch.equal(got2, reference["fq_plain"][1]) and not torch.equal(got1, reference["fq_plain"][0])
         # (no rank alone holds fc2's range: its shard's range differs from the whole weight's)
         whole = qat_model().fc2.weight.detach()
         part = whole.chunk(world, 1)[rank]

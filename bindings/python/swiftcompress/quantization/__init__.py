@@ -515,7 +515,18 @@ class Quantizer:
     def _fake_quantize(self, target: _Target, x: torch.Tensor, method: int, with_mask: bool
                        ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The core's fake quantization of ``x`` into a new tensor (x's shape, dtype, device, and its
-        strides when dense), and the gradient mask (same) when asked for."""
+        strides when dense), and the gradient mask (same) when asked for. A DTensor (a sharded
+        weight): its local shard is quantized with the target's scales, which are this shard's
+        already (the unsharded tensor's range, or this rank's channels when sharded along them),
+        and the results are DTensors with x's mesh and placements."""
+        if _distributed.is_sharded(x):
+            local = _distributed.shard(x.detach(), target.qualified_name)[0]  # (Partial placements raise)
+            out, mask = self._fake_quantize(target, local, method, with_mask)
+            from torch.distributed.tensor import DTensor
+
+            def rebuild(t: torch.Tensor) -> torch.Tensor:
+                return DTensor.from_local(t, x.device_mesh, x.placements, run_check=False, shape=x.shape, stride=x.stride())
+            return rebuild(out), None if mask is None else rebuild(mask)
         check_tensor(x, target.qualified_name, "quantize")
         source = host(x.detach())
         out = torch.empty_like(source)
