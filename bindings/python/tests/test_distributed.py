@@ -175,6 +175,20 @@ def fake_quantized_forward(model: nn.Module, x: Any) -> Tuple[Any, Any]:
         return model(x)
 
 
+def qat_forward_backward(model: nn.Module, x: Any) -> Tuple[Any, Any, Any, Any]:
+    """QATQuantizer active from step 0: one training forward (observed, then fake-quantized with
+    the gradient mask of qat_clamp_round) and the backward of the outputs' sum; (outputs, weight
+    gradients), gathered when sharded."""
+    from swiftcompress.quantization import QATQuantizer
+
+    QATQuantizer(model, FQ_CONFIG, quant_start_step=0)
+    model.train()
+    y1, y2 = model(x)
+    full = (lambda t: t.full_tensor()) if hasattr(y1, "full_tensor") else (lambda t: t)
+    (full(y1).sum() + full(y2).sum()).backward()
+    return (full(y1).detach(), full(y2).detach(), full(model.fc1.weight.grad), full(model.fc2.weight.grad))
+
+
 def single_process() -> Dict[str, Any]:
     import swiftcompress.pruning as pruning
     from swiftcompress.quantization import PtqQuantizer
@@ -193,6 +207,7 @@ def single_process() -> Dict[str, Any]:
     model = TwoLinears()
     out["fq"] = fake_quantized_forward(model, FQ_INPUT)
     out["fq_plain"] = tuple(y.detach() for y in TwoLinears()(FQ_INPUT))
+    out["qat_fq"] = qat_forward_backward(TwoLinears(), FQ_INPUT)
     return out
 
 
@@ -262,6 +277,14 @@ def worker(rank: int, world: int, directory: str) -> None:
                                                                           shape=full.shape, stride=full.stride()))
         y1, y2 = fake_quantized_forward(model, DTensor.from_local(FQ_INPUT, mesh, [Replicate()], run_check=False))
         results["fq"] = (y1.full_tensor(), y2.full_tensor(), type(model.fc1.weight).__name__)
+        # QAT's training forward (observed across ranks, then fake-quantized) and its backward
+        model = TwoLinears()
+        for name, dim in (("fc1", 0), ("fc2", 1)):
+            full = getattr(model, name).weight.detach()
+            local = full.chunk(world, dim=dim)[rank].contiguous()
+            getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
+                                                                          shape=full.shape, stride=full.stride()))
+        results["qat_fq"] = qat_forward_backward(model, DTensor.from_local(FQ_INPUT, mesh, [Replicate()], run_check=False))
         # the ranks' own shards of v's mask (Shard(1)) keep the weight's placement
         # a bad shard on the last rank: every rank raises
         errors = {}
@@ -401,6 +424,12 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
         assert kind == "DTensor"
         assert torch.equal(got1, reference["fq"][0]) and torch.equal(got2, reference["fq"][1]), f"fq on rank {rank} of {world}"
         assert not torch.equal(got2, reference["fq_plain"][1]) and not torch.equal(got1, reference["fq_plain"][0])
+        # QAT active: outputs and weight gradients (the qat_clamp_round mask) equal one process's; the
+        # reference is quantized (not the plain output) and its mask drops something (2 of fc1's 128)
+        assert not torch.equal(reference["qat_fq"][0], reference["fq_plain"][0])
+        assert int(reference["qat_fq"][2].sum()) == 126
+        for got, expected, what in zip(results["qat_fq"], reference["qat_fq"], ("fc1 out", "fc2 out", "fc1 grad", "fc2 grad")):
+            assert torch.equal(got, expected), f"qat {what} on rank {rank} of {world}"
         # (no rank alone holds fc2's range: its shard's range differs from the whole weight's)
         whole = qat_model().fc2.weight.detach()
         part = whole.chunk(world, 1)[rank]
