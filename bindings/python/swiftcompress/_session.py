@@ -241,7 +241,10 @@ def emit_warnings(report: Dict[str, Any], stacklevel: int) -> None:
     import sys
     package = os.path.dirname(os.path.abspath(__file__))
     level = stacklevel + 1
-    frame = sys._getframe(stacklevel)
+    try:
+        frame: Any = sys._getframe(stacklevel)
+    except ValueError:  # a shallower stack than stacklevel: warnings.warn copes with that itself
+        frame = None
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame = frame.f_back
         level += 1

@@ -521,3 +521,19 @@ def test_the_status_round_of_a_constructor() -> None:
     with pytest.raises(InvalidArgumentError, match="mode is 2"):
         _core.distributed_status(0, 1, False, _core.SC_MODE_DISTILLATION, "x", identity)
     assert seen == [[1, 0, 0, 1]]  # still a participant, as a failing rank
+
+
+def test_constructor_warnings_point_at_the_caller() -> None:
+    # the constructors' wrapper (the status round over sharded models) adds a frame: the config's
+    # warnings still name this file, the caller's (emit_warnings walks past the package's frames)
+    import warnings
+
+    import swiftcompress.pruning as pruning
+    from swiftcompress.quantization import PtqQuantizer
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pruning.LevelPruner(plain_model(), [{"op_names": ["q"], "sparse_ratio": 0.5}, {"op_names": ["zzz"], "sparse_ratio": 0.5}])
+        PtqQuantizer(plain_model(), [{"op_names": ["q"], "target_names": ["weight"]}])
+    assert len(caught) == 3, [str(w.message) for w in caught]  # zzz names no module, selects no module; no quant_dtype
+    assert all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)) for w in caught]
