@@ -1060,14 +1060,19 @@ int sc_session_bind_shard(sc_session *session, const char *module_name, const ch
                           const int64_t *local_shape, const int64_t *global_shape, const int64_t *offsets, int counted);
 
 /* sc_session_generate_masks across ranks: rank in 0..world_size-1, `allreduce` called with
- * `user_data` once per round (a status round of world_size + 3 int64, one int64 per
+ * `user_data` once per round (a status round of world_size + 3 int64; when blocks span a sharded
+ * dim, a partial-sums round of world_size x (their global block count) int64; one int64 per
  * sparse_threshold target with min/max bounds, then 256 int64 per open selection per round: 4 rounds
  * for float32 / 16-bit metrics, 8 for float64 ones and dependency groups, up to 8 more when the cut
  * splits the blocks of one metric value). stats (may be NULL) receives {rounds, bytes this rank
  * passed to allreduce}. Supported over shards: thresholds, dependency groups, global groups (the
  * weighted form too: 256 int64 per member per round), ratios, N:M groups along an unsharded last dim, for
- * metrics whose blocks lie inside one shard (a shard along a dim the granularity reduces is
- * rejected, as are FPGM and align on sharded targets). Errors: those of sc_session_generate_masks,
+ * metrics whose blocks lie inside one shard, and for the level / L1 / L2 norms of blocks that span
+ * a sharded dim (out_channel of a weight sharded along dim 1: each rank's partial sums, exchanged
+ * bit for bit and added in rank order; equal to the single-process norms whenever those sums are
+ * exact, docs/distributed.md). Rejected: SC_METRIC_SUPPLIED / Wanda / FPGM metrics of blocks that
+ * span a sharded dim, a shard that cuts blocks along a dim they do not reduce, FPGM and align on
+ * sharded targets. Errors: those of sc_session_generate_masks,
  * SC_ERROR_NULL_POINTER (allreduce), SC_ERROR_PRUNING for another rank's failure, ranks handed
  * different target lists, a failed allreduce or an unsupported rule; no mask is written then. */
 int sc_session_generate_masks_distributed(sc_session *session, int metric, int rank, int world_size,
@@ -1079,11 +1084,32 @@ int sc_session_generate_masks_distributed(sc_session *session, int metric, int r
  * than the channel for per_channel) gets the minimum of the minima and maximum of the maxima
  * (SC_REDUCE_MIN_FLOAT64 / SC_REDUCE_MAX_FLOAT64 rounds); one sharded along the channel dim only
  * keeps its local ranges (its blocks are whole). Scales and zero points are then those of the
- * unsharded tensor. A status round comes first, as above. stats as above. Errors: SC_ERROR_STATE
- * (not observed, a moving-average observer), SC_ERROR_SHAPE (sharded along both kinds of dims),
+ * unsharded tensor. Targets observed with sc_session_observe_distributed (their ranges are the
+ * unsharded tensor's already) are left as they are. A status round comes first, as above. stats as
+ * above. Errors: SC_ERROR_STATE (not observed, a moving-average observer observed with
+ * sc_session_observe), SC_ERROR_SHAPE (sharded along both kinds of dims),
  * SC_ERROR_QUANTIZATION for another rank's failure or a failed allreduce. */
 int sc_session_reduce_observers_distributed(sc_session *session, int rank, int world_size, sc_allreduce_fn allreduce,
                                             void *user_data, int64_t *stats);
+
+/* sc_session_observe for a target whose batch is this rank's shard (quantization sessions; bind the
+ * shard's placement with sc_session_bind_shard first, or the target is observed as a whole tensor):
+ * the observer then tracks the unsharded tensor's range batch by batch, so moving-average
+ * observers (SC_OBSERVER_EMA, QAT) give the single-process scales too. Rounds: a status round of
+ * world_size + 3 int64; for a target sharded along dims its scale blocks reduce (any dim per
+ * tensor, dims other than the channel per channel), one SC_REDUCE_MAX_FLOAT64 round of 3 x (scale
+ * blocks) doubles (negated minima, maxima, a NaN flag per block: the batch's global range, folded
+ * in as sc_session_observe folds a batch). A target sharded along its channel dim only, or without
+ * a shard binding, is observed locally after the status round. A rank's empty shard takes part
+ * without values. Every rank calls it for the same targets in the same order with the same
+ * observer. stats as above. Errors: those of sc_session_observe (an empty batch only when the
+ * unsharded tensor is empty), SC_ERROR_SHAPE (a batch of another shape than the bound shard,
+ * sharded along both kinds of dims), SC_ERROR_QUANTIZATION for another rank's failure, different
+ * targets or settings on the ranks, or a failed allreduce; a rank whose arguments are bad still
+ * takes part in the status round. On error the observer is unchanged. */
+int sc_session_observe_distributed(sc_session *session, const char *module_name, const char *target_name,
+                                   const sc_tensor *batch, int observer, int rank, int world_size, sc_allreduce_fn allreduce,
+                                   void *user_data, int64_t *stats);
 
 /* For a rank that failed before it could make the distributed call (its own error is in hand): takes
  * part in the status round with its failure flag set, so that the other ranks' calls return an
@@ -1091,6 +1117,20 @@ int sc_session_reduce_observers_distributed(sc_session *session, int rank, int w
  * reports its own error), or SC_ERROR_INVALID_ARGUMENT / SC_ERROR_NULL_POINTER for bad arguments,
  * SC_ERROR_PRUNING when the all-reduce failed. */
 int sc_distributed_fail(int rank, int world_size, sc_allreduce_fn allreduce, void *user_data);
+
+/* The status round of a step every rank runs before its distributed call (the Python package calls
+ * it at the end of a pruner's or quantizer's constructor over a sharded model; a trainer can call
+ * it after its own setup): every rank calls it once, failed != 0 on a rank whose step failed (its
+ * own error in hand). The same round of world_size + 3 int64 as the first round of the calls above.
+ * `mode` (SC_MODE_PRUNING or SC_MODE_QUANTIZATION) picks the error of the passing ranks; `step`
+ * (may be NULL or empty: "the local step") names the step in it. Returns SC_OK when every rank
+ * passed, and on a failing rank when the round completed (the caller then reports its own error);
+ * on a passing rank SC_ERROR_PRUNING / SC_ERROR_QUANTIZATION "rank 1 of 2 failed in <step> ...;
+ * every rank stops here" when another rank failed, or when the ranks disagree on world_size;
+ * SC_ERROR_PRUNING / _QUANTIZATION when the all-reduce failed; SC_ERROR_INVALID_ARGUMENT (rank,
+ * world_size, mode: a bad mode still takes part as a failing rank) / SC_ERROR_NULL_POINTER. */
+int sc_distributed_status(int rank, int world_size, int failed, int mode, const char *step, sc_allreduce_fn allreduce,
+                          void *user_data);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,14 @@
 // A rank then prunes its blocks with key < K, and key == K at position <= P. Every round's summary
 // has a size that all ranks derive from reduced values only, so all ranks make the same calls.
 //
+// Blocks that span a sharded dim (`out_channel` of a weight sharded along dim 1: a row-parallel
+// Linear) have their level / L1 / L2 norms finished across ranks first: each rank's partial sums
+// (of |x|, or x² for L2, in Double) per global block go in its own slot of one Int64 round (their
+// bit patterns; the other ranks' slots are 0), so every rank gets every rank's partial sums bit
+// for bit and adds them in rank order (then the square root for L2). The norms are then the
+// unsharded model's whenever the partial sums are exact (docs/distributed.md); otherwise they may
+// differ from one process's in the last bits, as the single-process sum's order is not kept.
+//
 // Round 0 is a status round of fixed size (world + 3): a rank whose local step (checks, plan,
 // metrics) failed sets its flag; every rank then raises, the failing ones with their own error,
 // the others with an error naming the failing ranks. It also checks that all ranks hold the same
@@ -95,10 +103,12 @@ public struct DistributedCommunicator {
     }
 
     /// The status round (see the file's description): `failure` is this rank's local error, if
-    /// any; `fingerprint` describes what every rank must agree on. Throws `failure` itself on a
-    /// failing rank, an error naming the failing ranks on the others, a `.distributed` error when
-    /// the fingerprints or world sizes differ.
-    public mutating func statusRound(failure: EngineError?, fingerprint: UInt64, engine: EngineError.Engine) throws(EngineError) {
+    /// any; `fingerprint` describes what every rank must agree on; `step` names what the ranks ran
+    /// before the round, in the error of the passing ranks. Throws `failure` itself (prefixed
+    /// `rank r of N: `) on a failing rank, an error naming the failing ranks on the others, a
+    /// `.distributed` error when the fingerprints or world sizes differ.
+    public mutating func statusRound(failure: EngineError?, fingerprint: UInt64, engine: EngineError.Engine,
+                                     step: String = "the local step") throws(EngineError) {
         let world = worldSize
         guard world >= 1, rank >= 0, rank < world else {
             throw EngineError(engine, .distributed, target: "", "rank \(rank) is outside 0..<\(world) (world size \(world))")
@@ -117,7 +127,7 @@ public struct DistributedCommunicator {
         if !failed.isEmpty {
             let names = failed.map(String.init).joined(separator: ", ")
             throw EngineError(engine, .distributed, target: "",
-                              "rank\(failed.count > 1 ? "s" : "") \(names) of \(world) failed in the local step (\(failed.count > 1 ? "they raise" : "it raises") the error); every rank stops here")
+                              "rank\(failed.count > 1 ? "s" : "") \(names) of \(world) failed in \(step) (\(failed.count > 1 ? "they raise" : "it raises") the error); every rank stops here")
         }
         if buf[world + 2] != Int64(world) {
             throw EngineError(engine, .distributed, target: "",
@@ -499,15 +509,18 @@ extension Pruning {
     /// unsharded tensor (nil: not sharded — the whole tensor on every rank, counted on rank 0).
     /// Each rank's masks are the local shards of the masks `generateMasks` writes for the
     /// unsharded tensors, bit for bit, ties included. Only summaries cross the communicator (see
-    /// docs/distributed.md): a status round of world + 3 Int64, one Int64 per threshold target with
-    /// bounds, then rounds of 256 Int64 per selection still open (4 rounds for float32 metrics, 8 for
+    /// docs/distributed.md): a status round of world + 3 Int64, a partial-sums round of world x
+    /// (blocks) Int64 when blocks span a sharded dim, one Int64 per threshold target with bounds,
+    /// then rounds of 256 Int64 per selection still open (4 rounds for float32 metrics, 8 for
     /// float64 ones, up to 8 more when the cut splits the blocks of one key).
     ///
     /// Supported across shards: threshold, dependency groups, global groups (equal block sizes, and
     /// the weighted form: mixed block sizes or min/max bounds), ratio, N:M / Wanda groups whose rows
-    /// are not split; any metric whose blocks lie inside one shard (a shard along a dim the
-    /// granularity reduces, e.g. `out_channel` of a weight split along dim 1, is rejected, as are
-    /// FPGM and `align` on split targets).
+    /// are not split; any metric whose blocks lie inside one shard, and the level / L1 / L2 norms of
+    /// blocks that span a sharded dim (e.g. `out_channel` of a weight split along dim 1: the ranks'
+    /// partial sums added in rank order, equal to one process's norms whenever the partial sums are
+    /// exact). Rejected: a supplied / Wanda / FPGM metric of blocks that span a sharded dim, blocks
+    /// cut by a shard along a dim they do not reduce, FPGM and `align` on split targets.
     ///
     /// - Throws: on this rank, its own error (prefixed with the rank) when its targets fail the
     ///   checks; on the other ranks, `.distributed` naming the failing ranks; `.distributed` when
@@ -543,6 +556,12 @@ final class DistributedPlan {
     var maps: [ShardBlockMap]
     var globalLayouts: [BlockLayout]
     var counted: [Bool]
+    /// Targets whose blocks span a sharded dim: their metrics are this rank's partial sums until
+    /// the partial-sums round finishes them.
+    var spanning: [Bool]
+    /// Whether this rank's partial sums of a spanning target go into the partial-sums round (its
+    /// copy counts: `ShardPlacement.counted`); `counted` is then true on the first part's rank only.
+    var contributes: [Bool]
     var selections: [DistSelection] = []
     /// Global groups in the weighted form (their follow-up selections go to `selections`).
     var weighted: [WeightedDistSelection] = []
@@ -577,6 +596,8 @@ final class DistributedPlan {
         var maps: [ShardBlockMap] = []
         var layouts: [BlockLayout] = []
         var counted: [Bool] = []
+        var spanning: [Bool] = []
+        var contributes: [Bool] = []
         var text = "metric=\(kind.rawValue);"
         for (ti, t) in targets.enumerated() {
             let name = plans[ti].name
@@ -586,7 +607,8 @@ final class DistributedPlan {
                 throw EngineError(.pruning, .shapeMismatch, target: name,
                                   "shard placement of rank \(place.globalShape.count) (offsets \(place.offsets)) for a local tensor of shape \(localShape)")
             }
-            var split = false
+            var split = false, spans = false
+            var firstPart = true  // this rank holds the first part of its blocks along every spanned split dim
             for d in 0..<localShape.count {
                 let g = place.globalShape[d], o = place.offsets[d], l = localShape[d]
                 guard g >= 0, o >= 0, l <= g, o <= g - l else {
@@ -602,10 +624,15 @@ final class DistributedPlan {
             for d in 0..<localShape.count where localShape[d] != place.globalShape[d] {
                 let gran = "\(t.settings.granularity)"
                 if global.kernel[d] == -1 {
-                    if t.settings.isActive {
+                    guard t.settings.isActive else { continue }
+                    // The block spans the sharded dim: its norm is finished from the ranks' partial sums.
+                    let summed = (kind == .level || kind == .l1Norm || kind == .l2Norm) && t.metric == nil
+                    guard summed else {
                         throw EngineError(.pruning, .distributed, target: name, key: "granularity",
-                                          "the blocks of granularity \(gran) span dim \(d), along which the tensor is sharded (local \(localShape) of \(place.globalShape)); a block's metric would need the other ranks' elements. Shard along a dim the blocks do not reduce (e.g. dim 0 for 'out_channel')")
+                                          "the blocks of granularity \(gran) span dim \(d), along which the tensor is sharded (local \(localShape) of \(place.globalShape)); only the level / L1 / L2 norms that swiftcompress computes are summed across ranks, not a \(t.metric != nil ? "supplied" : kind.rawValue) metric. Shard along a dim the blocks do not reduce (e.g. dim 0 for 'out_channel')")
                     }
+                    spans = true
+                    if place.offsets[d] != 0 || localShape[d] == 0 { firstPart = false }
                     continue
                 }
                 let step = global.steps[d]
@@ -643,9 +670,14 @@ final class DistributedPlan {
             }
             maps.append(ShardBlockMap(localShape: localLayout.metricShape, offsets: blockOffsets, globalStrides: strides))
             layouts.append(global)
-            counted.append(place.counted)
-            text += "\(t.qualifiedName)|\(place.globalShape)|\(t.settings)|\(t.tensor.dtype == .float64)|\(t.metric != nil);"
+            // A block that spans shards lies on several ranks: the one holding its first part counts it.
+            counted.append(place.counted && (!spans || firstPart))
+            contributes.append(place.counted)
+            spanning.append(spans)
+            text += "\(t.qualifiedName)|\(place.globalShape)|\(t.settings)|\(t.tensor.dtype == .float64)|\(t.metric != nil)|\(spans);"
         }
+        self.spanning = spanning
+        self.contributes = contributes
         self.maps = maps
         self.globalLayouts = layouts
         self.counted = counted
@@ -676,26 +708,75 @@ final class DistributedPlan {
                                      || targets[ti].settings.sparseThreshold != nil)
         }
         masks = BlockMasks(counts: plans.map { $0.layout.blockCount }, byteMask: byteMask, isDirect: isDirect)
-        metrics = [Metric?](repeating: nil, count: plans.count)
-        try buildSelections()
-    }
-
-    /// Metrics (local), then the selections in a fixed order: dependency parts, global groups,
-    /// ratio targets (threshold fallbacks are added after the threshold round).
-    private func buildSelections() throws(EngineError) {
-        let slots = Pruning.computeMetrics(targets, plans: plans, metric: kind)
+        // Metrics (local; partial sums where the blocks span shards).
+        let slots = Pruning.computeMetrics(targets, plans: plans, metric: kind, partial: spanning)
         metrics = (0..<plans.count).map { slots[$0] }
-        // Dependency groups, in order of first member.
-        let (dependencyGroups, globalGroups) = Pruning.groupMembers(targets, plans: plans)
-        for group in dependencyGroups {
+        // Dependency groups: the members' shards of the metric must match.
+        for group in Pruning.groupMembers(targets, plans: plans).dependency {
             let members = group.filter { metrics[$0] != nil }
-            guard let first = members.first, let g = targets[first].settings.dependencyGroupID,
-                  let m0 = metrics[first] else { continue }
+            guard let first = members.first, let g = targets[first].settings.dependencyGroupID else { continue }
             for ti in members.dropFirst() where maps[ti].offsets != maps[first].offsets || counted[ti] != counted[first]
                 || globalLayouts[ti].squeezedShape != globalLayouts[first].squeezedShape {
                 throw EngineError(.pruning, .distributed, target: plans[ti].name, key: "dependency_group_id",
                                   "dependency group \(g): this member's shard of the metric differs from \(plans[first].name)'s (every member must hold the same channels on a rank)")
             }
+        }
+    }
+
+    /// The partial-sums round (see the file's description): one slot of Int64 per rank, each the
+    /// bit patterns of the rank's partial sums of every spanning target's global blocks (0 where
+    /// it holds no part or does not count its copy); then each local block's norm is the sum of
+    /// the slots in rank order (the square root of it for L2).
+    private func finishSpanningMetrics(_ comm: inout DistributedCommunicator) throws(EngineError) {
+        let spans = plans.indices.filter { spanning[$0] && metrics[$0] != nil }
+        if spans.isEmpty { return }
+        let world = comm.worldSize, rank = comm.rank
+        var starts: [Int] = [], total = 0
+        for ti in spans {
+            starts.append(total)
+            let (t, o) = total.addingReportingOverflow(globalLayouts[ti].blockCount)
+            guard !o else { throw EngineError(.pruning, .distributed, target: plans[ti].name, "the global block counts of the targets whose blocks span shards overflow") }
+            total = t
+        }
+        // The same on every rank (global shapes and world size agree after the status round).
+        let (size, overflow) = world.multipliedReportingOverflow(by: total)
+        guard !overflow, size <= 1 << 40 else {
+            throw EngineError(.pruning, .distributed, target: "",
+                              "the partial-sums round of blocks that span shards would hold \(world) ranks x \(total) blocks int64 values, too many")
+        }
+        var buf = [Int64](repeating: 0, count: size)
+        for (j, ti) in spans.enumerated() where contributes[ti] {
+            guard case .dense(let a)? = metrics[ti]?.values else { continue }
+            let base = rank * total + starts[j]
+            for i in a.indices {
+                let g = maps[ti].global(i)
+                if g >= 0 && g < globalLayouts[ti].blockCount { buf[base + g] = Int64(bitPattern: a[i].bitPattern) }
+            }
+        }
+        try comm.sum(&buf, engine: .pruning)
+        let root = kind == .l2Norm
+        for (j, ti) in spans.enumerated() {
+            guard var m = metrics[ti], case .dense(var a) = m.values else { continue }
+            for i in a.indices {
+                let g = maps[ti].global(i)
+                guard g >= 0 && g < globalLayouts[ti].blockCount else { continue }
+                var s = 0.0
+                for r in 0..<world { s += Double(bitPattern: UInt64(bitPattern: buf[r * total + starts[j] + g])) }
+                a[i] = root ? s.squareRoot() : s
+            }
+            m.values = .dense(a)
+            metrics[ti] = m
+        }
+    }
+
+    /// The selections in a fixed order: dependency parts, global groups, ratio targets (threshold
+    /// fallbacks are added after the threshold round).
+    private func buildSelections() {
+        // Dependency groups, in order of first member (their shards checked in `init`).
+        let (dependencyGroups, globalGroups) = Pruning.groupMembers(targets, plans: plans)
+        for group in dependencyGroups {
+            let members = group.filter { metrics[$0] != nil }
+            guard let first = members.first, let m0 = metrics[first] else { continue }
             let n = m0.count
             var ratio = 0.0, parts = 1
             var fused = [Double](repeating: 0, count: n)
@@ -775,8 +856,10 @@ final class DistributedPlan {
         }
     }
 
-    /// The threshold round, the selection rounds, then the masks.
+    /// The partial-sums round, the threshold round, the selection rounds, then the masks.
     func run(_ comm: inout DistributedCommunicator) throws(EngineError) {
+        try finishSpanningMetrics(&comm)
+        buildSelections()
         // Thresholds: the count below each bounded threshold, summed.
         var belowCounts = [Int64](repeating: 0, count: boundedThresholds.count)
         for (j, ti) in boundedThresholds.enumerated() where counted[ti] {

@@ -41,7 +41,9 @@ extension BlockLayout {
 }
 
 /// L1 (p = 1) or L2 (p = 2) norm of each block, accumulated in Double.
-func normMetric(_ tensor: TensorView, layout: BlockLayout, p: Int) -> [Double] {
+/// `root == false` gives the sums of x² themselves for p = 2 (a rank's partial sums of blocks that
+/// span shards, finished after the ranks' sums are added: DistributedPruning.swift).
+func normMetric(_ tensor: TensorView, layout: BlockLayout, p: Int, root: Bool = true) -> [Double] {
     let nb = layout.blockCount
     var out = [Double](repeating: 0, count: nb)
     if nb == 0 { return out }
@@ -56,7 +58,7 @@ func normMetric(_ tensor: TensorView, layout: BlockLayout, p: Int) -> [Double] {
                 for b in (part * per)..<min(nb, (part + 1) * per) {
                     if let rows {
                         let acc = rowNorm(rows + b * bs, bs, p: p)
-                        o[b] = p == 1 ? acc : acc.squareRoot()
+                        o[b] = p == 1 || !root ? acc : acc.squareRoot()
                         continue
                     }
                     var acc = 0.0
@@ -65,7 +67,7 @@ func normMetric(_ tensor: TensorView, layout: BlockLayout, p: Int) -> [Double] {
                     } else {
                         tensor.visitDoubles((b * bs)..<((b + 1) * bs)) { _, x in acc += x * x }
                     }
-                    o[b] = p == 1 ? acc : acc.squareRoot()
+                    o[b] = p == 1 || !root ? acc : acc.squareRoot()
                 }
             }
         } else {
@@ -73,7 +75,7 @@ func normMetric(_ tensor: TensorView, layout: BlockLayout, p: Int) -> [Double] {
                 let b = layout.blockIndex(ofLogical: i)
                 o[b] += p == 1 ? Swift.abs(x) : x * x
             }
-            if p == 2 { for b in 0..<nb { o[b] = o[b].squareRoot() } }
+            if p == 2 && root { for b in 0..<nb { o[b] = o[b].squareRoot() } }
         }
     }
     return out

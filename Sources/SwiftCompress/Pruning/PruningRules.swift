@@ -45,9 +45,10 @@ final class BlockMasks: @unchecked Sendable {
 
 extension Pruning {
     /// Each plan's metric, the dense ones (level / L1 / L2 / FPGM over the target's own tensor)
-    /// computed now, in parallel over targets; nil where a plan has no metric.
+    /// computed now, in parallel over targets; nil where a plan has no metric. `partial[ti]`: the
+    /// sums of L2 without the square root (a shard's partial sums, DistributedPruning.swift).
     static func computeMetrics(_ targets: [PruningTarget], plans: [PruningTargetPlan],
-                               metric kind: PruningMetricKind) -> SharedSlots<Metric?> {
+                               metric kind: PruningMetricKind, partial: [Bool] = []) -> SharedSlots<Metric?> {
         let metrics = SharedSlots<Metric?>(repeating: nil, count: plans.count)
         parallelFor(plans.count) { ti in
             guard var m = plans[ti].metric else { return }
@@ -55,7 +56,7 @@ extension Pruning {
                 let t = targets[ti].tensor
                 switch kind {
                 case .level, .l1Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 1))
-                case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2))
+                case .l2Norm: m.values = .dense(normMetric(t, layout: plans[ti].layout, p: 2, root: ti >= partial.count || !partial[ti]))
                 case .fpgm: m.values = .dense(fpgmMetric(t, layout: plans[ti].layout))
                 case .supplied, .wanda: break
                 }

@@ -34,6 +34,10 @@ public struct QuantObserver: Sendable, Hashable {
     public private(set) var batchCount = 0
     /// The precision of the last batch: `.float64` for float64 batches, `.float32` otherwise.
     public private(set) var precision: ElementType = .float32
+    /// True once a batch range reduced across ranks was folded in (`observeDistributed` of a
+    /// target sharded along dims its scale blocks reduce): the tracked range is the unsharded
+    /// tensor's already.
+    public private(set) var acrossRanks = false
 
     /// An observer that has seen no batch yet.
     public init(kind: QuantObserverKind = .minMax) {
@@ -72,6 +76,56 @@ public struct QuantObserver: Sendable, Hashable {
         }
         scaleShape = blocks.scaleShape
         batchCount += 1
+    }
+
+    /// The per-block min and max of `batch` (NaN for a block holding NaN), in the precision
+    /// `observe` computes in (float64 for float64 batches, float32 otherwise: returned), held
+    /// exactly as Double: `observe` is `fold(batchRange(...))`. The part of a batch a rank holds,
+    /// reduced across the ranks before `fold` (CompressionSession.observeDistributed).
+    static func batchRange(_ batch: TensorView, _ blocks: QuantizationBlocks) -> (min: [Double], max: [Double], precision: ElementType) {
+        if batch.dtype == .float64 {
+            let (lo, hi) = Quantization.batchMinMax(batch, blocks, Double.self)
+            return (lo, hi, .float64)
+        }
+        let (lo, hi) = Quantization.batchMinMax(batch, blocks, Float.self)
+        return (lo.map { Double($0) }, hi.map { Double($0) }, .float32)
+    }
+
+    /// Folds a batch's per-block range (`batchRange`, or its reduction across ranks: values of
+    /// `precision`, held as Double) into the tracked range exactly as `observe` folds a batch.
+    /// - Throws: `.shapeMismatch` when the counts differ from the scale shape's block count or the
+    ///   scale shape from the tracked one. The state is unchanged on error.
+    mutating func fold(min lo: [Double], max hi: [Double], scaleShape shape: [Int], precision p: ElementType,
+                       settings: QuantizationSettings, acrossRanks reduced: Bool = false) throws(EngineError) {
+        var n = 1
+        for d in shape {
+            let (m, o) = n.multipliedReportingOverflow(by: d)
+            n = o || d < 0 ? -1 : m
+            if n < 0 { break }
+        }
+        guard n >= 0, lo.count == n, hi.count == n else {
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
+                              "a batch range of \(lo.count) minima and \(hi.count) maxima for scale shape \(shape)")
+        }
+        if let scaleShape, scaleShape != shape {
+            throw EngineError(.quantization, .shapeMismatch, target: settings.target,
+                              "the batch gives scale shape \(shape), but the observer tracks scale shape \(scaleShape)")
+        }
+        let first = batchCount == 0
+        if p == .float64 {
+            trackedMin = first ? lo : Quantization.combine(trackedMin, lo, kind: kind, isMax: false)
+            trackedMax = first ? hi : Quantization.combine(trackedMax, hi, kind: kind, isMax: true)
+            precision = .float64
+        } else {
+            let lf = lo.map { Float($0) }, hf = hi.map { Float($0) }
+            let oldLo = trackedMin.map { Float($0) }, oldHi = trackedMax.map { Float($0) }
+            trackedMin = (first ? lf : Quantization.combine(oldLo, lf, kind: kind, isMax: false)).map { Double($0) }
+            trackedMax = (first ? hf : Quantization.combine(oldHi, hf, kind: kind, isMax: true)).map { Double($0) }
+            precision = .float32
+        }
+        scaleShape = shape
+        batchCount += 1
+        if reduced { acrossRanks = true }
     }
 
     /// Scale and zero point from the tracked range (see `QuantParameters.init(trackedMin:...)`),

@@ -132,6 +132,25 @@ static PyObject *Session_reduce_observers_distributed(SessionObject *self, PyObj
     return Py_BuildValue("(LL)", (long long)stats[0], (long long)stats[1]);
 }
 
+static PyObject *Session_observe_distributed(SessionObject *self, PyObject *args) {
+    const char *module, *target;
+    PyObject *spec, *fn;
+    int observer, rank, world;
+    if (!PyArg_ParseTuple(args, "ssOiiiO:observe_distributed", &module, &target, &spec, &observer, &rank, &world, &fn))
+        return NULL;
+    if (scpy_check_open(self) < 0) return NULL;
+    tensor_arg batch;
+    if (scpy_read_spec(spec, "observe_distributed: batch", &batch) < 0) return NULL;
+    reduce_ctx ctx = {fn, NULL, 0};
+    int64_t stats[2] = {0, 0};
+    int status;
+    SCPY_CALL_BUSY(self, status, sc_session_observe_distributed(self->session, module, target, &batch.t, observer, rank, world,
+                                                                call_reduce, &ctx, stats));
+    if (status != SC_OK) return dist_error(status, sc_session_last_error(self->session), &ctx);
+    Py_XDECREF(ctx.error);
+    return Py_BuildValue("(LL)", (long long)stats[0], (long long)stats[1]);
+}
+
 static PyObject *core_distributed_fail(PyObject *m, PyObject *args) {
     int rank, world;
     PyObject *fn;
@@ -139,6 +158,19 @@ static PyObject *core_distributed_fail(PyObject *m, PyObject *args) {
     reduce_ctx ctx = {fn, NULL, 0};
     int status;
     SCPY_CALL_NOGIL(status, sc_distributed_fail(rank, world, call_reduce, &ctx));
+    if (status != SC_OK) return dist_error(status, sc_last_error(), &ctx);
+    Py_XDECREF(ctx.error);
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_distributed_status(PyObject *m, PyObject *args) {
+    int rank, world, failed, mode;
+    const char *step;
+    PyObject *fn;
+    if (!PyArg_ParseTuple(args, "iipisO:distributed_status", &rank, &world, &failed, &mode, &step, &fn)) return NULL;
+    reduce_ctx ctx = {fn, NULL, 0};
+    int status;
+    SCPY_CALL_NOGIL(status, sc_distributed_status(rank, world, failed, mode, step, call_reduce, &ctx));
     if (status != SC_OK) return dist_error(status, sc_last_error(), &ctx);
     Py_XDECREF(ctx.error);
     Py_RETURN_NONE;
@@ -152,6 +184,9 @@ PyMethodDef scpy_dist_session_methods[] = {
      "generate_masks_distributed(metric, rank, world_size, reduce) -> (rounds, bytes): the masks of the "
      "unsharded model's cut; reduce(buffer, op) all-reduces the core's summary in place (GIL released "
      "between calls)."},
+    {"observe_distributed", (PyCFunction)Session_observe_distributed, METH_VARARGS,
+     "observe_distributed(module_name, target_name, batch_spec, observer, rank, world_size, reduce) -> (rounds, bytes): "
+     "observe of this rank's shard, the batch's range reduced over the ranks before it is folded in."},
     {"reduce_observers_distributed", (PyCFunction)Session_reduce_observers_distributed, METH_VARARGS,
      "reduce_observers_distributed(rank, world_size, reduce) -> (rounds, bytes): observer ranges of "
      "sharded targets reduced over the ranks."},
@@ -161,5 +196,9 @@ PyMethodDef scpy_dist_session_methods[] = {
 PyMethodDef scpy_dist_module_methods[] = {
     {"distributed_fail", core_distributed_fail, METH_VARARGS,
      "distributed_fail(rank, world_size, reduce): the status round of a rank that failed before its call."},
+    {"distributed_status", core_distributed_status, METH_VARARGS,
+     "distributed_status(rank, world_size, failed, mode, step, reduce): the status round of a step every rank "
+     "runs before its distributed call (a constructor); raises PruningError / QuantizationError (mode) on a "
+     "passing rank when another rank failed."},
     {NULL, NULL, 0, NULL},
 };

@@ -13,9 +13,16 @@ Python walks the tensors and moves the core's summaries; the core ranks, counts 
   backend the summary goes through a CUDA tensor (copied there and back: a few KiB).
 - :func:`fail` is the status round of a rank that failed before its core call, so that the other
   ranks raise naming it instead of waiting in the next collective.
+- :func:`constructor` wraps a pruner's / quantizer's ``__init__``: when torch.distributed is
+  initialized and the model holds DTensor parameters, every rank ends its construction with one
+  status round (``sc_distributed_status``: world size + 3 int64), so that a constructor failing on
+  one rank makes every rank raise (the failing rank its own error prefixed ``rank r of N:``, the
+  others naming it) instead of the others waiting in ``compress()``'s round.
 """
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any, Callable, Optional, Tuple
 
 import torch
@@ -81,7 +88,88 @@ def reducer(group: Optional[Any] = None) -> Callable[[memoryview, int], None]:
     return reduce
 
 
-def fail() -> None:
-    """The status round of this rank with its failure flag set (call it, then raise the error)."""
+def fail(error: Optional[BaseException] = None) -> None:
+    """The status round of this rank with its failure flag set (call it, then raise the error;
+    ``error``, when given, is prefixed with the rank: :func:`prefix_rank`)."""
     rank, size = world()
     _core.distributed_fail(rank, size, reducer())
+    if error is not None:
+        prefix_rank(error)
+
+
+def prefix_rank(error: BaseException) -> None:
+    """Prefixes ``error``'s message with ``rank r of N: `` (the failing rank's own error, after its
+    status round), when the message is its first argument."""
+    if error.args and isinstance(error.args[0], str):
+        rank, size = world()
+        error.args = (f"rank {rank} of {size}: {error.args[0]}",) + error.args[1:]
+
+
+def _model_of(args: Tuple[Any, ...], kwargs: Any) -> Any:
+    """The model a constructor binds: its first argument (``model``), or the bound model of a
+    pruner handed to LinearPruner / AGPPruner."""
+    value = args[0] if args else kwargs.get("model", kwargs.get("pruner"))
+    if not isinstance(value, torch.nn.Module):
+        value = getattr(value, "bound_model", None)
+    return value if isinstance(value, torch.nn.Module) else None
+
+
+def uses_shards(model: Any) -> bool:
+    """True when torch.distributed is initialized and a parameter of ``model`` is a DTensor."""
+    import torch.distributed as dist
+    if model is None or not (dist.is_available() and dist.is_initialized()):
+        return False
+    return any(is_sharded(p) for p in model.parameters())
+
+
+_constructing = threading.local()  # depth of the constructors running in this thread
+
+
+def constructor(mode: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorator of a compressor's ``__init__`` (``mode``: ``_core.SC_MODE_PRUNING`` or
+    ``SC_MODE_QUANTIZATION``, the kind of error of the other ranks). The outermost constructor
+    running in a thread (a subclass's ``__init__`` calling its base's, a compressor built inside
+    another's constructor: one round only) over a sharded model ends with the status round of
+    every rank: on a rank whose construction raised, its flag set and then its own error, prefixed
+    with its rank; on the others, PruningError / QuantizationError naming the failing ranks (the
+    object built there is unwrapped first). Without torch.distributed or DTensor parameters: no
+    round."""
+    def decorate(init: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(init)
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
+            depth = getattr(_constructing, "depth", 0)
+            if depth > 0 or not uses_shards(_model_of(args, kwargs)):
+                init(self, *args, **kwargs)
+                return
+            step = f"{type(self).__name__}'s constructor"
+            _constructing.depth = depth + 1
+            try:
+                init(self, *args, **kwargs)
+            except BaseException as error:
+                _constructing.depth = depth
+                rank, size = world()
+                try:
+                    _core.distributed_status(rank, size, True, mode, step, reducer())
+                except Exception:  # noqa: BLE001 - the all-reduce failed: this rank's own error first
+                    pass
+                prefix_rank(error)
+                raise
+            _constructing.depth = depth
+            rank, size = world()
+            try:
+                _core.distributed_status(rank, size, False, mode, step, reducer())
+            except BaseException:
+                if getattr(self, "_is_wrapped", False):
+                    self.unwrap_model()  # another rank failed: this rank's compressor is dropped
+                raise
+        wrapped._sc_distributed = True  # type: ignore[attr-defined]
+        return wrapped
+    return decorate
+
+
+def wrap_constructors(cls: type, mode: int) -> None:
+    """Wraps ``cls.__init__`` with :func:`constructor` if ``cls`` defines its own (called for the
+    base class and from its ``__init_subclass__``)."""
+    init = cls.__dict__.get("__init__")
+    if init is not None and not getattr(init, "_sc_distributed", False):
+        cls.__init__ = constructor(mode)(init)  # type: ignore[misc]

@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -235,5 +236,17 @@ def run_batch(model: Any, batch: Any) -> Any:
 def emit_warnings(report: Dict[str, Any], stacklevel: int) -> None:
     """Emits every warning of the report once, through ``warnings.warn(..., SwiftCompressWarning)``
     (one channel: ``logging.captureWarnings(True)`` sends them to the ``py.warnings`` logger)."""
+    # past this package's own frames too (a subclass's constructor calling its base's, the
+    # constructor wrapper of _distributed.constructor): the warning points at the user's call
+    import sys
+    package = os.path.dirname(os.path.abspath(__file__))
+    level = stacklevel + 1
+    try:
+        frame: Any = sys._getframe(stacklevel)
+    except ValueError:  # a shallower stack than stacklevel: warnings.warn copes with that itself
+        frame = None
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame = frame.f_back
+        level += 1
     for warning in report.get("warnings", ()):
-        warnings.warn(warning.get("message", ""), SwiftCompressWarning, stacklevel=stacklevel + 1)
+        warnings.warn(warning.get("message", ""), SwiftCompressWarning, stacklevel=level)

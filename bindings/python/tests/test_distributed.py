@@ -4,7 +4,8 @@ One spawn per world size (2 and 4 CPU processes, gloo, a file rendezvous) runs e
 builds the same full weights from a seed, keeps its shard as a DTensor (``DTensor.from_local``:
 ``Shard(0)``, ``Shard(1)`` or ``Replicate``) and runs the pruner / quantizer; rank 0 gathers the masks
 (``full_tensor()``, in the test only) and writes them with each rank's errors to a file. The parent
-process computes the single-process masks and scales of the same weights and compares bit for bit.
+process computes the single-process masks and scales of the same weights (and QATQuantizer's
+moving-average ranges over a tensor-parallel MLP) and compares bit for bit.
 Weights are multiples of 1/8 in [-2, 2): many equal values, so the ties of the cut are split across
 ranks and the tie order (lowest global index first) is exercised. The spawn is bounded by a timeout;
 a hang fails the test.
@@ -36,6 +37,7 @@ LAYERS = OrderedDict(
     o=(24, 32, 4, ("shard", 1)),
     r=(16, 24, 5, ("replicate",)),
     u=(30, 8, 6, ("shard", 0)),  # uneven: 15 + 15 rows on 2 ranks, 8 + 8 + 8 + 6 on 4 (torch.chunk, as Shard)
+    w=(32, 24, 7, ("shard", 1)),
 )
 
 
@@ -46,6 +48,16 @@ def plain_model() -> nn.Module:
         with torch.no_grad():
             layer.weight.copy_(tied((out, inp), seed))
         model.add_module(name, layer)
+    return model
+
+
+def ptq_model() -> nn.Module:
+    """plain_model with two outliers in q (per tensor, Shard(0)), at rows held by the first and the
+    last rank: no rank alone holds q's range."""
+    model = plain_model()
+    with torch.no_grad():
+        model.q.weight[0, 0] = 3.0
+        model.q.weight[-1, -1] = -2.5
     return model
 
 
@@ -71,6 +83,13 @@ CASES: Dict[str, Tuple[str, List[Dict[str, Any]]]] = {
     # L1 in one global group of mixed block sizes (24 and 8 elements) with a max bound: the weighted form
     "l1_global": ("L1NormPruner", [{"op_names": ["q", "k", "u"], "sparse_ratio": 0.5, "global_group_id": 2},
                                     {"op_names": ["r"], "sparse_ratio": 0.5, "global_group_id": 2, "max_sparse_ratio": 0.25}]),
+    # out_channel blocks that span the shards (v and o: Shard(1), a row-parallel Linear): each rank's
+    # partial sums added across ranks, in a global group with a column-parallel (q) and a replicated
+    # (r) member, a ratio, and a threshold with a max bound
+    "l1_row_parallel": ("L1NormPruner", [{"op_names": ["v", "q", "r"], "sparse_ratio": 0.5, "global_group_id": 3},
+                                         {"op_names": ["o"], "sparse_threshold": 33.0, "max_sparse_ratio": 0.25}]),
+    "l2_row_parallel": ("L2NormPruner", [{"op_names": ["v", "w"], "sparse_ratio": 0.5, "dependency_group_id": 4},
+                                         {"op_names": ["o"], "sparse_ratio": 0.3}]),
     # per-target ratios and thresholds (one with a max bound: the fallback to the ratio cut)
     "ratios_thresholds": ("LevelPruner", [{"op_names": ["q"], "sparse_ratio": 0.3},
                                           {"op_names": ["v"], "sparse_ratio": 0.7},
@@ -85,6 +104,91 @@ PTQ_CONFIG = [
 ]
 
 
+QAT_CONFIG = [
+    {"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
+     "granularity": "per_channel"},
+    {"op_names": ["fc2"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "symmetric"},
+]
+
+
+def qat_model() -> nn.Module:
+    """fsdp_model's MLP with two outliers in fc2, at columns held by the first and the last rank of
+    a Shard(1): no rank's own range of fc2 is the whole weight's."""
+    model = fsdp_model()
+    with torch.no_grad():
+        model.fc2.weight[0, 0] = 3.0
+        model.fc2.weight[-1, -1] = -2.5
+    return model
+
+
+def qat_run(model: nn.Module, x: Any) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    """QATQuantizer's moving-average observers over 3 training forwards, the weights halved after
+    each (quant_start_step 1000: observed, never fake-quantized); the tracked ranges."""
+    from swiftcompress.quantization import QATQuantizer
+
+    quantizer = QATQuantizer(model, QAT_CONFIG, quant_start_step=1000)
+    model.train()
+    for _ in range(3):
+        model(x)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(0.5)
+    calib = quantizer.get_calibration_config()
+    return {m: (t["weight"]["tracked_min"], t["weight"]["tracked_max"]) for m, t in calib.items()}
+
+
+class TwoLinears(nn.Module):
+    """A column-parallel fc1 and a row-parallel fc2 of the same input: with one-hot input rows
+    every output element is one weight (times 1, plus zeros), exact whatever the order of the sums,
+    so the sharded forward's output can equal one process's bit for bit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(24, 32, bias=False)
+        self.fc2 = nn.Linear(24, 30, bias=False)
+        with torch.no_grad():
+            self.fc1.weight.copy_(tied((32, 24), 21))
+            self.fc2.weight.copy_(tied((30, 24), 22))
+            self.fc2.weight[0, 0] = 3.0  # (columns of the first and the last rank of a Shard(1))
+            self.fc2.weight[-1, -1] = -2.5
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.fc1(x), self.fc2(x)
+
+
+FQ_CONFIG = [
+    {"op_names": ["fc1"], "target_names": ["weight"], "quant_dtype": "int8", "quant_scheme": "affine",
+     "granularity": "per_channel"},
+    {"op_names": ["fc2"], "target_names": ["weight"], "quant_dtype": "int4", "quant_scheme": "symmetric"},
+]
+FQ_INPUT = torch.zeros(4, 24)
+FQ_INPUT[[0, 1, 2, 3], [0, 7, 13, 23]] = 1.0  # one-hot rows, columns on every rank of 2 and 4
+
+
+def fake_quantized_forward(model: nn.Module, x: Any) -> Tuple[Any, Any]:
+    """PtqQuantizer: the weights observed by compress(), then the fake-quantized forward."""
+    from swiftcompress.quantization import PtqQuantizer
+
+    PtqQuantizer(model, FQ_CONFIG).compress()
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def qat_forward_backward(model: nn.Module, x: Any) -> Tuple[Any, Any, Any, Any]:
+    """QATQuantizer active from step 0: one training forward (observed, then fake-quantized with
+    the gradient mask of qat_clamp_round) and the backward of the outputs' sum; (outputs, weight
+    gradients), gathered when sharded."""
+    from swiftcompress.quantization import QATQuantizer
+
+    QATQuantizer(model, FQ_CONFIG, quant_start_step=0)
+    model.train()
+    y1, y2 = model(x)
+    full = (lambda t: t.full_tensor()) if hasattr(y1, "full_tensor") else (lambda t: t)
+    (full(y1).sum() + full(y2).sum()).backward()
+    return (full(y1).detach(), full(y2).detach(), full(model.fc1.weight.grad), full(model.fc2.weight.grad))
+
+
 def single_process() -> Dict[str, Any]:
     import swiftcompress.pruning as pruning
     from swiftcompress.quantization import PtqQuantizer
@@ -96,18 +200,24 @@ def single_process() -> Dict[str, Any]:
     model = fsdp_model()
     _, masks = pruning.LevelPruner(model, FSDP_CONFIG).compress()
     out["fsdp"] = ({m: t["weight"].clone() for m, t in masks.items()}, model(FSDP_INPUT).detach())
-    quantizer = PtqQuantizer(plain_model(), PTQ_CONFIG)
+    quantizer = PtqQuantizer(ptq_model(), PTQ_CONFIG)
     _, calib = quantizer.compress()
     out["ptq"] = {m: (t["weight"]["scale"].clone(), t["weight"]["zero_point"].clone()) for m, t in calib.items()}
+    out["qat"] = qat_run(qat_model(), FSDP_INPUT)
+    model = TwoLinears()
+    out["fq"] = fake_quantized_forward(model, FQ_INPUT)
+    out["fq_plain"] = tuple(y.detach() for y in TwoLinears()(FQ_INPUT))
+    out["qat_fq"] = qat_forward_backward(TwoLinears(), FQ_INPUT)
     return out
 
 
-def sharded_model(rank: int, world: int, mesh: Any, bad: bool = False) -> nn.Module:
+def sharded_model(rank: int, world: int, mesh: Any, bad: bool = False, base: Any = None) -> nn.Module:
+    """plain_model (or ``base``'s weights) with every weight this rank's shard of it, as a DTensor."""
     from torch.distributed.tensor import DTensor, Replicate, Shard
 
     model = plain_model()
     for name, (out, inp, seed, place) in LAYERS.items():
-        full = tied((out, inp), seed)
+        full = tied((out, inp), seed) if base is None else getattr(base, name).weight.detach().clone()
         if place[0] == "shard":
             local, placements = full.chunk(world, dim=place[1])[rank].contiguous(), [Shard(place[1])]
         else:
@@ -133,7 +243,7 @@ def worker(rank: int, world: int, directory: str) -> None:
         for case, (cls, config) in CASES.items():
             _, masks = getattr(pruning, cls)(sharded_model(rank, world, mesh), config).compress()
             results[case] = {m: t["weight"].full_tensor() for m, t in masks.items()}
-            results[case + "_local_type"] = type(masks["q"]["weight"]).__name__
+            results[case + "_local_type"] = type(next(iter(masks.values()))["weight"]).__name__
         # FSDP2: fully_shard (Shard(0) DTensor parameters), masks, and the masked forward (which
         # multiplies FSDP2's unsharded weights by the gathered masks)
         from torch.distributed.fsdp import fully_shard
@@ -145,8 +255,36 @@ def worker(rank: int, world: int, directory: str) -> None:
         results["fsdp"] = ({m: t["weight"].full_tensor() for m, t in masks.items()}, model(FSDP_INPUT).detach(),
                            [type(t["weight"]).__name__ for t in masks.values()])
         # PTQ: weights observed shard by shard, ranges reduced across ranks
-        _, calib = PtqQuantizer(sharded_model(rank, world, mesh), PTQ_CONFIG).compress()
+        _, calib = PtqQuantizer(sharded_model(rank, world, mesh, base=ptq_model()), PTQ_CONFIG).compress()
         results["ptq"] = {m: (t["weight"]["scale"], t["weight"]["zero_point"]) for m, t in calib.items()}
+        # QAT: moving-average observers of a column-parallel fc1 (Shard(0)) and a row-parallel fc2
+        # (Shard(1)), each training forward's range reduced across ranks before the average
+        from torch.distributed.tensor import DTensor, Replicate, Shard
+        model = qat_model()
+        for name, dim in (("fc1", 0), ("fc2", 1)):
+            full = getattr(model, name).weight.detach()
+            local = full.chunk(world, dim=dim)[rank].contiguous()
+            getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
+                                                                          shape=full.shape, stride=full.stride()))
+        results["qat"] = qat_run(model, DTensor.from_local(FSDP_INPUT, mesh, [Replicate()], run_check=False))
+        # the fake-quantized forward of DTensor weights (PtqQuantizer after compress()): each rank
+        # quantizes its shard with its scales; the output gathered (full_tensor) on every rank
+        model = TwoLinears()
+        for name, dim in (("fc1", 0), ("fc2", 1)):
+            full = getattr(model, name).weight.detach()
+            local = full.chunk(world, dim=dim)[rank].contiguous()
+            getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
+                                                                          shape=full.shape, stride=full.stride()))
+        y1, y2 = fake_quantized_forward(model, DTensor.from_local(FQ_INPUT, mesh, [Replicate()], run_check=False))
+        results["fq"] = (y1.full_tensor(), y2.full_tensor(), type(model.fc1.weight).__name__)
+        # QAT's training forward (observed across ranks, then fake-quantized) and its backward
+        model = TwoLinears()
+        for name, dim in (("fc1", 0), ("fc2", 1)):
+            full = getattr(model, name).weight.detach()
+            local = full.chunk(world, dim=dim)[rank].contiguous()
+            getattr(model, name).weight = nn.Parameter(DTensor.from_local(local, mesh, [Shard(dim)], run_check=False,
+                                                                          shape=full.shape, stride=full.stride()))
+        results["qat_fq"] = qat_forward_backward(model, DTensor.from_local(FQ_INPUT, mesh, [Replicate()], run_check=False))
         # the ranks' own shards of v's mask (Shard(1)) keep the weight's placement
         # a bad shard on the last rank: every rank raises
         errors = {}
@@ -163,11 +301,41 @@ def worker(rank: int, world: int, directory: str) -> None:
             pruning.LevelPruner(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": ratio}]).compress()
         except Exception as e:  # noqa: BLE001
             errors["mismatch"] = (type(e).__name__, str(e))
-        # blocks that span shards (out_channel of a Shard(1) weight): rejected on every rank
+        # FPGM ranks a block against every other block: rejected on every rank for a sharded weight
         try:
-            pruning.L1NormPruner(sharded_model(rank, world, mesh), [{"op_names": ["v"], "sparse_ratio": 0.5}]).compress()
+            pruning.FPGMPruner(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": 0.5}]).compress()
         except Exception as e:  # noqa: BLE001
-            errors["split_blocks"] = (type(e).__name__, str(e))
+            errors["fpgm"] = (type(e).__name__, str(e))
+        # a constructor failing on one rank only: every rank raises there (none waits in compress())
+        last = world - 1
+        model = sharded_model(rank, world, mesh)
+        try:
+            pruning.LevelPruner(model, [{"op_names": ["q"], "sparse_ratio": 1.5 if rank == last else 0.5}])
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_config"] = (type(e).__name__, str(e))
+        # no rank's model is left wrapped: a new pruner over it prunes int(32 * 24 * 0.5) = 384 weights of q
+        _, masks = pruning.LevelPruner(model, [{"op_names": ["q"], "sparse_ratio": 0.5}]).compress()
+        results["after_constructor"] = int((masks["q"]["weight"].full_tensor() == 0).sum())
+        try:  # an int32 shard on the last rank, found by the constructor's checks
+            pruning.L1NormPruner(sharded_model(rank, world, mesh, bad=rank == last), [{"op_names": ["v"], "sparse_ratio": 0.5}])
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_dtype"] = (type(e).__name__, str(e))
+        try:  # a quantizer's constructor
+            PtqQuantizer(sharded_model(rank, world, mesh), [{"op_names": ["q"], "target_names": ["weight"],
+                                                            "quant_dtype": "int17" if rank == last else "int8"}])
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_ptq"] = (type(e).__name__, str(e))
+
+        class Checked(pruning.LevelPruner):  # a subclass whose own step fails, after the base constructor
+            def __init__(self, model: nn.Module, config_list: List[Dict[str, Any]], fail: bool) -> None:
+                super().__init__(model, config_list)
+                if fail:
+                    raise ValueError("the subclass's check failed")
+
+        try:
+            Checked(sharded_model(rank, world, mesh), [{"op_names": ["q"], "sparse_ratio": 0.5}], rank == 0)
+        except Exception as e:  # noqa: BLE001
+            errors["constructor_subclass"] = (type(e).__name__, str(e))
         results["errors"] = errors
         dist.barrier()
         torch.save(results, os.path.join(directory, f"rank{rank}.pt"))
@@ -243,18 +411,63 @@ def test_sharded_ranks_equal_one_process(world: int, tmp_path: Any, reference: D
                 assert torch.equal(got_zero, zero_point.chunk(world, 0)[rank])
             else:  # per tensor: q (Shard(0), reduced) and r (replicated)
                 assert torch.equal(got_scale, scale) and torch.equal(got_zero, zero_point), name
+        q = ptq_model().q.weight.detach()  # (no rank alone holds q's range)
+        assert (q.chunk(world, 0)[rank].min(), q.chunk(world, 0)[rank].max()) != (q.min(), q.max())
+        # QAT: fc2 per tensor (sharded along the dim its block reduces): the whole weight's range;
+        # fc1 per channel (sharded along its channels): this rank's channels of it
+        (min2, max2), (got_min2, got_max2) = reference["qat"]["fc2"], results["qat"]["fc2"]
+        assert torch.equal(got_min2, min2) and torch.equal(got_max2, max2), f"qat fc2 on rank {rank} of {world}"
+        (min1, max1), (got_min1, got_max1) = reference["qat"]["fc1"], results["qat"]["fc1"]
+        assert torch.equal(got_min1, min1.chunk(world, 0)[rank]) and torch.equal(got_max1, max1.chunk(world, 0)[rank])
+        # the fake-quantized forward: one process's output bit for bit (and not the plain one's)
+        got1, got2, kind = results["fq"]
+        assert kind == "DTensor"
+        assert torch.equal(got1, reference["fq"][0]) and torch.equal(got2, reference["fq"][1]), f"fq on rank {rank} of {world}"
+        assert not torch.equal(got2, reference["fq_plain"][1]) and not torch.equal(got1, reference["fq_plain"][0])
+        # QAT active: outputs and weight gradients (the qat_clamp_round mask) equal one process's; the
+        # reference is quantized (not the plain output) and its mask drops something (2 of fc1's 128)
+        assert not torch.equal(reference["qat_fq"][0], reference["fq_plain"][0])
+        assert int(reference["qat_fq"][2].sum()) == 126
+        for got, expected, what in zip(results["qat_fq"], reference["qat_fq"], ("fc1 out", "fc2 out", "fc1 grad", "fc2 grad")):
+            assert torch.equal(got, expected), f"qat {what} on rank {rank} of {world}"
+        # (no rank alone holds fc2's range: its shard's range differs from the whole weight's)
+        whole = qat_model().fc2.weight.detach()
+        part = whole.chunk(world, 1)[rank]
+        assert (part.min(), part.max()) != (whole.min(), whole.max())
         errors = results["errors"]
         last = world - 1
         kind, message = errors["bad_dtype"]
         if rank == last:
-            assert kind == "DtypeError" and "v.weight" in message
+            assert kind == "DtypeError" and "v.weight" in message and message.startswith(f"rank {last} of {world}: ")
         else:
             assert kind == "PruningError"
             assert f"rank {last} of {world} failed" in message
         kind, message = errors["mismatch"]
         assert kind == "PruningError" and "different target lists" in message
-        kind, message = errors["split_blocks"]
-        assert kind == "PruningError" and "span dim 1, along which the tensor is sharded" in message
+        # constructors failing on one rank: its own error, prefixed with its rank; the others name it
+        kind, message = errors["constructor_config"]
+        if rank == last:
+            assert kind == "ConfigError" and message.startswith(f"rank {last} of {world}: ") and "sparse_ratio" in message
+        else:
+            assert kind == "PruningError" and f"rank {last} of {world} failed in LevelPruner's constructor" in message
+        assert results["after_constructor"] == 384
+        kind, message = errors["constructor_dtype"]
+        if rank == last:
+            assert kind == "DtypeError" and message.startswith(f"rank {last} of {world}: ") and "v.weight" in message
+        else:
+            assert kind == "PruningError" and f"rank {last} of {world} failed in L1NormPruner's constructor" in message
+        kind, message = errors["constructor_ptq"]
+        if rank == last:
+            assert kind == "ConfigError" and message.startswith(f"rank {last} of {world}: ") and "int17" in message
+        else:
+            assert kind == "QuantizationError" and f"rank {last} of {world} failed in PtqQuantizer's constructor" in message
+        kind, message = errors["constructor_subclass"]
+        if rank == 0:
+            assert (kind, message) == ("ValueError", f"rank 0 of {world}: the subclass's check failed")
+        else:
+            assert kind == "PruningError" and f"rank 0 of {world} failed in Checked's constructor" in message
+        kind, message = errors["fpgm"]
+        assert kind == "PruningError" and "FPGM ranks a block against every other block" in message
 
 
 def test_the_reduce_callback_gets_the_summary_and_its_exception_is_the_cause() -> None:
@@ -278,3 +491,49 @@ def test_the_reduce_callback_gets_the_summary_and_its_exception_is_the_cause() -
     assert isinstance(info.value.__cause__, RuntimeError)
     with pytest.raises(Exception, match="rank is 2"):
         _core.distributed_fail(2, 2, identity)
+
+
+def test_the_status_round_of_a_constructor() -> None:
+    from swiftcompress import _core
+    from swiftcompress.errors import InvalidArgumentError
+
+    seen = []
+
+    def identity(buffer: memoryview, op: int) -> None:
+        seen.append(torch.frombuffer(buffer, dtype=torch.int64).tolist())
+
+    # world 1: a passing rank puts no flag, a fingerprint of 0 (and its square) and one rank
+    _core.distributed_status(0, 1, False, _core.SC_MODE_PRUNING, "the constructor", identity)
+    _core.distributed_status(0, 1, True, _core.SC_MODE_QUANTIZATION, "the constructor", identity)
+    assert seen == [[0, 0, 0, 1], [1, 0, 0, 1]]
+
+    def others_failed(buffer: memoryview, op: int) -> None:  # what this rank of 2 sees when rank 1 failed
+        values = torch.frombuffer(buffer, dtype=torch.int64)
+        values[1] += 1
+        values[4] += 1
+
+    from swiftcompress.errors import PruningError, QuantizationError
+    with pytest.raises(QuantizationError, match=r"^rank 1 of 2 failed in X's constructor \(it raises the error\); every rank stops here"):
+        _core.distributed_status(0, 2, False, _core.SC_MODE_QUANTIZATION, "X's constructor", others_failed)
+    with pytest.raises(PruningError, match=r"^rank 1 of 2 failed in the local step"):
+        _core.distributed_status(0, 2, False, _core.SC_MODE_PRUNING, "", others_failed)
+    seen.clear()
+    with pytest.raises(InvalidArgumentError, match="mode is 2"):
+        _core.distributed_status(0, 1, False, _core.SC_MODE_DISTILLATION, "x", identity)
+    assert seen == [[1, 0, 0, 1]]  # still a participant, as a failing rank
+
+
+def test_constructor_warnings_point_at_the_caller() -> None:
+    # the constructors' wrapper (the status round over sharded models) adds a frame: the config's
+    # warnings still name this file, the caller's (emit_warnings walks past the package's frames)
+    import warnings
+
+    import swiftcompress.pruning as pruning
+    from swiftcompress.quantization import PtqQuantizer
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pruning.LevelPruner(plain_model(), [{"op_names": ["q"], "sparse_ratio": 0.5}, {"op_names": ["zzz"], "sparse_ratio": 0.5}])
+        PtqQuantizer(plain_model(), [{"op_names": ["q"], "target_names": ["weight"]}])
+    assert len(caught) == 3, [str(w.message) for w in caught]  # zzz names no module, selects no module; no quant_dtype
+    assert all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)) for w in caught]

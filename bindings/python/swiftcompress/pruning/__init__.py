@@ -48,6 +48,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .. import _core
+from .._distributed import wrap_constructors as _wrap_constructors
 from .._session import emit_warnings, logger, open_compressor
 from .._sync import locked
 from .._tensors import host, is_host
@@ -133,6 +134,11 @@ class Pruner:
     """Base of the four pruners: ``Pruner(model, config_list)``; subclasses set the metric."""
 
     _metric: int = _core.SC_METRIC_LEVEL
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # over a sharded model, every rank ends the outermost constructor with a status round (docs/distributed.md)
+        _wrap_constructors(cls, _core.SC_MODE_PRUNING)
 
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
         # evaluator: as NNI 3.0's basic pruners, optional; used by LinearPruner / AGPPruner over this pruner
@@ -321,6 +327,9 @@ class Pruner:
                                          f"differs from the target's {tuple(tensor.shape)}")
                 target.mask = mask
         self._compressed = True
+
+
+_wrap_constructors(Pruner, _core.SC_MODE_PRUNING)
 
 
 class LevelPruner(Pruner):

@@ -5,7 +5,8 @@ Each rank binds its local shards and their placements; the core ranks them and f
 the unsharded model through all-reduces of small summaries (``_distributed.reducer``); the masks
 come back as DTensors with the weight's mesh and placements (their local tensors written by the
 core). A rank whose preparation fails takes part in the core's status round first, so every rank
-raises (the others with an error naming it) instead of hanging.
+raises (the failing rank its own error prefixed ``rank r of N:``, the others an error naming it)
+instead of hanging.
 """
 from __future__ import annotations
 
@@ -20,10 +21,7 @@ from .._tensors import spec as _spec
 
 def uses_shards(pruner: Any) -> bool:
     """True when a parameter of the bound model is a DTensor and torch.distributed is initialized."""
-    import torch.distributed as dist
-    if not (dist.is_available() and dist.is_initialized()):
-        return False
-    return any(_distributed.is_sharded(p) for p in pruner.bound_model.parameters())
+    return _distributed.uses_shards(pruner.bound_model)
 
 
 def unshards_later(module: Any, value: Any) -> bool:
@@ -69,8 +67,8 @@ def compress_sharded(pruner: Any) -> List[Optional[torch.Tensor]]:
             elif not is_host(local):
                 wraps.append((len(masks), None, local))
             masks.append(mask)
-    except BaseException:
-        _distributed.fail()
+    except BaseException as error:
+        _distributed.fail(error)
         raise
     rank, size = _distributed.world()
     session.generate_masks_distributed(pruner._metric, rank, size, _distributed.reducer())

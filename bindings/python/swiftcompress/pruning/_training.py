@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from .. import _core
+from .. import _core, _distributed
 from .._tensors import spec as _spec
 from ..errors import InvalidArgumentError, PruningError
 from . import Pruner, Masks, L1NormPruner, L2NormPruner, LevelPruner, FPGMPruner
@@ -455,6 +455,10 @@ class _ComboPruner:
 
     _schedule: int = _core.SC_SCHEDULE_LINEAR
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _distributed.wrap_constructors(cls, _core.SC_MODE_PRUNING)  # as Pruner's (docs/distributed.md)
+
     def __init__(self, pruner: Pruner, interval_steps: int, total_times: int, evaluator: Any = None) -> None:
         name = type(self).__name__
         if not isinstance(pruner, Pruner):
@@ -531,6 +535,9 @@ class _ComboPruner:
     def unwrap_model(self) -> None:
         """Unwraps the bound pruner's modules (a fused distiller's unwrap_model calls it too)."""
         self.bound_pruner.unwrap_model()
+
+
+_distributed.wrap_constructors(_ComboPruner, _core.SC_MODE_PRUNING)
 
 
 class LinearPruner(_ComboPruner):

@@ -321,6 +321,11 @@ class Quantizer:
     _observer: int = _core.SC_OBSERVER_MINMAX
     _qat = False  # traced / copied fake quantization masks the gradient (qat_clamp_round)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # over a sharded model, every rank ends the outermost constructor with a status round (docs/distributed.md)
+        _distributed.wrap_constructors(cls, _core.SC_MODE_QUANTIZATION)
+
     def __init__(self, model: torch.nn.Module, config_list: Sequence[Dict[str, Any]], evaluator: Any = None) -> None:
         self.evaluator = _check_evaluator(evaluator, type(self).__name__)
         if self.evaluator is not None and not getattr(self.evaluator, "_initialization_complete", True):
@@ -473,6 +478,9 @@ class Quantizer:
         if tracing():  # torch.export / dynamo: no data to observe; the traced program has no observer
             return
         target.traced = None
+        if _distributed.is_sharded(x) and self._observer == _core.SC_OBSERVER_EMA:
+            self._observe_across_ranks(target, x)
+            return
         check_tensor(x, target.qualified_name, "observe")
         x = x.detach()
         if _distributed.is_sharded(x):  # a DTensor parameter: its local shard, placement recorded
@@ -484,10 +492,41 @@ class Quantizer:
         target.observed = True
         target.dtype = x.dtype
 
+    def _observe_across_ranks(self, target: _Target, x: Any) -> None:
+        """A moving-average observer of a DTensor: this rank's shard observed with the batch's range
+        reduced over the ranks before the average (``observe_distributed``: a collective per call,
+        so every rank observes the same targets in the same order, as its forward does). A rank
+        failing before the core call takes part in the status round first (every rank raises)."""
+        try:
+            check_tensor(x, target.qualified_name, "observe")
+            local, local_shape, global_shape, offsets, counted = _distributed.shard(x.detach(), target.qualified_name)
+            self._session.bind_shard(target.module_name, target.target_name, local_shape, global_shape, offsets, counted)
+            batch = host(local)
+            batch_spec = spec(batch)
+        except BaseException as error:
+            _distributed.fail(error)
+            raise
+        rank, size = _distributed.world()
+        self._session.observe_distributed(target.module_name, target.target_name, batch_spec, self._observer, rank, size,
+                                          _distributed.reducer())
+        target.observed = True
+        target.dtype = local.dtype
+
     def _fake_quantize(self, target: _Target, x: torch.Tensor, method: int, with_mask: bool
                        ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The core's fake quantization of ``x`` into a new tensor (x's shape, dtype, device, and its
-        strides when dense), and the gradient mask (same) when asked for."""
+        strides when dense), and the gradient mask (same) when asked for. A DTensor (a sharded
+        weight): its local shard is quantized with the target's scales, which are this shard's
+        already (the unsharded tensor's range, or this rank's channels when sharded along them),
+        and the results are DTensors with x's mesh and placements."""
+        if _distributed.is_sharded(x):
+            local = _distributed.shard(x.detach(), target.qualified_name)[0]  # (Partial placements raise)
+            out, mask = self._fake_quantize(target, local, method, with_mask)
+            from torch.distributed.tensor import DTensor
+
+            def rebuild(t: torch.Tensor) -> torch.Tensor:
+                return DTensor.from_local(t, x.device_mesh, x.placements, run_check=False, shape=x.shape, stride=x.stride())
+            return rebuild(out), None if mask is None else rebuild(mask)
         check_tensor(x, target.qualified_name, "quantize")
         source = host(x.detach())
         out = torch.empty_like(source)
@@ -706,6 +745,9 @@ def _batches(batches: Any) -> Iterable[Any]:
     except TypeError:
         raise InvalidArgumentError(f"calibrate: expected an iterable of batches (or one tensor / dict), got "
                                    f"{type(batches).__name__}") from None
+
+
+_distributed.wrap_constructors(Quantizer, _core.SC_MODE_QUANTIZATION)
 
 
 class PtqQuantizer(Quantizer):
