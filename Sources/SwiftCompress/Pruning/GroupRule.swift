@@ -166,7 +166,17 @@ extension Pruning {
         let n = UInt32(clamping: prune)
         func run<T>(_ out: UnsafeMutablePointer<T>, pruned: T, kept: T) {
             parallelFor(tasks, parallel: tasks > 1) { task in
-                let g0 = task * perTask, g1 = min(groups, g0 + perTask)
+                var g0 = task * perTask
+                let g1 = min(groups, g0 + perTask)
+                // Values and mask in the same width: four groups (16-bit) or two (32-bit) per vector.
+                switch (v.dtype, mask.dtype) {
+                case (.bfloat16, .bfloat16), (.float16, .float16), (.bfloat16, .float16), (.float16, .bfloat16):
+                    g0 = fourVector16(g0, g1, n, vp.assumingMemoryBound(to: UInt16.self), mp.assumingMemoryBound(to: UInt16.self),
+                                      nanAbove: v.dtype == .bfloat16 ? 0x7F80 : 0x7C00, kept: mask.dtype == .bfloat16 ? 0x3F80 : 0x3C00)
+                case (.float32, .float32):
+                    g0 = fourVector32(g0, g1, n, vp.assumingMemoryBound(to: UInt32.self), mp.assumingMemoryBound(to: UInt32.self))
+                default: break
+                }
                 switch v.dtype {
                 case .float32:
                     let bits = vp.assumingMemoryBound(to: UInt32.self)
@@ -214,4 +224,66 @@ private func fourLoop<T>(_ g0: Int, _ g1: Int, _ n: UInt32, _ out: UnsafeMutable
         out[i + 2] = r2 < n ? pruned : kept
         out[i + 3] = r3 < n ? pruned : kept
     }
+}
+
+/// `fourLoop` for 16-bit magnitudes into 16-bit masks, four groups per step; returns the first
+/// group it did not do (the caller's scalar loop takes the rest). Keys are 15 bits, so signed
+/// 16-bit compares order them. The group of lane p's other members come from rotating each group's
+/// 64-bit word by 16, 32 and 48 bits: rotation s holds member q = (p + s) mod 4 at lane p, which
+/// precedes p (ties count) when p >= 4 - s.
+@inline(__always)
+private func fourVector16(_ g0: Int, _ g1: Int, _ n: UInt32, _ bits: UnsafePointer<UInt16>, _ out: UnsafeMutablePointer<UInt16>,
+                          nanAbove: UInt16, kept: UInt16) -> Int {
+    let magnitude = SIMD16<Int16>(repeating: 0x7FFF), nan = SIMD16<Int16>(repeating: Int16(bitPattern: nanAbove))
+    let position = SIMD16<Int16>(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3)
+    let before1 = position .>= 3, before2 = position .>= 2, before3 = position .>= 1
+    let prune = SIMD16<Int16>(repeating: Int16(clamping: n)), keep = SIMD16<Int16>(repeating: Int16(bitPattern: kept))
+    let zero = SIMD16<Int16>(), one = SIMD16<Int16>(repeating: 1)
+    var g = g0
+    while g + 4 <= g1 {
+        let i = g * 4
+        var v = UnsafeRawPointer(bits + i).loadUnaligned(as: SIMD16<Int16>.self) & magnitude
+        v = v.replacing(with: magnitude, where: v .> nan)
+        let w = unsafeBitCast(v, to: SIMD4<UInt64>.self)
+        let r1 = unsafeBitCast((w &>> 16) | (w &<< 48), to: SIMD16<Int16>.self)
+        let r2 = unsafeBitCast((w &>> 32) | (w &<< 32), to: SIMD16<Int16>.self)
+        let r3 = unsafeBitCast((w &>> 48) | (w &<< 16), to: SIMD16<Int16>.self)
+        let c1 = (before1 .& (r1 .<= v)) .| (.!before1 .& (r1 .< v))
+        let c2 = (before2 .& (r2 .<= v)) .| (.!before2 .& (r2 .< v))
+        let c3 = (before3 .& (r3 .<= v)) .| (.!before3 .& (r3 .< v))
+        let rank = zero.replacing(with: one, where: c1) &+ zero.replacing(with: one, where: c2) &+ zero.replacing(with: one, where: c3)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: keep.replacing(with: zero, where: rank .< prune), as: SIMD16<Int16>.self)
+        g += 4
+    }
+    return g
+}
+
+/// `fourLoop` for float32 magnitudes into float32 masks, two groups per step (see `fourVector16`);
+/// a group is two 64-bit words, so its rotations take the other word of the group. NaN keys are
+/// 0x7FFF_FFFF (above every other magnitude, all equal), so signed 32-bit compares order them.
+@inline(__always)
+private func fourVector32(_ g0: Int, _ g1: Int, _ n: UInt32, _ bits: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<UInt32>) -> Int {
+    let magnitude = SIMD8<Int32>(repeating: 0x7FFF_FFFF), inf = SIMD8<Int32>(repeating: 0x7F80_0000)
+    let position = SIMD8<Int32>(0, 1, 2, 3, 0, 1, 2, 3)
+    let before1 = position .>= 3, before2 = position .>= 2, before3 = position .>= 1
+    let prune = SIMD8<Int32>(repeating: Int32(clamping: n)), keep = SIMD8<Int32>(repeating: 0x3F80_0000)
+    let zero = SIMD8<Int32>(), one = SIMD8<Int32>(repeating: 1)
+    var g = g0
+    while g + 2 <= g1 {
+        let i = g * 4
+        var v = UnsafeRawPointer(bits + i).loadUnaligned(as: SIMD8<Int32>.self) & magnitude
+        v = v.replacing(with: magnitude, where: v .> inf)
+        let w = unsafeBitCast(v, to: SIMD4<UInt64>.self)
+        let other = SIMD4<UInt64>(w[1], w[0], w[3], w[2])
+        let r1 = unsafeBitCast((w &>> 32) | (other &<< 32), to: SIMD8<Int32>.self)
+        let r2 = unsafeBitCast(other, to: SIMD8<Int32>.self)
+        let r3 = unsafeBitCast((w &<< 32) | (other &>> 32), to: SIMD8<Int32>.self)
+        let c1 = (before1 .& (r1 .<= v)) .| (.!before1 .& (r1 .< v))
+        let c2 = (before2 .& (r2 .<= v)) .| (.!before2 .& (r2 .< v))
+        let c3 = (before3 .& (r3 .<= v)) .| (.!before3 .& (r3 .< v))
+        let rank = zero.replacing(with: one, where: c1) &+ zero.replacing(with: one, where: c2) &+ zero.replacing(with: one, where: c3)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: keep.replacing(with: zero, where: rank .< prune), as: SIMD8<Int32>.self)
+        g += 2
+    }
+    return g
 }

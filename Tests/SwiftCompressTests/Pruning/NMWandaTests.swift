@@ -34,6 +34,37 @@ import Testing
         }
     }
 
+    /// The vector N:4 loops (values and masks of one width) against the scalar loop (values and
+    /// masks of different widths) on 1 001 groups of values with many ties, -0, ±inf and NaN, for
+    /// 1:4, 2:4 and 3:4 in three dtypes (1 001 groups: the 16-bit vector loop leaves a tail); and NaN
+    /// hand-computed.
+    @Test func groupsOfFourVectorEqualsScalar() throws {
+        let b = TestBuffers()
+        let groups = 1001, n = 4 * 1001
+        var vals: [Double] = (0..<n).map { (i: Int) -> Double in Double((i &* 7919) % 13) * 0.25 - 1.5 }
+        for j in stride(from: 5, to: n, by: 37) { vals[j] = .nan }
+        for j in stride(from: 11, to: n, by: 53) { vals[j] = j % 2 == 0 ? Double.infinity : -Double.infinity }
+        for j in stride(from: 17, to: n, by: 41) { vals[j] = -0.0 }
+        for dtype in [ElementType.bfloat16, .float16, .float32] {
+            let t = try b.mutableView(vals, shape: [n], dtype: dtype)
+            let metric = Metric(values: .magnitude(t.readOnly), count: n, singlePrecision: true)
+            for prune in 1...3 {
+                let same = try b.zeros([n], dtype: dtype)
+                let other = try b.zeros([n], dtype: dtype == .float32 ? .bfloat16 : .float32)
+                #expect(Pruning.groupsOfFour(metric, prune: prune, mask: same))
+                #expect(Pruning.groupsOfFour(metric, prune: prune, mask: other))
+                #expect(same.allValues == other.allValues, "\(dtype) \(prune):4")
+                #expect(same.allValues.filter { $0 == 0 }.count == prune * groups, "\(dtype) \(prune):4")
+            }
+        }
+        // NaN above every magnitude, NaNs equal among themselves (the lower index first).
+        let w: [Float] = [.nan, 1, 2, 3, .nan, .nan, .nan, .nan, 0, .nan, .infinity, 5, 1, -1, 1, -1]
+        let want: [Double] = [1, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1]
+        for dtype in [ElementType.bfloat16, .float16, .float32] {
+            #expect(try Self.masks([1, 16], w, Self.nm24, dtype: dtype) == want, "\(dtype)")
+        }
+    }
+
     /// Ties: the lower index is pruned first. 1:4 of a constant row prunes the first of each group.
     @Test func tiesLowerIndexFirst() throws {
         let m = try Self.masks([1, 8], [Float](repeating: 1, count: 8), PruningSettings(maskStructure: PruningMaskStructure(n: 1, m: 4)))
