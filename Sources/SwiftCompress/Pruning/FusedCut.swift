@@ -7,7 +7,7 @@
 //    is off by more than `fusedMarginSigmas` standard deviations.
 // 2. One pass over every key writes mask = (key < lo ? 0 : 1), counts the keys below lo and
 //    collects the keys in [lo, hi] with their positions (a few percent of the keys; at most
-//    `fusedCandidateLimit` in all, whatever the target size).
+//    `fusedCandidateLimit` in all, or one per 32 elements above 2^25 elements).
 // 3. If the count below lo is < k <= count below lo + candidates, the k-th key K is selected among
 //    the candidates (which are in index order) and the pruned candidates (key < K, then the first
 //    ties of K) get a 0. Otherwise (or when the candidates overflow) nothing is decided and the
@@ -17,7 +17,9 @@
 
 import Synchronization
 
-/// Most candidates one fused cut collects (8 bytes each).
+/// Most candidates one fused cut collects (8 bytes each) for up to 2^25 elements; above, one per 32
+/// elements (keys in the bracket up to about 3 % of the elements, at most 1/16 of float32 masks'
+/// bytes; a Llama layer's float32 weights put about 1.4 % in it).
 let fusedCandidateLimit = 1 << 20
 
 /// Smallest total for which the fused form is tried (the radix form is cheap below it).
@@ -32,10 +34,11 @@ final class CandidateBudget: Sendable {
 /// first `k` positions of the order (key, s, index), in one pass. Returns false, having written
 /// something unspecified into the masks, when it cannot decide; the caller then runs the radix form.
 /// Every metric must have 32-bit keys (`needsWideKeys` false). `candidateLimit` (tests lower it)
-/// bounds the candidates kept.
+/// bounds the candidates kept (default: `fusedCandidateLimit` or one per 32 elements, the larger).
 func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: Int,
-                      candidateLimit: Int = fusedCandidateLimit) -> Bool {
+                      candidateLimit: Int? = nil) -> Bool {
     let total = metrics.reduce(0) { $0 + $1.count }
+    let candidateLimit = candidateLimit ?? max(fusedCandidateLimit, total / 32)
     guard metrics.count == masks.count, total >= fusedMinimumTotal, total < Int(UInt32.max), k > 0, k < total,
           metrics.allSatisfy({ !$0.needsWideKeys }), zip(metrics, masks).allSatisfy({ $0.count == $1.count }) else { return false }
     var starts = [Int](repeating: 0, count: metrics.count)

@@ -1,13 +1,15 @@
-// The exact one-histogram cut of fine-grained level metrics held in 16 bits (bfloat16 or float16).
+// Cuts of fine-grained level metrics held in 16 bits (bfloat16 or float16), exact, on 15-bit keys.
 //
 // |x| of a 16-bit float is its low 15 bits, and non-negative 16-bit floats order like their bits:
 // a magnitude is a 15-bit key (NaNs, whatever their payload, get the largest key, 0x7FFF, as
-// `magnitudeKey` gives every float32 NaN one key). One pass histograms the keys of every member
-// (per worker, 2^15 bins), which locates the cut key and how many of its ties each worker takes;
-// a second pass writes every mask (in the mask's own dtype, 16-bit masks as 16-bit words): key <
-// cut pruned, key == cut pruned for the first ties in index order. No metric array, no float32
-// conversion. The mask is the one the float32 path gives for the same values (their float32
-// magnitudes order exactly like the 15-bit keys), and the one `orderedCuts` + `writeCut` give.
+// `magnitudeKey` gives every float32 NaN one key). No metric array, no float32 conversion. Masks
+// are the ones the float32 path gives for the same values (their float32 magnitudes order exactly
+// like the 15-bit keys), and the ones `orderedCuts` + `writeCut` give. Two forms:
+// - `fusedHalfCutAndWrite` (below, tried first): one pass over the weights, a sampled bracket;
+// - `halfCutAndWrite`, the fallback: one pass histograms the keys of every member (per worker,
+//   2^15 bins), which locates the cut key and how many of its ties each worker takes; a second
+//   pass writes every mask (in the mask's own dtype, 16-bit masks as 16-bit words): key < cut
+//   pruned, key == cut pruned for the first ties in index order.
 
 /// Whether `halfCutAndWrite` applies: every metric the |x| of a contiguous 16-bit tensor, all of
 /// one of the two 16-bit dtypes, masks contiguous and shaped like their metrics.
@@ -162,20 +164,24 @@ private func halfCutLoop<T>(_ bits: UnsafePointer<UInt16>, _ out: UnsafeMutableP
 // write for `halfCutAndWrite`, and at most a few percent of the masks' bytes of memory. The result
 // is the same: the first k positions of the order (key, s, index).
 
-/// Most note bytes one fused 16-bit cut keeps (over all workers).
+/// Most note bytes one fused 16-bit cut keeps (over all workers), for up to 2^26 elements; above,
+/// one byte per 16 elements (at most 1/32 of the 16-bit masks' bytes: keys in the bracket up to
+/// about 3 % of the elements).
 let fusedHalfNoteLimit = 1 << 22
 
 /// Writes into `masks[s]` the cut that prunes the first `k` positions of the order (|x| key, s,
 /// index) over `metrics` in one pass. Applies where `halfCutApplies` does and every mask is 16-bit;
 /// returns false, writing nothing, otherwise, and false with the masks holding something
-/// unspecified when the sample's bracket misses the cut or its notes overflow `noteLimit` bytes (the caller then runs `halfCutAndWrite`, which rewrites every element).
+/// unspecified when the sample's bracket misses the cut or its notes overflow `noteLimit` bytes (default: 4 MiB
+/// or a byte per 16 elements, the larger; the caller then runs `halfCutAndWrite`, which rewrites every element).
 func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: Int,
-                          noteLimit: Int = fusedHalfNoteLimit) -> Bool {
+                          noteLimit: Int? = nil) -> Bool {
     guard halfCutApplies(metrics, masks: masks), case .magnitude(let v0)? = metrics.first?.values,
           masks.allSatisfy({ $0.dtype == .bfloat16 || $0.dtype == .float16 }) else { return false }
     let counts = metrics.map(\.count)
     let total = counts.reduce(0, +)
     guard total >= fusedMinimumTotal, total < Int(UInt32.max), k > 0, k < total else { return false }
+    let noteLimit = noteLimit ?? max(fusedHalfNoteLimit, total / 16)
     let nanAbove: UInt16 = v0.dtype == .bfloat16 ? 0x7F80 : 0x7C00
     var starts = [Int](repeating: 0, count: metrics.count)
     var acc = 0
