@@ -33,7 +33,7 @@ final class CandidateBudget: Sendable {
 /// Writes into `masks[s]` (shaped like `metrics[s]`, one block per element) the cut that prunes the
 /// first `k` positions of the order (key, s, index), in one pass. Returns false, having written
 /// something unspecified into the masks, when it cannot decide; the caller then runs the radix form.
-/// Every metric must have 32-bit keys (`needsWideKeys` false). `candidateLimit` (tests lower it)
+/// Returns false, writing nothing, unless every metric has 32-bit keys (`needsWideKeys` false). `candidateLimit` (tests lower it)
 /// bounds the candidates kept (default: `fusedCandidateLimit` or one per 32 elements, the larger).
 func fusedCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: Int,
                       candidateLimit: Int? = nil) -> Bool {

@@ -124,11 +124,7 @@ extension Pruning {
             guard let m = metrics[ti], let r = targets[ti].settings.sparseRatio else { return }
             let ratio = boundedRatio(r, targets[ti].settings)
             let k = pruneCount(m.count, ratio)
-            // 16-bit targets: the one-pass cut on 15-bit keys, else the exact histogram cut
-            // (HalfCut.swift); 32-bit keys: the fused one-pass cut; else the radix form.
-            if masks.isDirect[ti] && (fusedHalfCutAndWrite([m], masks: [targets[ti].mask], count: k)
-                                      || halfCutAndWrite([m], masks: [targets[ti].mask], count: k)
-                                      || (!m.needsWideKeys && fusedCutAndWrite([m], masks: [targets[ti].mask], count: k))) {
+            if masks.isDirect[ti] && directCutAndWrite([m], masks: [targets[ti].mask], count: k) {
                 masks.written[ti] = true
                 return
             }
@@ -250,11 +246,9 @@ extension Pruning {
         }
         let budget = pruneCount(total, ratio)
         // Fine-grained members without bounds: the one-pass form when it can decide.
-        if members.allSatisfy({ masks.isDirect[$0.0] && !$0.1.needsWideKeys }),
+        if members.allSatisfy({ masks.isDirect[$0.0] }),
            sources.allSatisfy({ $0.weight == 1 && $0.lo <= 0 && $0.hi >= $0.metric.count }),
-           fusedHalfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
-            || halfCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget)
-            || fusedCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
+           directCutAndWrite(members.map(\.1), masks: members.map { targets[$0.0].mask }, count: budget) {
             for (ti, _) in members {
                 masks.written[ti] = true
                 masks.generated[ti] = true
@@ -473,4 +467,15 @@ enum AlignSourceMask {
             v.visitFloats(start..<(start + n)) { i, x in if x != 0 { body(i - start) } }
         }
     }
+}
+
+/// The forms of a fine-grained cut that write the masks directly, in the order they are tried:
+/// 16-bit level metrics the one-pass cut on 15-bit keys, else the histogram cut (HalfCut.swift);
+/// 32-bit keys the fused one-pass cut (FusedCut.swift). False, having written something
+/// unspecified, when none applies or decides: the caller then runs the radix form, which rewrites
+/// every mask element.
+private func directCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: Int) -> Bool {
+    fusedHalfCutAndWrite(metrics, masks: masks, count: k)
+        || halfCutAndWrite(metrics, masks: masks, count: k)
+        || fusedCutAndWrite(metrics, masks: masks, count: k)
 }
