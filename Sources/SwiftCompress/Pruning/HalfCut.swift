@@ -155,12 +155,13 @@ private func halfCutLoop<T>(_ bits: UnsafePointer<UInt16>, _ out: UnsafeMutableP
     }
 }
 
-// The one-pass form of `halfCutAndWrite`, FusedCut.swift's scheme on 15-bit keys: a sample
-// brackets the cut key; one pass writes every mask (key below the bracket 0, else 1), counts the
+// The one-pass form of `halfCutAndWrite`, FusedCut.swift's scheme on 15-bit keys: a sample (runs
+// of 16 neighbours) brackets the cut key and estimates it; one pass (`scanHalfRun`,
+// ScanKernels.swift) writes every tentative mask (key below the estimate 0, else 1), counts the
 // keys below the bracket, histograms the keys in it and notes where they are (a few percent of
 // the elements, 2 or 3 bytes each: the gap from the previous one and the key's offset in the
 // bracket); the cut key and its ties per worker come from the histograms, and the notes give the
-// zeros to write. One read of the weights and one write of the masks, against two reads and a
+// masks to rewrite (keys between the estimate and the cut, and the cut key's ties). One read of the weights and one write of the masks, against two reads and a
 // write for `halfCutAndWrite`, and at most a few percent of the masks' bytes of memory. The result
 // is the same: the first k positions of the order (key, s, index).
 
@@ -174,8 +175,10 @@ let fusedHalfNoteLimit = 1 << 22
 /// returns false, writing nothing, otherwise, and false with the masks holding something
 /// unspecified when the sample's bracket misses the cut or its notes overflow `noteLimit` bytes (default: 4 MiB
 /// or a byte per 16 elements, the larger; the caller then runs `halfCutAndWrite`, which rewrites every element).
+/// `tentativeKey` (tests) replaces the sample's estimate of the cut key for the tentative masks
+/// (clamped to the bracket): the masks must not depend on it.
 func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count k: Int,
-                          noteLimit: Int? = nil) -> Bool {
+                          noteLimit: Int? = nil, tentativeKey: UInt16? = nil) -> Bool {
     guard halfCutApplies(metrics, masks: masks), case .magnitude(let v0)? = metrics.first?.values,
           masks.allSatisfy({ $0.dtype == .bfloat16 || $0.dtype == .float16 }) else { return false }
     let counts = metrics.map(\.count)
@@ -186,21 +189,59 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
     var starts = [Int](repeating: 0, count: metrics.count)
     var acc = 0
     for (s, n) in counts.enumerated() { starts[s] = acc; acc += n }
-    // 1. Sample and bracket, on the 15-bit keys (ranked with one histogram of the sample).
+    // 1. Sample and bracket, on the 15-bit keys (ranked with one histogram of the sample; runs of
+    //    16 keys, 32 bytes, read in parallel parts).
     var words: [UnsafePointer<UInt16>?] = []
     for m in metrics {
         guard case .magnitude(let v) = m.values else { return false }
         words.append(v.pointer.map { UnsafePointer($0.assumingMemoryBound(to: UInt16.self)) })
     }
-    let positions = fusedSamplePositions(total: total)
-    var sampleHist = [Int32](repeating: 0, count: 1 << 15)
-    var s = 0
-    for pos in positions {
-        while s + 1 < metrics.count && starts[s + 1] <= pos { s += 1 }
-        guard let p = words[s] else { return false }
-        sampleHist[Int(halfKey(p[pos - starts[s]], nanAbove))] &+= 1
+    guard words.allSatisfy({ $0 != nil }) else { return false }
+    let sample = FusedSample(total: total, run: 16)
+    let parts = sample.parts
+    let partHists = SharedSlots<[Int32]>(repeating: [], count: parts)
+    parallelFor(parts, parallel: parts > 1) { part in
+        var h = [Int32](repeating: 0, count: 1 << 15)
+        h.withUnsafeMutableBufferPointer { hb in
+            // Batches of 16 runs: their 16 loads (cache misses) are issued together, then counted.
+            withUnsafeTemporaryAllocation(of: SIMD16<UInt16>.self, capacity: 16) { batch in
+                var s = 0
+                let clusters = sample.clusters(part: part)
+                var c = clusters.lowerBound
+                while c < clusters.upperBound {
+                    let end = min(c + 16, clusters.upperBound)
+                    var loaded = 0
+                    for cc in c..<end {
+                        let r = sample.positions(cluster: cc)
+                        while s + 1 < starts.count && starts[s + 1] <= r.lowerBound { s += 1 }
+                        let stop = s + 1 < starts.count ? starts[s + 1] : total
+                        if r.count == 16 && r.upperBound <= stop, let p = words[s] {
+                            batch[loaded] = UnsafeRawPointer(p + (r.lowerBound - starts[s])).loadUnaligned(as: SIMD16<UInt16>.self)
+                            loaded += 1
+                        } else {  // a run across two metrics
+                            var t = s
+                            for pos in r {
+                                while t + 1 < starts.count && starts[t + 1] <= pos { t += 1 }
+                                if let p = words[t] { hb[Int(halfKey(p[pos - starts[t]], nanAbove))] &+= 1 }
+                            }
+                        }
+                    }
+                    for b in 0..<loaded {
+                        let v = batch[b]
+                        for l in 0..<16 { hb[Int(halfKey(v[l], nanAbove))] &+= 1 }
+                    }
+                    c = end
+                }
+            }
+        }
+        partHists[part] = h
     }
-    let ranks = fusedBracketRanks(sampleCount: positions.count, total: total, count: k)
+    var sampleHist = partHists[0]
+    for part in 1..<parts {
+        let h = partHists[part]
+        for b in 0..<min(h.count, sampleHist.count) { sampleHist[b] &+= h[b] }
+    }
+    let ranks = fusedBracketRanks(sampleCount: sample.count, total: total, count: k, designEffect: fusedSampleDesignEffect(run: 16))
     func keyAt(_ rank: Int) -> UInt32 {
         var below = 0
         for (key, c) in sampleHist.enumerated() {
@@ -210,28 +251,34 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
         return 0x7FFF
     }
     let low = ranks.low.map(keyAt) ?? 0
-    let bracket = FusedBracket(lowKey: low, span: (ranks.high.map(keyAt) ?? UInt32.max) &- low,
-                               margin: ranks.margin, sampleCount: positions.count)
-    guard bracket.lowKey <= 0x7FFF else { return false }
-    let lowKey = UInt16(bracket.lowKey)
+    guard low <= 0x7FFF else { return false }
+    let lowKey = UInt16(low)
     // Keys above 0x7FFF do not exist: a bracket open at the top ends at 0x7FFF.
-    let span = UInt16(min(Int(bracket.span), 0x7FFF - Int(lowKey)))
+    let highKey = UInt16(min(ranks.high.map(keyAt) ?? 0x7FFF, 0x7FFF))
+    guard highKey >= lowKey else { return false }
+    let span = highKey - lowKey
+    // The tentative mask prunes the keys below the sample's own estimate of the cut key: the
+    // notes then change only the keys between it and the cut, and the cut key's ties.
+    let estimateRank = Int(Double(k) / Double(total) * Double(sample.count))
+    let estKey = UInt16(min(max(tentativeKey.map(UInt32.init) ?? keyAt(estimateRank), UInt32(lowKey)), UInt32(highKey)))
+    let estOffset = Int(estKey) - Int(lowKey)
+    let bracketShare = Double(2 * ranks.margin + 1) / Double(sample.count)
     let wide = span > 255  // offsets in two note bytes
+    let mapNaN = highKey > nanAbove  // NaN keys can be in the bracket only then
     // 2. One pass: masks, count below, the bracket's histogram and notes.
     let plan = ChunkPlan(counts: counts, elementsPerWorker: minimumChunk)
     let tasks = plan.tasks, bounds = plan.bounds, workers = plan.workers
     let budget = CandidateBudget()
-    let notes = SharedSlots<[UInt8]>(repeating: [], count: workers)
-    let hists = SharedSlots<[Int]>(repeating: [], count: workers)
+    let noteSlots = SharedSlots<HalfNotes?>(repeating: nil, count: workers)
     let belowCounts = SharedSlots<Int>(repeating: 0, count: workers)
-    let expected = Int(Double(2 * bracket.margin + 1) / Double(bracket.sampleCount) * Double(total) * 2.5) + 1024
+    let expected = Int(bracketShare * Double(total) * 2.5) + 1024
+    defer { for w in 0..<workers { noteSlots[w]?.release() } }
     parallelFor(workers, parallel: workers > 1) { w in
-        var note: [UInt8] = []
-        note.reserveCapacity(min(noteLimit, expected / workers + 1024))
-        var hist = [Int](repeating: 0, count: Int(span) + 1)
+        let last = bounds[w] < tasks.count ? starts[tasks[bounds[w]].source] + tasks[bounds[w]].range.lowerBound - 1 : 0
+        var notes = HalfNotes(capacity: min(noteLimit, expected / workers + 1024), last: last, span: Int(span),
+                              lowKey: Int(lowKey))
         var below = 0
         var overflow = false
-        var last = bounds[w] < tasks.count ? starts[tasks[bounds[w]].source] + tasks[bounds[w]].range.lowerBound - 1 : 0
         runs: for ti in bounds[w]..<bounds[w + 1] {
             let task = tasks[ti]
             guard case .magnitude(let v) = metrics[task.source].values, let vp = v.pointer,
@@ -242,20 +289,15 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
             var lo = task.range.lowerBound
             while lo < task.range.upperBound {
                 let n = min(keyRun, task.range.upperBound - lo)
-                let first = base + lo
-                let before = note.count
-                let (b, _) = scanHalfRun(bits + lo, out + lo, count: n, lowKey: lowKey, span: span,
-                                         nanAbove: nanAbove, one: one) { j, x in
-                    let pos = first + j
-                    appendGap(&note, pos - last)
-                    last = pos
-                    let off = Int(x &- lowKey)
-                    note.append(UInt8(truncatingIfNeeded: off))
-                    if wide { note.append(UInt8(truncatingIfNeeded: off >> 8)) }
-                    hist[off] += 1
+                let before = notes.count
+                if mapNaN {
+                    below += scanHalfRun(bits + lo, out + lo, count: n, first: base + lo, lowKey: lowKey, estKey: estKey,
+                                         highKey: highKey, nanAbove: nanAbove, mapNaN: true, one: one, notes: &notes)
+                } else {
+                    below += scanHalfRun(bits + lo, out + lo, count: n, first: base + lo, lowKey: lowKey, estKey: estKey,
+                                         highKey: highKey, nanAbove: nanAbove, mapNaN: false, one: one, notes: &notes)
                 }
-                below += b
-                let used = note.count - before
+                let used = notes.count - before
                 if used > 0 && budget.used.add(used, ordering: .relaxed).newValue > noteLimit {
                     overflow = true
                     break runs
@@ -263,16 +305,15 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
                 lo += n
             }
         }
-        notes[w] = overflow ? [] : note
-        hists[w] = hist
+        noteSlots[w] = notes
         belowCounts[w] = overflow ? -1 : below
     }
     var below = 0
     var sum = [Int](repeating: 0, count: Int(span) + 1)
     for w in 0..<workers {
-        if belowCounts[w] < 0 { return false }
+        guard belowCounts[w] >= 0, let notes = noteSlots[w] else { return false }
         below += belowCounts[w]
-        for (o, c) in hists[w].enumerated() where o < sum.count { sum[o] += c }
+        for o in 0..<min(notes.histCount, sum.count) { sum[o] += notes.hist[o] }
     }
     // 3. The cut: offsets below `cut` pruned, then the first `ties` of offset `cut` in order.
     guard below < k else { return false }
@@ -282,61 +323,52 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
     var remaining = k - taken
     var quota = [Int](repeating: 0, count: workers)
     for w in 0..<workers where remaining > 0 {
-        let have = cut < hists[w].count ? hists[w][cut] : 0
+        guard let notes = noteSlots[w] else { continue }
+        let have = cut < notes.histCount ? notes.hist[cut] : 0
         quota[w] = min(have, remaining)
         remaining -= quota[w]
     }
     let q = quota, cutOffset = cut
     parallelFor(workers, parallel: workers > 1) { w in
-        guard bounds[w] < bounds[w + 1] else { return }
+        guard bounds[w] < bounds[w + 1], let notes = noteSlots[w] else { return }
         var ties = q[w]
         let firstTask = tasks[bounds[w]]
         var pos = starts[firstTask.source] + firstTask.range.lowerBound - 1
         var source = firstTask.source
         var end = source + 1 < metrics.count ? starts[source + 1] : total
+        var start = starts[source], count = masks[source].count
         var out = masks[source].pointer?.assumingMemoryBound(to: UInt16.self)
-        notes[w].withUnsafeBufferPointer { note in
-            var i = 0
-            while i < note.count {
-                pos += readGap(note, &i)
-                guard i + (wide ? 1 : 0) < note.count else { return }
-                var off = Int(note[i])
-                i += 1
-                if wide { off |= Int(note[i]) << 8; i += 1 }
-                if off > cutOffset { continue }
-                if off == cutOffset {
-                    if ties == 0 { continue }
-                    ties -= 1
-                }
-                if pos >= end {
-                    while source + 1 < metrics.count && starts[source + 1] <= pos { source += 1 }
-                    end = source + 1 < metrics.count ? starts[source + 1] : total
-                    out = masks[source].pointer?.assumingMemoryBound(to: UInt16.self)
-                }
-                let index = pos - starts[source]
-                if let out, index >= 0, index < masks[source].count { out[index] = 0 }
+        var one: UInt16 = masks[source].dtype == .bfloat16 ? 0x3F80 : 0x3C00
+        let note = notes.buffer
+        var i = 0
+        while i < note.count {
+            pos += readGap(note, &i)
+            guard i + (wide ? 1 : 0) < note.count else { return }
+            var off = Int(note[i])
+            i += 1
+            if wide { off |= Int(note[i]) << 8; i += 1 }
+            var pruned = off < cutOffset
+            if off == cutOffset && ties > 0 {
+                ties -= 1
+                pruned = true
             }
+            if pruned == (off < estOffset) { continue }  // the tentative mask holds it already
+            if pos >= end {
+                while source + 1 < metrics.count && starts[source + 1] <= pos { source += 1 }
+                end = source + 1 < metrics.count ? starts[source + 1] : total
+                start = starts[source]
+                count = masks[source].count
+                out = masks[source].pointer?.assumingMemoryBound(to: UInt16.self)
+                one = masks[source].dtype == .bfloat16 ? 0x3F80 : 0x3C00
+            }
+            let index = pos - start
+            if let out, index >= 0, index < count { out[index] = pruned ? 0 : one }
         }
     }
     return true
 }
 
-/// Appends a gap of at least 1: one byte below 255, else 255 and the gap's 4 bytes (little endian).
-@inline(__always)
-private func appendGap(_ note: inout [UInt8], _ gap: Int) {
-    if gap < 255 {
-        note.append(UInt8(truncatingIfNeeded: gap))
-    } else {
-        let g = UInt32(truncatingIfNeeded: gap)
-        note.append(255)
-        note.append(UInt8(truncatingIfNeeded: g))
-        note.append(UInt8(truncatingIfNeeded: g >> 8))
-        note.append(UInt8(truncatingIfNeeded: g >> 16))
-        note.append(UInt8(truncatingIfNeeded: g >> 24))
-    }
-}
-
-/// Reads a gap written by `appendGap` at `i`, advancing `i` (0 when the notes end early).
+/// Reads a gap written by `HalfNotes.add` at `i`, advancing `i` (0 when the notes end early).
 @inline(__always)
 private func readGap(_ note: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int {
     guard i < note.count else { return 0 }
@@ -351,51 +383,7 @@ private func readGap(_ note: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int 
 
 /// The 15-bit key of a 16-bit float's magnitude; NaNs (above `nanAbove`) get 0x7FFF.
 @inline(__always)
-private func halfKey(_ bits: UInt16, _ nanAbove: UInt16) -> UInt16 {
+func halfKey(_ bits: UInt16, _ nanAbove: UInt16) -> UInt16 {
     let b = bits & 0x7FFF
     return b > nanAbove ? 0x7FFF : b
-}
-
-/// One run of 16-bit values: out[j] = key < lowKey ? 0 : one, `candidate(j, key)` for the keys in
-/// lowKey ... lowKey + span in order; returns (keys below lowKey, candidates). `n` is at most
-/// `keyRun` (the per-lane counts are 16-bit).
-@inline(__always)
-private func scanHalfRun(_ bits: UnsafePointer<UInt16>, _ out: UnsafeMutablePointer<UInt16>, count n: Int,
-                         lowKey: UInt16, span: UInt16, nanAbove: UInt16, one: UInt16,
-                         _ candidate: (Int, UInt16) -> Void) -> (Int, Int) {
-    let lov = SIMD16<UInt16>(repeating: lowKey), spv = SIMD16<UInt16>(repeating: span)
-    let absMask = SIMD16<UInt16>(repeating: 0x7FFF), nanv = SIMD16<UInt16>(repeating: nanAbove)
-    let keep = SIMD16<UInt16>(repeating: one), zero = SIMD16<UInt16>(), unit = SIMD16<UInt16>(repeating: 1)
-    let lanes = SIMD16<UInt16>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-    var belowLanes = zero
-    var hits = 0
-    var j = 0
-    while j + 16 <= n {
-        var v = UnsafeRawPointer(bits + j).loadUnaligned(as: SIMD16<UInt16>.self) & absMask
-        v = v.replacing(with: absMask, where: v .> nanv)
-        let lt = v .< lov
-        UnsafeMutableRawPointer(out + j).storeBytes(of: keep.replacing(with: zero, where: lt), as: SIMD16<UInt16>.self)
-        belowLanes &+= zero.replacing(with: unit, where: lt)
-        let hit = (v &- lov) .<= spv
-        if anyLane(hit) {
-            var m = zero.replacing(with: lanes, where: hit).wrappedSum()
-            while m != 0 {
-                let t = m.trailingZeroBitCount
-                candidate(j + t, v[t])
-                hits += 1
-                m &= m &- 1
-            }
-        }
-        j += 16
-    }
-    var below = 0
-    for l in 0..<16 { below += Int(belowLanes[l]) }
-    while j < n {
-        let x = halfKey(bits[j], nanAbove)
-        out[j] = x < lowKey ? 0 : one
-        if x < lowKey { below += 1 }
-        if x &- lowKey <= span { candidate(j, x); hits += 1 }
-        j += 1
-    }
-    return (below, hits)
 }

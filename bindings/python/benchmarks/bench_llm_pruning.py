@@ -1,7 +1,7 @@
 """LLM-scale pruning benchmark (issue 15): 16-bit and 32-bit weights, per target and one global group.
 
-    PYTHONPATH=bindings/python python bindings/python/benchmarks/bench_llm_pruning.py [--layers 1] [--runs 5]
-        [--dtypes bfloat16,float32] [--nm] [--no-memory]
+    PYTHONPATH=bindings/python python bindings/python/benchmarks/bench_llm_pruning.py [--layers 1] [--runs 15]
+        [--torch-runs 3] [--dtypes bfloat16,float32] [--nm] [--no-memory]
 
 Model: a Llama-shaped stack of bias-free Linear layers, per layer q/o [2048, 2048], k/v (grouped,
 kv 256) [256, 2048], gate/up [5632, 2048], down [2048, 5632]: 44,040,192 weights a layer (the issue
@@ -19,11 +19,13 @@ also mask_structure '2:4'), alternating run by run so that all see the same load
   mask = (a > t)`` converted to the weight's dtype, and for the global group ``torch.cat`` of every
   ``|w|`` then one kthvalue (kthvalue keeps ties on the kept side, so it is a lower bound on what
   an exact mask costs in torch); where kthvalue has no kernel for the dtype, topk(largest=False).
-Every large allocation gets fresh pages (the script re-executes itself with
+The torch cut (20-50x the clone) runs in the first --torch-runs runs only. Every large allocation gets fresh pages (the script re-executes itself with
 MALLOC_MMAP_THRESHOLD_=131072: otherwise glibc reuses freed blocks of up to 32 MiB without page
 faults and the clone baseline of bfloat16 weights swings between 6 and 90 ms), and no spinning
-OpenMP thread of one method's torch ops slows the next method (OMP_WAIT_POLICY=PASSIVE). Prints medians (ms)
-and ratios to clone. Memory (unless --no-memory): growth of the peak resident
+OpenMP thread of one method's torch ops slows the next method (OMP_WAIT_POLICY=PASSIVE). Prints medians (ms),
+their ratio to clone, and "paired": the median over runs of ours / clone of the same run (the two
+are timed back to back, so a slow phase of a shared machine slows both; the ratio of medians can
+pair a fast clone with a slow run of ours). Memory (unless --no-memory): growth of the peak resident
 set during the first compress() of a fresh pruner, in a fresh subprocess per case (VmHWM after
 minus VmRSS before, the peak mark reset with ``echo 5 > /proc/self/clear_refs``; freed memory of
 earlier runs in the same process would be reused and hide the growth), as a multiple of the
@@ -142,7 +144,8 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--torch-runs", type=int, default=3)
     ap.add_argument("--dtypes", default="bfloat16,float32")
     ap.add_argument("--nm", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
@@ -156,8 +159,8 @@ def main() -> None:
     print(f"Llama-shaped stack, {args.layers} layer(s), {args.layers * 44040192:,} weights; medians of {args.runs} runs; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print()
-    print("| dtype | case | swiftcompress ms | clone ms | torch cut ms | ours / clone | torch / clone | peak growth / mask bytes |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| dtype | case | swiftcompress ms | clone ms | torch cut ms | ours / clone | paired | torch / clone | peak growth / mask bytes |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for dtype_name in args.dtypes.split(","):
         dtype = getattr(torch, dtype_name)
         m = model(args.layers, dtype)
@@ -170,7 +173,7 @@ def main() -> None:
             clone = lambda: [w.detach().clone() for w in weights]  # noqa: E731
             cut = torch_cut(weights, "global" in case) if "2:4" not in case else None
             ours_t, clone_t, torch_t = [], [], []
-            for _ in range(args.runs):
+            for run in range(args.runs):
                 clone_t.append(timed(clone))
                 # A fresh pruner each run, built outside the timing: the timed compress() is its
                 # first, as in a script, and frees no earlier masks (the clone frees its copies
@@ -179,7 +182,7 @@ def main() -> None:
                 ours_t.append(timed(lambda: pruner.compress()[1]))
                 pruner.unwrap_model()
                 del pruner
-                if cut is not None:
+                if cut is not None and run < args.torch_runs:
                     torch_t.append(timed(cut))
             growth = -1.0
             if not args.no_memory:
@@ -187,9 +190,11 @@ def main() -> None:
                                      capture_output=True, text=True)
                 growth = float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else -1.0
             o, c = statistics.median(ours_t), statistics.median(clone_t)
+            paired = statistics.median(a / b for a, b in zip(ours_t, clone_t))
             t = statistics.median(torch_t) if torch_t else float("nan")
             g = "-" if growth < 0 else f"{growth:.2f}x"
-            print(f"| {dtype_name} | {case} | {o:.1f} | {c:.1f} | {t:.1f} | {o / c:.2f}x | {t / c:.2f}x | {g} |", flush=True)
+            print(f"| {dtype_name} | {case} | {o:.1f} | {c:.1f} | {t:.1f} | {o / c:.2f}x | {paired:.2f}x | {t / c:.2f}x | {g} |",
+                  flush=True)
         del m, weights
         gc.collect()
 
