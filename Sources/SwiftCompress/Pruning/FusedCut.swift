@@ -304,6 +304,7 @@ func fusedWriteCut(_ metrics: [Metric], masks: [MutableTensorView], starts: [Int
         var out = directFloats(masks[0]), out16 = directHalfWords(masks[0])
         var one16: UInt16 = masks[0].dtype == .bfloat16 ? 0x3F80 : 0x3C00
         for e in list {
+            if estKey == cutKey && ties == 0 { break }  // only the cut key's ties change, and none are left
             let x = UInt32(truncatingIfNeeded: e >> 32)
             var pruned = x < cutKey
             if x == cutKey && ties > 0 {

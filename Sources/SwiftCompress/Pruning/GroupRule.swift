@@ -227,32 +227,37 @@ private func fourLoop<T>(_ g0: Int, _ g1: Int, _ n: UInt32, _ out: UnsafeMutable
 }
 
 /// `fourLoop` for 16-bit magnitudes into 16-bit masks, four groups per step; returns the first
-/// group it did not do (the caller's scalar loop takes the rest). Keys are 15 bits, so signed
-/// 16-bit compares order them. The group of lane p's other members come from rotating each group's
-/// 64-bit word by 16, 32 and 48 bits: rotation s holds member q = (p + s) mod 4 at lane p, which
-/// precedes p (ties count) when p >= 4 - s.
+/// group it did not do (the caller's scalar loop takes the rest). The group of lane p's other
+/// members come from rotating each group's 64-bit word by 16, 32 and 48 bits: rotation s holds
+/// member q = (p + s) mod 4 at lane p, which precedes p (ties count) when p >= 4 - s. Keys are 15
+/// bits; each is doubled (16 bits, mapped to signed order by flipping the top bit), and 1 is added
+/// to a rotated member that does not precede, so one signed compare per rotation, 2r + t > 2v,
+/// tells a member that comes after (r > v, or r == v and it does not precede): rank = 3 minus
+/// those.
 @inline(__always)
 private func fourVector16(_ g0: Int, _ g1: Int, _ n: UInt32, _ bits: UnsafePointer<UInt16>, _ out: UnsafeMutablePointer<UInt16>,
                           nanAbove: UInt16, kept: UInt16) -> Int {
     let magnitude = SIMD16<Int16>(repeating: 0x7FFF), nan = SIMD16<Int16>(repeating: Int16(bitPattern: nanAbove))
+    let flip = SIMD16<Int16>(repeating: Int16.min)
     let position = SIMD16<Int16>(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3)
-    let before1 = position .>= 3, before2 = position .>= 2, before3 = position .>= 1
-    let prune = SIMD16<Int16>(repeating: Int16(clamping: n)), keep = SIMD16<Int16>(repeating: Int16(bitPattern: kept))
-    let zero = SIMD16<Int16>(), one = SIMD16<Int16>(repeating: 1)
+    let zero = SIMD16<Int16>(), one = SIMD16<Int16>(repeating: 1), minusOne = SIMD16<Int16>(repeating: -1)
+    let t1 = zero.replacing(with: one, where: position .< 3), t2 = zero.replacing(with: one, where: position .< 2)
+    let t3 = zero.replacing(with: one, where: position .< 1)
+    // Pruned when rank < n, i.e. (minus the members after it) < n - 3.
+    let limit = SIMD16<Int16>(repeating: Int16(clamping: Int(n) - 3)), keep = SIMD16<Int16>(repeating: Int16(bitPattern: kept))
     var g = g0
     while g + 4 <= g1 {
         let i = g * 4
         var v = UnsafeRawPointer(bits + i).loadUnaligned(as: SIMD16<Int16>.self) & magnitude
         v = v.replacing(with: magnitude, where: v .> nan)
-        let w = unsafeBitCast(v, to: SIMD4<UInt64>.self)
-        let r1 = unsafeBitCast((w &>> 16) | (w &<< 48), to: SIMD16<Int16>.self)
-        let r2 = unsafeBitCast((w &>> 32) | (w &<< 32), to: SIMD16<Int16>.self)
-        let r3 = unsafeBitCast((w &>> 48) | (w &<< 16), to: SIMD16<Int16>.self)
-        let c1 = (before1 .& (r1 .<= v)) .| (.!before1 .& (r1 .< v))
-        let c2 = (before2 .& (r2 .<= v)) .| (.!before2 .& (r2 .< v))
-        let c3 = (before3 .& (r3 .<= v)) .| (.!before3 .& (r3 .< v))
-        let rank = zero.replacing(with: one, where: c1) &+ zero.replacing(with: one, where: c2) &+ zero.replacing(with: one, where: c3)
-        UnsafeMutableRawPointer(out + i).storeBytes(of: keep.replacing(with: zero, where: rank .< prune), as: SIMD16<Int16>.self)
+        let a = (v &<< 1) ^ flip
+        let w = unsafeBitCast(a, to: SIMD4<UInt64>.self)
+        let r1 = unsafeBitCast((w &>> 16) | (w &<< 48), to: SIMD16<Int16>.self) &+ t1
+        let r2 = unsafeBitCast((w &>> 32) | (w &<< 32), to: SIMD16<Int16>.self) &+ t2
+        let r3 = unsafeBitCast((w &>> 48) | (w &<< 16), to: SIMD16<Int16>.self) &+ t3
+        let after = zero.replacing(with: minusOne, where: r1 .> a) &+ zero.replacing(with: minusOne, where: r2 .> a)
+            &+ zero.replacing(with: minusOne, where: r3 .> a)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: keep.replacing(with: zero, where: after .< limit), as: SIMD16<Int16>.self)
         g += 4
     }
     return g

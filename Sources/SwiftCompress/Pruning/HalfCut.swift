@@ -342,6 +342,8 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
         let note = notes.buffer
         var i = 0
         while i < note.count {
+            // With the estimate at the cut, only the cut key's ties change: none left, done.
+            if estOffset == cutOffset && ties == 0 { break }
             pos += readGap(note, &i)
             guard i + (wide ? 1 : 0) < note.count else { return }
             var off = Int(note[i])

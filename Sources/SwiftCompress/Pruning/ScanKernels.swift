@@ -140,29 +140,33 @@ func scanHalfRun(_ bits: UnsafePointer<UInt16>, _ out: UnsafeMutablePointer<UInt
     withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 128) { list in
         // list[e]: the e-th listed block's index; list[64 + e]: its lanes in the bracket.
         let blocks = min(n / 16, 64)
-        var blk = 0
-        while blk < blocks {
-            let jb = blk &* 16
-            var a = UnsafeRawPointer(bits + jb).loadUnaligned(as: SIMD8<Int16>.self) & absMask
-            var b = UnsafeRawPointer(bits + jb + 8).loadUnaligned(as: SIMD8<Int16>.self) & absMask
-            if mapNaN {
-                a = a.replacing(with: absMask, where: a .> nanv)
-                b = b.replacing(with: absMask, where: b .> nanv)
+        // Two copies of the block loop, with and without the NaN mapping (no test per block).
+        @inline(__always) func scan(_ nanMap: Bool) {
+            var blk = 0
+            while blk < blocks {
+                let jb = blk &* 16
+                var a = UnsafeRawPointer(bits + jb).loadUnaligned(as: SIMD8<Int16>.self) & absMask
+                var b = UnsafeRawPointer(bits + jb + 8).loadUnaligned(as: SIMD8<Int16>.self) & absMask
+                if nanMap {
+                    a = a.replacing(with: absMask, where: a .> nanv)
+                    b = b.replacing(with: absMask, where: b .> nanv)
+                }
+                let ltA = zero.replacing(with: ones, where: a .< lov), ltB = zero.replacing(with: ones, where: b .< lov)
+                UnsafeMutableRawPointer(out + jb).storeBytes(of: keep.replacing(with: zero, where: a .< estv), as: SIMD8<Int16>.self)
+                UnsafeMutableRawPointer(out + jb + 8).storeBytes(of: keep.replacing(with: zero, where: b .< estv), as: SIMD8<Int16>.self)
+                accA &+= ltA
+                accB &+= ltB
+                let outA = ltA | zero.replacing(with: ones, where: a .> hiv)
+                let outB = ltB | zero.replacing(with: ones, where: b .> hiv)
+                let outside = _mm_movemask_epi8(_mm_packs_epi16(unsafeBitCast(outA, to: __m128i.self),
+                                                                unsafeBitCast(outB, to: __m128i.self)))
+                list[listed] = UInt16(truncatingIfNeeded: blk)
+                list[64 &+ listed] = UInt16(truncatingIfNeeded: ~outside)
+                listed &+= outside != 0xFFFF ? 1 : 0
+                blk &+= 1
             }
-            let ltA = zero.replacing(with: ones, where: a .< lov), ltB = zero.replacing(with: ones, where: b .< lov)
-            UnsafeMutableRawPointer(out + jb).storeBytes(of: keep.replacing(with: zero, where: a .< estv), as: SIMD8<Int16>.self)
-            UnsafeMutableRawPointer(out + jb + 8).storeBytes(of: keep.replacing(with: zero, where: b .< estv), as: SIMD8<Int16>.self)
-            accA &+= ltA
-            accB &+= ltB
-            let outA = ltA | zero.replacing(with: ones, where: a .> hiv)
-            let outB = ltB | zero.replacing(with: ones, where: b .> hiv)
-            let outside = _mm_movemask_epi8(_mm_packs_epi16(unsafeBitCast(outA, to: __m128i.self),
-                                                            unsafeBitCast(outB, to: __m128i.self)))
-            list[listed] = UInt16(truncatingIfNeeded: blk)
-            list[64 &+ listed] = UInt16(truncatingIfNeeded: ~outside)
-            listed &+= outside != 0xFFFF ? 1 : 0
-            blk &+= 1
         }
+        if mapNaN { scan(true) } else { scan(false) }
         j = blocks &* 16
         if listed > 0 { notes.reserve(keys: listed &* 16) }
         for e in 0..<listed {
@@ -232,29 +236,32 @@ func scanFloatRun(_ bits: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<Flo
     withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 256) { list in
         // list[e]: the e-th listed block of 8 keys; list[128 + e]: its lanes in the bracket.
         let blocks = min(n / 8, 128)
-        var blk = 0
-        while blk < blocks {
-            let jb = blk &* 8
-            var a = UnsafeRawPointer(bits + jb).loadUnaligned(as: SIMD4<Int32>.self) & absMask
-            var b = UnsafeRawPointer(bits + jb + 4).loadUnaligned(as: SIMD4<Int32>.self) & absMask
-            if mapNaN {
-                a = a.replacing(with: absMask, where: a .> inf)
-                b = b.replacing(with: absMask, where: b .> inf)
+        @inline(__always) func scan(_ nanMap: Bool) {
+            var blk = 0
+            while blk < blocks {
+                let jb = blk &* 8
+                var a = UnsafeRawPointer(bits + jb).loadUnaligned(as: SIMD4<Int32>.self) & absMask
+                var b = UnsafeRawPointer(bits + jb + 4).loadUnaligned(as: SIMD4<Int32>.self) & absMask
+                if nanMap {
+                    a = a.replacing(with: absMask, where: a .> inf)
+                    b = b.replacing(with: absMask, where: b .> inf)
+                }
+                let ltA = zero.replacing(with: ones, where: a .< lov), ltB = zero.replacing(with: ones, where: b .< lov)
+                UnsafeMutableRawPointer(out + jb).storeBytes(of: keep.replacing(with: zero, where: a .< estv), as: SIMD4<Int32>.self)
+                UnsafeMutableRawPointer(out + jb + 4).storeBytes(of: keep.replacing(with: zero, where: b .< estv), as: SIMD4<Int32>.self)
+                accA &+= ltA
+                accB &+= ltB
+                let outA = ltA | zero.replacing(with: ones, where: a .> hiv)
+                let outB = ltB | zero.replacing(with: ones, where: b .> hiv)
+                let outside = _mm_movemask_ps(unsafeBitCast(outA, to: __m128.self))
+                    | _mm_movemask_ps(unsafeBitCast(outB, to: __m128.self)) << 4
+                list[listed] = UInt16(truncatingIfNeeded: blk)
+                list[128 &+ listed] = UInt16(truncatingIfNeeded: ~outside & 0xFF)
+                listed &+= outside != 0xFF ? 1 : 0
+                blk &+= 1
             }
-            let ltA = zero.replacing(with: ones, where: a .< lov), ltB = zero.replacing(with: ones, where: b .< lov)
-            UnsafeMutableRawPointer(out + jb).storeBytes(of: keep.replacing(with: zero, where: a .< estv), as: SIMD4<Int32>.self)
-            UnsafeMutableRawPointer(out + jb + 4).storeBytes(of: keep.replacing(with: zero, where: b .< estv), as: SIMD4<Int32>.self)
-            accA &+= ltA
-            accB &+= ltB
-            let outA = ltA | zero.replacing(with: ones, where: a .> hiv)
-            let outB = ltB | zero.replacing(with: ones, where: b .> hiv)
-            let outside = _mm_movemask_ps(unsafeBitCast(outA, to: __m128.self))
-                | _mm_movemask_ps(unsafeBitCast(outB, to: __m128.self)) << 4
-            list[listed] = UInt16(truncatingIfNeeded: blk)
-            list[128 &+ listed] = UInt16(truncatingIfNeeded: ~outside & 0xFF)
-            listed &+= outside != 0xFF ? 1 : 0
-            blk &+= 1
         }
+        if mapNaN { scan(true) } else { scan(false) }
         j = blocks &* 8
         if listed > 0 { found.reserve(listed &* 8) }
         for e in 0..<listed {
