@@ -163,21 +163,23 @@ func fusedBracket(sample: inout [UInt32], total: Int, count k: Int) -> FusedBrac
     let lowKey: UInt32 = ranks.low.map { keyAtRank(&sample, $0).key } ?? 0
     let highKey: UInt32 = ranks.high.map { keyAtRank(&sample, $0).key } ?? UInt32.max
     let span = highKey &- lowKey  // candidates: key &- lowKey <= span (keys below lowKey wrap above it)
-    let estimate = keyAtRank(&sample, Int(Double(k) / Double(total) * Double(sample.count))).key
+    let estimate = keyAtRank(&sample, ranks.estimate).key
     return FusedBracket(lowKey: lowKey, span: span, margin: ranks.margin, sampleCount: sample.count,
                         estKey: min(max(estimate, lowKey), highKey))
 }
 
 /// The sample ranks (0-based) whose keys bound the bracket of the k-th smallest of `total` keys,
 /// `fusedMarginSigmas` standard deviations of the sample's rank on each side; nil where the
-/// bracket is open (below the smallest key, above the largest). The sample's keys come in runs of
+/// bracket is open (below the smallest key, above the largest); `estimate`, the rank of the cut
+/// itself (the sample's estimate of the cut key). The sample's keys come in runs of
 /// neighbours, which may be alike (a row's scale): the deviation is taken as that of
 /// `sampleCount / designEffect` independent keys (`fusedSampleDesignEffect`).
-func fusedBracketRanks(sampleCount: Int, total: Int, count k: Int, designEffect: Double) -> (low: Int?, high: Int?, margin: Int) {
+func fusedBracketRanks(sampleCount: Int, total: Int, count k: Int, designEffect: Double)
+    -> (low: Int?, high: Int?, margin: Int, estimate: Int) {
     let q = Double(k) / Double(total)
     let rank = Int(q * Double(sampleCount))
     let margin = Int(fusedMarginSigmas * (designEffect * Double(sampleCount) * q * (1 - q)).squareRoot()) + 4
-    return (rank - margin < 0 ? nil : rank - margin, rank + margin >= sampleCount ? nil : rank + margin, margin)
+    return (rank - margin < 0 ? nil : rank - margin, rank + margin >= sampleCount ? nil : rank + margin, margin, rank)
 }
 
 /// What phase 2 found: per worker its candidates (key << 32 | position, in index order), and the
@@ -221,13 +223,8 @@ func fusedScan(_ metrics: [Metric], masks: [MutableTensorView], starts: [Int], b
                 while lo < task.range.upperBound && !stop {
                     let n = min(keyRun, task.range.upperBound - lo)
                     let before = list.count
-                    if mapNaN {
-                        below += scanFloatRun(bits + lo, out + lo, count: n, first: base + UInt64(lo), lowKey: lowKey,
-                                              estKey: estKey, highKey: highKey, mapNaN: true, found: &list)
-                    } else {
-                        below += scanFloatRun(bits + lo, out + lo, count: n, first: base + UInt64(lo), lowKey: lowKey,
-                                              estKey: estKey, highKey: highKey, mapNaN: false, found: &list)
-                    }
+                    below += scanFloatRun(bits + lo, out + lo, count: n, first: base + UInt64(lo), lowKey: lowKey,
+                                          estKey: estKey, highKey: highKey, mapNaN: mapNaN, found: &list)
                     let hits = list.count - before
                     if hits > 0 && budget.used.add(hits, ordering: .relaxed).newValue > candidateLimit { stop = true }
                     lo += n

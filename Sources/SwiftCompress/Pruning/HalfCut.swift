@@ -161,8 +161,8 @@ private func halfCutLoop<T>(_ bits: UnsafePointer<UInt16>, _ out: UnsafeMutableP
 // keys below the bracket, histograms the keys in it and notes where they are (a few percent of
 // the elements, 2 or 3 bytes each: the gap from the previous one and the key's offset in the
 // bracket); the cut key and its ties per worker come from the histograms, and the notes give the
-// masks to rewrite (keys between the estimate and the cut, and the cut key's ties). One read of the weights and one write of the masks, against two reads and a
-// write for `halfCutAndWrite`, and at most a few percent of the masks' bytes of memory. The result
+// masks to rewrite (keys between the estimate and the cut, and the cut key's ties). One read of
+// the weights and one write of the masks, against two reads and a write for `halfCutAndWrite`, and at most a few percent of the masks' bytes of memory. The result
 // is the same: the first k positions of the order (key, s, index).
 
 /// Most note bytes one fused 16-bit cut keeps (over all workers), for up to 2^26 elements; above,
@@ -259,8 +259,7 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
     let span = highKey - lowKey
     // The tentative mask prunes the keys below the sample's own estimate of the cut key: the
     // notes then change only the keys between it and the cut, and the cut key's ties.
-    let estimateRank = Int(Double(k) / Double(total) * Double(sample.count))
-    let estKey = UInt16(min(max(tentativeKey.map(UInt32.init) ?? keyAt(estimateRank), UInt32(lowKey)), UInt32(highKey)))
+    let estKey = UInt16(min(max(tentativeKey.map(UInt32.init) ?? keyAt(ranks.estimate), UInt32(lowKey)), UInt32(highKey)))
     let estOffset = Int(estKey) - Int(lowKey)
     let bracketShare = Double(2 * ranks.margin + 1) / Double(sample.count)
     let wide = span > 255  // offsets in two note bytes
@@ -290,13 +289,8 @@ func fusedHalfCutAndWrite(_ metrics: [Metric], masks: [MutableTensorView], count
             while lo < task.range.upperBound {
                 let n = min(keyRun, task.range.upperBound - lo)
                 let before = notes.count
-                if mapNaN {
-                    below += scanHalfRun(bits + lo, out + lo, count: n, first: base + lo, lowKey: lowKey, estKey: estKey,
-                                         highKey: highKey, nanAbove: nanAbove, mapNaN: true, one: one, notes: &notes)
-                } else {
-                    below += scanHalfRun(bits + lo, out + lo, count: n, first: base + lo, lowKey: lowKey, estKey: estKey,
-                                         highKey: highKey, nanAbove: nanAbove, mapNaN: false, one: one, notes: &notes)
-                }
+                below += scanHalfRun(bits + lo, out + lo, count: n, first: base + lo, lowKey: lowKey, estKey: estKey,
+                                     highKey: highKey, nanAbove: nanAbove, mapNaN: mapNaN, one: one, notes: &notes)
                 let used = notes.count - before
                 if used > 0 && budget.used.add(used, ordering: .relaxed).newValue > noteLimit {
                     overflow = true
